@@ -146,6 +146,7 @@ def main(argv=None):
 
     def evaluate_and_keep_best(epoch):
         nonlocal best_top1
+        utils.broadcast_from_rank0(model)
         eval_model = model
         if ema is not None:  # evaluate the averaged weights, which are what gets kept
             eval_model = build_model(args.model, num_classes=train_set.num_classes)

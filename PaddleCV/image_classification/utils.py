@@ -185,6 +185,15 @@ def all_reduce_sum(array):
     return t.numpy()
 
 
+def broadcast_from_rank0(model):
+    """Give every rank rank 0's weights and statistics. DataParallel keeps the trained weights in
+    step but not BatchNorm's running statistics, so without this a distributed eval would mix the
+    statistics of several ranks and differ from evaluating the checkpoint rank 0 saves."""
+    if world_size() > 1:
+        for tensor in unwrap(model).state_dict().values():
+            dist.broadcast(tensor, src=0)
+
+
 def amp_enabled(args, device):
     if args.amp != "off" and device != "gpu" and is_main_process():
         print(f"note: --amp {args.amp} ignored: this device has no fp16/bf16 kernels, training in fp32",
