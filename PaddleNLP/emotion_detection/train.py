@@ -1,0 +1,151 @@
+"""Train an EmoTect emotion classifier (TextCNN, BOW, CNN, LSTM, BiLSTM or GRU) on chit-chat data
+labelled negative / neutral / positive (see reader.py for the layout).
+
+    python train.py --model textcnn --data_dir data
+    python -m paddle.distributed.launch --gpus 0,1 train.py --model textcnn ...
+
+The defaults are the original EmoTect recipe: Adagrad, LR 0.02 (the recurrent models' embeddings learn
+30x faster), batch 64, 10 epochs, texts truncated to 128 words. The LR is not scaled with the total
+batch size: the recipe gives none, and Adagrad's per-weight steps make linear scaling a poor rule.
+Batches hold texts of similar length, so padding stays small; the models mask it out.
+"""
+import argparse
+import functools
+import os
+
+import utils
+import paddle
+import paddle.nn.functional as F
+
+import reader
+from eval import eval_loader, evaluate
+from models import MODELS, build_model, input_spec
+
+
+def get_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    utils.add_common_flags(parser, model="textcnn", models=MODELS, epochs=10, batch_size=64, lr=0.02,
+                           num_workers=0, log_interval=50)
+    g = parser.add_argument_group("emotion detection")
+    g.add_argument("--max_seq_len", type=int, default=128, help="words kept of each text; the rest is cut")
+    g.add_argument("--save_interval", type=int, default=0,
+                   help="steps between checkpoints (0: at the end of each epoch only)")
+    return utils.parse_args(parser, argv)
+
+
+def train_loader(args, train_set, pad_id):
+    """Length-bucketed, resumable batches of (ids, lengths, labels)."""
+    sampler = reader.LengthBucketSampler(train_set.lengths, args.batch_size, shuffle=True, seed=args.seed)
+    loader = utils.make_loader(train_set, args, batch_sampler=sampler,
+                               collate_fn=functools.partial(reader.collate, pad_id=pad_id))
+    return sampler, loader
+
+
+def train_step(model, optimizer, scaler, batch, use_amp, amp_level):
+    """One optimisation step; returns the loss as a device tensor (no host sync)."""
+    ids, lengths, labels = batch
+    with paddle.amp.auto_cast(enable=use_amp, level=amp_level):
+        loss = F.cross_entropy(model(ids, lengths), labels)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.clear_grad()
+    return loss
+
+
+def train_one_epoch(model, loader, optimizer, scaler, logger, step, total_steps, epoch, args, use_amp,
+                    on_step=None):
+    """Train over the loader (or until total_steps); returns the global step reached. `on_step(step)`
+    runs after every step (periodic checkpoints)."""
+    timer = utils.Timer()
+    for batch in loader:
+        reader_cost = timer.tick()
+        loss = train_step(model, optimizer, scaler, batch, use_amp, args.amp if use_amp else "O1")
+        step += 1
+        logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
+        if logger.should_log(step):
+            logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
+        if on_step is not None:
+            on_step(step)
+        if step >= total_steps:
+            break
+    return step
+
+
+def main(argv=None):
+    args = get_args(argv)
+    device = utils.setup(args)
+    use_amp = utils.amp_enabled(args, device)
+    out_dir = os.path.join(args.output_dir, args.model)
+    os.makedirs(out_dir, exist_ok=True)
+
+    # data
+    vocab = reader.load_vocab(args.data_dir)
+    train_set = reader.load_split(args.data_dir, "train", vocab, args.max_seq_len, args.skip_bad_samples)
+    sampler, loader = train_loader(args, train_set, vocab.pad_id)
+    _, dev_loader = eval_loader(args, vocab, "dev")
+    steps_per_epoch = len(sampler)
+    if steps_per_epoch == 0:
+        raise utils.DataError(f"{os.path.join(args.data_dir, reader.SPLITS['train'])}:0: "
+                              "fewer training examples than one batch per rank")
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+
+    # model, optimizer
+    model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
+    if args.pretrained:
+        utils.load_weights(model, args.pretrained)
+    optimizer = paddle.optimizer.Adagrad(learning_rate=args.lr, parameters=model.parameters())
+    step, best_acc = 0, -1.0
+    if args.resume:
+        state = utils.load_checkpoint(args.resume, model, optimizer)
+        step, best_acc = state["step"], state["best_acc"]
+        print(f"resumed from {args.resume} at step {step}", flush=True)
+    scaler = paddle.amp.GradScaler(enable=use_amp, init_loss_scaling=1024)
+    train_model = paddle.jit.to_static(model, input_spec=input_spec(), full_graph=True) if args.to_static else model
+    if utils.world_size() > 1:
+        train_model = paddle.DataParallel(train_model)
+    if utils.is_main_process():
+        print(f"{args.model}: {sum(p.numel().item() for p in model.parameters()):,} parameters, "
+              f"{len(vocab):,} embedding rows, {len(train_set)} training texts, {steps_per_epoch} steps/epoch, "
+              f"lr {args.lr:g}, total batch {args.batch_size * utils.world_size()}", flush=True)
+
+    def checkpoint(step):
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, step=step,
+                              epoch=step // steps_per_epoch, best_acc=best_acc)
+
+    def periodic_checkpoint(step):
+        if args.save_interval and step % args.save_interval == 0:
+            checkpoint(step)
+
+    def evaluate_and_keep_best(epoch):
+        nonlocal best_acc
+        result = evaluate(model, dev_loader)
+        if utils.is_main_process():
+            print(f"eval epoch {epoch}: dev acc {result['acc']:.4f} macro_f1 {result['macro_f1']:.4f}", flush=True)
+            logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
+        if result["acc"] > best_acc:
+            best_acc = result["acc"]
+            if utils.is_main_process():
+                paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
+                os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
+    for epoch in range(step // steps_per_epoch, args.epochs):
+        sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
+        step = train_one_epoch(train_model, loader, optimizer, scaler, logger, step, total_steps, epoch, args,
+                               use_amp, on_step=periodic_checkpoint)
+        last = step >= total_steps
+        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+            evaluate_and_keep_best(epoch + 1)
+        checkpoint(step)
+        if last:
+            break
+    if utils.is_main_process():
+        print(f"best dev acc {best_acc:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl", flush=True)
+
+
+if __name__ == "__main__":
+    utils.run_main(main)
