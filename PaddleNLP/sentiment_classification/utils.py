@@ -80,6 +80,8 @@ def _kill_child_processes():
 def _exit_with_error(message, code):
     print(f"error: {message}", file=sys.stderr, flush=True)
     sys.stdout.flush()
+    # Paddle's SIGCHLD handler would turn the workers' deaths into a traceback over our message.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     _kill_child_processes()  # DataLoader workers would outlive us, holding our stdout open
     os._exit(code)  # skip interpreter teardown: a dead DataLoader's destructor would print noise
 
@@ -250,14 +252,21 @@ def make_loader(dataset, args, batch_sampler=None, batch_size=None, collate_fn=N
         use_shared_memory=not args.no_shared_memory)
 
 
+_NO_GOOD_SAMPLES = "no_good_samples"
+
+
 def collate_with_errors(samples, collate=None):
     """Collate a batch's good samples and pass the bad ones' messages along.
 
     A dataset returns a DataError for a bad sample instead of raising it: when __getitem__ raises,
-    Paddle's DataLoader hangs (num_workers=0) or buries the message in a worker traceback."""
+    Paddle's DataLoader hangs (num_workers=0) or buries the message in a worker traceback. A batch
+    with no good sample at all travels as a marker dict, since the DataLoader cannot carry None or
+    empty arrays."""
     good = [s for s in samples if not isinstance(s, DataError)]
     errors = [str(s) for s in samples if isinstance(s, DataError)]
-    return ((collate or default_collate_fn)(good) if good else None), errors
+    batch = (collate or default_collate_fn)(good) if good else {_NO_GOOD_SAMPLES: np.zeros([1], "int8")}
+    return batch, errors
+
 
 
 class BadSampleFilter:
@@ -275,7 +284,7 @@ class BadSampleFilter:
                 self.skipped += 1
                 if is_main_process():
                     print(f"skipped bad sample: {message}", flush=True)
-            if batch is not None:
+            if not (isinstance(batch, dict) and _NO_GOOD_SAMPLES in batch):
                 yield batch
 
 
