@@ -6,6 +6,7 @@ Under paddle.distributed.launch each rank evaluates its own share and the counts
 figure equals the single-process one.
 """
 import argparse
+import json
 import os
 
 import utils
@@ -34,6 +35,17 @@ def eval_loader(args, image_size):
     return dataset, loader
 
 
+def trained_image_size(output_dir, model):
+    """The crop size the model was trained at (train.py records it), else the model's own."""
+    path = os.path.join(output_dir, model, "train_config.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            size = json.load(f).get("image_size", 0)
+        if size:
+            return size
+    return MODELS[model].input_size
+
+
 def default_checkpoint(output_dir, model):
     best = os.path.join(output_dir, model, "best.pdparams")
     return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")
@@ -46,7 +58,7 @@ def main():
     parser.add_argument("--output_dir", default="output")
     parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
     parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--image_size", type=int, default=0, help="0: the model's own input size")
+    parser.add_argument("--image_size", type=int, default=0, help="0: the size it was trained at")
     parser.add_argument("--num_classes", type=int, default=1000, help="when DATA_DIR has no label_list.txt")
     parser.add_argument("--num_workers", type=int, default=2)
     parser.add_argument("--no_shared_memory", action="store_true")
@@ -56,7 +68,7 @@ def main():
     args = parser.parse_args()
     utils.setup(args)
 
-    dataset, loader = eval_loader(args, args.image_size or MODELS[args.model].input_size)
+    dataset, loader = eval_loader(args, args.image_size or trained_image_size(args.output_dir, args.model))
     model = build_model(args.model, num_classes=dataset.num_classes)
     utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
     result = evaluate(model, loader, args.skip_bad_samples)

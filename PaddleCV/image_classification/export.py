@@ -12,7 +12,7 @@ import utils
 import paddle
 
 import reader
-from eval import default_checkpoint
+from eval import default_checkpoint, trained_image_size
 from models import MODELS, build_model
 
 
@@ -29,13 +29,13 @@ def main():
     parser.add_argument("--data_dir", default="data/demo", help="read for the class count and names")
     parser.add_argument("--output_dir", default="output")
     parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
-    parser.add_argument("--image_size", type=int, default=0, help="0: the model's own input size")
+    parser.add_argument("--image_size", type=int, default=0, help="0: the size it was trained at")
     parser.add_argument("--num_classes", type=int, default=1000, help="when DATA_DIR has no label_list.txt")
     args = parser.parse_args()
     paddle.set_device("cpu")
 
     _, num_classes, names = reader.dataset_info(args.data_dir, args.num_classes)
-    image_size = args.image_size or MODELS[args.model].input_size
+    image_size = args.image_size or trained_image_size(args.output_dir, args.model)
     model = build_model(args.model, num_classes=num_classes)
     utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
     inference_dir = os.path.join(args.output_dir, "inference")

@@ -15,6 +15,7 @@ import numpy as np
 import paddle
 
 import reader
+from eval import default_checkpoint, trained_image_size
 from models import MODELS, build_model
 
 
@@ -39,7 +40,8 @@ def main():
     parser.add_argument("images", nargs="+", help="image files")
     parser.add_argument("--inference_dir", default="output/inference", help="what export.py wrote")
     parser.add_argument("--model", default=None, choices=sorted(MODELS), help="use a checkpoint instead")
-    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
+    parser.add_argument("--output_dir", default="output", help="with --model: where train.py wrote the run")
     parser.add_argument("--data_dir", default="data/demo", help="with --checkpoint: class count and names")
     parser.add_argument("--num_classes", type=int, default=1000)
     parser.add_argument("--image_size", type=int, default=0)
@@ -51,9 +53,9 @@ def main():
         paddle.set_device("cpu")
         _, num_classes, names = reader.dataset_info(args.data_dir, args.num_classes)
         names = names or [str(i) for i in range(num_classes)]
-        image_size = args.image_size or MODELS[args.model].input_size
+        image_size = args.image_size or trained_image_size(args.output_dir, args.model)
         model = build_model(args.model, num_classes=num_classes)
-        utils.load_weights(model, args.checkpoint or os.path.join("output", args.model, "best.pdparams"), verbose=False)
+        utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model), verbose=False)
         model.eval()
 
         def predict(batch):

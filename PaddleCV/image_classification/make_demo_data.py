@@ -37,7 +37,7 @@ def draw_sample(shape, colour, size, rng):
     noise = rng.normal(0, 18, size=(size, size, 3))
     image = Image.fromarray(np.clip(background + noise, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
-    radius = rng.uniform(0.18, 0.32) * size
+    radius = rng.uniform(0.28, 0.4) * size  # large enough that most random crops still show it
     cx, cy = rng.uniform(radius, size - radius, size=2)
     angle = rng.uniform(0, 2 * math.pi)
     fill = tuple(int(c) for c in np.clip(np.array(COLOURS[colour]) + rng.integers(-30, 31, size=3), 0, 255))

@@ -8,6 +8,7 @@ total batch of 256 (scaled linearly to the batch actually used), piecewise decay
 120 epochs. The `_vd` recipes add --lr_schedule cosine --label_smoothing 0.1 --mixup_alpha 0.2.
 """
 import argparse
+import json
 import os
 
 import utils
@@ -98,6 +99,9 @@ def main(argv=None):
     use_amp = utils.amp_enabled(args, device)
     out_dir = os.path.join(args.output_dir, args.model)
     os.makedirs(out_dir, exist_ok=True)
+    if utils.is_main_process():  # eval.py and export.py read the crop size back from here
+        with open(os.path.join(out_dir, "train_config.json"), "w") as f:
+            json.dump(vars(args), f, indent=1)
 
     # data
     image_size = args.image_size or MODELS[args.model].input_size

@@ -14,7 +14,7 @@ import paddle
 
 import reader
 import train
-from eval import evaluate
+from eval import evaluate, trained_image_size
 from export import export
 from make_demo_data import make_demo_data
 from models import build_model
@@ -168,6 +168,7 @@ def test_resume_gives_the_same_losses(demo, tmp_path):
     run_train(common + ["--output_dir", parts, "--max_steps", "8", "--resume"])
     a, b = losses(full), losses(parts)
     assert sorted(a) == sorted(b) == list(range(1, 9))
+    assert trained_image_size(parts, "ResNet18") == 32  # eval.py and export.py crop as training did
     # step 6 and later run after the resume, in a mid-epoch position (6 steps per epoch)
     assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in range(1, 9)), (a, b)
 
