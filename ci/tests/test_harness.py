@@ -367,8 +367,10 @@ def test_ctrl_c_stops_the_run_and_its_steps(tmp_path):
     root = make_root(tmp_path, names=("PaddleCV/a", "PaddleCV/b"),
                      train_sh=f'sleep 300 &\necho $! > "{pid_file}"\nsleep 300\n')
     env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(tmp_path))
+    # A shell running us in the background ignores SIGINT, and children inherit that: restore it.
     proc = subprocess.Popen([sys.executable, str(HARNESS), "--root", str(root)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not pid_file.exists() and time.monotonic() < deadline:  # PaddleCV/a's smoke run started
         time.sleep(0.1)
