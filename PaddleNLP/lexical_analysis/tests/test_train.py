@@ -110,7 +110,7 @@ def test_sigkill_then_resume_continues_from_last_checkpoint(data_dir, tmp_path):
     proc.wait()
     assert len(losses(killed)) < 14, "the run finished before it could be killed"
     saved = paddle.load(os.path.join(killed, "bigru_crf", "latest.pdckpt"))["step"]
-    assert saved >= 4 and saved % 2 == 0
+    assert saved >= 4  # every 2 steps, or at an epoch end
     run_train(args + ["--output_dir", killed, "--resume"])
     a, b = losses(full), losses(killed)
     assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in range(saved + 1, 15)), (saved, a, b)

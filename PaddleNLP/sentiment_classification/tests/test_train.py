@@ -84,7 +84,7 @@ def test_sigkill_then_resume_continues_from_last_checkpoint(demo_dir, tmp_path):
     proc.wait()
     assert len(read_losses(killed, "lstm")) < 100, "the run finished before it could be killed"
     saved = paddle.load(os.path.join(killed, "lstm", "latest.pdckpt"))["step"]
-    assert saved >= 4 and saved % 2 == 0
+    assert saved >= 4  # every 2 steps, or at an epoch end
     run_train(args + ["--output_dir", killed, "--resume"])
     expected, resumed = read_losses(full, "lstm"), read_losses(killed, "lstm")
     assert all(resumed[s] == pytest.approx(expected[s], rel=1e-5) for s in range(saved + 1, 101)), (saved, expected,

@@ -136,7 +136,7 @@ def test_sigkill_then_resume_continues_from_last_checkpoint(demo, tmp_path):
     proc.wait()
     assert len(losses(killed, "bow_pairwise")) < 10, "the run finished before it could be killed"
     saved = paddle.load(os.path.join(killed, "bow_pairwise", "latest.pdckpt"))["step"]
-    assert saved >= 4 and saved % 2 == 0
+    assert saved >= 4  # every 2 steps, or at an epoch end
     run_train(args + ["--output_dir", killed, "--resume"])
     a, b = losses(full, "bow_pairwise"), losses(killed, "bow_pairwise")
     assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in range(saved + 1, 11)), (saved, a, b)
