@@ -1,12 +1,12 @@
-"""Export a trained LAC model to a Paddle Inference model: OUTPUT_DIR/inference/model.json (or
-.pdmodel on older Paddle builds) + model.pdiparams, with word.dic, tag.dic, q2b.dic and
-infer_cfg.json beside it, so that infer.py needs nothing else. Inputs: chars int64 [B, T] and
-lengths int64 [B], both dimensions free; output: Viterbi tag ids int64 [B, max(lengths)].
+"""Exports a trained LAC run to a Paddle Inference model in OUTPUT_DIR/MODEL/inference/:
+model.json (model.pdmodel on older Paddle builds) + model.pdiparams, with word.dic, tag.dic and
+q2b.dic copied beside it, so that infer.py needs nothing else, and export_info.json (which
+checkpoint it came from). Inputs: chars int64 [B, T] and lengths int64 [B], both dimensions free;
+output: Viterbi tag ids int64 [B, max(lengths)].
 
-    python export.py --data_dir data/demo --checkpoint output/bigru_crf/best.pdparams
+    python export.py                      # the last run trained in output/, its best.pdparams
 """
 import argparse
-import json
 import os
 import shutil
 
@@ -14,8 +14,8 @@ import utils
 import paddle
 from paddle.static import InputSpec
 
-from eval import add_model_flags, default_checkpoint
-from model import MODELS, build_model
+from eval import add_model_flags, add_run_flags, default_checkpoint
+from model import build_model
 from reader import Vocab
 
 DICTS = ("word.dic", "tag.dic", "q2b.dic")
@@ -28,27 +28,30 @@ def export(model, prefix):
     return prefix
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="bigru_crf", choices=sorted(MODELS))
-    parser.add_argument("--data_dir", default="data/demo", help="where word.dic, tag.dic and q2b.dic are")
-    parser.add_argument("--output_dir", default="output")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    add_run_flags(parser, data_help="where word.dic, tag.dic and q2b.dic are (default: the run's data)")
     add_model_flags(parser)
-    args = parser.parse_args()
+    return parser
+
+
+def main(argv=None):
+    args = utils.load_run_config(utils.parse_args(build_parser(), argv))
     paddle.set_device("cpu")
 
     vocab = Vocab(args.data_dir)
     model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
                         hidden_size=args.hidden_size, num_layers=args.num_layers)
-    utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
-    inference_dir = os.path.join(args.output_dir, "inference")
+    checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
+    utils.load_model(model, checkpoint)
+    inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
     for name in DICTS:
         shutil.copy(os.path.join(args.data_dir, name), os.path.join(inference_dir, name))
-    with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "num_tags": vocab.num_tags, "vocab_size": vocab.vocab_size}, f, indent=1)
-    print(f"exported {args.model} to {utils.inference_files(prefix)[0]} (+ {', '.join(DICTS)})", flush=True)
+    utils.save_export_info(inference_dir, checkpoint, args)
+    print(f"exported {args.model} from {checkpoint} to {utils.inference_files(prefix)[0]} (+ {', '.join(DICTS)})",
+          flush=True)
+    return inference_dir
 
 
 if __name__ == "__main__":

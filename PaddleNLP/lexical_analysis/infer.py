@@ -1,49 +1,55 @@
-"""Tag raw Chinese sentences: prints each as `word/TAG word/TAG ...`.
+"""Tags raw Chinese sentences: prints each as `word/TAG word/TAG ...`.
 
-From the exported inference model (Paddle Inference, oneDNN on CPU):
-    python infer.py "今天,王明在北京参加了会议。" --inference_dir output/inference
-    python infer.py --input_file data/demo/infer.txt --output out.txt
-From a training checkpoint (dynamic graph):
-    python infer.py "今天下午开会。" --model bigru_crf --checkpoint output/bigru_crf/best.pdparams --data_dir data/demo
+    python infer.py "今天,王明在北京参加了会议。"         # the last run's export (output/MODEL/inference)
+    python infer.py --input_file data/demo/infer.txt --output tagged.txt
+    python infer.py "今天下午开会。" --checkpoint output/bigru_crf/best.pdparams   # dynamic graph
 
-Input files hold one raw sentence per line. A LAC .tsv (header `text_a` or `text_a\tlabel`,
-characters joined by \\002) works too; when every line carries its tags, the chunk metrics are
-printed as well, and over test.tsv they equal eval.py's. Characters go through the same q2b.dic
-normalisation and word.dic look-up as in training (reader.Vocab); the exported model's directory
-carries its own copies of the dictionaries (written by export.py).
+By default the export of the last run trained in OUTPUT_DIR is used, and refused if that run's
+weights changed after the export (run export.py again); stderr names the export used.
+
+Input: raw, unsegmented Chinese text, one sentence per argument or per line of --input_file.
+Output line k answers input line k: an empty line gives an empty line. A LAC .tsv (header
+`text_a\\tlabel`, characters joined by \\002) works too; its header gives no output line, and when
+every line carries its tags the chunk metrics are printed as well, equal to eval.py's on that
+file. Characters go through the same q2b.dic normalisation and word.dic look-up as in training
+(reader.Vocab); the export carries its own copies of the dictionaries. When most characters of an
+input are not in word.dic, a warning on stderr says so: the tags of such a line are guesses.
 """
 import argparse
 import os
+import sys
 
 import utils
 from utils import DataError
 import numpy as np
 import paddle
 
-from eval import add_model_flags
+from eval import add_model_flags, add_run_flags
 from metric import ChunkEvaluator, get_chunks
-from model import MODELS, build_model
-from reader import CHAR_SEP, Vocab, decode_line, pad_batch, raw_lines
+from model import build_model
+from reader import CHAR_SEP, HEADER, Vocab, pad_batch
+
+EXPECTED_INPUT = ("infer.py expects raw Chinese text like the training data's, one sentence per line, "
+                  "not segmented into words")
 
 
-def read_sentences(path):
-    """(characters, gold tags or None) per non-empty line."""
-    sentences = []
-    for lineno, raw in raw_lines(path):
-        line = decode_line(raw, path, lineno)
-        if lineno == 1 and line.split("\t")[0] == "text_a":
+def read_inputs(path):
+    """[(where, characters, gold tags or None)] for every line of a raw text file or a LAC .tsv,
+    empty lines included (they keep their place in the output)."""
+    lines = utils.read_lines(path)
+    is_tsv = bool(lines) and lines[0][1].split("\t")[0] == HEADER.split("\t")[0]
+    inputs = []
+    for lineno, line in lines[1:] if is_tsv else lines:
+        if not is_tsv:
+            inputs.append((f"{path}:{lineno}", list(line.strip()), None))
             continue
         fields = line.split("\t")
-        text = fields[0]
-        chars = text.split(CHAR_SEP) if CHAR_SEP in text else list(text.strip())
+        chars = fields[0].split(CHAR_SEP) if fields[0] else []
         gold = fields[1].split(CHAR_SEP) if len(fields) > 1 else None
         if gold is not None and len(gold) != len(chars):
             raise DataError(f"{path}:{lineno}: {len(chars)} characters but {len(gold)} tags")
-        if chars:
-            sentences.append((chars, gold))
-    if not sentences:
-        raise DataError(f"{path}:0: no sentences")
-    return sentences
+        inputs.append((f"{path}:{lineno}", chars, gold))
+    return inputs
 
 
 def words_and_tags(chars, tags):
@@ -56,66 +62,87 @@ def words_and_tags(chars, tags):
     return out + [(c, "O") for c in chars[covered:]]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def warn_unknown(inputs, vocab):
+    """Inputs whose characters are mostly (more than half) not in word.dic get one warning on stderr."""
+    unknown = [where for where, chars, _ in inputs
+               if chars and np.mean(vocab.char_ids(chars) == vocab.oov_id) > 0.5]
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        print(f"warning: most characters of {len(unknown)} input(s) ({shown}) are not in the model's vocabulary "
+              f"(word.dic, {len(vocab.word2id)} entries), so their tags are guesses. {EXPECTED_INPUT}.",
+              file=sys.stderr, flush=True)
+    return unknown
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("sentences", nargs="*", help="raw sentences")
     parser.add_argument("--input_file", default=None, help="one raw sentence per line, or a LAC .tsv")
-    parser.add_argument("--inference_dir", default="output/inference", help="what export.py wrote")
-    parser.add_argument("--model", default=None, choices=sorted(MODELS), help="use a checkpoint instead")
-    parser.add_argument("--checkpoint", default=None)
-    parser.add_argument("--data_dir", default="data/demo", help="with --checkpoint: the dictionaries")
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--output", default=None, help="also write the results here, one sentence a line")
+    add_run_flags(parser, data_help="with --checkpoint: where word.dic, tag.dic and q2b.dic are")
+    parser.add_argument("--inference_dir", default=None,
+                        help="an export (None: OUTPUT_DIR/MODEL/inference); ignored with --checkpoint")
+    parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
+    parser.add_argument("--output", default=None, help="also write the results here, one line per input line")
     add_model_flags(parser)
-    args = parser.parse_args()
+    return parser
 
-    items = [(list(t.strip()), None) for t in args.sentences if t.strip()]
+
+def main(argv=None):
+    parser = build_parser()
+    args = utils.parse_args(parser, argv)
+    inputs = [(f"argument {i}", list(t.strip()), None) for i, t in enumerate(args.sentences, 1)]
     if args.input_file:
-        items += read_sentences(args.input_file)
-    if not items:
+        inputs += read_inputs(args.input_file)
+    if not any(chars for _, chars, _ in inputs):
         parser.error("give sentences or --input_file")
-    sentences = [chars for chars, _ in items]
+    if args.checkpoint or "inference_dir" not in args.explicit:
+        utils.load_run_config(args)  # the last run trained in OUTPUT_DIR, with its settings
 
-    if args.model:  # dynamic graph from a checkpoint
+    if args.checkpoint:  # dynamic graph from a checkpoint
         paddle.set_device("cpu")
         vocab = Vocab(args.data_dir)
         model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
                             hidden_size=args.hidden_size, num_layers=args.num_layers)
-        utils.load_weights(model, args.checkpoint or os.path.join("output", args.model, "best.pdparams"),
-                           verbose=False)
+        utils.load_model(model, args.checkpoint)
         model.eval()
 
         def predict(chars, lengths):
             with paddle.no_grad():
                 return model(paddle.to_tensor(chars), paddle.to_tensor(lengths)).numpy()
     else:
-        vocab = Vocab(args.inference_dir)
-        run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+        inference_dir = args.inference_dir or os.path.join(args.output_dir, args.model, "inference")
+        utils.check_export(inference_dir)
+        vocab = Vocab(inference_dir)
+        run = utils.create_predictor(os.path.join(inference_dir, "model"))
 
         def predict(chars, lengths):
             return run([chars, lengths])[0]
 
-    results, predicted = [None] * len(sentences), [None] * len(sentences)
-    order = np.argsort([len(s) for s in sentences], kind="stable")  # similar lengths, little padding
-    for start in range(0, len(order), args.batch_size):
-        batch = order[start:start + args.batch_size]
-        chars, lengths = pad_batch([vocab.char_ids(sentences[i]) for i in batch])
+    warn_unknown(inputs, vocab)
+    results, predicted = [""] * len(inputs), [None] * len(inputs)
+    todo = [i for i, (_, chars, _) in enumerate(inputs) if chars]
+    todo.sort(key=lambda i: len(inputs[i][1]))  # similar lengths, little padding
+    for start in range(0, len(todo), args.batch_size):
+        batch = todo[start:start + args.batch_size]
+        chars, lengths = pad_batch([vocab.char_ids(inputs[i][1]) for i in batch])
         paths = predict(chars, lengths)
         for row, i in enumerate(batch):
             tags = predicted[i] = vocab.tag_names(paths[row, :lengths[row]])
-            results[i] = " ".join(f"{w}/{t}" for w, t in words_and_tags(sentences[i], tags))
+            results[i] = " ".join(f"{w}/{t}" for w, t in words_and_tags(inputs[i][1], tags))
     for line in results:
         print(line, flush=True)
-    if all(gold is not None for _, gold in items):  # a labelled .tsv: the same figure as eval.py
+    labelled = [(predicted[i], inputs[i][2]) for i in todo]
+    if all(gold is not None for _, gold in labelled):  # a labelled .tsv: the same figure as eval.py
         evaluator = ChunkEvaluator()
-        for pred, (_, gold) in zip(predicted, items):
+        for pred, gold in labelled:
             evaluator.update(pred, gold)
         precision, recall, f1 = evaluator.accumulate()
         print(f"chunk metrics on {args.input_file}: precision={precision:.4f} recall={recall:.4f} f1={f1:.4f}",
               flush=True)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
-            f.write("\n".join(results) + "\n")
+            f.write("".join(line + "\n" for line in results))
+    return results
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ Dataset directory (the layout of the released LAC data, dictionaries beside the 
     q2b.dic               `from\tto` per line: full-width to half-width normalisation,
                           applied to every character before the word.dic look-up
 
+The release has no dev split: unless DATA_DIR holds a dev.tsv in the same format, training
+holds out every --dev_every-th training sentence as dev (load_splits) and picks its best weights
+there; test.tsv is only scored by eval.py, once, at the end.
+
 Raw text for inference is a plain string: each character is one token.
 """
 import os
@@ -23,31 +27,10 @@ HEADER = "text_a\tlabel"
 OOV = "OOV"
 
 
-def decode_line(raw, path, lineno):
-    try:
-        return raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}:{lineno}: invalid UTF-8 ({e.reason} at byte {e.start})") from None
-
-
-def raw_lines(path):
-    """(line number, undecoded line) for every line of a file."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}:0: file not found")
-    with open(path, "rb") as f:
-        yield from enumerate(f, 1)
-
-
-def read_lines(path):
-    """(line number, text) for every line of a UTF-8 file; invalid bytes name their line."""
-    for lineno, raw in raw_lines(path):
-        yield lineno, decode_line(raw, path, lineno)
-
-
 def load_id_dict(path):
     """`id\ttoken` lines -> {token: id}; ids must be unique integers."""
     token2id = {}
-    for lineno, line in read_lines(path):
+    for lineno, line in utils.read_lines(path):
         if not line:
             continue
         fields = line.split("\t")
@@ -57,16 +40,16 @@ def load_id_dict(path):
             raise DataError(f"{path}:{lineno}: duplicate entry {fields[1]!r}")
         token2id[fields[1]] = int(fields[0])
     if not token2id:
-        raise DataError(f"{path}:0: empty dictionary")
+        raise DataError(f"{path}: empty dictionary")
     if len(set(token2id.values())) != len(token2id):
-        raise DataError(f"{path}:0: the same id is given to two entries")
+        raise DataError(f"{path}: the same id is given to two entries")
     return token2id
 
 
 def load_q2b(path):
     """`from\tto` lines -> {from: to}."""
     mapping = {}
-    for lineno, line in read_lines(path):
+    for lineno, line in utils.read_lines(path):
         if not line:
             continue
         fields = line.split("\t")
@@ -84,7 +67,7 @@ class Vocab:
         self.tag2id = load_id_dict(os.path.join(data_dir, "tag.dic"))
         self.q2b = load_q2b(os.path.join(data_dir, "q2b.dic"))
         if OOV not in self.word2id:
-            raise DataError(f"{os.path.join(data_dir, 'word.dic')}:0: no '{OOV}' entry for unknown characters")
+            raise DataError(f"{os.path.join(data_dir, 'word.dic')}: no '{OOV}' entry for unknown characters")
         self.oov_id = self.word2id[OOV]
         self.id2word = {i: w for w, i in self.word2id.items()}
         self.id2tag = {i: t for t, i in self.tag2id.items()}
@@ -116,31 +99,13 @@ def parse_line(line, path, lineno, vocab):
 
 
 class LacDataset(paddle.io.Dataset):
-    """A labelled split; samples are (char ids, tag ids) numpy arrays."""
+    """A labelled split: (char ids, tag ids) numpy arrays, and how many bad lines were skipped."""
 
-    def __init__(self, path, vocab, skip_bad_samples=False, max_seq_len=0):
-        self.path, self.samples, self.skipped = path, [], 0
-        for lineno, raw in raw_lines(path):
-            try:
-                line = decode_line(raw, path, lineno)
-                if lineno == 1:
-                    if line.strip() != HEADER:
-                        raise DataError(f"{path}:1: expected the header line 'text_a<TAB>label'")
-                    continue
-                if not line:  # a blank line (say, at the end of the file) holds no sentence
-                    continue
-                chars, tags = parse_line(line, path, lineno, vocab)
-            except DataError:
-                if not skip_bad_samples or lineno == 1:
-                    raise
-                self.skipped += 1
-                continue
-            if max_seq_len:  # as the original recipe: training sentences are cut to max_seq_len
-                chars, tags = chars[:max_seq_len], tags[:max_seq_len]
-            self.samples.append((chars, tags))
-        if not self.samples:
-            raise DataError(f"{path}:0: no usable sentences")
-        self.lengths = np.array([len(c) for c, _ in self.samples])
+    def __init__(self, path, samples, skipped=0):
+        if not samples:
+            raise DataError(f"{path}: no usable sentences")
+        self.path, self.samples, self.skipped = path, samples, skipped
+        self.lengths = np.array([len(c) for c, _ in samples])
 
     def __len__(self):
         return len(self.samples)
@@ -149,11 +114,60 @@ class LacDataset(paddle.io.Dataset):
         return self.samples[index]
 
 
+def read_split(path, vocab, skip_bad_samples=False):
+    """A LAC .tsv -> LacDataset. With skip_bad_samples a malformed line is counted and skipped; a
+    byte that is not UTF-8 stops the run either way: it means the file is in another encoding
+    (say GBK), and skipping would quietly drop most of it."""
+    samples, skipped = [], 0
+    for lineno, line in utils.read_lines(path):
+        if lineno == 1:
+            if line.strip() != HEADER:
+                raise DataError(f"{path}:1: expected the header line 'text_a<TAB>label'")
+            continue
+        if not line:  # a blank line (say, at the end of the file) holds no sentence
+            continue
+        try:
+            samples.append(parse_line(line, path, lineno, vocab))
+        except DataError:
+            if not skip_bad_samples:
+                raise
+            skipped += 1
+    return LacDataset(path, samples, skipped)
+
+
+def load_splits(data_dir, vocab, dev_every, skip_bad_samples=False, max_seq_len=0):
+    """(train, dev) for training. The LAC release has no dev split (train.tsv and test.tsv only),
+    so unless DATA_DIR holds a dev.tsv, every `dev_every`-th training sentence (the 10th, 20th,
+    ... by default) is held out as dev: deterministic, and test.tsv is never used to pick a model.
+    Dev sentences stay whole; training sentences are cut to max_seq_len, as in the recipe."""
+    train = read_split(os.path.join(data_dir, "train.tsv"), vocab, skip_bad_samples)
+    dev_path = os.path.join(data_dir, "dev.tsv")
+    if os.path.isfile(dev_path):
+        dev = read_split(dev_path, vocab, skip_bad_samples)
+    elif dev_every < 2:
+        raise DataError(f"{dev_path}: file not found, and --dev_every {dev_every} cannot hold out a dev split "
+                        "of train.tsv (use 2 or more)")
+    else:
+        held = np.arange(len(train)) % dev_every == dev_every - 1
+        dev = LacDataset(f"{train.path} (every {dev_every}th sentence)", [s for s, h in zip(train.samples, held) if h])
+        train = LacDataset(train.path, [s for s, h in zip(train.samples, held) if not h], train.skipped)
+    if max_seq_len:
+        train = LacDataset(train.path, [(c[:max_seq_len], t[:max_seq_len]) for c, t in train.samples], train.skipped)
+    return train, dev
+
+
+def eval_split(data_dir, vocab, split, dev_every, skip_bad_samples=False):
+    """The split eval.py scores: test.tsv, or the dev split that training selected on."""
+    if split == "dev":
+        return load_splits(data_dir, vocab, dev_every, skip_bad_samples)[1]
+    return read_split(os.path.join(data_dir, "test.tsv"), vocab, skip_bad_samples)
+
+
 class LengthBucketBatchSampler(paddle.io.BatchSampler):
     """Training batches of similar length, so padding stays small.
 
     Per epoch the indices are shuffled by (seed, epoch) and sharded over ranks as in
-    utils.ResumableBatchSampler; each pool of `pool_batches` batches is sorted by length and cut
+    DistributedBatchSampler; each pool of `pool_batches` batches is sorted by length and cut
     into batches, and the batch order is shuffled again. `set_epoch(epoch, start_batch)` starts
     mid-epoch, so --resume neither re-reads nor skips a sentence."""
 
@@ -193,7 +207,8 @@ class LengthBucketBatchSampler(paddle.io.BatchSampler):
 
 
 def eval_batches(lengths, batch_size):
-    """This rank's share of an eval split (no duplicates, see utils.eval_shard) in length order."""
+    """This rank's share of an eval split in length order: every rank takes every world_size-th
+    sentence, so no sentence is scored twice and the summed counts equal a single process's."""
     mine = np.arange(utils.rank(), len(lengths), utils.world_size())
     mine = mine[np.argsort(np.asarray(lengths)[mine], kind="stable")]
     return [mine[i:i + batch_size].tolist() for i in range(0, len(mine), batch_size)]

@@ -2,10 +2,12 @@
 
     python train.py --data_dir data/demo --epochs 3 --batch_size 64
     python train.py --data_dir /path/to/lac_data              # the release/1.7 recipe
-    python train.py --resume                                   # continue output/bigru_crf/latest.pdckpt
+    python train.py --resume                                   # continue the last run, with its settings
 
 Defaults are the published recipe: Adam lr 0.001 (constant), batch 300, 10 epochs, sentences
 cut to 64 characters, learning-rate scales 2.0 on the embedding and 0.2 on the CRF.
+best.pdparams is picked on the dev split (DATA_DIR/dev.tsv, or every --dev_every-th training
+sentence held out); test.tsv is scored once, by eval.py, after training.
 """
 import argparse
 import os
@@ -16,14 +18,13 @@ from paddle.static import InputSpec
 
 from eval import add_model_flags, evaluate
 from model import MODELS, build_model
-from reader import LacDataset, LengthBucketBatchSampler, Vocab, collate
+from reader import LengthBucketBatchSampler, Vocab, collate, load_splits, read_split
 
 
-def get_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
     utils.add_common_flags(parser, model="bigru_crf", models=MODELS, epochs=10, batch_size=300, lr=0.001,
                            num_workers=0, log_interval=20)
-    # LAC's own flags
     g = parser.add_argument_group("lexical analysis")
     g.add_argument("--max_seq_len", type=int, default=64, help="training sentences are cut to this many characters")
     g.add_argument("--emb_lr_scale", type=float, default=2.0, help="learning-rate multiplier of the embedding")
@@ -31,21 +32,22 @@ def get_args(argv=None):
     g.add_argument("--save_interval", type=int, default=0,
                    help="steps between checkpoints (0: at the end of each epoch only)")
     add_model_flags(parser)
-    return utils.parse_args(parser, argv)
+    return parser
 
 
 def main(argv=None):
-    args = get_args(argv)
+    args = utils.parse_args(build_parser(), argv)
+    state = utils.prepare_run(args)  # --resume: the run's own settings, and its checkpoint
     device = utils.setup(args)
-    use_amp = utils.amp_enabled(args, device)
     out_dir = os.path.join(args.output_dir, args.model)
-    os.makedirs(out_dir, exist_ok=True)
 
-    # data: parsed up front (text is small), batched by similar length
+    # data: every file the run reads is parsed before the first step, so a bad line in the dev
+    # or test file stops the run now and not after an epoch; test.tsv is only checked here.
     vocab = Vocab(args.data_dir)
-    train_set = LacDataset(os.path.join(args.data_dir, "train.tsv"), vocab, args.skip_bad_samples, args.max_seq_len)
-    test_set = LacDataset(os.path.join(args.data_dir, "test.tsv"), vocab, args.skip_bad_samples)
-    for ds in (train_set, test_set):
+    train_set, dev_set = load_splits(args.data_dir, vocab, args.dev_every, args.skip_bad_samples, args.max_seq_len)
+    test_path = os.path.join(args.data_dir, "test.tsv")
+    checked = [read_split(test_path, vocab, args.skip_bad_samples)] if os.path.isfile(test_path) else []
+    for ds in (train_set, dev_set, *checked):
         if ds.skipped and utils.is_main_process():
             print(f"skipped {ds.skipped} bad lines in {ds.path}", flush=True)
     sampler = LengthBucketBatchSampler(train_set.lengths, args.batch_size, shuffle=True, drop_last=False,
@@ -53,7 +55,7 @@ def main(argv=None):
     train_loader = utils.make_loader(train_set, args, batch_sampler=sampler, collate_fn=collate)
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
-        raise utils.DataError(f"{train_set.path}:0: fewer training sentences than ranks")
+        raise utils.DataError(f"{train_set.path}: fewer training sentences than ranks")
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
@@ -63,14 +65,15 @@ def main(argv=None):
                         hidden_size=args.hidden_size, num_layers=args.num_layers,
                         emb_lr_scale=args.emb_lr_scale, crf_lr_scale=args.crf_lr_scale)
     if args.pretrained:
-        utils.load_weights(model, args.pretrained)
+        utils.load_pretrained(model, args.pretrained)
     optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters())
+    model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_f1 = 0, -1.0
-    if args.resume:
-        state = utils.load_checkpoint(args.resume, model, optimizer)
+    if state is not None:
+        utils.load_checkpoint(state, model, optimizer, logger=logger)
         step, best_f1 = state["step"], state["best_f1"]
         print(f"resumed from {args.resume} at step {step}", flush=True)
-    scaler = paddle.amp.GradScaler(enable=use_amp, init_loss_scaling=1024)
     if args.to_static:
         # Only the encoder is compiled: the CRF's forward algorithm loops over the batch's own
         # length, which a static graph would have to re-trace for every length.
@@ -79,28 +82,28 @@ def main(argv=None):
     train_model = paddle.DataParallel(model) if utils.world_size() > 1 else model
     if utils.is_main_process():
         print(f"{args.model}: {sum(p.numel().item() for p in model.parameters()):,} parameters, "
-              f"{len(train_set)} train / {len(test_set)} test sentences, {vocab.num_tags} tags, "
+              f"{len(train_set)} train / {len(dev_set)} dev sentences ({dev_set.path}), {vocab.num_tags} tags, "
               f"{steps_per_epoch} steps/epoch on {device}", flush=True)
 
     def checkpoint():
-        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, step=step,
-                              epoch=step // steps_per_epoch, best_f1=best_f1)
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, args=args, logger=logger,
+                              step=step, epoch=step // steps_per_epoch, best_f1=best_f1)
 
     def evaluate_and_keep_best(epoch):
         nonlocal best_f1
-        precision, recall, f1 = evaluate(model, test_set, vocab)
+        precision, recall, f1 = evaluate(model, dev_set, vocab)
         if utils.is_main_process():
-            print(f"eval epoch {epoch}: precision {precision:.4f} recall {recall:.4f} f1 {f1:.4f}", flush=True)
-            logger.write({"epoch": epoch, "step": step, "test_precision": precision, "test_recall": recall,
-                          "test_f1": f1})
+            print(f"eval epoch {epoch} on dev: precision {precision:.4f} recall {recall:.4f} f1 {f1:.4f}", flush=True)
+            logger.write({"epoch": epoch, "step": step, "dev_f1": f1, "dev_precision": precision,
+                          "dev_recall": recall})
         if f1 > best_f1:
             best_f1 = f1
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
 
-    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
-    for epoch in range(step // steps_per_epoch, args.epochs):
+    # A run resumed at its last step trains no further (it may still take new --log_interval etc.).
+    for epoch in range(step // steps_per_epoch, args.epochs if step < total_steps else 0):
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
         model.train()
         timer = utils.Timer()
@@ -114,21 +117,24 @@ def main(argv=None):
             optimizer.clear_grad()
             step += 1
             logger.update(loss, chars.shape[0], reader_cost, reader_cost + timer.tick())
+            epoch_end, last = step == (epoch + 1) * steps_per_epoch, step >= total_steps
+            # Saved before the log line empties the logger's window (it travels in the checkpoint)
+            # and before evaluating, so that a failing eval cannot lose the epoch.
+            if epoch_end or last or (args.save_interval and step % args.save_interval == 0):
+                checkpoint()
+            if last or (epoch_end and args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+                evaluate_and_keep_best(epoch + 1)
+                checkpoint()  # with the new best F1
             if logger.should_log(step):
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
-            if args.save_interval and step % args.save_interval == 0:
-                checkpoint()
-            if step >= total_steps:
+            if last:
                 break
-        last = step >= total_steps
-        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
-            evaluate_and_keep_best(epoch + 1)
-        checkpoint()
-        if last:
+        if step >= total_steps:
             break
     if utils.is_main_process():
-        print(f"best test f1 {best_f1:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights {out_dir}/best.pdparams, "
-              f"log {out_dir}/metrics.jsonl", flush=True)
+        utils.plot_curves(out_dir)
+        print(f"best dev f1 {best_f1:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights {out_dir}/best.pdparams, "
+              f"log {out_dir}/metrics.jsonl, curves {out_dir}/curves.png", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 """The BiGRU-CRF builds with the recipe's sizes, ignores padding, and learns a fixed batch."""
+import math
+
 import numpy as np
 import pytest
 
@@ -6,7 +8,8 @@ import utils  # noqa: F401
 import paddle
 
 from model import MODELS, build_model
-from reader import pad_batch
+from make_demo_data import write_demo
+from reader import Vocab, pad_batch
 
 
 def gru_params(input_size, hidden):
@@ -14,15 +17,26 @@ def gru_params(input_size, hidden):
     return 2 * per_direction
 
 
+def count(model):
+    return sum(math.prod(p.shape) for p in model.parameters())
+
+
 def test_parameter_count_is_the_recipe_architecture():
     vocab, tags = 20940, 57
-    model = build_model("bigru_crf", vocab, tags)
+    model = build_model("bigru_crf", vocab, tags)  # small enough to build; nn.GRU fails under LazyGuard
     expected = (vocab * 128                       # char embedding 128
                 + gru_params(128, 128) + gru_params(256, 128)   # 2 bidirectional GRU layers, hidden 128
                 + 256 * tags + tags               # emission layer
                 + tags * tags + 2 * tags)         # CRF transitions, start and stop scores
-    assert sum(p.size for p in model.parameters()) == expected
+    assert count(model) == expected
     assert list(MODELS) == ["bigru_crf"]
+
+
+def test_demo_model_has_exactly_the_readme_count(tmp_path):
+    write_demo(str(tmp_path))  # the demo data train.sh trains on
+    vocab = Vocab(str(tmp_path))
+    model = build_model("bigru_crf", vocab.vocab_size, vocab.num_tags)
+    assert (vocab.vocab_size, count(model)) == (304, 551_516)  # README, "Model"
 
 
 def test_output_shapes_and_padding_does_not_change_predictions():
