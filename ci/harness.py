@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
-"""CI harness: runs every task folder's tests and smoke train in a copy outside the repo, plus the
-repo-wide static checks, and prints one summary.
+"""CI harness: runs every task folder's tiers in a copy outside the repo, plus the repo-wide static
+checks, and prints one summary.
+
+Per folder, the quick tier (`pytest -m "not slow"` and `SMOKE=1 bash train.sh`) always runs and must
+stay within 3x its time budget; the slow tier (`pytest -m slow`) runs only when the folder's content
+hash differs from the one recorded in ci/passed_hashes.json, which the harness updates for every
+folder that passes all its tiers.
 
     python ci/harness.py                       # every task folder
     python ci/harness.py PaddleCV/image_classification PaddleNLP/language_model
+    python ci/harness.py --full                # every tier of every folder, changed or not
     python ci/harness.py --gpus 0,1,2,3        # folders in parallel, one GPU each
     python ci/harness.py --list
 
@@ -12,6 +18,7 @@ Standard library only, so that it runs before anything is installed. See ci/READ
 import argparse
 import ast
 import concurrent.futures
+import hashlib
 import json
 import os
 import queue
@@ -28,6 +35,14 @@ from pathlib import Path
 AREAS = ("PaddleCV", "PaddleNLP", "PaddleRec", "PaddleSpeech", "dygraph")
 CONTRACT_FILES = ("README.md", "train.sh", "train.py", "eval.py", "infer.py", "export.py",
                   "reader.py", "make_demo_data.py", "utils.py", "requirements.txt")
+# dygraph/ introductions are single scripts with a lighter contract (FOLDER_CONTRACT.md).
+DYGRAPH_CONTRACT_FILES = ("README.md", "train.sh", "train.py", "requirements.txt")
+TEMPLATE_UTILS = Path("ci/template/utils.py")  # the one helper file, copied by ci/sync_utils.py
+PASSED_HASHES = Path("ci/passed_hashes.json")  # folder -> content hash that last passed all tiers
+# Quick-tier budgets in seconds on 2 idle cores (FOLDER_CONTRACT.md, "CI budget"). Only a folder far
+# over its budget fails: CI machines are shared and their load varies.
+QUICK_BUDGET, DYGRAPH_QUICK_BUDGET, BUDGET_FACTOR = 40, 20, 3
+PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected (or all were deselected)
 GENERATED_DIRS = {"data", "output", "__pycache__", ".pytest_cache"}  # git-ignored, never copied
 REPO_PACKAGES = set(AREAS) | {"ci"}  # importing one of these reaches outside the folder
 MAX_FILE_BYTES = 1024 * 1024
@@ -132,7 +147,8 @@ def final_metric(text):
 
 def new_row(name, kind, **fields):
     row = {"name": name, "kind": kind, "status": "passed", "tests_passed": None,
-           "tests_failed": None, "smoke": "-", "seconds": 0.0, "metric": "", "reason": ""}
+           "tests_failed": None, "smoke": "-", "seconds": 0.0, "quick_seconds": None,
+           "slow_seconds": None, "slow": "-", "metric": "", "reason": "", "warning": ""}
     row.update(fields)
     return row
 
@@ -142,27 +158,138 @@ def fail(row, reason):
     row["reason"] = "; ".join(r for r in (row["reason"], reason) if r)
 
 
-def run_tests(row, cwd, target, log_path, opts, env):
-    """pytest on target in cwd; fills the row's test fields and returns the log lines to show."""
-    cmd = [sys.executable, "-m", "pytest", "-q", target]
-    code, seconds = run_step(cmd, cwd, log_path, opts.test_timeout, env)
-    row["tests_passed"], row["tests_failed"] = pytest_counts(read_log(log_path))
-    row["tests_seconds"] = round(seconds, 1)
+def run_tests(row, cwd, args, log_path, opts, env, prefix, allow_empty=False):
+    """pytest with args in cwd; records <prefix>_passed/_failed/_seconds in the row, adds the counts
+    to its totals; returns (seconds, passed, log lines to show). allow_empty: no test collected
+    counts as a pass (a folder need not have slow tests)."""
+    code, seconds = run_step([sys.executable, "-m", "pytest", "-q", *args], cwd, log_path,
+                             opts.test_timeout, env)
+    passed, failed = pytest_counts(read_log(log_path))
+    row.update({f"{prefix}_passed": passed, f"{prefix}_failed": failed,
+                f"{prefix}_seconds": round(seconds, 1)})
+    row["tests_passed"] = (row["tests_passed"] or 0) + passed
+    row["tests_failed"] = (row["tests_failed"] or 0) + failed
     row["seconds"] = round(row["seconds"] + seconds, 1)
-    if code == 0:
-        return []
-    fail(row, f"pytest exit {code}" if code is not None
-         else f"tests timed out after {opts.test_timeout:g} s")
-    return tail(log_path)
+    if code == 0 or (allow_empty and code == PYTEST_NO_TESTS):
+        return seconds, True, []
+    label = prefix.split("_")[0] + " "  # "quick ", "slow ", "ci "
+    if code is None:
+        fail(row, f"{label}tests timed out after {opts.test_timeout:g} s")
+    elif code == PYTEST_NO_TESTS:  # a folder must have quick tests: "no tests" is no proof
+        fail(row, f"{label}tests: none collected")
+    else:
+        fail(row, f"{label}pytest exit {code}")
+    return seconds, False, tail(log_path)
 
 
 def copy_ignore(directory, names):
+    """The generated names in directory that are neither copied nor hashed (git ignores them)."""
     return [n for n in names if n.endswith(".pyc")
             or (n in GENERATED_DIRS and os.path.isdir(os.path.join(directory, n)))]
 
 
-def run_folder(root, name, opts, device):
-    """Tests and smoke run of one task folder, in a fresh copy outside the repo."""
+def folder_hash(folder):
+    """sha256 over the sorted (relative posix path, content) of the folder's files, leaving out what
+    copy_ignore leaves out. Only paths and bytes count, no mtimes or modes, so a working tree and a
+    fresh git clone of the same commit give the same value. A symlink counts as its target text,
+    as git stores it."""
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        ignored = set(copy_ignore(dirpath, dirnames + filenames))
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = [d for d in dirnames if d not in ignored and d not in links]
+        for name in filenames + links:
+            if name in ignored:
+                continue
+            path = os.path.join(dirpath, name)
+            rel = Path(path).relative_to(folder).as_posix()
+            if os.path.islink(path):
+                digest = "link:" + hashlib.sha256(os.fsencode(os.readlink(path))).hexdigest()
+            else:  # files are small (the file-size check keeps them under 1 MB)
+                digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            entries.append((rel, digest))
+    total = hashlib.sha256()
+    for rel, digest in sorted(entries):  # \0 cannot occur in a path: the framing is unambiguous
+        total.update(os.fsencode(rel) + b"\0" + digest.encode() + b"\n")
+    return total.hexdigest()
+
+
+class PassRecord:
+    """ci/passed_hashes.json: task folder -> content hash with which it last passed all tiers.
+
+    A folder's slow tier runs when its hash differs from the recorded one (a missing or unreadable
+    file records nothing, so every folder counts as changed). Only the harness writes the file:
+    atomically, sorted, and only with entries of task folders that exist."""
+
+    def __init__(self, path, existing):
+        self.path, self.existing, self.lock = path, set(existing), threading.Lock()
+        self.hashes, self.problem = {}, ""
+        try:
+            loaded = json.loads(path.read_text()) if path.is_file() else {}
+            if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+                raise ValueError("not a JSON object of folder -> hash")
+            self.hashes = loaded
+        except (OSError, ValueError) as err:
+            self.problem = f"{path} unreadable ({err}): every folder counts as changed"
+
+    def changed(self, name, digest):
+        return self.hashes.get(name) != digest
+
+    def passed(self, name, digest):
+        """Record a folder that passed all its tiers; returns whether its entry changed. Saved at
+        once, so that an interrupted run keeps what it proved."""
+        with self.lock:
+            if self.hashes.get(name) == digest:
+                return False
+            self.hashes[name] = digest
+            self.save()
+            return True
+
+    def save(self):
+        kept = {name: h for name, h in self.hashes.items() if name in self.existing}
+        text = json.dumps(kept, indent=2, sort_keys=True) + "\n"
+        current = self.path.read_text() if self.path.is_file() else None
+        if text == current or (current is None and not kept):
+            return  # no rewrite without a change: the committed file stays untouched
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.name + ".",
+                                   suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the committed file private
+            os.replace(tmp, self.path)  # readers see the old file or the new one, never half
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+
+def is_dygraph(name):
+    return name.split("/")[0] == "dygraph"
+
+
+def quick_budget(name, scale=1.0):
+    """The folder's quick-tier budget in seconds, times --budget-scale."""
+    return (DYGRAPH_QUICK_BUDGET if is_dygraph(name) else QUICK_BUDGET) * scale
+
+
+def check_budget(row, seconds, opts):
+    """Fail the row when its quick tier took more than BUDGET_FACTOR x its budget; warn above 1x."""
+    if opts.no_budget:
+        return
+    budget = quick_budget(row["name"], opts.budget_scale)
+    row["budget_seconds"] = round(budget, 2)
+    scale = f" (--budget-scale {opts.budget_scale:g})" if opts.budget_scale != 1 else ""
+    took = f"quick tier {round(seconds, 1):g} s"
+    if seconds > BUDGET_FACTOR * budget:
+        fail(row, f"{took} > {BUDGET_FACTOR} x {budget:g} s budget{scale}")
+    elif seconds > budget:
+        row["warning"] = f"over budget: {took} > {budget:g} s{scale}"
+
+
+def run_folder(root, name, opts, device, record):
+    """Quick tier, and the slow tier if the folder changed, of one task folder in a fresh copy
+    outside the repo; records the folder's hash when it passed all tiers."""
     src = root / name
     if (src / "CI_SKIP").is_file():
         reason = (src / "CI_SKIP").read_text(errors="replace").strip() or "CI_SKIP"
@@ -171,18 +298,24 @@ def run_folder(root, name, opts, device):
     row = new_row(name, "folder", log_dir=str(tmp))
     work = tmp / src.name
     shutil.copytree(src, work, ignore=copy_ignore, symlinks=True)
+    # Hashed before anything runs in it: the recorded hash is that of exactly what was tested,
+    # even if someone edits the folder in the repo meanwhile.
+    row["hash"] = digest = folder_hash(work)
+    run_slow = opts.full or record.changed(name, digest)
     env = dict(os.environ, PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES=device)
     if not device:  # an empty CUDA_VISIBLE_DEVICES makes paddle.distributed.launch fail on CPU
         env.pop("CUDA_VISIBLE_DEVICES")
     for var in ("GPUS", "DATA_DIR", "MODEL"):  # the smoke run is always the default one
         env.pop(var, None)
-    shown = run_tests(row, work, "tests", tmp / "tests.log", opts, env)
 
+    quick_seconds, _, shown = run_tests(row, work, ["-m", "not slow", "tests"],
+                                        tmp / "quick_tests.log", opts, env, prefix="quick_tests")
     smoke_log = tmp / "smoke.log"
     code, seconds = run_step(["bash", "train.sh"], work, smoke_log, opts.smoke_timeout,
                              dict(env, SMOKE="1"))
+    quick_seconds += seconds
     row.update(smoke="ok", smoke_exit=code, smoke_seconds=round(seconds, 1),
-               metric=final_metric(read_log(smoke_log)))
+               quick_seconds=round(quick_seconds, 1), metric=final_metric(read_log(smoke_log)))
     row["seconds"] = round(row["seconds"] + seconds, 1)
     if code is None:
         problem = f"smoke killed after {opts.smoke_timeout:g} s timeout"
@@ -194,6 +327,18 @@ def run_folder(root, name, opts, device):
         row["smoke"] = "FAIL"
         fail(row, problem)
         shown += tail(smoke_log)
+    check_budget(row, quick_seconds, opts)
+
+    if run_slow:  # also after a failed quick tier: one CI run then reports all that is wrong
+        seconds, ok, slow_shown = run_tests(row, work, ["-m", "slow", "tests"],
+                                            tmp / "slow_tests.log", opts, env,
+                                            prefix="slow_tests", allow_empty=True)
+        row.update(slow_seconds=round(seconds, 1), slow="ok" if ok else "FAIL")
+        shown += slow_shown
+        if row["status"] == "passed":  # quick tier, budget and slow tier all passed
+            row["record_updated"] = record.passed(name, digest)
+    else:
+        row["slow"] = "unchanged"
     if row["status"] == "passed":  # keep the logs; drop the copy and its demo data
         shutil.rmtree(work, ignore_errors=True)
     return row, shown
@@ -201,11 +346,18 @@ def run_folder(root, name, opts, device):
 
 def progress(index, total, row, shown):
     parts = [f"skipped ({row['reason']})"] if row["status"] == "skipped" else []
-    if row["tests_passed"] is not None:
-        parts.append(f"tests {row['tests_passed']} passed {row['tests_failed']} failed "
-                     f"({row['tests_seconds']} s)")
+    for prefix, label in (("ci_tests", "tests"), ("quick_tests", "quick tests")):
+        if f"{prefix}_seconds" in row:
+            parts.append(f"{label} {row[prefix + '_passed']} passed {row[prefix + '_failed']} "
+                         f"failed ({row[prefix + '_seconds']} s)")
     if "smoke_exit" in row:
         parts.append(f"smoke {row['smoke']} ({row['smoke_seconds']} s) {row['metric']}".rstrip())
+    if row["slow"] == "unchanged":
+        parts.append("slow: unchanged")
+    elif "slow_tests_seconds" in row:
+        parts.append(f"slow tests {row['slow_tests_passed']} passed {row['slow_tests_failed']} "
+                     f"failed ({row['slow_tests_seconds']} s)")
+    parts += [row["warning"]] if row["warning"] else []
     failed = f"  FAILED: {row['reason']}" if row["status"] == "failed" else ""
     say(f"[{index}/{total}] {row['name']}: " + ", ".join(parts) + failed, *shown)
 
@@ -321,45 +473,85 @@ def repo_files(root):
     return sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
 
 
+def utils_differences(root, folders):
+    """[(folder, "differs" or "missing")] for the folders (not dygraph/) whose utils.py is not
+    byte-identical to ci/template/utils.py; None when the template itself is missing."""
+    template = root / TEMPLATE_UTILS
+    if not template.is_file():
+        return None
+    want = template.read_bytes()
+    found = []
+    for name in folders:
+        utils = root / name / "utils.py"
+        if not is_dygraph(name) and (not utils.is_file() or utils.read_bytes() != want):
+            found.append((name, "differs" if utils.is_file() else "missing"))
+    return found
+
+
 def static_checks(root, folders):
-    """[(row name, problems)] for the contract files, self-containment, README links, file sizes."""
+    """[(row name, problems)] for the contract files, self-containment, identical utils.py, README
+    links and file sizes."""
     contract, imports = [], []
     if not folders:  # a run that checks nothing must not pass as green
         contract.append(f"no task folder (a directory holding train.sh) under {', '.join(AREAS)}")
     for name in folders:
         folder = root / name
-        missing = [f for f in CONTRACT_FILES if not (folder / f).is_file()]
+        required = DYGRAPH_CONTRACT_FILES if is_dygraph(name) else CONTRACT_FILES
+        missing = [f for f in required if not (folder / f).is_file()]
         missing += [] if (folder / "tests").is_dir() else ["tests/"]
-        missing += [] if (folder / "models").is_dir() or (folder / "model.py").is_file() \
-            else ["models/ or model.py"]
+        missing += [] if is_dygraph(name) or (folder / "models").is_dir() \
+            or (folder / "model.py").is_file() else ["models/ or model.py"]
         contract += [f"{name}: missing {m}" for m in missing]
         imports += [f"{name}/{problem}" for problem in outside_imports(folder)]
+    differences = utils_differences(root, folders)
+    if differences is None:
+        utils = [f"{TEMPLATE_UTILS.as_posix()} is missing: nothing to compare the folders' "
+                 "utils.py with"]
+    else:  # a missing utils.py is the contract check's to report
+        utils = [f"{name}/utils.py differs from {TEMPLATE_UTILS.as_posix()} "
+                 "(python ci/sync_utils.py copies it)"
+                 for name, state in differences if state == "differs"]
     links = readme_links(root)
     unlinked = [f"{name}: not linked from README.md" for name in folders if name not in links]
     big = [f"{p.relative_to(root).as_posix()}: {p.stat().st_size / 2**20:.1f} MB (limit 1 MB)"
            for p in repo_files(root) if p.is_file() and p.stat().st_size > MAX_FILE_BYTES]
     return [("static: contract files", contract), ("static: self-contained", imports),
-            ("static: README links", unlinked), ("static: file size", big)]
+            ("static: utils identical", utils), ("static: README links", unlinked),
+            ("static: file size", big)]
 
 
 # ---------------------------------------------------------------- summary and command line
 
+def seconds_cell(value):
+    return "-" if value is None else f"{value:.1f}"
+
+
 def summary_table(rows):
-    line = "{:<40} {:>6} {:>6}  {:<7} {:>7}  {}".format
-    lines = [line("folder", "passed", "failed", "smoke", "seconds", "final metric"), "-" * 86]
+    line = "{:<40} {:>6} {:>6}  {:<7} {:>7} {:>7}  {}".format
+    lines = [line("folder", "passed", "failed", "smoke", "quick s", "slow s",
+                  "final metric, notes"), "-" * 100]
     for row in rows:
         if row["status"] == "skipped":
             detail = f"skipped: {row['reason']}"
         elif row["kind"] == "static":
             detail = f"FAIL: {len(row['problems'])} problem(s)" if row["problems"] else "ok"
         else:
-            reason = row["reason"] and f"[{row['reason']}]"
-            detail = "  ".join(filter(None, [row["metric"], reason]))
+            detail = "  ".join(filter(None, [
+                row["metric"], "slow: unchanged" if row["slow"] == "unchanged" else "",
+                row["reason"] and f"[{row['reason']}]", row["warning"]]))
         passed, failed = ("-" if row[k] is None else row[k] for k in ("tests_passed",
                                                                        "tests_failed"))
-        seconds = "-" if row["kind"] == "static" else f"{row['seconds']:.1f}"
-        lines.append(line(row["name"], passed, failed, row["smoke"], seconds, detail))
+        lines.append(line(row["name"], passed, failed, row["smoke"],
+                          seconds_cell(row["quick_seconds"]), seconds_cell(row["slow_seconds"]),
+                          detail))
     return lines
+
+
+def positive(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
 
 
 def parse_args(argv):
@@ -369,14 +561,22 @@ def parse_args(argv):
                         help="repo root (default: the parent of ci/)")
     parser.add_argument("--json", type=Path, help="summary file (default: <root>/ci_summary.json)")
     parser.add_argument("--gpus", default="", help="e.g. 0,1,2,3: folders in parallel, one per GPU")
-    parser.add_argument("--smoke-timeout", type=float, default=240, help="seconds per smoke run")
-    parser.add_argument("--test-timeout", type=float, default=900, help="seconds per pytest run")
+    parser.add_argument("--full", action="store_true",
+                        help="run the slow tier of every folder, changed or not")
+    parser.add_argument("--budget-scale", type=positive, default=1.0,
+                        help="multiply the quick-tier budgets (40 s, dygraph/ 20 s) by this, "
+                             "e.g. 2 on a loaded machine")
+    parser.add_argument("--no-budget", action="store_true", help="no quick-tier budget check")
+    parser.add_argument("--smoke-timeout", type=float, default=60, help="seconds per smoke run")
+    parser.add_argument("--test-timeout", type=float, default=300,
+                        help="seconds per pytest run (each tier, and ci/tests)")
     parser.add_argument("--no-static", action="store_true", help="skip the static checks")
     parser.add_argument("--list", action="store_true", help="list the task folders and exit")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
+    start = time.monotonic()
     opts = parse_args(argv)
     root = opts.root.resolve()
     all_folders = find_task_folders(root)
@@ -386,12 +586,19 @@ def main(argv=None):
     folders = select_folders(root, all_folders, opts.folders)
     gpus = [g.strip() for g in opts.gpus.split(",") if g.strip()]
     total = len(folders) + 1
+    record = PassRecord(root / PASSED_HASHES, all_folders)
     say(f"harness: {len(folders)} task folder(s) under {root}, "
-        + (f"in parallel on GPUs {','.join(gpus)}" if gpus else "one after another on CPU"))
+        + (f"in parallel on GPUs {','.join(gpus)}" if gpus else "one after another on CPU")
+        + ("; every slow tier (--full)" if opts.full else
+           f"; slow tiers of the folders changed since {PASSED_HASHES.as_posix()}"),
+        *([f"harness: warning: {record.problem}"] if record.problem else []))
 
     log_dir = Path(tempfile.mkdtemp(prefix="ci-harness-"))
     ci = new_row("ci", "ci", log_dir=str(log_dir))
-    progress(1, total, ci, run_tests(ci, root, "ci/tests", log_dir / "tests.log", opts, None))
+    ci_seconds, _, shown = run_tests(ci, root, ["ci/tests"], log_dir / "tests.log", opts, None,
+                                  "ci_tests")
+    ci["quick_seconds"] = round(ci_seconds, 1)
+    progress(1, total, ci, shown)
     rows = [ci]
     for name, problems in [] if opts.no_static else static_checks(root, folders):
         rows.append(new_row(name, "static", status="failed" if problems else "passed",
@@ -407,7 +614,7 @@ def main(argv=None):
     def run_on_free_device(name):
         device = devices.get()
         try:
-            row, shown = run_folder(root, name, opts, device)
+            row, shown = run_folder(root, name, opts, device, record)
         except Exception as err:  # a broken folder (unreadable file, ...) fails its row only
             row, shown = new_row(name, "folder", status="failed", reason=f"harness: {err!r}"), []
         finally:
@@ -431,14 +638,22 @@ def main(argv=None):
         return 130
     pool.shutdown()
     rows += [results[name] for name in folders]
+    record.save()  # drops the entries of folders that no longer exist
 
     totals = {s: sum(r["status"] == s for r in rows) for s in ("passed", "failed", "skipped")}
+    seconds = {"wall": round(time.monotonic() - start, 1)}
+    for tier in ("quick", "slow"):  # the folders' tiers; with --gpus they overlap in wall time
+        seconds[tier] = round(sum(r[f"{tier}_seconds"] or 0 for r in rows if r["kind"] == "folder"),
+                              1)
     json_path = opts.json or root / "ci_summary.json"
     json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps({"rows": rows, "totals": totals}, indent=2) + "\n")
+    json_path.write_text(json.dumps({"rows": rows, "totals": totals, "seconds": seconds},
+                                    indent=2) + "\n")
     last = f"harness: {totals['passed']} passed, {totals['failed']} failed"
     last += f", {totals['skipped']} skipped" if totals["skipped"] else ""
-    say("", *summary_table(rows), "", f"summary written to {json_path}", last)
+    say("", *summary_table(rows), "", f"summary written to {json_path}",
+        f"harness: wall time {seconds['wall']:.1f} s (folders' quick tiers "
+        f"{seconds['quick']:.1f} s, slow tiers {seconds['slow']:.1f} s)", last)
     return 1 if totals["failed"] else 0
 
 
