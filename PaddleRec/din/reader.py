@@ -9,6 +9,15 @@ Layout of a data directory (what the original data/build_dataset.py writes, and 
 History lists are space-separated ids (item i's category at the same position), the label is 0 or
 1. Several files per split also work (paddle_train*.txt, read in sorted order).
 
+The dev split (for picking best.pdparams; the test split is only for the final report) is
+paddle_dev*.txt when the data has it. The release's layout has none, so by default every
+DEV_EVERY-th line of each train file (its lines 20, 40, 60, ...) is held out as the dev split and
+never trained on: deterministic, and the same whatever the batch size or the number of ranks.
+
+A history longer than --max_history_len keeps its most recent (last) items; the older ones are
+dropped before they are converted, so one huge line costs memory in proportion to the cap, not to
+the line. The release applied no cap (it padded every batch to its longest history).
+
 How the stream is cut (it never holds a file in memory):
 - Lines are grouped into blocks of GROUP_BATCHES * batch_size lines. Block b belongs to rank
   b % world_size, and within a rank to shard (b // world_size) % num_shards; each DataLoader worker
@@ -22,14 +31,18 @@ How the stream is cut (it never holds a file in memory):
 """
 import glob
 import os
+import re
 
 import numpy as np
 import paddle
 
+import utils
 from utils import DataError
 
 CONFIG_FILE = "config.txt"
 GROUP_BATCHES = 20  # batches per length-sorted block, as in the original reader
+DEV_EVERY = 20  # without paddle_dev*.txt: every 20th train line (5%) is the dev split
+MAX_HISTORY_LEN = 512  # default cap of a history, in items (the most recent ones are kept)
 NUM_FIELDS = 5
 LINE_FORMAT = "history_items;history_cats;target_item;target_cat;label"
 # Order of the arrays in a batch; the first five are the model's inputs.
@@ -59,12 +72,32 @@ def read_config(data_dir):
 
 
 def split_files(data_dir, split):
-    """The files of a split ('train' or 'test'): paddle_<split>.txt, or paddle_<split>*.txt."""
+    """The files of a split ('train', 'dev' or 'test'): paddle_<split>.txt, or paddle_<split>*.txt."""
     files = sorted(glob.glob(os.path.join(data_dir, f"paddle_{split}*.txt")))
     if not files:
         raise DataError(f"{os.path.join(data_dir, f'paddle_{split}.txt')}:0: no such file "
                         f"(lines of {LINE_FORMAT})")
     return files
+
+
+def split_source(data_dir, split, dev_every=DEV_EVERY):
+    """(files, part) that make up a split. `part` says which lines of the files belong to it: 'all',
+    or, when the data has no paddle_dev*.txt, 'train' (all but every dev_every-th line of the train
+    files) and 'dev' (those lines)."""
+    has_dev = bool(glob.glob(os.path.join(data_dir, "paddle_dev*.txt")))
+    if split == "test" or has_dev:
+        return split_files(data_dir, split), "all"
+    if dev_every < 2:
+        raise DataError(f"{os.path.join(data_dir, 'paddle_dev.txt')}:0: no such file, and --dev_every "
+                        f"{dev_every} holds out no train lines for a dev split (use 2 or more)")
+    return split_files(data_dir, "train"), split
+
+
+def in_part(lineno, part, dev_every):
+    """Whether line `lineno` (1-based, of its file) belongs to `part` (see split_source)."""
+    if part == "all":
+        return True
+    return (lineno % dev_every == 0) == (part == "dev")
 
 
 def count_lines(files):
@@ -86,7 +119,10 @@ def count_lines(files):
 # one line
 
 def _ids(text, what, limit, path, lineno):
-    tokens = text.split()
+    return _token_ids(text.split(), what, limit, path, lineno)
+
+
+def _token_ids(tokens, what, limit, path, lineno):
     try:
         ids = list(map(int, tokens))
     except ValueError:
@@ -101,16 +137,43 @@ def _ids(text, what, limit, path, lineno):
     return ids
 
 
-def parse_line(text, path, lineno, item_count, cat_count):
-    """One line -> (history items, history cats, target item, target cat, label); DataError if bad."""
+_NOT_ID = re.compile(r"[^\s]*[^0-9\s][^\s]*")
+
+
+def _count_tokens(text):
+    """Whitespace-separated tokens of a long text, without building them (a byte array of its size)."""
+    chars = np.frombuffer(text.encode(), dtype=np.uint8)
+    space = chars <= 32  # whitespace; other control bytes were refused as not being ids before this
+    return int((~space[0])) + int(np.count_nonzero(space[:-1] & ~space[1:])) if len(chars) else 0
+
+
+def _history(text, what, limit, path, lineno, max_len):
+    """(the last max_len ids of a history, its full length). The dropped older part is only checked
+    for being integers and counted (one token at a time), never split into a list."""
+    if not max_len:
+        ids = _ids(text, what, limit, path, lineno)
+        return ids, len(ids)
+    pieces = text.rsplit(None, max_len)
+    if len(pieces) <= max_len:
+        return _token_ids(pieces, what, limit, path, lineno), len(pieces)
+    dropped = pieces[0]
+    bad = _NOT_ID.search(dropped)
+    if bad:
+        raise DataError(f"{path}:{lineno}: {what} {bad.group()!r} is not an integer id")
+    return _token_ids(pieces[1:], what, limit, path, lineno), max_len + _count_tokens(dropped)
+
+
+def parse_line(text, path, lineno, item_count, cat_count, max_len=MAX_HISTORY_LEN):
+    """One line -> (history items, history cats, target item, target cat, label, full history length);
+    DataError if bad. The histories keep their last max_len items (0: no cap)."""
     fields = text.rstrip("\r\n").split(";")
     if len(fields) != NUM_FIELDS:
         raise DataError(f"{path}:{lineno}: expected {NUM_FIELDS} ';'-separated fields ({LINE_FORMAT}), "
                         f"got {len(fields)}")
-    items = _ids(fields[0], "history item", item_count, path, lineno)
-    cats = _ids(fields[1], "history category", cat_count, path, lineno)
-    if len(items) != len(cats):
-        raise DataError(f"{path}:{lineno}: {len(items)} history items but {len(cats)} history categories")
+    items, num_items = _history(fields[0], "history item", item_count, path, lineno, max_len)
+    cats, num_cats = _history(fields[1], "history category", cat_count, path, lineno, max_len)
+    if num_items != num_cats:
+        raise DataError(f"{path}:{lineno}: {num_items} history items but {num_cats} history categories")
     target = _ids(fields[2], "target item", item_count, path, lineno)
     target_cat = _ids(fields[3], "target category", cat_count, path, lineno)
     if len(target) != 1 or len(target_cat) != 1:
@@ -118,7 +181,7 @@ def parse_line(text, path, lineno, item_count, cat_count):
     label = fields[4].strip()
     if label not in ("0", "1"):
         raise DataError(f"{path}:{lineno}: label {label!r} is not 0 or 1")
-    return items, cats, target[0], target_cat[0], int(label)
+    return items, cats, target[0], target_cat[0], int(label), num_items
 
 
 def make_batch(samples, indices, meta):
@@ -138,21 +201,41 @@ def make_batch(samples, indices, meta):
             np.asarray(meta, dtype=np.int64))
 
 
-def read_lines(path, item_count, cat_count, skip_bad=False):
-    """All samples of one small file (infer.py's own inputs, tests): (samples, line numbers, bad count)."""
-    samples, linenos, bad = [], [], 0
-    with open(path) as f:
-        for lineno, text in enumerate(f, 1):
-            try:
-                samples.append(parse_line(text, path, lineno, item_count, cat_count))
-                linenos.append(lineno)
-            except DataError:
-                if not skip_bad:
-                    raise
-                bad += 1
-    if not samples and not bad:
-        raise DataError(f"{path}:0: file is empty")
-    return samples, linenos, bad
+def decode(raw, path, lineno):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line)") from None
+
+
+def scan(files, item_count, cat_count, *, max_len=MAX_HISTORY_LEN, skip_bad=False, dev_every=DEV_EVERY,
+         what="checking the data"):
+    """Parse every line of `files` once, before a run starts, so that a bad line anywhere stops the
+    run before its first step (or, with skip_bad, is counted). Returns the lines per file of each
+    part ({'all': [...], 'train': [...], 'dev': [...]}, bad lines included: the stream counts them
+    out as it meets them), the number of bad lines and of lines whose history is over the cap."""
+    totals = count_lines(files)  # also stops on an empty file
+    counts = {"all": totals, "train": [], "dev": []}
+    bad = truncated = 0
+
+    def lines():
+        for path in files:
+            with open(path, "rb") as f:
+                yield from ((path, lineno, raw) for lineno, raw in enumerate(f, 1))
+
+    for path, lineno, raw in utils.progress(lines(), sum(totals), what):
+        try:
+            sample = parse_line(decode(raw, path, lineno), path, lineno, item_count, cat_count, max_len)
+            truncated += bool(max_len) and sample[5] > max_len
+        except DataError:
+            if not skip_bad:
+                raise
+            bad += 1
+    for n in totals:
+        dev = n // dev_every if dev_every else 0
+        counts["dev"].append(dev)
+        counts["train"].append(n - dev)
+    return counts, bad, truncated
 
 
 # ----------------------------------------------------------------------------------------------
@@ -166,8 +249,10 @@ class DinStream(paddle.io.IterableDataset):
     of every sample, and the meta array that ReaderPosition reads."""
 
     def __init__(self, files, item_count, cat_count, batch_size, *, shuffle, seed=0, num_shards=1,
-                 rank=0, world_size=1, skip_bad=False, group_batches=GROUP_BATCHES):
+                 rank=0, world_size=1, skip_bad=False, group_batches=GROUP_BATCHES, part="all",
+                 dev_every=DEV_EVERY, max_len=MAX_HISTORY_LEN):
         self.files, self.item_count, self.cat_count = list(files), item_count, cat_count
+        self.part, self.dev_every, self.max_len = part, dev_every, max_len
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
         self.num_shards, self.rank, self.world_size = max(1, num_shards), rank, world_size
         self.skip_bad, self.block_lines = skip_bad, batch_size * group_batches
@@ -179,7 +264,8 @@ class DinStream(paddle.io.IterableDataset):
 
     # -- sizes
     def batches_per_rank(self, line_counts=None):
-        """Batches each rank gets in an epoch (bad lines not counted out)."""
+        """Batches each rank gets in an epoch (bad lines not counted out). line_counts: the lines of
+        this stream's part in each file (scan() gives them); by default all lines are counted."""
         total = sum(line_counts if line_counts is not None else count_lines(self.files))
         per_rank = [0] * self.world_size
         for b in range(0, -(-total // self.block_lines)):
@@ -220,6 +306,9 @@ class DinStream(paddle.io.IterableDataset):
                 f.seek(pos)
                 for raw in f:
                     lineno += 1
+                    if not in_part(lineno, self.part, self.dev_every):
+                        pos += len(raw)
+                        continue
                     b = index // self.block_lines
                     if index % self.block_lines == 0:
                         block_start = (fi, pos, lineno)
@@ -240,8 +329,8 @@ class DinStream(paddle.io.IterableDataset):
             samples, indices = [], []
             for raw, path, lineno, index in lines:
                 try:
-                    samples.append(parse_line(raw.decode("utf-8", "replace"), path, lineno,
-                                              self.item_count, self.cat_count))
+                    samples.append(parse_line(decode(raw, path, lineno), path, lineno,
+                                              self.item_count, self.cat_count, self.max_len))
                     indices.append(index)
                 except DataError:
                     if not self.skip_bad:
@@ -305,19 +394,8 @@ class ReaderPosition:
         return position
 
 
-def _die_with_parent(worker_id):
-    """Runs in each DataLoader worker. When the training process dies (SIGKILL, or the os._exit of a
-    clear data error) a Paddle worker that has batches queued waits forever to flush them at exit;
-    ask Linux to kill the worker together with its parent instead."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass  # not Linux: nothing to do
-
-
 def make_loader(stream, num_workers, use_shared_memory=True):
-    """A DataLoader over a DinStream: one worker per shard (or none for a single shard)."""
+    """A DataLoader over a DinStream: one worker per shard (or none for a single shard). Its workers
+    die with the trainer, even on kill -9 (utils.die_with_parent)."""
     return paddle.io.DataLoader(stream, batch_size=None, num_workers=num_workers if stream.num_shards > 1 else 0,
-                                use_shared_memory=use_shared_memory, worker_init_fn=_die_with_parent)
+                                use_shared_memory=use_shared_memory, worker_init_fn=utils.die_with_parent)

@@ -4,14 +4,15 @@ import os
 import subprocess
 import sys
 
-import utils  # noqa: F401  (before paddle)
 import paddle
+import pytest
 
 from make_demo_data import make_demo_data
 
 FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@pytest.mark.slow
 def test_two_ranks_keep_identical_parameters(tmp_path):
     data_dir = make_demo_data(str(tmp_path / "demo"), train_lines=800, test_lines=200, seed=3)[0]
     out = tmp_path / "out"

@@ -1,14 +1,16 @@
-"""The reader: parses the demo data, shards it without loss or overlap, resumes exactly, and stops
-on each kind of bad input with a message naming the file and line (or skips and counts it)."""
+"""The reader: parses the demo data, shards it without loss or overlap, resumes exactly, holds out
+the dev lines, caps histories, and stops on each kind of bad input with a message naming the file
+and line (or skips and counts it)."""
 import os
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
 
-import utils  # noqa: F401  (before paddle)
 import reader
+import utils
 from utils import DataError
 
 FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,11 +38,76 @@ def all_batches(stream, num_workers=0):
 def test_config_and_demo_lines_parse(demo_dir):
     users, items, cats = reader.read_config(demo_dir)
     assert (users, items, cats) == (3500, 1500, 30)
-    samples, linenos, bad = reader.read_lines(os.path.join(demo_dir, "paddle_test.txt"), items, cats)
-    assert len(samples) == 500 and linenos[:3] == [1, 2, 3] and bad == 0
-    hist, hist_cats, target, target_cat, label = samples[0]
-    assert len(hist) == len(hist_cats) >= 1 and label in (0, 1)
+    path = os.path.join(demo_dir, "paddle_test.txt")
+    counts, bad, truncated = reader.scan([path], items, cats)
+    assert counts["all"] == [500] and bad == 0 and truncated == 0
+    with open(path) as f:
+        hist, hist_cats, target, target_cat, label, length = reader.parse_line(f.readline(), path, 1, items, cats)
+    assert len(hist) == len(hist_cats) == length >= 1 and label in (0, 1)
     assert 0 <= target < items and 0 <= target_cat < cats
+
+
+def test_dev_lines_are_held_out_of_training(demo_dir):
+    """Without paddle_dev.txt, every 20th train line is the dev split and never a training line."""
+    _, items, cats = reader.read_config(demo_dir)
+    files, part = reader.split_source(demo_dir, "train")
+    dev_files, dev_part = reader.split_source(demo_dir, "dev")
+    assert files == dev_files and (part, dev_part) == ("train", "dev")
+
+    def lines(part):
+        stream = reader.DinStream(files, items, cats, batch_size=50, shuffle=True, part=part)
+        return [b[6] for b in stream], stream
+
+    train, stream = lines("train")
+    dev, dev_stream = lines("dev")
+    assert sum(len(b) for b in train) == 2850 and sum(len(b) for b in dev) == 150
+    assert len(train) == stream.batches_per_rank([2850])[0] and len(dev) == dev_stream.batches_per_rank([150])[0]
+    counts, _, _ = reader.scan(files, items, cats)
+    assert counts["train"] == [2850] and counts["dev"] == [150]
+    # the dev batches hold lines 20, 40, ... of the file: their targets are those lines' targets
+    with open(files[0]) as f:
+        every_20th = sorted(int(line.split(";")[2]) for n, line in enumerate(f, 1) if n % 20 == 0)
+    dev_targets = sorted(t for b in reader.DinStream(files, items, cats, 50, shuffle=False, part="dev") for t in b[3])
+    assert dev_targets == every_20th
+
+
+def test_a_dev_file_is_used_when_there_is_one(tmp_path):
+    for name in ("paddle_train.txt", "paddle_dev.txt", "paddle_test.txt"):
+        write(tmp_path, name, GOOD)
+    assert reader.split_source(str(tmp_path), "dev") == ([str(tmp_path / "paddle_dev.txt")], "all")
+    assert reader.split_source(str(tmp_path), "train") == ([str(tmp_path / "paddle_train.txt")], "all")
+
+
+def test_a_huge_history_is_capped_in_memory_and_shape(tmp_path):
+    """One line with a 1,000,000-item history: the batch is [1, cap] wide, holds the most recent items,
+    and reading it takes a few copies of the line's own bytes, not the tens of bytes per item of the
+    parsed lists and the [batch, longest history] arrays of an uncapped reader (gigabytes in the model)."""
+    n = 1_000_000
+    path = tmp_path / "paddle_train.txt"
+    with open(path, "w") as f:
+        f.write(" ".join(str(i % 1000) for i in range(n)) + ";" + " ".join("1" for _ in range(n)) + ";4;2;1\n")
+        f.writelines(GOOD)
+    line_bytes = os.path.getsize(path)
+    tracemalloc.start()
+    stream = reader.DinStream([str(path)], 1000, 4, batch_size=4, shuffle=False, max_len=100)
+    (hist, hist_cats, hist_len, *_), = list(iter(stream))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert hist.shape == (4, 100) and hist_len.tolist() == [1, 2, 3, 100]
+    assert hist[3].tolist() == [i % 1000 for i in range(n - 100, n)]  # the most recent 100
+    assert peak < 8 * line_bytes, (peak, line_bytes)
+    counts, bad, truncated = reader.scan([str(path)], 1000, 4, max_len=100)
+    assert counts["all"] == [4] and truncated == 1
+    # the dropped part is still checked: ids, and the same number of items as categories
+    with pytest.raises(DataError, match=":1: history item 'x' is not an integer id"):
+        reader.parse_line("x " + "1 " * 200 + ";" + "1 " * 201 + ";4;2;1", "f", 1, 1000, 4, max_len=100)
+    with pytest.raises(DataError, match=":1: 201 history items but 200 history categories"):
+        reader.parse_line("1 " * 201 + ";" + "1 " * 200 + ";4;2;1", "f", 1, 1000, 4, max_len=100)
+
+
+def test_loader_workers_die_with_the_trainer(tmp_path):
+    stream = reader.DinStream([write(tmp_path, "paddle_train.txt", GOOD)], 10, 4, 2, shuffle=False, num_shards=2)
+    assert reader.make_loader(stream, 2).worker_init_fn is utils.die_with_parent
 
 
 def test_batch_padding_and_lengths(tmp_path):
@@ -123,6 +190,20 @@ BAD_LINES = [
 ]
 
 
+def test_non_utf8_byte_names_file_and_line(tmp_path):
+    path = str(tmp_path / "paddle_train.txt")
+    with open(path, "wb") as f:
+        f.write("".join(GOOD[:2]).encode() + b"1 2;0 1;4;2;1\xff\n" + GOOD[2].encode())
+    for run in (lambda: list(iter(reader.DinStream([path], 10, 4, batch_size=2, shuffle=True))),
+                lambda: reader.scan([path], 10, 4)):
+        with pytest.raises(DataError) as e:
+            run()
+        assert str(e.value) == f"{path}:3: not UTF-8 text (byte 14 of the line)"
+    assert reader.scan([path], 10, 4, skip_bad=True)[1] == 1
+    batches = list(iter(reader.DinStream([path], 10, 4, batch_size=4, shuffle=True, skip_bad=True)))
+    assert sum(len(b[5]) for b in batches) == 3 and sum(int(b[7][7]) for b in batches) == 1
+
+
 @pytest.mark.parametrize("bad,message", BAD_LINES)
 def test_bad_line_names_file_and_line(tmp_path, bad, message):
     path = write(tmp_path, "paddle_train.txt", GOOD[:2] + [bad] + GOOD[2:])
@@ -153,7 +234,7 @@ def test_empty_file(tmp_path):
     with pytest.raises(DataError, match=f"^{path}:0: file is empty"):
         list(iter(reader.DinStream([path], 10, 4, batch_size=2, shuffle=True)))
     with pytest.raises(DataError, match=f"^{path}:0: file is empty"):
-        reader.read_lines(path, 10, 4)
+        reader.scan([path], 10, 4)
 
 
 def test_missing_files_and_bad_config(tmp_path):
