@@ -1,21 +1,23 @@
-"""Export a trained segmentation model to a Paddle Inference model that accepts any batch and any
-input size: OUTPUT_DIR/inference/model.json (or .pdmodel on older Paddle builds) + model.pdiparams,
-and infer_cfg.json with what infer.py needs (normalisation, class names, palette).
+"""Export a trained run to a Paddle Inference model that accepts any batch and any input size:
+OUTPUT_DIR/MODEL/inference/model.json (or .pdmodel on older Paddle builds) + model.pdiparams,
+infer_cfg.json with what infer.py needs (class names, normalisation) and export_info.json (which
+checkpoint, the run's settings). Without flags it exports the last run trained in OUTPUT_DIR.
 Input: `image` float32 [N, 3, H, W] normalised as reader.normalize; output: logits [N, C, H, W].
 
-    python export.py --model hrnet_w18 --checkpoint output/hrnet_w18/best.pdparams
+    python export.py                         # the last run in output/, from its best.pdparams
+    python export.py --model hrnet_w18 --checkpoint output/hrnet_w18/latest.pdckpt
 """
 import argparse
 import json
 import os
 
-import utils
+import utils  # first: it silences paddle's import-time warnings
 import paddle
 import paddle.nn as nn
 
 import reader
-from eval import default_checkpoint
-from models import MODELS, build_model
+from eval import default_checkpoint, fill_from_dataset, run_flags
+from models import build_model
 
 
 class MainOutput(nn.Layer):
@@ -37,26 +39,25 @@ def export(model, prefix):
     return prefix
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="hrnet_w18", choices=sorted(MODELS))
-    parser.add_argument("--output_dir", default="output")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
-    parser.add_argument("--dataset", choices=sorted(reader.DATASETS), default="cityscapes")
-    parser.add_argument("--num_classes", type=int, default=0, help="override the dataset's number of classes")
-    args = parser.parse_args()
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    run_flags(parser)
+    args = fill_from_dataset(utils.load_run_config(utils.parse_args(parser, argv)))
     paddle.set_device("cpu")
-    num_classes = args.num_classes or reader.DATASETS[args.dataset]
 
-    model = build_model(args.model, num_classes=num_classes)
-    utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
-    inference_dir = os.path.join(args.output_dir, "inference")
+    model = build_model(args.model, num_classes=args.num_classes)
+    checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
+    utils.load_model(model, checkpoint)
+    inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
-    names = reader.CITYSCAPES_CLASSES if num_classes == 19 else [str(i) for i in range(num_classes)]
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "num_classes": num_classes, "label_names": names,
+        json.dump({"model": args.model, "num_classes": args.num_classes,
+                   "label_names": reader.class_names(args.dataset, args.num_classes),
                    "mean": reader.MEAN.tolist(), "std": reader.STD.tolist()}, f, indent=1)
-    print(f"exported {args.model} to {utils.inference_files(prefix)[0]} (any input size)", flush=True)
+    utils.save_export_info(inference_dir, checkpoint, args)
+    print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]} (any input size)",
+          flush=True)
+    return inference_dir
 
 
 if __name__ == "__main__":

@@ -3,15 +3,20 @@
 Every model's forward returns a list of logits, the main output first. In training mode the list
 also holds the auxiliary outputs (their loss weights are the model's `loss_weights`); in eval mode it
 holds the main output only, at the input's resolution."""
+import math
+import warnings
 from functools import partial
 
-from .deeplab import DeepLabV3Plus
-from .fast_scnn import FastSCNN
-from .glore import GloRe
-from .hrnet import HRNetFCN
-from .icnet import ICNet
-from .pspnet import PSPNet
-from .unet import UNet
+# Printed by every BatchNorm in training mode, about a change in Paddle 2.x; nothing to act on.
+warnings.filterwarnings("ignore", message="When training, we now always track global mean")
+
+from .deeplab import DeepLabV3Plus  # noqa: E402
+from .fast_scnn import FastSCNN  # noqa: E402
+from .glore import GloRe  # noqa: E402
+from .hrnet import HRNetFCN  # noqa: E402
+from .icnet import ICNet  # noqa: E402
+from .pspnet import PSPNet  # noqa: E402
+from .unet import UNet  # noqa: E402
 
 MODELS = {
     "unet": UNet,
@@ -37,4 +42,4 @@ def build_model(name, num_classes):
 def count_parameters(model):
     """All parameter elements, BN running statistics included (as paddle's parameters() lists them,
     and as the reference counts were taken)."""
-    return sum(int(p.size) for p in model.parameters())
+    return sum(math.prod(p.shape) for p in model.parameters())  # works on LazyGuard parameters too

@@ -142,16 +142,53 @@ def test_malformed_list_line(demo, tmp_path):
 
 
 def loader_over(root, skip):
-    ds = reader.SegDataset(str(root), "val.list", 19, mode="eval")
+    bad = reader.BadSamples(skip)
+    ds = reader.SegDataset(str(root), "val.list", 19, mode="eval", bad=bad)
     args = argparse.Namespace(num_workers=0, no_shared_memory=True)
     loader = utils.make_loader(ds, args, batch_size=1, collate_fn=reader.collate)
-    bad = utils.BadSampleFilter(skip)
-    return [label.shape for _, label in bad(loader) if label.shape[0]], bad
+    return [label.shape for _, label in bad(loader)], bad
 
 
 def test_bad_sample_stops_the_loader_or_is_skipped_and_counted(demo, tmp_path):
-    root, lst = make_bad(demo, tmp_path, lambda r, lines: os.remove(r / lines[0].split()[0]))
-    with pytest.raises(utils.DataError, match=f"^{lst}:1: image file not found"):
+    def edit(r, lines):
+        path = r / lines[0].split()[0]
+        path.write_bytes(path.read_bytes()[:100])  # exists (passes the list check) but cannot be decoded
+    root, lst = make_bad(demo, tmp_path, edit)
+    with pytest.raises(utils.DataError, match=f"^{lst}:1: cannot decode image"):
         loader_over(root, skip=False)
     shapes, bad = loader_over(root, skip=True)
     assert shapes == [[1, 64, 128]] and bad.skipped == 1
+
+
+def test_malformed_line_and_missing_file_are_skipped_and_counted(demo, tmp_path):
+    """--skip_bad_samples skips a malformed list line (it used to stop the run anyway) and a line
+    whose image is missing, when the dataset is built, and counts both."""
+    def edit(r, lines):
+        os.remove(r / lines[1].split()[0])
+        return [lines[0], "only_one_path.png", lines[1]]
+    root, lst = make_bad(demo, tmp_path, edit)
+    with pytest.raises(utils.DataError, match=f"^{lst}:2: expected 'image_path label_path'"):
+        loader_over(root, skip=False)
+    shapes, bad = loader_over(root, skip=True)
+    assert shapes == [[1, 64, 128]] and bad.skipped == 2
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_non_utf8_byte_in_a_list_is_one_line_naming_file_and_line(demo, tmp_path, skip):
+    root, lst = make_bad(demo, tmp_path, lambda r, lines: None)
+    data = (root / "val.list").read_bytes().split(b"\n")
+    data[1] = data[1].replace(b".png", b"\xff.png", 1)
+    (root / "val.list").write_bytes(b"\n".join(data))
+    with pytest.raises(utils.DataError) as e:
+        reader.SegDataset(str(root), "val.list", 19, mode="eval", bad=reader.BadSamples(skip))
+    column = data[1].index(b"\xff") + 1
+    assert str(e.value) == f"{lst}:2: not UTF-8 text (byte {column} of the line)"
+
+
+def test_16_bit_png_is_scaled_not_clipped(tmp_path):
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (8, 1))
+    Image.fromarray(ramp).save(tmp_path / "grey16.png")
+    assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
+    image = reader.load_image(str(tmp_path / "grey16.png"), "grey16.png")
+    assert image.shape == (8, 256, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(image[0, :, 0], np.round(ramp[0] / 257).astype(np.uint8))  # not all 255

@@ -1,45 +1,39 @@
 """The training loop, the loss, checkpoints and resume, export, and bad input through the scripts."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
-import utils  # noqa: F401  (configures the CPU before paddle loads)
+import utils
 import paddle
 import paddle.nn.functional as F
 
-import make_demo_data
 import reader
 import train
+from conftest import FOLDER, TINY, in_process
 from export import export
 from models import build_model
-
-FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = ["--model", "fastscnn", "--crop_size", "64,128", "--batch_size", "2", "--num_workers", "0",
-        "--lr", "0.05", "--log_interval", "1", "--epochs", "2", "--eval_interval", "0"]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("demo"))
-    make_demo_data.main(["--out_dir", root, "--num_train", "6", "--num_val", "2", "--height", "64",
-                         "--width", "128", "--seed", "1"])
-    return root
-
-
-def run_train(argv):
-    """train.main in this process, with fresh parameter names as in a new process, so that the
-    optimizer state saved by one run matches the parameters of the next."""
-    with paddle.utils.unique_name.guard():
-        train.main(argv)
 
 
 def losses(out_dir, model="fastscnn"):
     with open(os.path.join(out_dir, model, "metrics.jsonl")) as f:
         return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
+
+
+def copy_demo(demo, tmp_path, edit_val=None):
+    """A copy of the demo set whose val list / files `edit_val(root, lines)` may break."""
+    root = tmp_path / "data"
+    shutil.copytree(demo, root)
+    lines = (root / "val.list").read_text().splitlines()
+    if edit_val:
+        lines = edit_val(root, lines) or lines
+    (root / "val.list").write_text("\n".join(lines) + "\n")
+    return str(root)
 
 
 def test_loss_ignores_the_ignore_pixels():
@@ -76,28 +70,6 @@ def test_loss_drops_on_a_fixed_batch(demo):
     assert history[-1] < 0.25 * history[0], history
 
 
-def test_bad_label_stops_training_with_one_line_or_is_skipped(demo, tmp_path):
-    """Through DataLoader workers and the script's entry point: one line naming file and line, exit 2."""
-    root = tmp_path / "data"
-    root.mkdir()
-    for name in ("leftImg8bit", "gtFine", "val.list"):
-        os.symlink(os.path.join(demo, name), root / name)
-    with open(os.path.join(demo, "train.list")) as f:
-        lines = f.read().splitlines()
-    lines[3] = lines[3].split()[0] + " gtFine/train/nowhere_gtFine_labelTrainIds.png"
-    (root / "train.list").write_text("\n".join(lines) + "\n")
-    args = TINY + ["--data_dir", str(root), "--output_dir", str(tmp_path / "out"), "--num_workers", "2",
-                   "--epochs", "1"]
-    run = subprocess.run([sys.executable, "train.py", *args], cwd=FOLDER, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.strip() == (f"error: {root}/train.list:4: label file not found: "
-                                  f"{root}/gtFine/train/nowhere_gtFine_labelTrainIds.png")
-    skipped = subprocess.run([sys.executable, "train.py", *args, "--skip_bad_samples"], cwd=FOLDER,
-                             capture_output=True, text=True, timeout=300)
-    assert skipped.returncode == 0, skipped.stderr
-    assert "skipped 1 bad samples" in skipped.stdout
-
-
 @pytest.mark.parametrize("name", ["fastscnn", "icnet"])
 def test_export_round_trip_matches_dygraph_at_any_size(name, tmp_path):
     paddle.seed(0)
@@ -117,13 +89,92 @@ def test_export_round_trip_matches_dygraph_at_any_size(name, tmp_path):
         np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
 
 
-def test_resume_gives_the_same_losses(demo, tmp_path):
-    full, parts = str(tmp_path / "full"), str(tmp_path / "parts")
-    common = TINY + ["--data_dir", demo]
-    run_train(common + ["--output_dir", full, "--max_steps", "5"])
-    run_train(common + ["--output_dir", parts, "--max_steps", "2"])
-    run_train(common + ["--output_dir", parts, "--max_steps", "5", "--resume"])
-    a, b = losses(full), losses(parts)
-    assert sorted(a) == sorted(b) == list(range(1, 6))
+@pytest.mark.slow
+def test_bad_label_stops_training_with_one_line_or_is_skipped(demo, tmp_path):
+    """Through DataLoader workers and the script's entry point: one line naming file and line, exit 2."""
+    root = tmp_path / "data"
+    root.mkdir()
+    for name in ("leftImg8bit", "gtFine", "val.list"):
+        os.symlink(os.path.join(demo, name), root / name)
+    with open(os.path.join(demo, "train.list")) as f:
+        lines = f.read().splitlines()
+    lines[3] = lines[3].split()[0] + " gtFine/train/nowhere_gtFine_labelTrainIds.png"
+    (root / "train.list").write_text("\n".join(lines) + "\n")
+    args = TINY + ["--data_dir", str(root), "--output_dir", str(tmp_path / "out"), "--num_workers", "2",
+                   "--epochs", "1"]
+    run = subprocess.run([sys.executable, "train.py", *args], cwd=FOLDER, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip() == (f"error: {root}/train.list:4: label file not found: "
+                                  f"{root}/gtFine/train/nowhere_gtFine_labelTrainIds.png")
+    skipped = subprocess.run([sys.executable, "train.py", *args, "--skip_bad_samples"], cwd=FOLDER,
+                             capture_output=True, text=True, timeout=300)
+    assert skipped.returncode == 0, skipped.stderr[-2000:]
+    assert "skipped 1 bad samples" in skipped.stdout
+
+
+def test_resume_restores_the_logger_window_and_gives_the_same_losses(demo, trained, tmp_path, capsys):
+    """The session run (5 steps, --log_interval 3) against 2 steps + a resume to 5: the interval does not
+    divide the resume step, so the first line after the resume (step 3) averages steps 1-3 only if the
+    checkpoint carried the logger's window."""
+    parts = str(tmp_path / "parts")
+    in_process(train.main, TINY + ["--data_dir", demo, "--output_dir", parts, "--max_steps", "2"])
+    capsys.readouterr()
+    in_process(train.main, ["--output_dir", parts, "--max_steps", "5", "--resume"])  # settings from the run
+    assert "note: --max_steps 5 replaces the resumed run's 2" in capsys.readouterr().out
+    a, b = losses(trained), losses(parts)
+    assert sorted(a) == [3, 5] and sorted(b) == [2, 3, 5]
     # steps 3-5 run after the resume, the first of them mid-epoch (3 steps per epoch)
-    assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in range(1, 6)), (a, b)
+    assert b[3] == pytest.approx(a[3], rel=1e-5) and b[5] == pytest.approx(a[5], rel=1e-5), (a, b)
+
+
+def test_resume_refuses_a_model_shaping_flag_and_applies_epochs_with_a_notice(trained, tmp_path, capsys):
+    out = tmp_path / "out"
+    shutil.copytree(os.path.join(trained, "fastscnn"), out / "fastscnn")
+    shutil.copy(os.path.join(trained, "last_run.json"), out)
+    with pytest.raises(utils.CheckpointError, match="--num_classes 20 differs from the run being resumed"):
+        utils.prepare_run(train.get_args(["--output_dir", str(out), "--resume", "--num_classes", "20"]))
+    args = train.get_args(["--output_dir", str(out), "--resume", "--epochs", "7"])
+    utils.prepare_run(args)
+    assert "note: --epochs 7 replaces the resumed run's 2" in capsys.readouterr().out
+    assert (args.model, args.epochs, args.crop_size, args.batch_size) == ("fastscnn", 7, [64, 128], 2)
+
+
+def test_a_new_run_does_not_overwrite_a_trained_one(trained):
+    args = train.get_args(TINY + ["--output_dir", trained])
+    with pytest.raises(utils.CheckpointError, match="already holds a trained run"):
+        utils.prepare_run(args)
+
+
+def test_a_missing_val_image_stops_the_run_before_the_first_step(demo, tmp_path):
+    def edit(root, lines):
+        os.remove(root / lines[1].split()[0])
+    root = copy_demo(demo, tmp_path, edit)
+    out = tmp_path / "out"
+    with pytest.raises(utils.DataError, match=f"^{root}/val.list:2: image file not found"):
+        in_process(train.main, TINY + ["--data_dir", root, "--output_dir", str(out)])
+    assert not (out / "fastscnn" / "metrics.jsonl").exists()  # not one step was trained
+    assert not (out / "fastscnn" / "latest.pdckpt").exists()
+
+
+def test_the_checkpoint_is_saved_before_evaluating_and_stale_temporaries_go(demo, tmp_path):
+    def edit(root, lines):  # exists, so only the evaluation finds out
+        path = root / lines[0].split()[0]
+        path.write_bytes(path.read_bytes()[:200])
+    root = copy_demo(demo, tmp_path, edit)
+    run_dir = tmp_path / "out" / "fastscnn"
+    run_dir.mkdir(parents=True)
+    (run_dir / "latest.pdckpt.tmp123").write_bytes(b"left by a killed save")
+    with pytest.raises(utils.DataError, match=f"^{root}/val.list:1: cannot decode image"):
+        in_process(train.main, TINY + ["--data_dir", root, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"])
+    assert paddle.load(str(run_dir / "latest.pdckpt"))["step"] == 1  # the step is not lost
+    assert not (run_dir / "latest.pdckpt.tmp123").exists()
+
+
+def test_training_writes_curves_and_config(trained):
+    run = os.path.join(trained, "fastscnn")
+    with Image.open(os.path.join(run, "curves.png")) as im:
+        assert im.size == (900, 360)
+    with open(os.path.join(run, "train_config.json")) as f:
+        assert json.load(f)["num_classes"] == 19
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        assert any("val_miou" in r for r in map(json.loads, f))
