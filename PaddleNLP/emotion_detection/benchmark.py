@@ -20,7 +20,7 @@ from train import train_loader, train_one_epoch, train_step
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--model", default="textcnn", choices=sorted(MODELS))
     parser.add_argument("--data_dir", default="data/demo")
     parser.add_argument("--batch_size", type=int, default=64)
@@ -33,7 +33,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     args.device, args.amp, args.epochs, args.max_seq_len, args.no_shared_memory = "cpu", "off", 1, 128, False
     utils.setup(args)
-    print(f"{args.model}, batch {args.batch_size}, {len(os.sched_getaffinity(0))} CPU cores", flush=True)
+    print(f"{args.model}, batch {args.batch_size}, {utils.cpu_count()} CPU cores", flush=True)
 
     vocab = reader.load_vocab(args.data_dir)
     train_set = reader.load_split(args.data_dir, "train", vocab, args.max_seq_len)

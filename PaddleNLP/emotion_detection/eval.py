@@ -1,15 +1,18 @@
-"""Evaluate a checkpoint on the test (or dev) split: accuracy, the published metric, and macro F1.
+"""Evaluate a trained run on the test split (or dev): accuracy, the published metric, and macro F1.
 
-    python eval.py --model textcnn --data_dir data --checkpoint output/textcnn/best.pdparams
+    python eval.py                                  # the last run trained in output/, on its data's test split
+    python eval.py --model textcnn --split dev --checkpoint output/textcnn/latest.pdckpt
 
-Under paddle.distributed.launch each rank evaluates its own share and the counts are summed, so the
-figure equals the single-process one.
+Every setting that shapes the model (model, dictionary, max_seq_len) and the data directory come from
+the run's saved settings (OUTPUT_DIR/MODEL/train_config.json); a flag given here overrides it. Under
+paddle.distributed.launch each rank evaluates its own share and the counts are summed, so the figure
+equals the single-process one.
 """
 import argparse
 import functools
 import os
 
-import utils
+import utils  # first: it silences the warning `import paddle` prints
 import paddle
 
 import reader
@@ -22,7 +25,7 @@ def evaluate(model, loader):
     model.eval()
     metric = ClassificationMetric(len(reader.LABELS))
     with paddle.no_grad():
-        for ids, lengths, labels in loader:
+        for ids, lengths, labels in utils.progress(loader, len(loader), "eval"):
             metric.update(model(ids, lengths).argmax(axis=-1).numpy(), labels.numpy())
     metric.confusion = utils.all_reduce_sum(metric.confusion).astype("int64")
     model.train()
@@ -44,31 +47,46 @@ def default_checkpoint(output_dir, model):
     return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")
 
 
+def run_flags(parser):
+    """The flags eval, export and infer share; those not given come from the run's saved settings."""
+    parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
+                        help=f"the run to use, one of {', '.join(sorted(MODELS))}; unset: the last run "
+                             "trained in OUTPUT_DIR")
+    parser.add_argument("--output_dir", default="output", help="where the runs are: OUTPUT_DIR/MODEL/")
+    parser.add_argument("--checkpoint", default=None,
+                        help="weights to use; unset: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt")
+    parser.add_argument("--data_dir", default=None, help="dataset root; unset: the run's")
+    parser.add_argument("--max_seq_len", type=int, default=None, help="words kept of each text; unset: the run's")
+
+
+def fill_from_run(args):
+    """Every flag not given on the command line from the run's saved settings (utils.load_run_config)."""
+    utils.load_run_config(args)
+    args.data_dir = args.data_dir or "data/demo"  # a run without saved settings: the folder's defaults
+    args.max_seq_len = args.max_seq_len or reader.MAX_SEQ_LEN
+    return args
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="textcnn", choices=sorted(MODELS))
-    parser.add_argument("--data_dir", default="data/demo")
-    parser.add_argument("--split", default="test", choices=sorted(reader.SPLITS))
-    parser.add_argument("--output_dir", default="output")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--max_seq_len", type=int, default=128)
-    parser.add_argument("--num_workers", type=int, default=0)
-    parser.add_argument("--no_shared_memory", action="store_true")
-    parser.add_argument("--skip_bad_samples", action="store_true")
-    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    run_flags(parser)
+    parser.add_argument("--split", default="test", choices=sorted(reader.SPLITS), help="split to evaluate")
+    parser.add_argument("--batch_size", type=int, default=64, help="texts per batch")
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
+    parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad lines instead of stopping")
+    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
+    args = fill_from_run(utils.parse_args(parser, argv))
     utils.setup(args)
 
-    vocab = reader.load_vocab(args.data_dir)
-    _, loader = eval_loader(args, vocab, args.split)
+    vocab = reader.Vocab.load(reader.run_vocab_path(os.path.join(args.output_dir, args.model), args.data_dir))
     model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
-    utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
+    utils.load_model(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
+    _, loader = eval_loader(args, vocab, args.split)
     result = evaluate(model, loader)
     if utils.is_main_process():
-        print(f"eval {args.model} on {result['samples']} {args.split} texts: acc {result['acc']:.4f} "
-              f"macro_f1 {result['macro_f1']:.4f}")
+        print(f"eval {args.model} on {result['samples']} {args.split} texts of {args.data_dir}: "
+              f"acc {result['acc']:.4f} macro_f1 {result['macro_f1']:.4f}")
         print(f"final metrics: acc={result['acc']:.4f} macro_f1={result['macro_f1']:.4f}", flush=True)
 
 

@@ -1,22 +1,24 @@
-"""Export a trained classifier to a Paddle Inference model: OUTPUT_DIR/inference/model.json (or
+"""Export a trained run to a Paddle Inference model in OUTPUT_DIR/MODEL/inference/: model.json (or
 .pdmodel on older Paddle builds) + model.pdiparams, which map (ids [batch, time], lengths [batch]) to
-class probabilities, plus what infer.py needs beside it: the word dictionary and infer_cfg.json (model,
-label names, max_seq_len). Batch size and text length are left free.
+class probabilities, plus what infer.py needs beside it: the word dictionary, infer_cfg.json (model,
+label names, max_seq_len) and export_info.json (the checkpoint it came from). Batch size and text
+length are left free.
 
-    python export.py --model textcnn --checkpoint output/textcnn/best.pdparams
+    python export.py                     # the last run trained in output/, from its best.pdparams
+    python export.py --model textcnn --checkpoint output/textcnn/latest.pdckpt
 """
 import argparse
 import json
 import os
 import shutil
 
-import utils
+import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
 import reader
-from eval import default_checkpoint
-from models import MODELS, build_model, input_spec
+from eval import default_checkpoint, fill_from_run, run_flags
+from models import build_model, input_spec
 
 
 class WithProbabilities(paddle.nn.Layer):
@@ -38,25 +40,25 @@ def export(model, prefix):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="textcnn", choices=sorted(MODELS))
-    parser.add_argument("--data_dir", default="data/demo", help="where the word dictionary is")
-    parser.add_argument("--output_dir", default="output")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
-    parser.add_argument("--max_seq_len", type=int, default=128)
-    args = parser.parse_args(argv)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    run_flags(parser)
+    args = fill_from_run(utils.parse_args(parser, argv))
     paddle.set_device("cpu")
 
-    vocab = reader.load_vocab(args.data_dir)
+    run_dir = os.path.join(args.output_dir, args.model)
+    vocab_path = reader.run_vocab_path(run_dir, args.data_dir)
+    vocab = reader.Vocab.load(vocab_path)
     model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
-    utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
-    inference_dir = os.path.join(args.output_dir, "inference")
+    checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
+    utils.load_model(model, checkpoint)
+    inference_dir = os.path.join(run_dir, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
-    shutil.copyfile(os.path.join(args.data_dir, reader.VOCAB_FILE), os.path.join(inference_dir, reader.VOCAB_FILE))
+    shutil.copyfile(vocab_path, os.path.join(inference_dir, reader.VOCAB_FILE))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
         json.dump({"model": args.model, "label_names": list(reader.LABEL_NAMES), "max_seq_len": args.max_seq_len},
                   f, indent=1, ensure_ascii=False)
-    print(f"exported {args.model} to {utils.inference_files(prefix)[0]}", flush=True)
+    utils.save_export_info(inference_dir, checkpoint, args)
+    print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
 
 
 if __name__ == "__main__":

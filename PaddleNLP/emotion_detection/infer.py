@@ -1,13 +1,16 @@
 """Classify your own sentences: prints, for each, the label and the probability of every label.
 
 Sentences may be segmented (words separated by spaces, as in the dataset) or raw Chinese, which is
-cut into dictionary words by forward maximum matching (see reader.segment).
+cut into dictionary words by forward maximum matching (see reader.segment). When most words of a
+sentence are not in the dictionary the prediction means little, and a warning on stderr says so.
 
-From the exported inference model (Paddle Inference, oneDNN on CPU):
-    python infer.py --text "我 今天 很 开心" --text "你好讨厌" --inference_dir output/inference
-    python infer.py --input_file sentences.txt        # one sentence per line
-From a training checkpoint (dynamic graph):
-    python infer.py --text "我很开心" --model textcnn --checkpoint output/textcnn/best.pdparams --data_dir data/demo
+From the export of the last run trained in OUTPUT_DIR (what `bash train.sh` wrote; Paddle Inference,
+oneDNN on CPU); an export older than its checkpoint is refused:
+    python infer.py --text "我 今天 很 开心" --text "你好讨厌"
+    python infer.py --input_file sentences.txt        # one sentence per line; row k answers line k
+From a training checkpoint (dynamic graph), or from another export:
+    python infer.py --checkpoint output/textcnn/latest.pdckpt --text "我很开心"
+    python infer.py --inference_dir output/textcnn/inference --text "我很开心"
 
 An --input_file in the dataset's format (with its header line) is read as a dataset: its labels are
 compared with the predictions and the accuracy printed, the same figure eval.py gives.
@@ -15,97 +18,131 @@ compared with the predictions and the accuracy printed, the same figure eval.py 
 import argparse
 import json
 import os
+import sys
 
-import utils
+import utils  # first: it silences the warning `import paddle` prints
 import numpy as np
 import paddle
 import paddle.nn.functional as F
 
 import reader
+from eval import fill_from_run, run_flags
 from metric import ClassificationMetric
-from models import MODELS, build_model
+from models import build_model
+
+EXPECTED_INPUT = ("Chinese text, segmented into words separated by spaces as in the training data "
+                  "(raw Chinese is cut into dictionary words)")
 
 
 def read_inputs(args, vocab):
-    """(texts, word-id lists, gold label ids of the trailing labelled texts or None) from --text and
-    --input_file. A dataset file goes through the reader exactly as eval.py reads it."""
-    texts, ids, labels = [], [], None
+    """One row per input, in input order: (text, word ids, gold label id or None), or None for an empty
+    line of --input_file, whose output row stays empty so that row k answers line k."""
+    rows = []
 
-    def add(text, where):
+    def add(text, where, label=None):
         words = reader.segment(text, vocab)
         if not words:
             raise utils.DataError(f"{where}: empty text")
-        texts.append(text)
-        ids.append(vocab.to_ids(words[:args.max_seq_len]))
+        rows.append((where, text, vocab.to_ids(words[:args.max_seq_len]), label))
 
     for i, text in enumerate(args.text):
-        add(text, f"--text:{i + 1}")
+        add(text, f"--text {i + 1}")
     if args.input_file:
-        lines = list(reader.read_lines(args.input_file))
-        if lines and lines[0][1].strip() == "\t".join(reader.COLUMNS):  # a dataset file: keep its labels
+        raw = list(reader.raw_lines(args.input_file))
+        if raw and raw[0][1].strip() == "\t".join(reader.COLUMNS).encode():  # a dataset file: keep its labels
+            texts = []
             examples, _ = reader.read_examples(args.input_file, vocab, args.max_seq_len, args.skip_bad_samples,
                                                texts=texts)
-            ids += [example_ids for example_ids, _ in examples]
-            labels = [label for _, label in examples]
+            kept = {lineno: (text, ids, label) for (lineno, text), (ids, label) in zip(texts, examples)}
+            for lineno in range(2, len(raw) + 1):  # a blank or skipped line keeps an empty row
+                rows.append((f"{args.input_file}:{lineno}", *kept[lineno]) if lineno in kept else None)
         else:
-            for lineno, line in lines:
+            for lineno, line in utils.read_lines(args.input_file):
                 if line.strip():
                     add(line.strip(), f"{args.input_file}:{lineno}")
-    if not texts:
-        raise utils.DataError("--text:0: nothing to classify; pass --text or --input_file")
-    return texts, ids, labels
+                else:
+                    rows.append(None)
+    if not any(rows):
+        raise utils.DataError("nothing to classify; pass --text or --input_file")
+    return rows
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--text", action="append", default=[], help="a sentence (repeatable)")
-    parser.add_argument("--input_file", default=None, help="one sentence per line, or a dataset .tsv")
-    parser.add_argument("--inference_dir", default="output/inference", help="what export.py wrote")
-    parser.add_argument("--model", default=None, choices=sorted(MODELS), help="use a checkpoint instead")
-    parser.add_argument("--checkpoint", default=None)
-    parser.add_argument("--data_dir", default="data/demo", help="with --model: where the word dictionary is")
-    parser.add_argument("--max_seq_len", type=int, default=128)
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--skip_bad_samples", action="store_true")
-    args = parser.parse_args(argv)
+def warn_unknown(rows, vocab, vocab_path, shown=5):
+    """Warn on stderr about inputs whose words are mostly missing from the dictionary."""
+    unknown = [(where, sum(i == vocab.unk_id for i in ids), len(ids)) for where, _, ids, _ in filter(None, rows)]
+    unknown = [u for u in unknown if 2 * u[1] > u[2]]
+    for where, n, total in unknown[:shown]:
+        print(f"warning: {where}: {n} of {total} words are not in the dictionary {vocab_path}", file=sys.stderr)
+    if len(unknown) > shown:
+        print(f"warning: and {len(unknown) - shown} more inputs that are mostly unknown words", file=sys.stderr)
+    if unknown:
+        print(f"warning: such predictions mean little; the model expects {EXPECTED_INPUT}", file=sys.stderr)
 
-    if args.model:  # dynamic graph from a checkpoint
+
+def load_predictor(args):
+    """(predict(ids, lengths) -> probabilities, vocab, vocab path, label names); sets args.max_seq_len."""
+    if args.checkpoint and not args.inference_dir:  # dynamic graph from a checkpoint
+        fill_from_run(args)
         paddle.set_device("cpu")
-        vocab, names = reader.load_vocab(args.data_dir), list(reader.LABEL_NAMES)
+        vocab_path = reader.run_vocab_path(os.path.join(args.output_dir, args.model), args.data_dir)
+        vocab = reader.Vocab.load(vocab_path)
         model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
-        utils.load_weights(model, args.checkpoint or os.path.join("output", args.model, "best.pdparams"), verbose=False)
+        utils.load_model(model, args.checkpoint)
         model.eval()
 
         def predict(ids, lengths):
             with paddle.no_grad():
                 return F.softmax(model(paddle.to_tensor(ids), paddle.to_tensor(lengths)), axis=-1).numpy()
-    else:
-        cfg_path = os.path.join(args.inference_dir, "infer_cfg.json")
-        if not os.path.isfile(cfg_path):
-            raise utils.DataError(f"{cfg_path}:0: not found; run export.py first or pass --model/--checkpoint")
-        with open(cfg_path, encoding="utf-8") as f:
-            cfg = json.load(f)
-        names, args.max_seq_len = cfg["label_names"], cfg["max_seq_len"]
-        vocab = reader.Vocab.load(os.path.join(args.inference_dir, reader.VOCAB_FILE))
-        run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+        return predict, vocab, vocab_path, list(reader.LABEL_NAMES)
 
-        def predict(ids, lengths):
-            return run([ids, lengths])[0]
+    if not args.inference_dir:  # the export of the last run trained in OUTPUT_DIR (or of --model's)
+        fill_from_run(args)
+        args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
+    utils.check_export(args.inference_dir)
+    with open(os.path.join(args.inference_dir, "infer_cfg.json"), encoding="utf-8") as f:
+        cfg = json.load(f)
+    args.max_seq_len = cfg["max_seq_len"]
+    vocab_path = os.path.join(args.inference_dir, reader.VOCAB_FILE)
+    vocab = reader.Vocab.load(vocab_path)
+    run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+    return lambda ids, lengths: run([ids, lengths])[0], vocab, vocab_path, cfg["label_names"]
 
-    texts, ids, labels = read_inputs(args, vocab)
-    probs = np.zeros((len(ids), len(names)), dtype=np.float32)
-    sampler = reader.LengthBucketSampler([len(x) for x in ids], args.batch_size, shuffle=False, shard=False)
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--text", action="append", default=[], help="a sentence (repeatable)")
+    parser.add_argument("--input_file", default=None, help="one sentence per line, or a dataset .tsv")
+    run_flags(parser)
+    parser.add_argument("--inference_dir", default=None,
+                        help="an export to use; unset: OUTPUT_DIR/MODEL/inference of the last trained run")
+    parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
+    parser.add_argument("--skip_bad_samples", action="store_true",
+                        help="in a dataset file, skip bad lines (their rows stay empty) instead of stopping")
+    args = utils.parse_args(parser, argv)  # the run's settings are read only when they are needed
+
+    predict, vocab, vocab_path, names = load_predictor(args)
+    rows = read_inputs(args, vocab)
+    warn_unknown(rows, vocab, vocab_path)
+    filled = [i for i, row in enumerate(rows) if row is not None]
+    probs = np.zeros((len(rows), len(names)), dtype=np.float32)
+    sampler = reader.LengthBucketSampler([len(rows[i][2]) for i in filled], args.batch_size, shuffle=False,
+                                         shard=False)
     for batch in sampler:  # batches of similar length; results go back to input order
-        batch_ids, lengths, _ = reader.collate([(ids[i], 0) for i in batch], vocab.pad_id)
-        probs[batch] = predict(batch_ids, lengths)
+        batch_ids, lengths, _ = reader.collate([(rows[filled[i]][2], 0) for i in batch], vocab.pad_id)
+        probs[[filled[i] for i in batch]] = predict(batch_ids, lengths)
     predictions = probs.argmax(axis=1)
     print("label\t" + "\t".join(f"p({name})" for name in names) + "\ttext")
-    for text, label, p in zip(texts, predictions, probs):
-        print(f"{names[label]}\t" + "\t".join(f"{x:.4f}" for x in p) + f"\t{text}", flush=True)
-    if labels is not None:
+    for row, label, p in zip(rows, predictions, probs):
+        if row is None:
+            print("\t" * (len(names) + 1))
+        else:
+            print(f"{names[label]}\t" + "\t".join(f"{x:.4f}" for x in p) + f"\t{row[1]}")
+    gold = [i for i in filled if rows[i][3] is not None]
+    if gold:
         metric = ClassificationMetric(len(names))
-        metric.update(predictions[len(predictions) - len(labels):], np.array(labels))
-        print(f"final metrics: acc={metric.accuracy():.4f} macro_f1={metric.summary()['macro_f1']:.4f}", flush=True)
+        metric.update(predictions[gold], np.array([rows[i][3] for i in gold]))
+        print(f"final metrics: acc={metric.accuracy():.4f} macro_f1={metric.summary()['macro_f1']:.4f}")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -89,13 +89,13 @@ def write_split(path, examples):
             f.write(f"{label}\t{' '.join(words)}\n")
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out_dir", default="data/demo")
     parser.add_argument("--num_train", type=int, default=6000)
     parser.add_argument("--num_eval", type=int, default=1000, help="utterances in dev and in test each")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
     os.makedirs(args.out_dir, exist_ok=True)

@@ -12,15 +12,17 @@ models mask out, so padding never changes a prediction.
 """
 import os
 
-import utils  # before paddle: it sets up the CPU
 import numpy as np
 import paddle
+
+import utils
 
 # The two things that differ between Senta and EmoTect: the column order and the label set.
 COLUMNS = ("label", "text_a")
 LABELS = ("0", "1", "2")
 LABEL_NAMES = ("negative", "neutral", "positive")
 VOCAB_FILE = "vocab.txt"
+MAX_SEQ_LEN = 128  # words kept of each text by default (the recipe's)
 SPLITS = {"train": "train.tsv", "dev": "dev.tsv", "test": "test.tsv"}
 UNK = "<unk>"
 
@@ -29,24 +31,17 @@ def _decode(raw, path, lineno):
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise utils.DataError(f"{path}:{lineno}: invalid UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r})")
+        raise utils.DataError(f"{path}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line)") from None
 
 
-def _raw_lines(path):
-    """(line number, bytes) for each line of a file, without the line break."""
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise utils.DataError(f"{path}:0: cannot open ({e.strerror})")
-    with f:
+def raw_lines(path):
+    """(line number, bytes) for each line of a file, without the line break. Unlike utils.read_lines
+    it decodes nothing, so that --skip_bad_samples can skip a data line that is not UTF-8."""
+    if not os.path.isfile(path):
+        raise utils.DataError(f"{path}: file not found")
+    with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             yield lineno, raw.rstrip(b"\r\n")
-
-
-def read_lines(path):
-    """(line number, text) for each line of a UTF-8 file, without the line break."""
-    for lineno, raw in _raw_lines(path):
-        yield lineno, _decode(raw, path, lineno)
 
 
 class Vocab:
@@ -64,7 +59,7 @@ class Vocab:
     @classmethod
     def load(cls, path):
         # One word per line; anything after a tab (an id or a count in some dictionaries) is ignored.
-        return cls(line.split("\t")[0].strip() for _, line in read_lines(path) if line.strip())
+        return cls(line.split("\t")[0].strip() for _, line in utils.read_lines(path) if line.strip())
 
     def __len__(self):
         """Rows the embedding needs: every word, UNK and PAD."""
@@ -126,10 +121,10 @@ def parse_line(line, path, lineno, vocab, max_seq_len):
 
 def read_examples(path, vocab, max_seq_len, skip_bad_samples=False, texts=None):
     """All examples of one TSV file and the number of bad lines skipped (with --skip_bad_samples).
-    A `texts` list, if given, receives each kept example's text as written."""
+    A `texts` list, if given, receives (line number, text as written) of each kept example."""
     header = "\t".join(COLUMNS)
     examples, skipped = [], 0
-    for lineno, raw in _raw_lines(path):
+    for lineno, raw in raw_lines(path):
         if lineno == 1:
             line = _decode(raw, path, lineno)
             if line.strip() != header:
@@ -146,7 +141,7 @@ def read_examples(path, vocab, max_seq_len, skip_bad_samples=False, texts=None):
             skipped += 1
             continue
         if texts is not None:
-            texts.append(line.split("\t")[COLUMNS.index("text_a")])
+            texts.append((lineno, line.split("\t")[COLUMNS.index("text_a")]))
     if not examples:
         raise utils.DataError(f"{path}:1: no examples in the file")
     return examples, skipped
@@ -164,18 +159,33 @@ def load_vocab(data_dir):
     return Vocab.load(os.path.join(data_dir, VOCAB_FILE))
 
 
-class LengthBucketSampler(utils.ResumableBatchSampler):
+def run_vocab_path(run_dir, data_dir):
+    """The dictionary a run was trained with: the copy train.py keeps in OUTPUT_DIR/MODEL/ (it shapes
+    the embedding), else DATA_DIR's."""
+    own = os.path.join(run_dir, VOCAB_FILE)
+    return own if os.path.isfile(own) else os.path.join(data_dir, VOCAB_FILE)
+
+
+class LengthBucketSampler(paddle.io.BatchSampler):
     """Batches of indices whose examples have similar lengths, so padding stays small.
 
     Training: the shuffled order (by seed and epoch) is cut into pools of `pool_batches` batches; each
     pool is sorted by length and cut into batches, and the batches are shuffled. Evaluation: the whole
-    set sorted by length. Like the sampler it extends, it can start mid-epoch, and with `shard` gives
-    each rank an equal share of the data (eval sets come already sharded, without duplicates)."""
+    set sorted by length. `set_epoch(epoch, start_batch)` starts mid-epoch, so that --resume neither
+    re-reads nor skips a text; with `shard` each rank gets an equal share of the data (eval sets come
+    already sharded, without duplicates)."""
 
     def __init__(self, lengths, batch_size, shuffle=True, drop_last=False, seed=0, pool_batches=50, shard=True):
-        super().__init__(len(lengths), batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
-        self.lengths = np.asarray(lengths)
+        self.lengths, self.num_samples = np.asarray(lengths), len(lengths)
+        self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
         self.pool_batches, self.shard = pool_batches, shard
+        self.epoch, self.start_batch = 0, 0
+
+    def set_epoch(self, epoch, start_batch=0):
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def __iter__(self):
+        yield from self._batches()[self.start_batch:]
 
     def _batches(self):
         rng = np.random.default_rng((self.seed, self.epoch))
@@ -197,6 +207,7 @@ class LengthBucketSampler(utils.ResumableBatchSampler):
         return batches
 
     def __len__(self):
+        """Batches in a whole epoch (not counting a resumed epoch's skipped start)."""
         return len(self._batches())
 
 

@@ -12,8 +12,9 @@ Batches hold texts of similar length, so padding stays small; the models mask it
 import argparse
 import functools
 import os
+import shutil
 
-import utils
+import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
@@ -23,11 +24,11 @@ from models import MODELS, build_model, input_spec
 
 
 def get_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__)
     utils.add_common_flags(parser, model="textcnn", models=MODELS, epochs=10, batch_size=64, lr=0.02,
                            num_workers=0, log_interval=50)
     g = parser.add_argument_group("emotion detection")
-    g.add_argument("--max_seq_len", type=int, default=128, help="words kept of each text; the rest is cut")
+    g.add_argument("--max_seq_len", type=int, default=reader.MAX_SEQ_LEN, help="words kept of each text; the rest is cut")
     g.add_argument("--save_interval", type=int, default=0,
                    help="steps between checkpoints (0: at the end of each epoch only)")
     return utils.parse_args(parser, argv)
@@ -74,19 +75,20 @@ def train_one_epoch(model, loader, optimizer, scaler, logger, step, total_steps,
 
 def main(argv=None):
     args = get_args(argv)
+    state = utils.prepare_run(args)  # a resumed run's own settings replace the defaults
     device = utils.setup(args)
-    use_amp = utils.amp_enabled(args, device)
     out_dir = os.path.join(args.output_dir, args.model)
-    os.makedirs(out_dir, exist_ok=True)
 
-    # data
+    # data: every file the run reads (train, dev, dictionary) is parsed before the first step
     vocab = reader.load_vocab(args.data_dir)
     train_set = reader.load_split(args.data_dir, "train", vocab, args.max_seq_len, args.skip_bad_samples)
     sampler, loader = train_loader(args, train_set, vocab.pad_id)
     _, dev_loader = eval_loader(args, vocab, "dev")
+    if utils.is_main_process():  # the dictionary shapes the embedding: eval/export/infer read this copy
+        shutil.copyfile(os.path.join(args.data_dir, reader.VOCAB_FILE), os.path.join(out_dir, reader.VOCAB_FILE))
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
-        raise utils.DataError(f"{os.path.join(args.data_dir, reader.SPLITS['train'])}:0: "
+        raise utils.DataError(f"{os.path.join(args.data_dir, reader.SPLITS['train'])}: "
                               "fewer training examples than one batch per rank")
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
@@ -95,14 +97,16 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
     if args.pretrained:
-        utils.load_weights(model, args.pretrained)
+        utils.load_pretrained(model, args.pretrained)
     optimizer = paddle.optimizer.Adagrad(learning_rate=args.lr, parameters=model.parameters())
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_acc = 0, -1.0
-    if args.resume:
-        state = utils.load_checkpoint(args.resume, model, optimizer)
+    if state is not None:
+        utils.load_checkpoint(state, model, optimizer, logger=logger)
         step, best_acc = state["step"], state["best_acc"]
-        print(f"resumed from {args.resume} at step {step}", flush=True)
-    scaler = paddle.amp.GradScaler(enable=use_amp, init_loss_scaling=1024)
+        if utils.is_main_process():
+            print(f"resumed from {args.resume} at step {step}", flush=True)
+    model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
     train_model = paddle.jit.to_static(model, input_spec=input_spec(), full_graph=True) if args.to_static else model
     if utils.world_size() > 1:
         train_model = paddle.DataParallel(train_model)
@@ -112,14 +116,15 @@ def main(argv=None):
               f"lr {args.lr:g}, total batch {args.batch_size * utils.world_size()}", flush=True)
 
     def checkpoint(step):
-        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, step=step,
-                              epoch=step // steps_per_epoch, best_acc=best_acc)
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, args=args, logger=logger,
+                              step=step, epoch=step // steps_per_epoch, best_acc=best_acc)
 
     def periodic_checkpoint(step):
         if args.save_interval and step % args.save_interval == 0:
             checkpoint(step)
 
     def evaluate_and_keep_best(epoch):
+        """best.pdparams is chosen on dev; the test split is for eval.py, once, at the end."""
         nonlocal best_acc
         result = evaluate(model, dev_loader)
         if utils.is_main_process():
@@ -130,21 +135,26 @@ def main(argv=None):
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            return True
+        return False
 
-    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     for epoch in range(step // steps_per_epoch, args.epochs):
+        if step >= total_steps:  # resumed a run that had already reached its last step
+            break
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
         step = train_one_epoch(train_model, loader, optimizer, scaler, logger, step, total_steps, epoch, args,
                                use_amp, on_step=periodic_checkpoint)
         last = step >= total_steps
+        checkpoint(step)  # before evaluating: an eval that fails does not lose the epoch
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
-            evaluate_and_keep_best(epoch + 1)
-        checkpoint(step)
+            if evaluate_and_keep_best(epoch + 1):
+                checkpoint(step)  # with the new best accuracy
         if last:
             break
     if utils.is_main_process():
-        print(f"best dev acc {best_acc:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
-              f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl", flush=True)
+        print(f"best dev acc {best_acc:.4f}; curves {utils.plot_curves(out_dir)}", flush=True)
+        print(f"checkpoint {out_dir}/latest.pdckpt, best weights {out_dir}/best.pdparams, "
+              f"log {out_dir}/metrics.jsonl", flush=True)
 
 
 if __name__ == "__main__":

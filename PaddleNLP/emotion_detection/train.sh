@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
 # Train, evaluate and export an EmoTect emotion classifier. See README.md.
-#   bash train.sh                       demo data, default model (TextCNN), then eval on test
-#   DATA_DIR=data bash train.sh                  the real chit-chat data with the published recipe
-#   MODEL=bilstm bash train.sh --epochs 5        another model; extra arguments go to train.py
-#   GPUS=0,1,2,3 bash train.sh          data parallel on GPUs;  NPROC=2 bash train.sh  on CPU processes
-#   SMOKE=1 bash train.sh               the CI smoke run: a few steps, eval, export, one inference
+#   bash train.sh                 demo data, default model (TextCNN), eval on test, export
+#   DATA_DIR=/path bash train.sh  the real dataset (the EmoTect chit-chat data) with the published recipe
+#   MODEL=bilstm bash train.sh --epochs 5    another model; extra arguments go to train.py
+#   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
+#   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
 set -euo pipefail
 cd "$(dirname "$0")"
-
+export GLOG_minloglevel=${GLOG_minloglevel:-2}
 MODEL=${MODEL:-textcnn}
-OUTPUT_DIR=${OUTPUT_DIR:-output}
 SMOKE=${SMOKE:-0}
+OUTPUT_DIR=output
+args=("$@")
+for i in "${!args[@]}"; do  # eval and export look where train.py wrote
+  case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
+done
 EXTRA=()
 if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
-  [[ -f $DATA_DIR/train.tsv ]] || python make_demo_data.py --out_dir "$DATA_DIR"
-  # The published recipe (Adagrad 0.02, batch 64, 10 epochs) also suits the demo data.
+  [[ -f $DATA_DIR/vocab.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
 fi
 if [[ $SMOKE == 1 ]]; then
-  EXTRA+=(--max_steps 20 --log_interval 5 --num_workers 0)
+  OUTPUT_DIR=output/smoke   # never touches a real run's outputs
+  EXTRA+=(--max_steps 20 --log_interval 5 --overwrite)
 fi
-
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
   log_dir="$OUTPUT_DIR/$MODEL/dist_log"
@@ -32,10 +35,7 @@ if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
 else
   python "${train[@]}"
 fi
-
-python eval.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR"
-if [[ $SMOKE == 1 ]]; then
-  python export.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR"
-  python infer.py --inference_dir "$OUTPUT_DIR/inference" --text "$(sed -n 2p "$DATA_DIR/test.tsv" | cut -f2)"
-fi
-echo "checkpoint: $OUTPUT_DIR/$MODEL/latest.pdckpt  best weights: $OUTPUT_DIR/$MODEL/best.pdparams  log: $OUTPUT_DIR/$MODEL/metrics.jsonl"
+python eval.py --output_dir "$OUTPUT_DIR"
+python export.py --output_dir "$OUTPUT_DIR"
+if [[ $SMOKE == 1 ]]; then python infer.py --output_dir "$OUTPUT_DIR" --text "我 今天 特别 开心"; fi
+echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/)"

@@ -139,6 +139,8 @@ def main(argv=None):
         return False
 
     for epoch in range(step // steps_per_epoch, args.epochs):
+        if step >= total_steps:  # resumed a run that had already reached its last step
+            break
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
         step = train_one_epoch(train_model, loader, optimizer, scaler, logger, step, total_steps, epoch, args,
                                use_amp, on_step=periodic_checkpoint)

@@ -1,10 +1,12 @@
 """Every model builds, has the right output shape and parameter count, and is blind to padding."""
+import contextlib
+import math
+
 import numpy as np
 import paddle
 import pytest
 
 import reader
-import utils  # noqa: F401  (CPU setup before paddle does any work)
 from models import MODELS, build_model
 from models.masking import masked_max, masked_sum, sequence_mask
 
@@ -40,16 +42,27 @@ def reference(name, V, C):
 
 
 def count(model):
-    return sum(int(np.prod(p.shape)) for p in model.parameters())
+    return sum(math.prod(p.shape) for p in model.parameters())
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_shapes_and_parameter_counts(name):
-    V, C = 33256, len(reader.LABELS)  # the original Senta vocab_size
-    model = build_model(name, V, C, padding_idx=V - 1)
+def test_parameter_counts(name):
+    """The real model at the original Senta vocab_size, exactly the count by hand, and within 0.5% of
+    the original nets (which differ only as reference() says)."""
+    V, C = 33256, len(reader.LABELS)
+    # Counted without allocating the weights; nn.LSTM/GRU flatten theirs at construction, which a
+    # lazy parameter cannot do, so those are built for real (4 M floats, quick).
+    with paddle.LazyGuard() if name not in ("lstm", "bilstm", "gru") else contextlib.nullcontext():
+        model = build_model(name, V, C, padding_idx=V - 1)
     assert count(model) == ours(name, V, C)
     assert abs(count(model) - reference(name, V, C)) / reference(name, V, C) < 0.005
-    logits = model(paddle.randint(0, V, [4, 9]), paddle.to_tensor([9, 3, 1, 5], dtype="int64"))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_output_shapes(name):
+    V, C = 50, len(reader.LABELS)
+    model = build_model(name, V, C, padding_idx=V - 1)
+    logits = model(paddle.randint(0, V - 1, [4, 9]), paddle.to_tensor([9, 3, 1, 5], dtype="int64"))
     assert logits.shape == [4, C]
 
 

@@ -37,7 +37,7 @@ def run_train(argv):
         train.main(argv)
 
 
-TRAINED = {"model": "cnn", "max_seq_len": 12}  # not the defaults: eval/export/infer must follow the run
+TRAINED = {"model": "cnn", "max_seq_len": 4}  # not the defaults: eval/export/infer must follow the run
 
 
 @pytest.fixture(scope="session")
