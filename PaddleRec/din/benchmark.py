@@ -30,7 +30,8 @@ WARMUP_STEPS = 20
 
 def reader_lines_per_second(data_dir, batch_size, num_workers):
     _, item_count, cat_count = reader.read_config(data_dir)
-    stream = reader.DinStream(reader.split_files(data_dir, "train"), item_count, cat_count, batch_size,
+    files, part = reader.split_source(data_dir, "train")
+    stream = reader.DinStream(files, item_count, cat_count, batch_size, part=part,
                               shuffle=True, num_shards=max(1, num_workers))
     start, lines = time.perf_counter(), 0
     for batch in reader.make_loader(stream, num_workers):
@@ -52,9 +53,10 @@ def loop_seconds_per_step(args):
 def pure_seconds_per_step(args):
     """The same model, optimizer and batches as train.py (same seed, same reader workers, same order),
     the batches loaded into memory first."""
-    utils.set_seed(42)
+    paddle.seed(42)
     _, item_count, cat_count = reader.read_config(args.data_dir)
-    stream = reader.DinStream(reader.split_files(args.data_dir, "train"), item_count, cat_count, args.batch_size,
+    files, part = reader.split_source(args.data_dir, "train")
+    stream = reader.DinStream(files, item_count, cat_count, args.batch_size, part=part,
                               shuffle=True, seed=42, num_shards=max(1, args.num_workers))
     batches = []
     for batch in reader.make_loader(stream, args.num_workers):
@@ -79,16 +81,16 @@ def pure_seconds_per_step(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="din")
-    parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--num_workers", type=int, default=2)
-    parser.add_argument("--data_dir", default="data/demo")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", default="din", help="model to time")
+    parser.add_argument("--batch_size", type=int, default=32, help="samples per step")
+    parser.add_argument("--steps", type=int, default=200, help="timed steps (after a warm-up of 20)")
+    parser.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
+    parser.add_argument("--data_dir", default="data/demo", help="dataset root (demo data is made if missing)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each measurement; the best is kept")
     args = parser.parse_args()
     paddle.set_device("cpu")
-    paddle.base.core.set_num_threads(len(os.sched_getaffinity(0)))
+    utils.configure_cpu()
     if not os.path.isfile(os.path.join(args.data_dir, "paddle_train.txt")):
         make_demo_data(args.data_dir)
 
@@ -104,7 +106,7 @@ def main():
     pure = min(pures)
     loop, reader_cost = min(loops)
     loop_rate = args.batch_size / loop
-    print(f"\n{args.model}, batch {args.batch_size}, {len(os.sched_getaffinity(0))} CPU cores, "
+    print(f"\n{args.model}, batch {args.batch_size}, {utils.cpu_count()} CPU cores, "
           f"MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}")
     print(f"reader, {args.num_workers} workers:          {read_workers:9.0f} lines/s")
     print(f"reader, in the main process:  {read_inline:9.0f} lines/s")
