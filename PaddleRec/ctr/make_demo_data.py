@@ -4,7 +4,8 @@ The lines are exactly the raw Criteo format (`label I1..I13 C1..C26`, tab-separa
 categorical values, empty fields where a value is missing), in the layout the folder reads:
 
     OUT_DIR/train/part-00000 ... part-0000K   labelled lines for training
-    OUT_DIR/valid/part-00000                 labelled lines for evaluation
+    OUT_DIR/valid/part-00000                 labelled lines for evaluation (picks best.pdparams)
+    OUT_DIR/test/part-00000                  labelled held-out lines, reported once at the end
     OUT_DIR/test.txt                         unlabelled lines, like Kaggle's test.txt
 
 The click model: a first-order weight for every categorical value and for the log of some dense
@@ -18,6 +19,7 @@ the AUC of the true click probabilities on the validation lines: the best any mo
 """
 import argparse
 import os
+import time
 
 import numpy as np
 
@@ -110,40 +112,52 @@ def write(path, lines):
         f.writelines(lines)
 
 
-def make_demo_data(out_dir, train_lines=200_000, train_files=4, valid_lines=40_000, test_lines=1_000,
-                   seed=2019, verbose=True):
+def make_demo_data(out_dir, train_lines=200_000, train_files=4, valid_lines=40_000, heldout_lines=40_000,
+                   test_lines=1_000, seed=2019, verbose=True):
     """Write the demo dataset; returns out_dir. The click model depends on the seed only, so sets of
     different sizes share it."""
     model = ClickModel(seed)
     values = [field_values(f, c) for f, c in enumerate(CARDINALITY)]
     rng = np.random.default_rng(seed + 1)
     per_file = -(-train_lines // train_files)
-    positives = 0
-    for k, start in enumerate(range(0, train_lines, per_file)):
-        labels, dense, cat, _ = model.sample(min(per_file, train_lines - start), rng)
-        positives += labels.sum()
-        write(os.path.join(out_dir, "train", f"part-{k:05d}"), format_lines(labels, dense, cat, values))
-    labels, dense, cat, p = model.sample(valid_lines, rng)
-    write(os.path.join(out_dir, "valid", "part-00000"), format_lines(labels, dense, cat, values))
+    parts = [("train", f"part-{k:05d}", min(per_file, train_lines - start))
+             for k, start in enumerate(range(0, train_lines, per_file))]
+    parts += [("valid", "part-00000", valid_lines)] + ([("test", "part-00000", heldout_lines)] if heldout_lines else [])
+    positives, begin, last = 0, time.time(), time.time()
+    for i, (split, name, n) in enumerate(parts, 1):
+        labels, dense, cat, p = model.sample(n, rng)
+        if split == "train":
+            positives += labels.sum()
+        if split == "valid":
+            valid_auc = auc(labels, p)
+        write(os.path.join(out_dir, split, name), format_lines(labels, dense, cat, values))
+        if verbose and time.time() - last > 2 and i < len(parts):  # progress with an ETA
+            eta = (time.time() - begin) / sum(k[2] for k in parts[:i]) * sum(k[2] for k in parts[i:])
+            print(f"demo data: {i}/{len(parts)} files, eta {eta:.0f} s", flush=True)
+            last = time.time()
     _, dense_t, cat_t, _ = model.sample(test_lines, rng)
     write(os.path.join(out_dir, "test.txt"), format_lines(None, dense_t, cat_t, values))
     if verbose:
-        print(f"wrote {train_lines} train lines in {train_files} files, {valid_lines} valid and {test_lines} "
-              f"unlabelled test lines to {out_dir}; click rate {positives / train_lines:.3f}; AUC of the "
-              f"true click probabilities on valid: {auc(labels, p):.4f}", flush=True)
+        print(f"wrote {train_lines} train lines in {train_files} files, {valid_lines} valid, {heldout_lines} "
+              f"labelled test and {test_lines} unlabelled lines (test.txt) to {out_dir}; click rate "
+              f"{positives / train_lines:.3f}; AUC of the true click probabilities on valid: {valid_auc:.4f}",
+              flush=True)
     return out_dir
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out_dir", default="data/demo")
-    parser.add_argument("--train_lines", type=int, default=200_000)
-    parser.add_argument("--train_files", type=int, default=4)
-    parser.add_argument("--valid_lines", type=int, default=40_000)
-    parser.add_argument("--test_lines", type=int, default=1_000)
-    parser.add_argument("--seed", type=int, default=2019)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out_dir", default="data/demo", help="where the dataset goes")
+    parser.add_argument("--train_lines", type=int, default=200_000, help="labelled lines in train/")
+    parser.add_argument("--train_files", type=int, default=4, help="files train/ is split into")
+    parser.add_argument("--valid_lines", type=int, default=40_000, help="labelled lines in valid/")
+    parser.add_argument("--heldout_lines", type=int, default=40_000, help="labelled lines in test/ (0: none)")
+    parser.add_argument("--test_lines", type=int, default=1_000, help="unlabelled lines in test.txt")
+    parser.add_argument("--seed", type=int, default=2019, help="the click model and the samples follow from it")
     args = parser.parse_args()
-    make_demo_data(args.out_dir, args.train_lines, args.train_files, args.valid_lines, args.test_lines, args.seed)
+    make_demo_data(args.out_dir, args.train_lines, args.train_files, args.valid_lines, args.heldout_lines, args.test_lines,
+                   args.seed)
 
 
 if __name__ == "__main__":

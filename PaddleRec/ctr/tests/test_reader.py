@@ -5,11 +5,11 @@ import re
 import numpy as np
 import pytest
 
-import utils
 import paddle
 
+import utils
+
 import reader
-from make_demo_data import make_demo_data
 
 # A real-looking line: label, 13 integers (some blank, I2 negative), 26 categorical (some blank).
 DENSE = ["5", "-3", "", "7", "100", "", "0", "1", "2", "", "0", "", "3"]
@@ -24,12 +24,6 @@ def write(path, lines):
     with open(path, "w") as f:
         f.writelines(line + "\n" for line in lines)
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return make_demo_data(str(tmp_path_factory.mktemp("demo")), train_lines=3000, train_files=3,
-                          valid_lines=500, test_lines=20, verbose=False)
 
 
 def test_good_line_with_blank_fields_parses():
@@ -49,7 +43,8 @@ def test_vocab_threshold_ids_and_dense_range(tmp_path):
     vocab = reader.FeatureVocab.build([path], min_freq=2)
     assert vocab.fields[0] == ["aa", "bb"] and vocab.sizes[1:] == [0] * 25
     assert (vocab.dense_min[0], vocab.dense_max[0]) == (-3.0, 10.0)
-    assert vocab.files == [{"name": "part-0", "bytes": os.path.getsize(path), "lines": 7}]
+    assert vocab.files == [{"name": "part-0", "bytes": os.path.getsize(path), "mtime_ns": os.stat(path).st_mtime_ns,
+                            "lines": 7}]
     vocab.save(str(tmp_path / "vocab.json"))
     loaded = reader.FeatureVocab.load(str(tmp_path / "vocab.json"))
     assert loaded.fields == vocab.fields and loaded.matches([path])
@@ -72,11 +67,11 @@ def test_vocab_threshold_ids_and_dense_range(tmp_path):
 def test_reader_parses_demo_data(demo):
     files = reader.list_data_files(os.path.join(demo, "train"))
     vocab = reader.FeatureVocab.build(files, min_freq=10)
-    assert [f["lines"] for f in vocab.files] == [1000, 1000, 1000] and vocab.bad_lines == 0
-    assert 30 < sum(vocab.sizes) < 1500
+    assert [f["lines"] for f in vocab.files] == [667, 667, 666] and vocab.bad_lines == 0
+    assert 20 < sum(vocab.sizes) < 1500
     plan = reader.StreamPlan(files, 64, line_counts=[f["lines"] for f in vocab.files])
     batches = [b for b, errors in reader.CriteoStream(plan, reader.Encoder(vocab, "minmax"))]
-    assert len(batches) == plan.batches_per_rank == 3000 // 64
+    assert len(batches) == plan.batches_per_rank == 2000 // 64
     ids, dense, label, weight = batches[0]
     assert ids.shape == (64, 26) and ids.dtype == np.int64 and dense.shape == (64, 13) and dense.dtype == np.float32
     assert label.shape == weight.shape == (64, 1) and set(np.unique(label)) <= {0.0, 1.0} and weight.min() == 1
@@ -114,15 +109,15 @@ def test_bad_line_is_named_by_file_and_line(tmp_path, line, message):
 def test_empty_file(tmp_path):
     empty = write(tmp_path / "train" / "part-0", [])
     good = write(tmp_path / "train" / "part-1", [GOOD] * 3)
-    with pytest.raises(utils.DataError, match=f"^{re.escape(empty)}:0: file is empty$"):
+    with pytest.raises(utils.DataError, match=f"^{re.escape(empty)}: file is empty$"):
         reader.FeatureVocab.build([empty, good])
     vocab = reader.FeatureVocab.build([empty, good], skip_bad=True, min_freq=1)
     assert vocab.empty_files == 1 and [f["lines"] for f in vocab.files] == [0, 3]
     plan = reader.StreamPlan([empty, good], 2)
     assert list(iter(reader.CriteoStream(plan, reader.Encoder(vocab, "minmax"), drop_last=False))) == \
-        [(None, [f"{empty}:0: file is empty"])]
+        [(None, [f"{empty}: file is empty"])]
     items = list(iter(reader.CriteoStream(plan, reader.Encoder(vocab, "minmax"), drop_last=False, skip_bad=True)))
-    assert [b[0].shape[0] for b, _ in items] == [2, 1] and items[0][1] == [f"{empty}:0: file is empty"]
+    assert [b[0].shape[0] for b, _ in items] == [2, 1] and items[0][1] == [f"{empty}: file is empty"]
 
 
 def test_all_bad_block_keeps_a_zero_weight_step(tmp_path):
@@ -149,7 +144,9 @@ def numbered(tmp_path_factory):
     return files, reader.Encoder(vocab, "minmax"), [50, 7, 46]
 
 
-@pytest.mark.parametrize("world, workers", [(1, 0), (1, 3), (2, 0), (2, 2), (3, 1)])
+@pytest.mark.parametrize("world, workers", [(1, 0), pytest.param(1, 3, marks=pytest.mark.slow), (2, 0),
+                                            pytest.param(2, 2, marks=pytest.mark.slow),
+                                            pytest.param(3, 1, marks=pytest.mark.slow)])
 def test_shards_cover_every_line_once(numbered, world, workers):
     files, encoder, counts = numbered
     eval_lines, train_lines = [], []
@@ -166,7 +163,7 @@ def test_shards_cover_every_line_once(numbered, world, workers):
     assert sorted(train_lines) == sorted(set(train_lines)) and len(train_lines) == usable
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_positions_continue_the_stream_exactly(numbered, workers):
     """A stream restarted from the positions saved after k batches delivers what the uninterrupted
     stream delivers after its first k batches, in the same order."""
@@ -190,10 +187,25 @@ def test_worker_count_must_match_the_saved_positions(numbered):
         reader.CriteoStream(plan, encoder, positions=[[0, 0]] * 3)
 
 
+@pytest.mark.slow
 def test_loader_tensors(demo):
     files = reader.list_data_files(os.path.join(demo, "valid"))
     vocab = reader.FeatureVocab.build(reader.list_data_files(os.path.join(demo, "train")))
     stream = reader.CriteoStream(reader.StreamPlan(files, 128, 1, 2), reader.Encoder(vocab, "log"), drop_last=False)
-    batches = list(utils.BadSampleFilter(False)(reader.make_loader(stream, 2, use_shared_memory=False)))
-    assert [b[0].shape[0] for b in batches] == [128, 128, 128, 116]
+    batches = list(reader.BadSampleFilter(False)(reader.make_loader(stream, 2, use_shared_memory=False)))
+    assert [b[0].shape[0] for b in batches] == [128, 128, 128, 116]  # the 500 valid lines
     assert all(isinstance(t, paddle.Tensor) for t in batches[0]) and batches[0][0].dtype == paddle.int64
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_non_utf8_byte_is_a_bad_line_named_by_file_and_line(tmp_path, skip):
+    path = str(tmp_path / "part-0")
+    with open(path, "wb") as f:
+        f.write((GOOD + "\n" + GOOD + "\n").encode() + GOOD.replace("68fd1e64", "68fd1e\xff4").encode("latin-1") + b"\n")
+    if not skip:
+        with pytest.raises(utils.DataError) as error:
+            reader.FeatureVocab.build([path])
+        byte = GOOD.index("68fd1e64") + 7  # 1-based position of the 0xff
+        assert str(error.value) == f"{path}:3: not UTF-8 text (byte {byte} of the line)"
+    else:
+        assert reader.FeatureVocab.build([path], skip_bad=True).bad_lines == 1

@@ -24,16 +24,20 @@ the weight is 0 only for the placeholder row of a block whose lines were all bad
 still takes the same number of steps.
 """
 import collections
+import datetime
+import hashlib
 import itertools
 import json
 import math
 import os
+import shutil
+import time
 
 import numpy as np
 import paddle
 from paddle.io.dataloader.collate import default_convert_fn
 
-from utils import DataError
+from utils import DataError, die_with_parent, is_main_process
 
 NUM_DENSE = 13
 NUM_SPARSE = 26
@@ -49,11 +53,11 @@ _READ_LINES = 20000  # lines per chunk in the vocabulary pass
 def list_data_files(directory):
     """The data files of a split directory, sorted by name (hidden files are ignored)."""
     if not os.path.isdir(directory):
-        raise DataError(f"{directory}:0: directory not found (expected Criteo files in it)")
+        raise DataError(f"{directory}: directory not found (expected Criteo files in it)")
     files = sorted(os.path.join(directory, n) for n in os.listdir(directory)
                    if not n.startswith(".") and os.path.isfile(os.path.join(directory, n)))
     if not files:
-        raise DataError(f"{directory}:0: no data files in this directory")
+        raise DataError(f"{directory}: no data files in this directory")
     return files
 
 
@@ -62,6 +66,10 @@ def list_data_files(directory):
 
 def line_problem(raw, num_columns=NUM_COLUMNS):
     """What is wrong with one raw line (bytes, no newline), or None when it is a valid sample."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 text (byte {e.start + 1} of the line)"
     parts = raw.split(b"\t")
     if len(parts) != num_columns:
         return (f"expected {num_columns} tab-separated fields "
@@ -89,6 +97,8 @@ def _show(value):
 def _columns(lines, num_columns):
     """Split n lines into one flat token list; token i*num_columns + c is column c of line i."""
     blob = b"".join(lines)
+    if not blob.isascii():
+        blob.decode("utf-8")  # UnicodeDecodeError is a ValueError: the caller's slow path names the line
     if b"\r" in blob:  # files written on Windows
         blob = blob.replace(b"\r\n", b"\n")
     return blob.replace(b"\n", b"\t").split(b"\t"), len(lines) * num_columns
@@ -163,35 +173,21 @@ class FeatureVocab:
 
     @classmethod
     def build(cls, files, min_freq=10, skip_bad=False):
-        """One pass over the training files."""
+        """One pass over the training files (progress with an ETA on long passes)."""
         counters = [collections.Counter() for _ in range(NUM_SPARSE)]
         low = np.full(NUM_DENSE, np.inf)
         high = np.full(NUM_DENSE, -np.inf)
-        stats, bad, empty = [], 0, 0
-        for path in files:
-            lines = 0
-            if os.path.getsize(path) == 0:
-                if not skip_bad:
-                    raise DataError(f"{path}:0: file is empty")
-                empty += 1
-            with open(path, "rb") as f:
-                while True:
-                    chunk = list(itertools.islice(f, _READ_LINES))
-                    if not chunk:
-                        break
-                    if not chunk[-1].endswith(b"\n"):
-                        chunk[-1] += b"\n"
-                    records = [(path, lines + i + 1, raw) for i, raw in enumerate(chunk)]
-                    lines += len(chunk)
-                    _, dense, categorical, kept, _ = parse_block(records, skip_bad=skip_bad)
-                    bad += len(chunk) - len(kept)
-                    for counter, tokens in zip(counters, categorical):
-                        counter.update(tokens)
-                    if kept:
-                        present = dense != _MISSING
-                        low = np.minimum(low, np.where(present, dense, np.iinfo(np.int64).max).min(0))
-                        high = np.maximum(high, np.where(present, dense, np.iinfo(np.int64).min).max(0))
-            stats.append({"name": os.path.basename(path), "bytes": os.path.getsize(path), "lines": lines})
+        chunks = ChunkReader(files, skip_bad, "feature vocabulary")
+        for path, records in chunks:
+            _, dense, categorical, kept, _ = parse_block(records, skip_bad=skip_bad)
+            chunks.bad += len(records) - len(kept)
+            for counter, tokens in zip(counters, categorical):
+                counter.update(tokens)
+            if kept:
+                present = dense != _MISSING
+                low = np.minimum(low, np.where(present, dense, np.iinfo(np.int64).max).min(0))
+                high = np.maximum(high, np.where(present, dense, np.iinfo(np.int64).min).max(0))
+        stats = [dict(file_stat(path), lines=lines) for path, lines in zip(files, chunks.lines)]
         fields = []
         for counter in counters:
             counter.pop(b"", None)
@@ -202,7 +198,7 @@ class FeatureVocab:
         # A field never seen gets the neutral range [0, 1].
         dense_min = [float(v) if np.isfinite(v) else 0.0 for v in low]
         dense_max = [float(v) if np.isfinite(v) else 1.0 for v in high]
-        return cls(fields, dense_min, dense_max, stats, min_freq, bad, empty)
+        return cls(fields, dense_min, dense_max, stats, min_freq, chunks.bad, chunks.empty)
 
     def save(self, path):
         state = {"format": VOCAB_FORMAT, "min_freq": self.min_freq, "files": self.files,
@@ -221,16 +217,75 @@ class FeatureVocab:
             with open(path) as f:
                 state = json.load(f)
         except (OSError, ValueError) as e:
-            raise DataError(f"{path}:0: cannot read the feature vocabulary ({e})")
+            raise DataError(f"{path}: cannot read the feature vocabulary ({e})")
         if state.get("format") != VOCAB_FORMAT:
-            raise DataError(f"{path}:0: not a {VOCAB_FORMAT} file")
+            raise DataError(f"{path}: not a {VOCAB_FORMAT} file")
         return cls([state["fields"][n] for n in SPARSE_NAMES], state["dense_min"], state["dense_max"],
                    state["files"], state["min_freq"], state["bad_lines"], state["empty_files"])
 
     def matches(self, files):
-        """True if files are the ones this vocabulary was counted on (same names and sizes)."""
-        return [(s["name"], s["bytes"]) for s in self.files] == \
-            [(os.path.basename(p), os.path.getsize(p)) for p in files]
+        """True if files are the ones this vocabulary was counted on (same names, sizes and times)."""
+        return [{k: s.get(k) for k in ("name", "bytes", "mtime_ns")} for s in self.files] == \
+            [file_stat(p) for p in files]
+
+    def digest(self):
+        """A fingerprint of what encoding depends on (kept values, dense ranges)."""
+        text = json.dumps([self.fields, self.dense_min, self.dense_max])
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def file_stat(path):
+    """What tells that a data file changed: its name, size and modification time."""
+    st = os.stat(path)
+    return {"name": os.path.basename(path), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+class ChunkReader:
+    """Iterates over files in chunks of lines: (path, records) with records [(path, lineno, raw)].
+    Prints progress by bytes with an ETA every few seconds and counts each file's lines (`lines`);
+    `bad` is for the caller to count the lines it dropped. An empty file is a DataError, or with
+    skip_bad is counted in `empty`."""
+
+    def __init__(self, files, skip_bad=False, what="reading", chunk_lines=_READ_LINES):
+        self.files, self.skip_bad, self.what, self.chunk_lines = files, skip_bad, what, chunk_lines
+        self.lines, self.bad, self.empty = [], 0, 0
+
+    def __iter__(self):
+        total = sum(os.path.getsize(p) for p in self.files)
+        done, start, last = 0, time.time(), time.time()
+        for path in self.files:
+            lines = 0
+            if os.path.getsize(path) == 0:
+                if not self.skip_bad:
+                    raise DataError(f"{path}: file is empty")
+                self.empty += 1
+            with open(path, "rb") as f:
+                while True:
+                    chunk = list(itertools.islice(f, self.chunk_lines))
+                    if not chunk:
+                        break
+                    if not chunk[-1].endswith(b"\n"):
+                        chunk[-1] += b"\n"
+                    records = [(path, lines + i + 1, raw) for i, raw in enumerate(chunk)]
+                    lines += len(chunk)
+                    yield path, records
+                    done += sum(len(raw) for raw in chunk)
+                    now = time.time()
+                    if now - last >= 5.0 and is_main_process():
+                        eta = datetime.timedelta(seconds=int((now - start) / max(done, 1) * max(total - done, 0)))
+                        print(f"{self.what}: {done >> 20}/{total >> 20} MB ({100 * done / max(total, 1):.0f}%) "
+                              f"eta {eta}", flush=True)
+                        last = now
+            self.lines.append(lines)
+
+
+def check_files(files, skip_bad=False, has_label=True):
+    """Parse every line of files once (bad input stops here, before training); returns
+    (lines per file, messages of the lines skip_bad would drop)."""
+    chunks, errors = ChunkReader(files, skip_bad, "checking " + os.path.dirname(files[0])), []
+    for _, records in chunks:
+        errors += parse_block(records, has_label, skip_bad)[4]
+    return chunks.lines, errors
 
 
 # ------------------------------------------------------------------------------------------------
@@ -248,6 +303,7 @@ class Encoder:
         high = np.array(vocab.dense_max, dtype=np.float64)
         self.span = np.where(high > self.low, high - self.low, 1.0)
         self.log_shift = np.minimum(self.low, 0.0)
+        self.values_seen = self.values_unknown = 0  # non-empty categorical values looked up, not found
 
     def scale_dense(self, dense):
         """int64 [n, 13] with _MISSING -> float32 [n, 13]."""
@@ -266,6 +322,9 @@ class Encoder:
         ids = np.empty((n, NUM_SPARSE), dtype=np.int64)
         for f, (table, tokens) in enumerate(zip(self.lookups, categorical)):
             ids[:, f] = np.fromiter(map(table.get, tokens, itertools.repeat(0, n)), dtype=np.int64, count=n)
+            blank = tokens.count(b"")
+            self.values_seen += n - blank
+            self.values_unknown += n - blank - int(np.count_nonzero(ids[:, f]))
         return ids
 
     def encode(self, records, has_label=True, skip_bad=False):
@@ -307,8 +366,8 @@ class LineCursor:
             path = self.files[self.file_index]
             if os.path.getsize(path) == 0:
                 if not self.skip_bad:
-                    raise DataError(f"{path}:0: file is empty")
-                self.errors.append(f"{path}:0: file is empty")
+                    raise DataError(f"{path}: file is empty")
+                self.errors.append(f"{path}: file is empty")
             self._file = open(path, "rb")
             skipped = _skip(self._file, self.line)
             if skipped < self.line:  # the position lies past this file's end: go on in the next
@@ -450,6 +509,25 @@ def collate(item):
     return default_convert_fn([_NO_BATCH] if batch is None else list(batch)), errors
 
 
+class BadSampleFilter:
+    """Wraps a stream loader's (batch or None, messages) items: stops at the first bad line with its
+    message, or with skip skips and counts it; yields the batches."""
+
+    def __init__(self, skip):
+        self.skip, self.skipped = skip, 0
+
+    def __call__(self, loader):
+        for batch, errors in loader:
+            for message in errors:
+                if not self.skip:
+                    raise DataError(message)
+                self.skipped += 1
+                if is_main_process():
+                    print(f"skipped bad sample: {message}", flush=True)
+            if batch is not None:
+                yield batch
+
+
 class _StreamLoader:
     """Iterates a DataLoader over a CriteoStream as (batch or None, messages of bad lines)."""
 
@@ -462,7 +540,122 @@ class _StreamLoader:
 
 
 def make_loader(stream, num_workers, use_shared_memory=True):
-    """A DataLoader over a CriteoStream: the stream batches, the workers read in parallel. Wrap it in
-    utils.BadSampleFilter to stop at (or skip and count) bad lines."""
+    """A DataLoader over a CriteoStream: the stream batches, the workers read in parallel (and die
+    with the trainer, even after a kill -9). Wrap it in BadSampleFilter."""
     return _StreamLoader(paddle.io.DataLoader(stream, batch_size=None, num_workers=num_workers, collate_fn=collate,
-                                              use_shared_memory=use_shared_memory))
+                                              use_shared_memory=use_shared_memory, worker_init_fn=die_with_parent))
+
+
+# ------------------------------------------------------------------------------------------------
+# binary cache
+
+CACHE_FORMAT = "criteo-cache-1"
+CACHE_BYTES_PER_LINE = NUM_SPARSE * 4 + NUM_DENSE * 4 + 1  # int32 ids, float32 dense, uint8 label
+
+
+class SplitCache:
+    """One split's lines, encoded once: ids int32 [n, 26], dense float32 [n, 13] (scaled), label
+    uint8 [n], as .npy files opened with mmap_mode="r": an epoch reads slices, the page cache holds
+    what fits in memory, and nothing is parsed again."""
+
+    def __init__(self, directory):
+        with open(os.path.join(directory, "meta.json")) as f:
+            self.meta = json.load(f)
+        rows = self.meta["rows"]
+        self.ids, self.dense, self.label = (np.load(os.path.join(directory, f"{name}.npy"), mmap_mode="r")[:rows]
+                                            for name in ("ids", "dense", "label"))
+        self.directory = directory
+
+    def __len__(self):
+        return len(self.label)
+
+    def batches_per_rank(self, batch_size, world_size=1):
+        return len(self) // batch_size // world_size
+
+    def batches(self, batch_size, rank=0, world_size=1, start_batch=0, drop_last=True):
+        """Numpy batches (ids int64, dense, label [n, 1], weight [n, 1]) in the stream's order: block k
+        of batch_size rows goes to rank k % world_size. drop_last: every rank the same number of full
+        batches; otherwise every row once over all ranks."""
+        stop = self.batches_per_rank(batch_size, world_size) if drop_last else math.inf
+        ones = np.ones((batch_size, 1), np.float32)
+        block = start_batch * world_size + rank
+        i = start_batch
+        while i < stop and block * batch_size < len(self):
+            a, b = block * batch_size, min(len(self), (block + 1) * batch_size)
+            yield (self.ids[a:b].astype(np.int64), np.array(self.dense[a:b]),
+                   self.label[a:b].astype(np.float32)[:, None], ones[:b - a])
+            i, block = i + 1, block + world_size
+
+
+def cache_key(files, encoder):
+    """What a cache depends on: the source files (names, sizes, times), the vocabulary, the scaling."""
+    return {"format": CACHE_FORMAT, "files": [file_stat(p) for p in files], "vocab": encoder.vocab.digest(),
+            "dense_scaling": encoder.dense_scaling}
+
+
+def open_cache(directory, files, encoder, skip_bad=False):
+    """The SplitCache in directory if it was built from these files with this encoding, else None.
+    A cache built with skip_bad that dropped lines is refused without skip_bad (with its first message)."""
+    try:
+        cache = SplitCache(directory)
+    except (OSError, ValueError, KeyError):
+        return None
+    if cache.meta.get("key") != cache_key(files, encoder):
+        return None
+    if cache.meta["errors"] and not skip_bad:
+        raise DataError(cache.meta["errors"][0])
+    return cache
+
+
+def count_lines(path, block=1 << 24):
+    """Newlines in a file, plus one for a last line without one (fast: no parsing)."""
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while data := f.read(block):
+            n += data.count(b"\n")
+            last = data[-1:]
+    return n + (last != b"\n")
+
+
+def build_cache(directory, files, encoder, skip_bad=False, what="binary cache"):
+    """Parse and encode files once into directory (written aside, then renamed into place), checking
+    every line on the way. Returns the SplitCache, or None when the disk has no room for it (then
+    the caller streams the text instead)."""
+    cache = open_cache(directory, files, encoder, skip_bad)
+    if cache is not None:
+        return cache
+    counts = [count_lines(p) for p in files]
+    need = sum(counts) * CACHE_BYTES_PER_LINE
+    parent = os.path.dirname(os.path.abspath(directory))
+    os.makedirs(parent, exist_ok=True)
+    if shutil.disk_usage(parent).free < need * 1.1 + (64 << 20):
+        return None
+    tmp = f"{directory}.tmp{os.getpid()}"
+    for old in os.listdir(parent):  # a killed build's leftovers
+        if old.startswith(os.path.basename(directory) + ".tmp"):
+            shutil.rmtree(os.path.join(parent, old), ignore_errors=True)
+    os.makedirs(tmp)
+    rows = sum(counts)
+    arrays = {name: np.lib.format.open_memmap(os.path.join(tmp, f"{name}.npy"), mode="w+", dtype=dtype, shape=shape)
+              for name, dtype, shape in [("ids", np.int32, (rows, NUM_SPARSE)), ("dense", np.float32, (rows, NUM_DENSE)),
+                                         ("label", np.uint8, (rows,))]}
+    row, errors = 0, []
+    chunks = ChunkReader(files, skip_bad, what)
+    for _, records in chunks:
+        ids, dense, labels, kept, dropped = encoder.encode(records, skip_bad=skip_bad)
+        errors += dropped
+        arrays["ids"][row:row + len(kept)] = ids
+        arrays["dense"][row:row + len(kept)] = dense
+        arrays["label"][row:row + len(kept)] = labels
+        row += len(kept)
+    for array in arrays.values():
+        array.flush()
+    del arrays
+    errors += [f"{p}: file is empty" for p, n in zip(files, chunks.lines) if n == 0]
+    with open(os.path.join(tmp, "meta.json"), "w") as f:
+        json.dump({"key": cache_key(files, encoder), "rows": row, "lines": chunks.lines, "errors": errors[:100],
+                   "bad_lines": len(errors)}, f)
+    if os.path.isdir(directory):
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
+    return SplitCache(directory)

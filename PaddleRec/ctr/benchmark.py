@@ -1,0 +1,124 @@
+"""How close the training loop runs to the pure model step, and how fast the data paths are.
+
+For a model at its recipe's batch size and optimizer, on the demo data, prints:
+- the training loop's throughput: train.py itself (binary cache, batches, step, logging), samples/s;
+- the pure training step: the same model, loss and optimizer on the same batches, already tensors
+  in memory (nothing but train.train_step), samples/s;
+- their ratio (the goal: loop >= 0.9 of the pure step);
+- how fast the cache is built (lines/s, parsed once) and read (lines/s, slices to tensors), and
+  the text stream through DataLoader workers (lines/s, parsed on every epoch; --no_cache).
+The loop and the pure step are timed alternately, --rounds times each, and their medians compared;
+the machine's load average is printed with them.
+
+    python benchmark.py                          # DeepFM, batch 100 (its recipe), SGD
+    python benchmark.py --model xdeepfm --rounds 5
+"""
+import argparse
+import json
+import os
+import tempfile
+import time
+
+import utils  # first: it silences Paddle's import-time warnings
+import numpy as np
+import paddle
+
+import reader
+import train
+from eval import split_batches
+from make_demo_data import make_demo_data
+from models import DEFAULT_MODEL, MODELS
+
+
+def loop_samples_per_second(args, out_dir):
+    """train.py on the demo data; the median throughput of its log intervals after the first."""
+    with paddle.utils.unique_name.guard():
+        train.main(["--model", args.model, "--data_dir", args.data_dir, "--output_dir", out_dir, "--max_steps",
+                    str(args.steps), "--log_interval", str(args.steps // 10), "--eval_interval", "0", "--overwrite",
+                    "--epochs", "1", "--cache_dir", args.cache_dir] + (["--no_cache"] if args.no_cache else []))
+    with open(os.path.join(out_dir, args.model, "metrics.jsonl")) as f:
+        records = [r for r in map(json.loads, f) if "ips" in r][1:]
+    return float(np.median([r["ips"] for r in records]))
+
+
+def pure_step_samples_per_second(args, train_args, vocab, batches, warmup=10):
+    """The same model, loss and optimizer as train.py, on the loop's first batches, already tensors."""
+    paddle.seed(0)
+    with paddle.utils.unique_name.guard():
+        model = train.build_model(args.model, vocab.sizes)
+        optimizer, _ = train.build_optimizer(train_args, model)
+    scaler = paddle.amp.GradScaler(enable=False)
+    for i in range(warmup + args.steps):
+        if i == warmup:
+            loss.item()
+            start = time.perf_counter()
+        loss = train.train_step(model, optimizer, scaler, False, train_args, batches[i % len(batches)])
+    loss.item()
+    return args.steps * train_args.batch_size / (time.perf_counter() - start)
+
+
+def lines_per_second(batches, limit):
+    """Lines/s through a split's batches (after the first, once workers have started)."""
+    lines, start = 0, None
+    for i, batch in enumerate(batches):
+        if i == 0:
+            start = time.perf_counter()
+            continue
+        lines += batch[0].shape[0]
+        if i == limit:
+            break
+    return lines / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", default=DEFAULT_MODEL, choices=MODELS, help="the model to time, at its recipe")
+    parser.add_argument("--steps", type=int, default=300, help="training steps to time per round")
+    parser.add_argument("--rounds", type=int, default=3, help="the loop and the pure step are timed this many times each")
+    parser.add_argument("--data_dir", default="data/demo", help="written by make_demo_data.py if missing")
+    parser.add_argument("--cache_dir", default=None, help="default: a fresh temporary directory (the build is timed)")
+    parser.add_argument("--no_cache", action="store_true", help="time the loop on the streamed text instead")
+    args = parser.parse_args()
+    if not os.path.isfile(os.path.join(args.data_dir, "test.txt")):
+        make_demo_data(args.data_dir)
+    out_dir = tempfile.mkdtemp(prefix="bench_")
+    args.cache_dir = args.cache_dir or os.path.join(out_dir, "cache")
+    train_args = train.get_args(["--model", args.model, "--data_dir", args.data_dir, "--output_dir", out_dir,
+                                 "--cache_dir", args.cache_dir])
+    utils.setup(train_args)
+
+    # the data paths: vocabulary, cache build, cache read, text stream
+    files = reader.list_data_files(os.path.join(args.data_dir, "train"))
+    vocab = reader.FeatureVocab.build(files, train_args.min_freq)
+    os.makedirs(os.path.join(out_dir, args.model), exist_ok=True)
+    vocab.save(os.path.join(out_dir, args.model, "vocab.json"))  # what train.py would count
+    encoder = reader.Encoder(vocab, train_args.dense_scaling)
+    start = time.perf_counter()
+    cached = split_batches(train_args, encoder, "train")
+    build = cached.lines / (time.perf_counter() - start)
+    read = lines_per_second(cached.batches(train_args.batch_size), 2000)
+    train_args.no_cache = True
+    streamed = lines_per_second(split_batches(train_args, encoder, "train").batches(train_args.batch_size), 1000)
+    train_args.no_cache = False
+    batches = list(b for _, b in zip(range(args.steps), cached.batches(train_args.batch_size)))
+
+    loops, pures, loads = [], [], []
+    for _ in range(args.rounds):  # alternate, so that a change in the machine's load hits both
+        loads.append(os.getloadavg()[0])
+        loops.append(loop_samples_per_second(args, out_dir))
+        pures.append(pure_step_samples_per_second(args, train_args, vocab, batches))
+    loop, pure = float(np.median(loops)), float(np.median(pures))
+    print(f"\n{args.model}, batch {train_args.batch_size}, {train_args.optimizer} (its recipe), {utils.cpu_count()} CPU "
+          f"cores, MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}, load average "
+          f"{min(loads):.1f}-{max(loads):.1f} during the rounds")
+    print(f"binary cache build (parse once):     {build:10.0f} lines/s")
+    print(f"binary cache read (slices, tensors): {read:10.0f} lines/s")
+    print(f"text stream (DataLoader workers):    {streamed:10.0f} lines/s")
+    label = "training loop (train.py, --no_cache):" if args.no_cache else "training loop (train.py):"
+    print(f"{label:37s}{loop:10.0f} samples/s  (rounds: {', '.join(f'{v:.0f}' for v in loops)})")
+    print(f"pure step (tensors in memory):       {pure:10.0f} samples/s  (rounds: {', '.join(f'{v:.0f}' for v in pures)})")
+    print(f"loop / pure step:                    {loop / pure:10.2f}  (goal >= 0.90)", flush=True)
+
+
+if __name__ == "__main__":
+    utils.run_main(main)

@@ -1,5 +1,0 @@
-"""Make `models` importable when pytest runs from the folder root or elsewhere."""
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
