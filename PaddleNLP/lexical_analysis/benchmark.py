@@ -19,26 +19,26 @@ import paddle
 
 from make_demo_data import write_demo
 from model import build_model
-from reader import LacDataset, LengthBucketBatchSampler, Vocab, collate
+from reader import LengthBucketBatchSampler, Vocab, collate, load_splits
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_dir", default="data/demo")
-    parser.add_argument("--batch_size", type=int, default=64)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--data_dir", default="data/demo", help="dataset root (the demo data is written if missing)")
+    parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
     parser.add_argument("--steps", type=int, default=30, help="batches per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--num_workers", type=int, default=0)
-    parser.add_argument("--no_shared_memory", action="store_true")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating loop/step rounds; the median is shown")
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes of the loop")
+    parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
+    parser.add_argument("--device", default="cpu", help="cpu or gpu")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the batch order")
     args = parser.parse_args()
     utils.setup(args)
     if not os.path.isfile(os.path.join(args.data_dir, "train.tsv")):
         write_demo(args.data_dir)
 
     vocab = Vocab(args.data_dir)
-    train_set = LacDataset(os.path.join(args.data_dir, "train.tsv"), vocab, max_seq_len=64)
+    train_set = load_splits(args.data_dir, vocab, dev_every=10, max_seq_len=64)[0]
     sampler = LengthBucketBatchSampler(train_set.lengths, args.batch_size, seed=args.seed)
     loader = utils.make_loader(train_set, args, batch_sampler=sampler, collate_fn=collate)
     model = build_model("bigru_crf", vocab.vocab_size, vocab.num_tags)
@@ -84,7 +84,7 @@ def main():
                 reader_shares.append(share)
     loop_tps, pure_tps = np.median(results["loop"]), np.median(results["pure"])
     print(f"{args.steps} batches of {args.batch_size} sentences ({tokens} characters) on "
-          f"{len(os.sched_getaffinity(0))} CPU cores, median of {args.rounds} rounds")
+          f"{utils.cpu_count()} CPU cores, median of {args.rounds} rounds")
     print(f"training loop: {loop_tps:,.0f} tokens/s")
     print(f"pure step:     {pure_tps:,.0f} tokens/s")
     print(f"loop overhead: {100 * (pure_tps / loop_tps - 1):+.1f}% (goal: at most +10%)")
