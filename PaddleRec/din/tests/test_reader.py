@@ -123,7 +123,8 @@ def test_batch_padding_and_lengths(tmp_path):
     assert label.tolist() == [0.0, 0.0, 1.0, 1.0] and label.dtype == np.float32
 
 
-@pytest.mark.parametrize("world,workers", [(1, 2), (2, 1), (2, 2)])
+@pytest.mark.parametrize("world,workers", [pytest.param(1, 2, marks=pytest.mark.slow), (2, 1),
+                                           pytest.param(2, 2, marks=pytest.mark.slow)])
 def test_shards_cover_every_line_once(demo_dir, world, workers):
     _, items, cats = reader.read_config(demo_dir)
     files = reader.split_files(demo_dir, "train")
@@ -151,7 +152,7 @@ def test_epochs_differ_and_runs_repeat(demo_dir):
     assert not np.array_equal(order(0), order(1))
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_resume_position_continues_exactly(demo_dir, workers):
     """Stop after k batches, restart from the saved position: the rest is exactly what an
     uninterrupted epoch would have given, with nothing read twice or left out."""
