@@ -2,12 +2,17 @@
 
     python train.py --data_dir data/amazon_electronics           # the recipe below
     python train.py --model lr                                    # the baseline on the demo data
+    python train.py --resume                                      # go on with the last run's settings
     python -m paddle.distributed.launch --nproc_per_node 2 train.py ...
 
 The defaults are the recipe of PaddlePaddle/models release/1.7 PaddleRec/din: SGD with LR 0.85 for
 a total batch of 32 (scaled linearly to the batch actually used), dropped to 0.2 at step 410000,
 gradient clipping at a global norm of 5, and about 6 epochs (the original found its best AUC
 between steps 440k and 500k). The tables use sparse gradients (only the rows a batch touches).
+
+Each epoch is evaluated on the dev split (paddle_dev*.txt, or every --dev_every-th train line, held
+out of training), which picks best.pdparams; the test split is for eval.py, once, at the end.
+Every line the run reads is checked before the first step.
 """
 import argparse
 import math
