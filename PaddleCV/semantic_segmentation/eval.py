@@ -7,6 +7,7 @@ classes, data), from its best.pdparams.
     python eval.py --scales 0.75,1.0,1.25 --flip               # multi-scale + flip
     python eval.py --window 512,1024 --stride 341,682          # sliding window
     python eval.py --val_list test.list                        # another labelled list in DATA_DIR
+    python eval.py --majority_baseline                         # chance level: the most frequent class
 
 The confusion matrix accumulates over batches and, under paddle.distributed.launch, over ranks (each
 rank evaluates its own share, no padded duplicates), so the figure equals the single-process one.
@@ -15,6 +16,8 @@ import argparse
 import os
 
 import utils  # first: it silences paddle's import-time warnings
+import numpy as np
+from PIL import Image
 
 import reader
 from metric import ConfusionMatrix
@@ -33,6 +36,25 @@ def evaluate(model, loader, num_classes, bad_samples, scales=(1.0,), flip=False,
     result = cm.all_reduce().compute()
     result["pixels"] = int(cm.matrix.sum())
     return result
+
+
+def majority_baseline(args, loader, bad_samples):
+    """(class, metrics) of predicting the train list's most frequent labelled class everywhere: the
+    figure a model must beat to have learned anything."""
+    samples = reader.read_list(os.path.join(args.data_dir, args.train_list), args.data_dir, bad=bad_samples)
+    counts = np.zeros(args.num_classes, np.int64)
+    for _, label_path, where in utils.progress(samples, len(samples), "counting train labels"):
+        with Image.open(label_path) as im:
+            label = np.asarray(im).ravel()
+        counts += np.bincount(label[label < args.num_classes], minlength=args.num_classes)[:args.num_classes]
+    majority = int(counts.argmax())
+    cm = ConfusionMatrix(args.num_classes)
+    for _, labels in bad_samples(utils.progress(loader, len(loader), "eval")):
+        labels = labels.numpy()
+        cm.update(np.full_like(labels, majority), labels)
+    result = cm.all_reduce().compute()
+    result["pixels"] = int(cm.matrix.sum())
+    return majority, result
 
 
 def eval_loader(args, bad_samples):
@@ -76,6 +98,9 @@ def get_args(argv=None):
     run_flags(parser)
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     parser.add_argument("--val_list", default=None, help="labelled list file in DATA_DIR; None: the run's")
+    parser.add_argument("--majority_baseline", action="store_true",
+                        help="score predicting the train list's most frequent class everywhere, not the model")
+    parser.add_argument("--train_list", default=None, help="with --majority_baseline: the train list; None: the run's")
     parser.add_argument("--scales", default="1.0", help="comma-separated inference scales, e.g. 0.75,1.0,1.25")
     parser.add_argument("--flip", action="store_true", help="also average horizontally flipped predictions")
     parser.add_argument("--window", default=None, help="sliding-window inference with windows HEIGHT,WIDTH")
@@ -87,6 +112,7 @@ def get_args(argv=None):
     args = fill_from_dataset(utils.load_run_config(utils.parse_args(parser, argv)))
     args.data_dir = args.data_dir or "data/cityscapes"
     args.val_list = args.val_list or "val.list"
+    args.train_list = args.train_list or "train.list"
     return args
 
 
@@ -95,6 +121,12 @@ def main(argv=None):
     utils.setup(args)
     bad_samples = reader.BadSamples(args.skip_bad_samples)
     dataset, loader = eval_loader(args, bad_samples)
+    if args.majority_baseline:
+        majority, result = majority_baseline(args, loader, bad_samples)
+        names = reader.class_names(args.dataset, args.num_classes)
+        print(f"majority baseline: {names[majority]} everywhere on {dataset.list_path} ({len(dataset)} images)")
+        print(f"final metrics: miou={result['miou']:.4f} pixel_acc={result['pixel_acc']:.4f}", flush=True)
+        return result
     model = build_model(args.model, num_classes=args.num_classes)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)

@@ -17,6 +17,8 @@ import os
 import numpy as np
 from PIL import Image, ImageDraw
 
+import utils
+
 # Cityscapes train ids of the classes drawn here.
 ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, TERRAIN, SKY, PERSON, CAR = 0, 1, 2, 5, 7, 8, 9, 10, 11, 13
 IGNORE = 255
@@ -120,7 +122,7 @@ def draw_scene(rng, height, width):
 
 def write_split(root, split, count, height, width, seed):
     lines = []
-    for i in range(count):
+    for i in utils.progress(range(count), count, f"demo {split} scenes"):
         rng = np.random.default_rng((seed, 0 if split == "train" else 1, i))
         city = CITIES[split][i % len(CITIES[split])]
         stem = f"{city}_{i // 10:06d}_{(i % 10) * 19:06d}"

@@ -1,6 +1,7 @@
 """eval.py, export.py and infer.py on the session's training run: they follow the last trained run
 without flags, agree with each other, refuse what does not fit, and infer keeps its promises
 (class names, bounded input size, 16-bit images, the eval metric over the val list)."""
+import json
 import os
 import re
 import shutil
@@ -73,19 +74,25 @@ def test_infer_end_to_end_on_a_wide_16_bit_image(trained, tmp_path, capsys):
     assert grey[:, :100].mean() < grey[:, -100:].mean() - 40  # dark to bright, not clipped to white
 
 
-def test_export_follows_the_run_and_infer_refuses_a_stale_export(demo, trained, tmp_path):
+def test_export_follows_the_run_and_infer_refuses_a_missing_or_stale_export(demo, trained, tmp_path):
     image = os.path.join(demo, open(os.path.join(demo, "val.list")).readline().split()[0])
+    inference_dir = os.path.join(trained, "fastscnn", "inference")  # the session's `export.py --output_dir`
+    assert sorted(os.listdir(inference_dir)) == ["export_info.json", "infer_cfg.json", "model.json", "model.pdiparams"]
     out = str(tmp_path / "out")
-    shutil.copytree(trained, out, ignore=shutil.ignore_patterns("inference"))
+    shutil.copytree(trained, out, ignore=shutil.ignore_patterns("predictions", "pngs"))
+    shutil.rmtree(os.path.join(out, "fastscnn", "inference"))
     with pytest.raises(utils.CheckpointError, match="no exported model"):
         in_process(infer.main, ["--output_dir", out, image])
-    inference_dir = in_process(export.main, ["--output_dir", out])
-    assert inference_dir == os.path.join(out, "fastscnn", "inference")
-    assert sorted(os.listdir(inference_dir)) == ["export_info.json", "infer_cfg.json", "model.json", "model.pdiparams"]
-    best = os.path.join(out, "fastscnn", "best.pdparams")
-    os.utime(best, (os.path.getmtime(best) + 10,) * 2)  # trained further after the export
-    with pytest.raises(utils.CheckpointError, match="older than .*best.pdparams.*run export.py again"):
-        in_process(infer.main, ["--output_dir", out, image])
+    shutil.copytree(inference_dir, os.path.join(out, "fastscnn", "inference"))
+    with open(os.path.join(inference_dir, "export_info.json")) as f:
+        source = json.load(f)["checkpoint"]
+    assert source == os.path.join(trained, "fastscnn", "best.pdparams")
+    os.utime(source, (os.path.getmtime(source) + 10,) * 2)  # trained further after the export
+    try:
+        with pytest.raises(utils.CheckpointError, match="older than .*best.pdparams.*run export.py again"):
+            in_process(infer.main, ["--output_dir", out, image])
+    finally:
+        os.utime(source, (os.path.getmtime(source) - 10,) * 2)
 
 
 def test_a_checkpoint_that_does_not_fit_or_is_missing_is_a_checkpoint_error(trained):
@@ -109,3 +116,17 @@ def test_help_shows_every_flag_with_its_default_and_the_models_once(get_args, ca
         if not block.startswith("-h, --help"):
             assert "(default:" in block and len(block.split("(default:")[0].split()) >= 3, block
     assert text.count("glore_resnet101") == 1, text
+
+
+def test_majority_baseline(demo, trained, capsys):
+    """The README's chance level: the train list's most frequent class predicted everywhere."""
+    result = in_process(evaluate_script.main, ["--output_dir", trained, "--majority_baseline"])
+    counts = np.zeros(256, np.int64)
+    for line in open(os.path.join(demo, "train.list")):
+        counts += np.bincount(np.asarray(Image.open(os.path.join(demo, line.split()[1]))).ravel(), minlength=256)
+    majority = int(counts[:19].argmax())
+    val = np.concatenate([np.asarray(Image.open(os.path.join(demo, line.split()[1]))).ravel()
+                          for line in open(os.path.join(demo, "val.list"))])
+    val = val[val != 255]
+    assert result["pixel_acc"] == pytest.approx((val == majority).mean())
+    assert f"majority baseline: {reader.CITYSCAPES_CLASSES[majority]} everywhere" in capsys.readouterr().out
