@@ -80,7 +80,7 @@ def loop_images_per_second(model_name, batch_size, image_size, steps, num_worker
     out = tempfile.mkdtemp(prefix="bench_")
     train.main(["--model", model_name, "--data_dir", data_dir, "--output_dir", out, "--image_size", str(image_size),
                 "--batch_size", str(batch_size), "--max_steps", str(steps + 2), "--log_interval", "1",
-                "--num_workers", str(num_workers), "--eval_interval", "0", "--num_classes", "1000"])
+                "--num_workers", str(num_workers), "--eval_interval", "0"])
     with open(os.path.join(out, model_name, "metrics.jsonl")) as f:
         records = [r for r in map(json.loads, f) if "loss" in r][2:]
     return batch_size / float(np.median([r["batch_cost"] for r in records])), float(
@@ -88,17 +88,17 @@ def loop_images_per_second(model_name, batch_size, image_size, steps, num_worker
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="ResNet50")
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--image_size", type=int, default=224)
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--num_workers", type=int, default=2)
-    parser.add_argument("--data_dir", default="data/demo")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", default="ResNet50", help="a registered model name")
+    parser.add_argument("--batch_size", type=int, default=16, help="images per step")
+    parser.add_argument("--image_size", type=int, default=224, help="crop size")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps (after 2 warm-up steps)")
+    parser.add_argument("--num_workers", type=int, default=2, help="DataLoader workers of the train.py loop")
+    parser.add_argument("--data_dir", default="data/demo", help="demo data, written here if missing")
     args = parser.parse_args()
     paddle.set_device("cpu")
-    paddle.base.core.set_num_threads(len(os.sched_getaffinity(0)))
-    if not os.path.isfile(os.path.join(args.data_dir, "train_list.txt")):
+    utils.configure_cpu()
+    if not os.path.isfile(os.path.join(args.data_dir, "test_list.txt")):
         make_demo_data(args.data_dir)
 
     matmul = matmul_flops_per_second()
@@ -108,7 +108,7 @@ def main():
                                                args.num_workers, args.data_dir)
     train_flops = 6 * macs  # forward 2 FLOPs per multiply-add, backward about twice the forward
     print(f"\n{args.model}, batch {args.batch_size}, {args.image_size}x{args.image_size}, "
-          f"{len(os.sched_getaffinity(0))} CPU cores, MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}")
+          f"{utils.cpu_count()} CPU cores, MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}")
     print(f"matmul fp32 2048^2:        {matmul / 1e9:8.1f} GFLOP/s")
     print(f"pure training step:        {pure:8.2f} images/s")
     print(f"training loop (train.py):  {loop:8.2f} images/s  (median reader_cost {reader_cost * 1000:.1f} ms/step)")

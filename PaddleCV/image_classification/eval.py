@@ -1,12 +1,15 @@
-"""Evaluate a checkpoint on the val split: top-1 and top-5 accuracy.
+"""Evaluate a trained run: top-1 and top-5 accuracy on the test split (val when DATA_DIR has none).
 
-    python eval.py --model ResNet50 --data_dir data/ILSVRC2012 --checkpoint output/ResNet50/best.pdparams
+    python eval.py                               the last run trained in output/, with its own settings
+    python eval.py --model ResNet50 --data_dir data/ILSVRC2012 --split val
 
+The model, crop size, class count and data come from the run's OUTPUT_DIR/MODEL/train_config.json;
+a checkpoint that does not fit that model is an error. train.py picks best.pdparams on val, so a
+val figure of best.pdparams is optimistic; the test split, when there is one, is read only here.
 Under paddle.distributed.launch each rank evaluates its own share and the counts are summed, so the
 figure equals the single-process one.
 """
 import argparse
-import json
 import os
 
 import utils
@@ -17,33 +20,47 @@ from models import MODELS, build_model
 
 
 def evaluate(model, loader, skip_bad_samples=False):
-    """Top-1/top-5 accuracy over a loader built with utils.collate_with_errors, summed over ranks."""
+    """Top-1/top-5 accuracy over a loader built with reader.collate_with_errors, summed over ranks."""
     model.eval()
     metric = paddle.metric.Accuracy(topk=(1, 5))
+    batches = reader.BadSampleFilter(skip_bad_samples)(loader)
     with paddle.no_grad():
-        for images, labels in utils.BadSampleFilter(skip_bad_samples)(loader):
+        for images, labels in utils.progress(batches, len(loader), "eval"):
             metric.update(metric.compute(model(images), labels.unsqueeze(-1)))
     total = utils.all_reduce_sum(list(metric.total) + [metric.count[0]])
     model.train()
     return {"top1": total[0] / max(total[2], 1), "top5": total[1] / max(total[2], 1), "samples": int(total[2])}
 
 
-def eval_loader(args, image_size):
-    dataset = reader.ImageClassificationDataset(args.data_dir, "val", image_size, args.num_classes, train=False)
-    loader = utils.make_loader(utils.eval_shard(dataset), args, batch_size=args.batch_size,
-                               collate_fn=utils.collate_with_errors)
-    return dataset, loader
+def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):
+    """The flags eval, export and infer share: which run, which weights; the rest comes from the run."""
+    parser.formatter_class = utils.HelpFormatter
+    parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
+                        help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
+    parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
+    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
+    parser.add_argument("--image_size", type=int, default=None, help="crop size; None: the run's")
+    parser.add_argument("--num_classes", type=int, default=None,
+                        help="class count; None: the run's (give it only for weights without a run)")
+    return parser
 
 
-def trained_image_size(output_dir, model):
-    """The crop size the model was trained at (train.py records it), else the model's own."""
-    path = os.path.join(output_dir, model, "train_config.json")
-    if os.path.isfile(path):
-        with open(path) as f:
-            size = json.load(f).get("image_size", 0)
-        if size:
-            return size
-    return MODELS[model].input_size
+def run_settings(args):
+    """Fill args from the run's saved settings; returns (checkpoint path, class names or None)."""
+    utils.load_run_config(args)
+    args.data_dir = args.data_dir or "data/demo"
+    args.image_size = args.image_size or MODELS[args.model].input_size
+    if not args.num_classes:  # weights without a run: count the classes of the data
+        args.num_classes = reader.dataset_info(args.data_dir)[1]
+    checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
+    names = None
+    if os.path.isdir(args.data_dir):
+        try:
+            names = reader.dataset_info(args.data_dir, args.num_classes)[2]
+        except utils.DataError:
+            names = None  # the names are a nicety; a data problem shows where the data is read
+    return checkpoint, names
 
 
 def default_checkpoint(output_dir, model):
@@ -51,30 +68,38 @@ def default_checkpoint(output_dir, model):
     return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="ResNet50", choices=sorted(MODELS))
-    parser.add_argument("--data_dir", default="data/demo")
-    parser.add_argument("--output_dir", default="output")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
-    parser.add_argument("--batch_size", type=int, default=64)
-    parser.add_argument("--image_size", type=int, default=0, help="0: the size it was trained at")
-    parser.add_argument("--num_classes", type=int, default=1000, help="when DATA_DIR has no label_list.txt")
-    parser.add_argument("--num_workers", type=int, default=2)
-    parser.add_argument("--no_shared_memory", action="store_true")
-    parser.add_argument("--skip_bad_samples", action="store_true")
-    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-    utils.setup(args)
+def load_trained_model(args, checkpoint):
+    model = build_model(args.model, num_classes=args.num_classes)
+    utils.load_model(model, checkpoint)
+    model.eval()
+    return model
 
-    dataset, loader = eval_loader(args, args.image_size or trained_image_size(args.output_dir, args.model))
-    model = build_model(args.model, num_classes=dataset.num_classes)
-    utils.load_weights(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
-    result = evaluate(model, loader, args.skip_bad_samples)
+
+def build_parser():
+    parser = add_run_flags(argparse.ArgumentParser(description=__doc__))
+    parser.add_argument("--split", choices=["auto", "val", "test"], default="auto",
+                        help="auto: test when DATA_DIR has a test split, else val")
+    parser.add_argument("--batch_size", type=int, default=64, help="images per forward pass, per process")
+    parser.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
+    parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
+    parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count unreadable images")
+    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
+    return parser
+
+
+def main(argv=None):
+    args = utils.parse_args(build_parser(), argv)
+    checkpoint, _ = run_settings(args)
+    utils.setup(args)
+    split = args.split if args.split != "auto" else ("test" if reader.has_split(args.data_dir, "test") else "val")
+    dataset = reader.ImageClassificationDataset(args.data_dir, split, args.image_size, args.num_classes, train=False)
+    model = load_trained_model(args, checkpoint)
+    result = evaluate(model, reader.make_loader(dataset, args, train=False), args.skip_bad_samples)
     if utils.is_main_process():
-        print(f"eval {args.model} on {result['samples']} images: top1 {result['top1']:.4f} top5 {result['top5']:.4f}")
+        print(f"eval {args.model} ({checkpoint}) on {result['samples']} {split} images of {args.data_dir}: "
+              f"top1 {result['top1']:.4f} top5 {result['top5']:.4f}")
         print(f"final metrics: top1={result['top1']:.4f} top5={result['top5']:.4f}", flush=True)
+    return result
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ size and rotation over a noisy background, saved as JPEG:
 
     data/demo/train/n00000003/n00000003_0012.JPEG
     data/demo/train_list.txt        train/n00000003/n00000003_0012.JPEG 3
-    data/demo/val_list.txt
+    data/demo/val_list.txt          (selects the best checkpoint)
+    data/demo/test_list.txt         (read once, by eval.py at the end)
     data/demo/label_list.txt        3 blue triangle
 
 Deterministic for a given --seed, so every machine trains on the same pictures.
@@ -16,6 +17,8 @@ import os
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+import utils
 
 SHAPES = ["circle", "square", "triangle", "cross", "ring"]
 COLOURS = {"red": (200, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 200), "yellow": (210, 190, 40)}
@@ -56,13 +59,21 @@ def draw_sample(shape, colour, size, rng):
     return image.filter(ImageFilter.GaussianBlur(rng.uniform(0, 1.0)))
 
 
-def make_demo_data(out_dir, num_classes=10, train_per_class=100, val_per_class=20, size=80, seed=0):
+def make_demo_data(out_dir, num_classes=10, train_per_class=100, val_per_class=20, size=80, seed=0,
+                   test_per_class=None):
+    """Writes train, val and test (as many as val unless given) in the list layout; test_list.txt last."""
     rng = np.random.default_rng(seed)
     classes = class_list(num_classes)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "label_list.txt"), "w") as f:
         f.writelines(f"{i} {colour} {shape}\n" for i, (shape, colour) in enumerate(classes))
-    for split, per_class in (("train", train_per_class), ("val", val_per_class)):
+    splits = [("train", train_per_class), ("val", val_per_class),
+              ("test", val_per_class if test_per_class is None else test_per_class)]
+    total = num_classes * sum(n for _, n in splits)
+    done = iter(utils.progress(range(total), total, f"writing {out_dir}"))
+    for split, per_class in splits:
+        if not per_class:
+            continue
         lines = []
         for label, (shape, colour) in enumerate(classes):
             synset = f"n{label:08d}"
@@ -71,6 +82,7 @@ def make_demo_data(out_dir, num_classes=10, train_per_class=100, val_per_class=2
                 rel = f"{split}/{synset}/{synset}_{k:04d}.JPEG"
                 draw_sample(shape, colour, size, rng).save(os.path.join(out_dir, rel), quality=90)
                 lines.append(f"{rel} {label}\n")
+                next(done, None)
         order = rng.permutation(len(lines))  # real list files are not sorted by class
         with open(os.path.join(out_dir, f"{split}_list.txt"), "w") as f:
             f.writelines(lines[i] for i in order)
@@ -78,15 +90,17 @@ def make_demo_data(out_dir, num_classes=10, train_per_class=100, val_per_class=2
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", default="data/demo")
-    parser.add_argument("--num_classes", type=int, default=10)
-    parser.add_argument("--train_per_class", type=int, default=100)
-    parser.add_argument("--val_per_class", type=int, default=20)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--out_dir", default="data/demo", help="dataset root to write")
+    parser.add_argument("--num_classes", type=int, default=10, help="classes (shape and colour pairs)")
+    parser.add_argument("--train_per_class", type=int, default=100, help="training images per class")
+    parser.add_argument("--val_per_class", type=int, default=20, help="val images per class")
+    parser.add_argument("--test_per_class", type=int, default=20, help="test images per class (0: no test split)")
     parser.add_argument("--size", type=int, default=80, help="side of the square JPEGs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the whole set is a function of it")
     args = parser.parse_args()
-    make_demo_data(args.out_dir, args.num_classes, args.train_per_class, args.val_per_class, args.size, args.seed)
+    make_demo_data(args.out_dir, args.num_classes, args.train_per_class, args.val_per_class, args.size, args.seed,
+                   args.test_per_class)
     print(f"demo data written to {args.out_dir}")
 
 

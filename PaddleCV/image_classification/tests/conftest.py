@@ -1,5 +1,73 @@
-"""Make `models` importable when pytest runs from the folder root or elsewhere."""
+"""Shared fixtures: the folder on sys.path, the CPU configured, a tiny demo set, and ONE tiny training
+run per test session (then exported) that the eval, export, infer and resume tests reuse."""
 import os
+import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("GLOG_minloglevel", "2")
+FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, FOLDER)
+
+import pytest  # noqa: E402
+
+import utils  # noqa: E402
+
+utils.configure_cpu()
+
+import paddle  # noqa: E402
+
+# Non-default model-shaping settings on purpose (32 px instead of 224, 4 classes without a
+# label_list.txt): eval/export/infer must take them from the run, not from their own defaults.
+TINY = ["--model", "ResNet18", "--image_size", "32", "--batch_size", "4", "--num_workers", "0",
+        "--lr", "0.8", "--epochs", "2"]
+RUN_STEPS = 8
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: subprocesses, kills, two ranks, README commands (-m slow)")
+    config.addinivalue_line("filterwarnings", "ignore:When training, we now always track global mean")
+
+
+def run_train(argv):
+    """train.main in this process, with fresh parameter names as in a new process (so optimizer
+    state saved by one run matches the parameters of the next)."""
+    import train
+    with paddle.utils.unique_name.guard():
+        return train.main(argv)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """4 classes, 6 train / 3 val / 3 test images each, 40 px, with label_list.txt."""
+    from make_demo_data import make_demo_data
+    return make_demo_data(str(tmp_path_factory.mktemp("demo")), num_classes=4, train_per_class=6,
+                          val_per_class=3, size=40, seed=1)
+
+
+@pytest.fixture(scope="session")
+def unnamed(demo, tmp_path_factory):
+    """The demo set as a user's dataset without label_list.txt: the class count is --num_classes."""
+    root = str(tmp_path_factory.mktemp("unnamed"))
+    for name in os.listdir(demo):
+        if name != "label_list.txt":
+            os.symlink(os.path.join(demo, name), os.path.join(root, name))
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(unnamed, tmp_path_factory):
+    """OUTPUT_DIR of one finished tiny run (8 steps, logging every 3) and its export."""
+    import export
+    out = str(tmp_path_factory.mktemp("run"))
+    run_train(TINY + ["--data_dir", unnamed, "--num_classes", "4", "--output_dir", out,
+                      "--max_steps", str(RUN_STEPS), "--log_interval", "3"])
+    export.main(["--output_dir", out])
+    return out
+
+
+@pytest.fixture
+def run_copy(trained, tmp_path):
+    """A copy of the session run that a test may change."""
+    out = str(tmp_path / "run")
+    shutil.copytree(trained, out)
+    return out
