@@ -93,14 +93,22 @@ def add_model_flags(parser):
     return parser
 
 
-def add_run_flags(parser, data_help="dataset root (default: the run's own)"):
+def add_run_flags(parser, data_help="dataset root (None: the run's own, else data/demo)",
+                  checkpoint_help="weights or checkpoint (None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt)"):
     """--model/--output_dir/--data_dir/--checkpoint as eval, export and infer read them."""
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
-                        help=f"the run to use: {', '.join(sorted(MODELS))} (default: the last run trained in OUTPUT_DIR)")
+                        help=f"the run to use, one of: {', '.join(sorted(MODELS))} (None: the last run trained "
+                             "in OUTPUT_DIR)")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote its runs")
-    parser.add_argument("--data_dir", default="data/demo", help=data_help)
-    parser.add_argument("--checkpoint", default=None,
-                        help="weights or checkpoint (None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt)")
+    parser.add_argument("--data_dir", default=None, help=data_help)
+    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+
+
+def resolve_run(args):
+    """Fill the flags not given from the run's saved settings (utils.load_run_config)."""
+    utils.load_run_config(args)
+    args.data_dir = args.data_dir or "data/demo"
+    return args
 
 
 def build_parser():
@@ -122,7 +130,8 @@ def build_parser():
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     if not args.baseline or args.model or os.path.isfile(os.path.join(args.output_dir, "last_run.json")):
-        utils.load_run_config(args)  # the baseline needs no trained run, but uses its data when there is one
+        resolve_run(args)  # the baseline needs no trained run, but uses the run's data when there is one
+    args.data_dir = args.data_dir or "data/demo"
     utils.setup(args)
 
     vocab = Vocab(args.data_dir)

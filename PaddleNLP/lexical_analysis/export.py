@@ -14,7 +14,7 @@ import utils
 import paddle
 from paddle.static import InputSpec
 
-from eval import add_model_flags, add_run_flags, default_checkpoint
+from eval import add_model_flags, add_run_flags, default_checkpoint, resolve_run
 from model import build_model
 from reader import Vocab
 
@@ -30,13 +30,13 @@ def export(model, prefix):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
-    add_run_flags(parser, data_help="where word.dic, tag.dic and q2b.dic are (default: the run's data)")
+    add_run_flags(parser, data_help="where word.dic, tag.dic and q2b.dic are (None: the run's data)")
     add_model_flags(parser)
     return parser
 
 
 def main(argv=None):
-    args = utils.load_run_config(utils.parse_args(build_parser(), argv))
+    args = resolve_run(utils.parse_args(build_parser(), argv))
     paddle.set_device("cpu")
 
     vocab = Vocab(args.data_dir)

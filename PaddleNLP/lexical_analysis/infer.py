@@ -24,7 +24,7 @@ from utils import DataError
 import numpy as np
 import paddle
 
-from eval import add_model_flags, add_run_flags
+from eval import add_model_flags, add_run_flags, resolve_run
 from metric import ChunkEvaluator, get_chunks
 from model import build_model
 from reader import CHAR_SEP, HEADER, Vocab, pad_batch
@@ -78,7 +78,8 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("sentences", nargs="*", help="raw sentences")
     parser.add_argument("--input_file", default=None, help="one raw sentence per line, or a LAC .tsv")
-    add_run_flags(parser, data_help="with --checkpoint: where word.dic, tag.dic and q2b.dic are")
+    add_run_flags(parser, data_help="with --checkpoint: where word.dic, tag.dic and q2b.dic are (None: the run's)",
+                  checkpoint_help="tag with these weights in the dynamic graph (None: use the export)")
     parser.add_argument("--inference_dir", default=None,
                         help="an export (None: OUTPUT_DIR/MODEL/inference); ignored with --checkpoint")
     parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
@@ -96,7 +97,7 @@ def main(argv=None):
     if not any(chars for _, chars, _ in inputs):
         parser.error("give sentences or --input_file")
     if args.checkpoint or "inference_dir" not in args.explicit:
-        utils.load_run_config(args)  # the last run trained in OUTPUT_DIR, with its settings
+        resolve_run(args)  # the last run trained in OUTPUT_DIR, with its settings
 
     if args.checkpoint:  # dynamic graph from a checkpoint
         paddle.set_device("cpu")

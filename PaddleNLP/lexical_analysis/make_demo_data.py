@@ -281,10 +281,10 @@ def write_demo(out_dir, num_train=4000, num_test=600, seed=0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", default="data/demo")
-    parser.add_argument("--num_train", type=int, default=4000)
-    parser.add_argument("--num_test", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out_dir", default="data/demo", help="where to write the dataset (default: data/demo)")
+    parser.add_argument("--num_train", type=int, default=4000, help="training sentences (default: 4000)")
+    parser.add_argument("--num_test", type=int, default=600, help="test sentences (default: 600)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the grammar's choices (default: 0)")
     args = parser.parse_args()
     write_demo(args.out_dir, args.num_train, args.num_test, args.seed)
 

@@ -119,7 +119,8 @@ def read_split(path, vocab, skip_bad_samples=False):
     byte that is not UTF-8 stops the run either way: it means the file is in another encoding
     (say GBK), and skipping would quietly drop most of it."""
     samples, skipped = [], 0
-    for lineno, line in utils.read_lines(path):
+    lines = utils.read_lines(path)
+    for lineno, line in utils.progress(lines, len(lines), f"reading {path}"):
         if lineno == 1:
             if line.strip() != HEADER:
                 raise DataError(f"{path}:1: expected the header line 'text_a<TAB>label'")
