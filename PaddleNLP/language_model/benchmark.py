@@ -11,7 +11,7 @@ import argparse
 import os
 import time
 
-import utils
+import utils  # first: it quiets paddle's import-time warnings
 import numpy as np
 import paddle
 
@@ -22,15 +22,15 @@ from model import CONFIGS, MODELS, build_model
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="small", choices=sorted(MODELS))
-    parser.add_argument("--data_dir", default="data/demo")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", default="small", choices=sorted(MODELS), help="configuration to time")
+    parser.add_argument("--data_dir", default="data/demo", help="PTB-format data (demo data is written here if missing)")
     parser.add_argument("--batch_size", type=int, default=None, help="rows (default: the model's, 20)")
     parser.add_argument("--num_steps", type=int, default=None, help="default: the model's")
     parser.add_argument("--steps", type=int, default=30, help="chunks per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating loop/pure rounds; the median is reported")
+    parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "gpu"], help="device to time")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights")
     args = parser.parse_args()
     utils.setup(args)
     if not os.path.isfile(reader.split_path(args.data_dir, "train")):
@@ -80,7 +80,7 @@ def main():
             results[name].append(tokens / (time.perf_counter() - start))
     loop_tps, pure_tps = np.median(results["loop"]), np.median(results["pure"])
     print(f"{args.model}: {args.steps} chunks of {rows} rows x {num_steps} steps ({tokens} tokens), vocabulary "
-          f"{len(vocab)}, on {len(os.sched_getaffinity(0))} CPU cores, median of {args.rounds} rounds")
+          f"{len(vocab)}, on {utils.cpu_count()} CPU cores, median of {args.rounds} rounds")
     print(f"training loop: {loop_tps:,.0f} tokens/s")
     print(f"pure step:     {pure_tps:,.0f} tokens/s")
     print(f"loop overhead: {100 * (pure_tps / loop_tps - 1):+.1f}% (goal: at most +10%)")

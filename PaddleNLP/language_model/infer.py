@@ -1,23 +1,26 @@
 """Score your own sentences with the language model, and sample continuations of them.
 
-From the exported inference model (Paddle Inference):
+From the export of the last run trained in output/ (Paddle Inference; train.sh exports at its end):
     python infer.py "a class definition is an executable statement" "statement class a is"
-    python infer.py --file my_sentences.txt --output scores.json
+    python infer.py --input_file my_sentences.txt --output scores.json
     python infer.py --generate 20 --top_k 10 "the return value of"   # score, then continue it
-From a training checkpoint (dynamic graph):
-    python infer.py --model small --checkpoint output/small/best.pdparams "..."
+From a training checkpoint (dynamic graph) instead:
+    python infer.py --checkpoint output/small/best.pdparams "..."
 
 Sentences are tokenised PTB style (tokenizer.py: lower case, numbers as N, punctuation dropped);
-words outside the vocabulary become <unk> (shown in brackets). Each sentence is scored on its own,
-starting from a zero state after an <eos>, so its perplexity covers its words and its final <eos>.
-(eval.py instead scores whole files as streams, with the state carried across sentences.)
+words outside the vocabulary become <unk> (shown in brackets), and a sentence that is mostly
+unknown words gets a warning on stderr. Each sentence is scored on its own, starting from a zero
+state after an <eos>, so its perplexity covers its words and its final <eos>. Output line k answers
+input line k (an empty line for an empty input line); the total over all sentences goes to stderr.
+(eval.py prints the same total as sentence_ppl, and also scores whole files as streams.)
 """
 import argparse
 import json
 import math
 import os
+import sys
 
-import utils
+import utils  # first: it quiets paddle's import-time warnings
 import numpy as np
 import paddle
 
@@ -28,22 +31,18 @@ from model import MODELS, build_model
 
 def load_language_model(args):
     """(vocabulary, run(ids, h, c) -> (logits, h, c) on numpy arrays, num_layers, hidden_size)."""
-    if args.model:  # dynamic graph from a checkpoint
+    if args.checkpoint:  # dynamic graph from a checkpoint of the run
         paddle.set_device("cpu")
-        vocab = reader.Vocabulary.load(args.vocab or os.path.join(args.output_dir, args.model, "vocab.txt"))
-        model = build_model(args.model, len(vocab))
-        utils.load_weights(model, args.checkpoint or os.path.join(args.output_dir, args.model, "best.pdparams"),
-                           verbose=False)
+        vocab = reader.Vocabulary.load(os.path.join(args.output_dir, args.model, "vocab.txt"))
+        model = utils.load_model(build_model(args.model, len(vocab)), args.checkpoint)
         model.eval()
 
         def run(ids, h, c):
             with paddle.no_grad():
                 return [t.numpy() for t in model(paddle.to_tensor(ids), paddle.to_tensor(h), paddle.to_tensor(c))]
         return vocab, run, model.num_layers, model.hidden_size
-    cfg_path = os.path.join(args.inference_dir, "infer_cfg.json")
-    if not os.path.isfile(cfg_path):
-        raise utils.DataError(f"{cfg_path}:0: not found; run export.py first or pass --model/--checkpoint")
-    with open(cfg_path) as f:
+    utils.check_export(args.inference_dir)  # refuses an export older than its checkpoint
+    with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
     vocab = reader.Vocabulary.load(os.path.join(args.inference_dir, cfg["vocab"]))
     predictor = utils.create_predictor(os.path.join(args.inference_dir, "model"))
@@ -96,54 +95,71 @@ class SentenceScorer:
 
 
 def read_inputs(args):
-    sentences = [(f"argument {i}", s) for i, s in enumerate(args.sentences, 1)]
-    if args.file:
-        if not os.path.isfile(args.file):
-            raise utils.DataError(f"{args.file}:0: file not found")
-        with open(args.file, "rb") as f:
-            for lineno, raw in enumerate(f, 1):
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    raise utils.DataError(f"{args.file}:{lineno}: invalid UTF-8 (byte 0x{raw[e.start]:02x} "
-                                          f"at column {e.start + 1})")
-                if text.strip():
-                    sentences.append((f"{args.file}:{lineno}", text))
-    if not sentences:
-        raise utils.DataError("<input>:0: no sentences given (pass them as arguments or with --file)")
-    return sentences
+    """[(where, text)] in input order; an empty line of --input_file stays, with an empty text."""
+    inputs = [(f"argument {i}", s) for i, s in enumerate(args.sentences, 1)]
+    if args.input_file:
+        inputs += [(f"{args.input_file}:{n}", text) for n, text in utils.read_lines(args.input_file)]
+    if not inputs:
+        raise utils.DataError("no sentences given (pass them as arguments or with --input_file)")
+    return inputs
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def warn_if_mostly_unknown(where, tokens, vocab):
+    unknown = sum(t not in vocab.ids for t in tokens)
+    if unknown > len(tokens) / 2:
+        print(f"warning: {where}: {unknown} of {len(tokens)} words are not in the vocabulary (shown in "
+              "[brackets], scored as <unk>); the model expects English sentences like its training data, "
+              "which infer.py tokenises PTB style (lower case, numbers as N, punctuation dropped)",
+              file=sys.stderr, flush=True)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("sentences", nargs="*", help="sentences to score (and continue with --generate)")
-    parser.add_argument("--file", default=None, help="also read sentences from this file, one per line")
-    parser.add_argument("--inference_dir", default="output/inference", help="what export.py wrote")
-    parser.add_argument("--model", default=None, choices=sorted(MODELS), help="use a checkpoint instead")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
-    parser.add_argument("--output_dir", default="output")
-    parser.add_argument("--vocab", default=None, help="with --model: default OUTPUT_DIR/MODEL/vocab.txt")
+    parser.add_argument("--input_file", default=None, help="also read sentences from this file, one per line")
+    parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
+    parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
+                        help=f"run to use ({', '.join(MODELS)}; None: the last run trained in OUTPUT_DIR)")
+    parser.add_argument("--inference_dir", default=None, help="what export.py wrote (None: OUTPUT_DIR/MODEL/inference)")
+    parser.add_argument("--checkpoint", default=None,
+                        help="score with these weights in the dynamic graph instead of the export")
     parser.add_argument("--generate", type=int, default=0, help="sample up to this many words after each sentence")
-    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     parser.add_argument("--top_k", type=int, default=0, help="sample among the k likeliest words (0: all)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampling")
     parser.add_argument("--output", default=None, help="also write the results as JSON here")
-    args = parser.parse_args()
+    return parser
 
+
+def get_args(argv=None):
+    args = utils.parse_args(build_parser(), argv)
+    if args.checkpoint or args.inference_dir is None:
+        utils.load_run_config(args)
+        args.inference_dir = args.inference_dir or os.path.join(args.output_dir, args.model, "inference")
+    return args
+
+
+def main(argv=None):
+    args = get_args(argv)
     inputs = read_inputs(args)
     vocab, run, num_layers, hidden_size = load_language_model(args)
     scorer = SentenceScorer(vocab, run, num_layers, hidden_size)
     rng = np.random.default_rng(args.seed)
-    results, total_logprob, total_tokens = [], 0.0, 0
+    results, total_logprob, total_tokens, scored = [], 0.0, 0, 0
     for where, text in inputs:
         tokens = tokenizer.tokenize(text)
-        if not tokens:
-            raise utils.DataError(f"{where}: no words in {text.strip()!r}")
+        if not tokens:  # keeps its place: output line k answers input line k
+            results.append({"sentence": "", "log_prob": None, "ppl": None})
+            print("", flush=True)
+            if text.strip():
+                print(f"warning: {where}: no words in {text.strip()!r}", file=sys.stderr, flush=True)
+            continue
+        warn_if_mostly_unknown(where, tokens, vocab)
         ids = vocab.encode(tokens, where)
         shown = " ".join(t if t in vocab.ids else f"[{t}]" for t in tokens)
         logprob = scorer.score(ids)
         ppl = math.exp(-logprob / (len(ids) + 1))
-        total_logprob, total_tokens = total_logprob + logprob, total_tokens + len(ids) + 1
+        total_logprob, total_tokens, scored = total_logprob + logprob, total_tokens + len(ids) + 1, scored + 1
         result = {"sentence": shown, "log_prob": logprob, "ppl": ppl}
         line = f"ppl {ppl:9.2f}  log_prob {logprob:9.2f}  {shown}"
         if args.generate:
@@ -152,11 +168,14 @@ def main():
             line += f" >> {result['continuation']}"
         results.append(result)
         print(line, flush=True)
-    if total_tokens and len(inputs) > 1:
-        print(f"{len(inputs)} sentences, {total_tokens} tokens: ppl {math.exp(-total_logprob / total_tokens):.2f}")
+    summary = {"sentences": scored, "tokens": total_tokens,
+               "ppl": math.exp(-total_logprob / total_tokens) if total_tokens else None}
+    if scored > 1:
+        print(f"{scored} sentences, {total_tokens} tokens: ppl {summary['ppl']:.3f}", file=sys.stderr, flush=True)
     if args.output:
         with open(args.output, "w") as f:
             json.dump(results, f, indent=1)
+    return results, summary
 
 
 if __name__ == "__main__":

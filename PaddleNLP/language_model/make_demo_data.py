@@ -80,7 +80,7 @@ def make_demo_data(out_dir, min_count=3, block=40, max_sentences=0):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", default="data/demo")
+    parser.add_argument("--out_dir", default="data/demo", help="where the three PTB files are written")
     parser.add_argument("--min_count", type=int, default=3, help="rarer training words become <unk>")
     parser.add_argument("--block", type=int, default=40, help="consecutive sentences that go to one split")
     args = parser.parse_args()

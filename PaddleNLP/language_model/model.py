@@ -6,6 +6,7 @@ config.py), which follow the paper: SGD at LR 1.0, kept for `epoch_start_decay` 
 multiplied by `lr_decay` every epoch; gradients clipped to a global norm; every weight initialised
 uniformly in [-init_scale, init_scale].
 """
+import math
 from dataclasses import dataclass
 
 import paddle
@@ -81,7 +82,8 @@ def build_model(name, vocab_size, dropout=None, init_scale=None):
 
 
 def num_parameters(model):
-    return sum(p.numel().item() for p in model.parameters())
+    """Counted from the shapes, so it also works on a model built under paddle.LazyGuard()."""
+    return sum(math.prod(p.shape) for p in model.parameters())
 
 
 def reference_num_parameters(vocab_size, hidden_size, num_layers=2):

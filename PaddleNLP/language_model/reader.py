@@ -35,7 +35,7 @@ def read_sentences(path, skip_bad=False):
     A bad line (invalid UTF-8, or no tokens) raises utils.DataError naming the file and line, or with
     skip_bad is skipped and counted."""
     if not os.path.isfile(path):
-        raise utils.DataError(f"{path}:0: file not found")
+        raise utils.DataError(f"{path}: file not found")
     sentences, skipped = [], 0
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
@@ -81,10 +81,10 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path):
+        """The vocabulary train.py saved with its run (one word a line)."""
         if not os.path.isfile(path):
-            raise utils.DataError(f"{path}:0: vocabulary file not found")
-        with open(path, encoding="utf-8") as f:
-            return cls(line.rstrip("\n") for line in f if line.strip())
+            raise utils.CheckpointError(f"no vocabulary at {path}; it is written by train.py")
+        return cls(text for _, text in utils.read_lines(path) if text.strip())
 
     def save(self, path):
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -121,15 +121,18 @@ def sentences_to_stream(sentences, vocab, path, skip_bad=False):
     return np.asarray(ids, dtype=np.int64), skipped
 
 
-def load_corpus(data_dir, splits=SPLITS, skip_bad=False):
-    """(vocabulary built from ptb.train.txt, {split: id stream}, number of bad lines skipped)."""
-    train_path = split_path(data_dir, "train")
-    train_sentences, skipped = read_sentences(train_path, skip_bad)
-    vocab = Vocabulary.from_sentences(train_sentences)
+def load_corpus(data_dir, splits=SPLITS, skip_bad=False, vocab=None):
+    """(vocabulary, {split: id stream}, number of bad lines skipped). The vocabulary is built from
+    ptb.train.txt unless one is given (eval/infer use the run's own, saved by train.py)."""
+    skipped, train_sentences = 0, None
+    if vocab is None:
+        train_sentences, skipped = read_sentences(split_path(data_dir, "train"), skip_bad)
+        vocab = Vocabulary.from_sentences(train_sentences)
     streams = {}
     for split in splits:
         path = split_path(data_dir, split)
-        sentences, bad = (train_sentences, 0) if split == "train" else read_sentences(path, skip_bad)
+        sentences, bad = ((train_sentences, 0) if split == "train" and train_sentences is not None
+                          else read_sentences(path, skip_bad))
         streams[split], unknown = sentences_to_stream(sentences, vocab, path, skip_bad)
         skipped += bad + unknown
     return vocab, streams, skipped

@@ -19,7 +19,7 @@ import argparse
 import math
 import os
 
-import utils
+import utils  # first: it quiets paddle's import-time warnings
 import paddle
 import paddle.distributed as dist
 import paddle.nn.functional as F
@@ -34,21 +34,31 @@ CONFIG_FLAGS = {"epochs": "max_epoch", "batch_size": "batch_size", "lr": "lr", "
                 "lr_decay": "lr_decay", "epoch_start_decay": "epoch_start_decay"}
 
 
-def get_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
     utils.add_common_flags(parser, model="small", models=MODELS, epochs=None, batch_size=None, lr=None,
                            num_workers=0, log_interval=100)
-    g = parser.add_argument_group("language model (unset: the --model configuration's value)")
+    g = parser.add_argument_group("language model (None: the --model configuration's value)")
     g.add_argument("--num_steps", type=int, help="tokens per row in a chunk (BPTT length)")
-    g.add_argument("--dropout", type=float)
+    g.add_argument("--dropout", type=float, help="dropout after the embedding, between and after the LSTM layers")
     g.add_argument("--init_scale", type=float, help="weights start uniform in [-init_scale, init_scale]")
     g.add_argument("--max_grad_norm", type=float, help="clip gradients to this global norm")
     g.add_argument("--lr_decay", type=float, help="LR factor per epoch once decay has started")
     g.add_argument("--epoch_start_decay", type=int, help="epochs at the full LR before the decay starts")
-    g.add_argument("--eval_batch_size", type=int, default=None, help="rows of the eval stream (default: --batch_size)")
+    g.add_argument("--eval_batch_size", type=int, default=None, help="rows of the eval stream (None: --batch_size)")
     g.add_argument("--save_interval", type=int, default=0,
                    help="steps between checkpoints (0: at the end of each epoch only)")
-    args = utils.parse_args(parser, argv)
+    return parser
+
+
+def get_args(argv=None):
+    args = utils.parse_args(build_parser(), argv)
+    fill_config_defaults(args)
+    return args
+
+
+def fill_config_defaults(args):
+    """Flags left unset take the --model configuration's value."""
     config = CONFIGS[args.model]
     for flag, field in CONFIG_FLAGS.items():
         if getattr(args, flag) is None:
@@ -89,12 +99,11 @@ def gather_rows(state):
 
 def main(argv=None):
     args = get_args(argv)
+    resumed = utils.prepare_run(args)  # on --resume: the run's own settings, and its checkpoint
     device = utils.setup(args)
-    use_amp = utils.amp_enabled(args, device)
     out_dir = os.path.join(args.output_dir, args.model)
-    os.makedirs(out_dir, exist_ok=True)
 
-    # data: this process's rows of the training stream
+    # data: every file this run reads is parsed before the first step; this process's rows of the stream
     vocab, streams, skipped = reader.load_corpus(args.data_dir, ("train", "valid"), args.skip_bad_samples)
     if utils.is_main_process():
         vocab.save(os.path.join(out_dir, "vocab.txt"))
@@ -104,10 +113,10 @@ def main(argv=None):
         batches = reader.StreamBatches(streams["train"], rows * world, args.num_steps,
                                        rows=slice(rank * rows, (rank + 1) * rows))
     except ValueError as e:
-        raise utils.DataError(f"{train_path}:0: {e}")
+        raise utils.DataError(f"{train_path}: {e}")
     steps_per_epoch = len(batches)
     if steps_per_epoch == 0:
-        raise utils.DataError(f"{train_path}:0: too short for one chunk of {rows * world} rows x {args.num_steps} steps")
+        raise utils.DataError(f"{train_path}: too short for one chunk of {rows * world} rows x {args.num_steps} steps")
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
@@ -115,16 +124,17 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, len(vocab), args.dropout, args.init_scale)
     if args.pretrained:
-        utils.load_weights(model, args.pretrained)
+        utils.load_pretrained(model, args.pretrained)
     scheduler = epoch_decay_schedule(args, steps_per_epoch)
     optimizer = paddle.optimizer.SGD(learning_rate=scheduler, parameters=model.parameters(),
                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(args.max_grad_norm))
-    step, best_ppl, saved = 0, math.inf, None
-    if args.resume:
-        saved = utils.load_checkpoint(args.resume, model, optimizer, scheduler)
-        step, best_ppl = saved["step"], saved["best_valid_ppl"]
+    model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
+    step, best_ppl = 0, math.inf
+    if resumed is not None:
+        utils.load_checkpoint(resumed, model, optimizer, scheduler, logger=logger)
+        step, best_ppl = resumed["step"], resumed["best_valid_ppl"]
         print(f"resumed from {args.resume} at step {step}", flush=True)
-    scaler = paddle.amp.GradScaler(enable=use_amp, init_loss_scaling=1024)
     amp_level = args.amp if use_amp else None
     train_model = paddle.jit.to_static(model) if args.to_static else model
     if world > 1:
@@ -137,13 +147,15 @@ def main(argv=None):
 
     def checkpoint(h, c):
         hidden, cell = gather_rows(h), gather_rows(c)  # every rank takes part in the gather
-        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, step=step,
-                              epoch=step // steps_per_epoch, best_valid_ppl=best_ppl, hidden=hidden, cell=cell)
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
+                              logger=logger, step=step, epoch=step // steps_per_epoch, best_valid_ppl=best_ppl,
+                              hidden=hidden, cell=cell)
 
     def evaluate_and_keep_best(epoch):
+        """Select on the dev split (ptb.valid.txt); the test split is eval.py's, once, at the end."""
         nonlocal best_ppl
         utils.broadcast_from_rank0(model)  # the ranks' weights already agree (no BatchNorm); kept as everywhere
-        result = evaluate(model, streams["valid"], args.eval_batch_size, args.num_steps)
+        result = evaluate(model, streams["valid"], args.eval_batch_size, args.num_steps, what="eval valid")
         if utils.is_main_process():
             print(f"eval epoch {epoch}: valid ppl {result['ppl']:.3f} ({result['tokens']} tokens)", flush=True)
             logger.write({"epoch": epoch, "step": step, "val_ppl": result["ppl"], "val_loss": result["loss"]})
@@ -153,15 +165,19 @@ def main(argv=None):
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
 
-    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
-    for epoch in range(step // steps_per_epoch, args.epochs):
+    h = c = None
+    first_step = step
+    if step >= total_steps and utils.is_main_process():
+        print(f"the run is already at step {step} of {total_steps}: nothing to train "
+              "(raise --epochs or --max_steps to go on)", flush=True)
+    for epoch in range(step // steps_per_epoch, args.epochs if step < total_steps else 0):
         batches.start = step - epoch * steps_per_epoch
-        if saved is not None and batches.start > 0:  # mid-epoch resume: the state the killed run carried
-            h = paddle.to_tensor(saved["hidden"][:, rank * rows:(rank + 1) * rows])
-            c = paddle.to_tensor(saved["cell"][:, rank * rows:(rank + 1) * rows])
+        if resumed is not None and batches.start > 0:  # mid-epoch resume: the state the killed run carried
+            h = paddle.to_tensor(resumed["hidden"][:, rank * rows:(rank + 1) * rows])
+            c = paddle.to_tensor(resumed["cell"][:, rank * rows:(rank + 1) * rows])
         else:
             h, c = model.zero_state(rows)
-        saved = None
+        resumed = None
         timer = utils.Timer()
         for x, y in batches:
             reader_cost = timer.tick()
@@ -170,21 +186,28 @@ def main(argv=None):
             scheduler.step()
             step += 1
             logger.update(loss, x.shape[0], reader_cost, reader_cost + timer.tick())
-            if logger.should_log(step):
+            # Log lines at multiples of --log_interval only, so that a run stopped and resumed anywhere
+            # logs the same lines as an unbroken one (the open window travels in the checkpoint).
+            if step % args.log_interval == 0:
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint(h, c)
             if step >= total_steps:
                 break
         last = step >= total_steps
+        checkpoint(h, c)  # before evaluating: an eval that fails does not lose the epoch
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             evaluate_and_keep_best(epoch + 1)
-        checkpoint(h, c)
+            checkpoint(h, c)  # with the new best perplexity
         if last:
             break
+    if logger.count and step > first_step:  # the open window of the last steps, after the checkpoint kept it for a resume
+        logger.log(step // steps_per_epoch + (step % steps_per_epoch > 0), args.epochs, step, optimizer.get_lr())
     if utils.is_main_process():
+        curves = utils.plot_curves(out_dir)
         print(f"best valid ppl {best_ppl:.3f}; checkpoint {out_dir}/latest.pdckpt, best weights "
-              f"{out_dir}/best.pdparams, vocabulary {out_dir}/vocab.txt, log {out_dir}/metrics.jsonl", flush=True)
+              f"{out_dir}/best.pdparams, vocabulary {out_dir}/vocab.txt, log {out_dir}/metrics.jsonl, "
+              f"curves {curves}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,56 @@
-"""Make the folder's modules (reader, model, train, ...) importable when pytest runs from anywhere."""
+"""Shared test setup: the folder on sys.path, the CPU configured, the `slow` marker, and ONE small
+training run per session (tiny steps into a temporary output dir, then export) that the eval,
+export, infer and resume tests reuse."""
+import contextlib
+import io
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault("GLOG_minloglevel", "2")
+FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, FOLDER)
+
+import pytest  # noqa: E402
+
+import utils  # noqa: E402
+
+utils.configure_cpu()
+
+import paddle  # noqa: E402
+
+# 20 rows x 30 steps over the ~6k tokens of the test corpus: 9 steps per epoch; dropout, so that
+# resume must restore the RNG too. --num_steps 30 and the data dir are not the defaults: eval,
+# export and infer must take them from the run.
+TINY = ["--model", "small", "--batch_size", "20", "--num_steps", "30", "--dropout", "0.3",
+        "--epochs", "2", "--eval_interval", "0"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: subprocesses, kills, two ranks, README commands (the slow CI tier)")
+
+
+def run_main(main, argv):
+    """A script's main(argv) in this process, with fresh parameter names as in a new process (so
+    that optimizer state saved by one run matches the parameters of the next); returns (result, stdout)."""
+    out = io.StringIO()
+    with paddle.utils.unique_name.guard(), contextlib.redirect_stdout(out):
+        result = main(argv)
+    return result, out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    from make_demo_data import make_demo_data
+    return make_demo_data(str(tmp_path_factory.mktemp("demo")), max_sentences=400)
+
+
+@pytest.fixture(scope="session")
+def trained(demo, tmp_path_factory):
+    """12 steps (an epoch and a third, log lines at 4, 8, 12), --amp O1 (a notice on the CPU), then export."""
+    import export
+    import train
+    out = str(tmp_path_factory.mktemp("run"))
+    _, stdout = run_main(train.main, TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", "12",
+                                             "--log_interval", "4", "--amp", "O1"])
+    run_main(export.main, ["--output_dir", out])
+    return {"out": out, "data": demo, "stdout": stdout}
