@@ -1,4 +1,4 @@
-"""The Criteo reader: streams raw Display Advertising Challenge lines into batches of id and dense tensors.
+"""The Criteo reader: raw Display Advertising Challenge lines -> batches of id and dense arrays.
 
 On-disk format (train.txt of dac.tar.gz, split into files): one sample per line, 40 tab-separated
 fields `label I1..I13 C1..C26`; label is 0 or 1, I are integers, C are 8-hex-digit strings, and any
@@ -7,21 +7,24 @@ field but the label may be empty. Kaggle's test.txt has the same lines without t
 What the reader does:
 - FeatureVocab: one pass over the training files counts every categorical value per field, keeps
   those seen at least `min_freq` times (ids 1..n per field; 0 is missing or out of vocabulary), and
-  records each dense field's min and max and each file's line count. It also validates every line,
-  so bad input stops the run before training starts.
-- Encoder: turns a block of lines into arrays. Dense features are scaled as the folder's recipe does:
+  records each dense field's min and max and each file's line count. It also validates every line.
+- Encoder: turns a block of lines into arrays. Dense features are scaled as the model's recipe says:
   "minmax" (DeepFM, xDeepFM: (x - min) / (max - min) clipped to [0, 1]) or "log" (DCN: log(1 + x - lo)
   with lo = min(0, train min), i.e. log(4 + x) for I2 and log(1 + x) for the others on Criteo).
   A missing dense value is 0 after scaling.
-- CriteoStream: an IterableDataset that never holds the data in memory. The files are one stream of
-  lines cut into blocks of batch_size lines; block k goes to rank k % world_size, and each rank's
-  blocks go round-robin to its DataLoader workers, so the batches arrive in a fixed order. A worker's
-  position (file index, line) is all it needs to continue, which is what a checkpoint stores.
+- The binary cache (build_cache, SplitCache): a split parsed and encoded once into .npy files of ids,
+  scaled dense values and labels, opened with mmap_mode="r"; an epoch slices blocks of rows. It is
+  rebuilt when the files (name, size, modification time), the vocabulary or the scaling change.
+- The text stream (CriteoStream, for --no_cache or a disk without room for the cache): an
+  IterableDataset that never holds the data in memory and parses on every pass. The files are one
+  stream of lines cut into blocks of batch_size lines; block k goes to rank k % world_size, and each
+  rank's blocks go round-robin to its DataLoader workers, so the batches arrive in a fixed order: the
+  same as the cache's.
 
 Every batch is (sparse_ids int64 [n, 26], dense float32 [n, 13], label float32 [n, 1], weight float32
 [n, 1]). Bad lines are reported as `path:line: what is wrong`, or dropped and counted with skip_bad;
-the weight is 0 only for the placeholder row of a block whose lines were all bad, so that every rank
-still takes the same number of steps.
+in the stream, the weight is 0 only for the placeholder row of a block whose lines were all bad, so
+that every rank still takes the same number of steps.
 """
 import collections
 import datetime

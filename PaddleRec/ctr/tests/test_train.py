@@ -375,3 +375,40 @@ def test_two_ranks_keep_identical_parameters(demo, tmp_path):
         assert np.array_equal(value.numpy(), ranks[1][name].numpy()), name
     moved = [n for n, v in ranks[0].items() if not np.allclose(v.numpy(), start.state_dict()[n].numpy())]
     assert len(moved) == len(ranks[0]), sorted(set(ranks[0]) - set(moved))  # every tensor trained
+
+
+def children(pid):
+    """The forked DataLoader workers of a train.py process (same command line)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            pids = [int(p) for p in f.read().split()]
+        return [p for p in pids if b"train.py" in open(f"/proc/{p}/cmdline", "rb").read()]
+    except OSError:
+        return []
+
+
+def running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has died
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_stream_workers_die_with_a_killed_trainer(demo, tmp_path):
+    proc = subprocess.Popen([sys.executable, "train.py", *TINY, "--data_dir", demo, "--output_dir", str(tmp_path),
+                             "--no_cache", "--num_workers", "2", "--epochs", "50"], cwd=FOLDER,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(children(proc.pid)) < 2:
+        time.sleep(0.1)
+    workers = children(proc.pid)
+    assert len(workers) >= 2, "no DataLoader workers started"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(map(running, workers)):
+        time.sleep(0.1)
+    assert not any(map(running, workers)), "DataLoader workers outlived the trainer"
