@@ -149,7 +149,7 @@ def _count_tokens(text):
 
 def _history(text, what, limit, path, lineno, max_len):
     """(the last max_len ids of a history, its full length). The dropped older part is only checked
-    for being integers and counted (one token at a time), never split into a list."""
+    for being integers and counted, never split into a list."""
     if not max_len:
         ids = _ids(text, what, limit, path, lineno)
         return ids, len(ids)

@@ -1,7 +1,9 @@
 """The README's ```bash blocks, run in order in a fresh copy of the folder, as a new user would
 paste them (```sh blocks need the real dataset, a GPU, or are the tests themselves, and are not
-run). Training commands are cut to a few steps; the README's later commands must still find what
-they need, and infer after the smoke run must use the trained run, not the smoke run."""
+run). Training commands are cut to a few steps, and the copy gets a smaller demo set in data/demo
+beforehand (train.sh makes it only when it is missing), so the evaluations are quick too; the
+README's later commands must still find what they need, and infer after the smoke run must use the
+trained run, not the smoke run."""
 import os
 import re
 import shutil
@@ -10,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import FOLDER
+from make_demo_data import make_demo_data
 
 pytestmark = pytest.mark.slow
 SHORT = " --max_steps 3 --log_interval 1"
@@ -36,6 +39,7 @@ def cut_training(command):
 def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
     work = tmp_path / "folder"
     shutil.copytree(FOLDER, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
+    make_demo_data(str(work / "data" / "demo"), train_lines=4000, test_lines=1000)
     commands = readme_commands()
     assert "SMOKE=1 bash train.sh" in commands and any(c.startswith("python infer.py") for c in commands)
     for command in map(cut_training, commands):
