@@ -106,7 +106,7 @@ def build_predictor(args):
 
         def predict(batch):
             return run([batch])[0].argmax(1)
-        run_dir = os.path.dirname(os.path.abspath(inference_dir))
+        run_dir = os.path.dirname(os.path.normpath(inference_dir))
     return predict, names, args.save_dir or os.path.join(run_dir, "predictions")
 
 

@@ -32,7 +32,7 @@ else
 fi
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
-  EXTRA+=(--output_dir "$OUTPUT_DIR" --batch_size 4 --max_steps 4 --log_interval 2 --num_workers 0 --overwrite)
+  EXTRA+=(--batch_size 4 --max_steps 4 --log_interval 2 --num_workers 0 --overwrite)
 fi
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --dataset "$DATASET" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
