@@ -35,15 +35,16 @@ EXPECTED_INPUT = ("Chinese text, segmented into words separated by spaces as in 
 
 
 def read_inputs(args, vocab):
-    """One row per input, in input order: (text, word ids, gold label id or None), or None for an empty
-    line of --input_file, whose output row stays empty so that row k answers line k."""
+    """One row per input, in input order: (where, text, word ids, gold label id or None), or None for
+    an empty line of --input_file, whose output row stays empty so that row k answers line k. A
+    dataset file goes through the reader exactly as eval.py reads it."""
     rows = []
 
-    def add(text, where, label=None):
+    def add(text, where):
         words = reader.segment(text, vocab)
         if not words:
             raise utils.DataError(f"{where}: empty text")
-        rows.append((where, text, vocab.to_ids(words[:args.max_seq_len]), label))
+        rows.append((where, text, vocab.to_ids(words[:args.max_seq_len]), None))
 
     for i, text in enumerate(args.text):
         add(text, f"--text {i + 1}")
