@@ -139,3 +139,16 @@ def test_eval_batches_are_sorted_and_complete():
     lengths = [5, 1, 9, 3, 3]
     batches = eval_batches(lengths, 2)
     assert batches == [[1, 3], [4, 0], [2]]
+
+
+def test_a_dev_file_is_the_dev_split_and_train_stays_whole(demo, tmp_path):
+    from reader import load_splits
+    for name in ("word.dic", "tag.dic", "q2b.dic", "train.tsv"):
+        shutil.copy(os.path.join(demo, name), tmp_path / name)
+    vocab = Vocab(str(tmp_path))
+    with pytest.raises(DataError, match=r"dev.tsv: file not found, and --dev_every 1 cannot hold out"):
+        load_splits(str(tmp_path), vocab, dev_every=1)
+    shutil.copy(os.path.join(demo, "test.tsv"), tmp_path / "dev.tsv")
+    train, dev = load_splits(str(tmp_path), vocab, dev_every=10, max_seq_len=5)
+    assert (len(train), len(dev), dev.path) == (300, 50, str(tmp_path / "dev.tsv"))
+    assert train.lengths.max() == 5 and dev.lengths.max() > 5  # only training sentences are cut
