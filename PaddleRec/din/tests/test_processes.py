@@ -103,8 +103,6 @@ def test_bad_input_is_one_line_with_exit_code_2(demo, trained, tmp_path):
         utf8 = run("infer.py", str(path), "--output_dir", trained, *extra)
         assert utf8.returncode == 2
         assert utf8.stderr.strip().splitlines()[-1] == f"error: {path}:501: not UTF-8 text (byte 10 of the line)"
-    utf8 = run("train.py", *args, "--overwrite")
-    assert utf8.returncode == 2 and utf8.stderr.strip() == f"error: {path}:501: not UTF-8 text (byte 10 of the line)"
 
 
 def test_missing_checkpoint_is_exit_code_4(demo, tmp_path):
