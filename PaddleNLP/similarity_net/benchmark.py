@@ -15,7 +15,7 @@ import os
 import tempfile
 import time
 
-import utils
+import utils  # first: it quiets paddle's import-time warnings
 import numpy as np
 import paddle
 
@@ -27,15 +27,15 @@ from reader import TextPairDataset, Vocab
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="bow_pairwise", choices=sorted(MODELS))
-    parser.add_argument("--data_dir", default="data/demo")
-    parser.add_argument("--batch_size", type=int, default=128)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", default="bow_pairwise", choices=sorted(MODELS), help="model to time")
+    parser.add_argument("--data_dir", default="data/demo", help="dataset (demo data is written here if missing)")
+    parser.add_argument("--batch_size", type=int, default=128, help="lines per batch")
     parser.add_argument("--steps", type=int, default=40, help="batches per round")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--num_workers", type=int, default=0)
-    parser.add_argument("--no_shared_memory", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=5, help="alternating loop/pure rounds; the median is reported")
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes of the loop")
+    parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch order")
     own = parser.parse_args()
     # train.py's own settings for this model (optimizer, loss, ...), so both measure its real step
     args = train.get_args(["--model", own.model, "--data_dir", own.data_dir, "--batch_size", str(own.batch_size),
@@ -52,7 +52,7 @@ def main():
     sampler, loader = train.train_loader(args, train_set)
     batches = sampler._batches()[:own.steps]
     if len(batches) < own.steps:
-        raise utils.DataError(f"{train_path}:0: {len(batches)} batches, need {own.steps}; lower --steps")
+        raise utils.DataError(f"{train_path}: {len(batches)} batches, need {own.steps}; lower --steps")
     collate = loader.collate_fn
     tensors = [[paddle.to_tensor(a) for a in collate([train_set[i] for i in b])] for b in batches]
     texts = 3 if spec.task_mode == "pairwise" else 2
@@ -91,7 +91,7 @@ def main():
                     reader_shares.append(share)
     loop_tps, pure_tps = np.median(results["loop"]), np.median(results["pure"])
     print(f"{args.model}: {own.steps} batches of {args.batch_size} {spec.task_mode} samples ({tokens} words) on "
-          f"{len(os.sched_getaffinity(0))} CPU cores, median of {own.rounds} rounds")
+          f"{utils.cpu_count()} CPU cores, median of {own.rounds} rounds")
     print(f"training loop: {loop_tps:,.0f} tokens/s")
     print(f"pure step:     {pure_tps:,.0f} tokens/s")
     print(f"loop overhead: {100 * (pure_tps / loop_tps - 1):+.1f}% (goal: at most +10%)")

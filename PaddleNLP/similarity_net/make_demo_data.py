@@ -16,6 +16,8 @@ Files (as the release's data/ folder):
     train_pointwise_data    `query1<TAB>query2<TAB>label`
     test_pairwise_data      `query1<TAB>query2<TAB>label` (pairwise models are tested on labelled pairs)
     test_pointwise_data     the same pairs
+    dev_pairwise_data       `query1<TAB>query2<TAB>label`, other queries drawn like the test's: train.py
+    dev_pointwise_data      selects best.pdparams on them (the release has no dev file: see reader.py)
     infer_data              `query1<TAB>query2`
 Texts are space-separated words; the test set holds a few words missing from term2id.dict, which the
 reader drops as the original does.
@@ -117,17 +119,22 @@ def make_demo_data(out_dir, num_train=20000, num_test_queries=600, seed=0, noise
 
     # Test: groups of candidates for one query (consecutive lines with the same query1), the layout
     # the positive/negative order ratio is computed on. Half the queries are held-out intents.
-    test = []
-    for n in range(num_test_queries):
-        intent = rng.choice(gen.held_out if n % 2 else gen.seen)
-        query, template = gen.question(intent, oov=0.05)
-        candidates = [(gen.paraphrase(intent, template, oov=0.05), 1) for _ in range(2)]
-        candidates += [(gen.negative(intent, template, gen.seen + gen.held_out, oov=0.05), 0) for _ in range(3)]
-        rng.shuffle(candidates)
-        for text, label in candidates:
-            if rng.random() < noise:
-                label = 1 - label
-            test.append(f"{query}\t{text}\t{label}")
+    def labelled_pairs(num_queries):
+        lines = []
+        for n in range(num_queries):
+            intent = rng.choice(gen.held_out if n % 2 else gen.seen)
+            query, template = gen.question(intent, oov=0.05)
+            candidates = [(gen.paraphrase(intent, template, oov=0.05), 1) for _ in range(2)]
+            candidates += [(gen.negative(intent, template, gen.seen + gen.held_out, oov=0.05), 0) for _ in range(3)]
+            rng.shuffle(candidates)
+            for text, label in candidates:
+                if rng.random() < noise:
+                    label = 1 - label
+                lines.append(f"{query}\t{text}\t{label}")
+        return lines
+
+    test = labelled_pairs(num_test_queries)
+    dev = labelled_pairs(max(1, num_test_queries // 2))  # drawn after the test, which stays as it was
 
     # The dictionary is the whole lexicon (in the release it comes from the training corpus).
     words = sorted({w for group in PRODUCTS for w in group}
@@ -138,6 +145,8 @@ def make_demo_data(out_dir, num_train=20000, num_test_queries=600, seed=0, noise
         "train_pointwise_data": pointwise,
         "test_pairwise_data": test,
         "test_pointwise_data": test,
+        "dev_pairwise_data": dev,
+        "dev_pointwise_data": dev,
         "infer_data": ["\t".join(line.split("\t")[:2]) for line in test[:25]],
     }
     for name, lines in files.items():
@@ -147,14 +156,18 @@ def make_demo_data(out_dir, num_train=20000, num_test_queries=600, seed=0, noise
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", default="data/demo")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--out_dir", default="data/demo", help="where the dataset files are written")
     parser.add_argument("--num_train", type=int, default=20000, help="training triples (and as many pairs)")
-    parser.add_argument("--num_test_queries", type=int, default=600, help="test queries, 5 candidates each")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num_test_queries", type=int, default=600, help="test queries, 5 candidates each (and half as many dev queries)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generator")
     args = parser.parse_args()
     make_demo_data(args.out_dir, args.num_train, args.num_test_queries, args.seed)
-    print(f"wrote the demo dataset to {args.out_dir}")
+    sizes = []
+    for name in sorted(os.listdir(args.out_dir)):
+        with open(os.path.join(args.out_dir, name), encoding="utf-8") as f:
+            sizes.append(f"{name} {sum(1 for _ in f)}")
+    print(f"wrote the demo dataset to {args.out_dir} (lines: {', '.join(sizes)})")
 
 
 if __name__ == "__main__":

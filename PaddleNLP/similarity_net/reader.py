@@ -7,16 +7,19 @@ Dataset directory (the layout of the released simnet_dataset-1.0.0, all UTF-8, n
     test_pairwise_data      `query1<TAB>query2<TAB>label` (pairwise models are tested on labelled pairs)
     test_pointwise_data     `query1<TAB>query2<TAB>label`
     infer_data              `query1<TAB>query2`
-Texts are words separated by spaces (segment raw Chinese first). As in the original reader, words
-missing from term2id.dict are dropped, and a text left with no known word becomes the single id 0.
+Texts are words separated by spaces, as in the dataset. As in the original reader, words missing
+from term2id.dict are dropped, and a text left with no known word becomes the single id 0. A text
+with no space that is not itself a known word (raw, unsegmented Chinese) is first cut into words by
+forward maximum matching over term2id.dict, in every script alike (see Vocab.words).
 """
 import os
 
 import numpy as np
 
+import paddle
+
 import utils
 from utils import DataError
-import paddle
 
 UNK_ID = 0
 FIELDS = {  # mode -> field names; the last is the label in pointwise and labelled-pair files
@@ -29,7 +32,7 @@ FIELDS = {  # mode -> field names; the last is the label in pointwise and labell
 def raw_lines(path):
     """(line number, undecoded line) for every line of a file."""
     if not os.path.isfile(path):
-        raise DataError(f"{path}:0: file not found")
+        raise DataError(f"{path}: file not found")
     with open(path, "rb") as f:
         yield from enumerate(f, 1)
 
@@ -55,17 +58,38 @@ class Vocab:
                 raise DataError(f"{path}:{lineno}: expected 'word<TAB>id', got {line!r}")
             self.word2id.setdefault(fields[0], int(fields[1]))  # the first entry of a word wins
         if not self.word2id:
-            raise DataError(f"{path}:0: empty dictionary")
+            raise DataError(f"{path}: empty dictionary")
         self.word2id.setdefault("<unk>", UNK_ID)
         self.size = max(self.word2id.values()) + 1
+        self.max_word_len = max(map(len, self.word2id))
 
     def __len__(self):
         return self.size
 
+    def words(self, text):
+        """The words of a text: split on spaces; a text without spaces that is not a known word (raw
+        Chinese) is cut by forward maximum matching: at each position the longest dictionary word
+        that starts there, or one character when none does."""
+        text = text.strip()
+        if any(c.isspace() for c in text) or text in self.word2id:
+            return text.split()
+        words, i = [], 0
+        while i < len(text):
+            n = next((n for n in range(min(self.max_word_len, len(text) - i), 1, -1)
+                      if text[i:i + n] in self.word2id), 1)
+            words.append(text[i:i + n])
+            i += n
+        return words
+
     def to_ids(self, text):
-        """Space-separated words -> int64 ids; unknown words are dropped, as the original reader does."""
-        ids = [self.word2id[w] for w in text.split() if w in self.word2id]
+        """Text -> int64 ids; unknown words are dropped, as the original reader does."""
+        ids = [self.word2id[w] for w in self.words(text) if w in self.word2id]
         return np.array(ids or [UNK_ID], dtype="int64")
+
+    def unknown(self, text):
+        """(unknown words, words) of a text, for infer.py's warning."""
+        words = self.words(text)
+        return sum(w not in self.word2id for w in words), len(words)
 
 
 def parse_line(line, path, lineno, mode, vocab):
@@ -119,9 +143,37 @@ class TextPairDataset(paddle.io.Dataset):
             self.texts.append(tuple(line.split("\t")[:2 if mode != "pairwise" else 3]))
             self.linenos.append(lineno)
         if not self.samples:
-            raise DataError(f"{path}:0: no usable lines")
+            raise DataError(f"{path}: no usable lines")
+        self._index()
+
+    def _index(self):
         self.lengths = np.array([max(len(s) for s in sample if isinstance(s, np.ndarray)) for sample in self.samples])
-        self.labels = np.array([s[2] for s in self.samples]) if mode == "pointwise" else None
+        self.labels = np.array([s[2] for s in self.samples]) if self.mode == "pointwise" else None
+
+    def hold_out(self, every):
+        """Move every `every`-th line out of this (training) set into a labelled-pair dev set, for data
+        that has no dev file: a pairwise triple becomes (query, similar, 1) and (query, dissimilar, 0)."""
+        dev = TextPairDataset.__new__(TextPairDataset)
+        dev.path, dev.mode, dev.skipped = f"{self.path} (every {every}th line, held out)", "pointwise", 0
+        dev.samples, dev.texts, dev.linenos = [], [], []
+        keep = [i % every != every - 1 for i in range(len(self.samples))]
+        for i in (i for i, k in enumerate(keep) if not k):
+            sample, texts = self.samples[i], self.texts[i]
+            if self.mode == "pairwise":
+                dev.samples += [(sample[0], sample[1], 1), (sample[0], sample[2], 0)]
+                dev.texts += [(texts[0], texts[1]), (texts[0], texts[2])]
+                dev.linenos += [self.linenos[i]] * 2
+            else:
+                dev.samples.append(sample)
+                dev.texts.append(texts)
+                dev.linenos.append(self.linenos[i])
+        if not dev.samples:
+            raise DataError(f"{self.path}: too few lines to hold out a dev set (every {every}th line)")
+        for name in ("samples", "texts", "linenos"):
+            setattr(self, name, [x for x, k in zip(getattr(self, name), keep) if k])
+        self._index()
+        dev._index()
+        return dev
 
     def __len__(self):
         return len(self.samples)
@@ -162,8 +214,7 @@ def collate_pair(samples, fixed_len=0):
 class LengthBucketBatchSampler(paddle.io.BatchSampler):
     """Training batches of similar length, so padding stays small.
 
-    Per epoch the indices are shuffled by (seed, epoch) and sharded over ranks as in
-    utils.ResumableBatchSampler; each pool of `pool_batches` batches is sorted by length and cut into
+    Per epoch the indices are shuffled by (seed, epoch) and sharded over ranks (equal shares); each pool of `pool_batches` batches is sorted by length and cut into
     batches, and the batch order is shuffled again. `set_epoch(epoch, start_batch)` starts mid-epoch,
     so --resume neither re-reads nor skips a line."""
 
@@ -203,7 +254,7 @@ class LengthBucketBatchSampler(paddle.io.BatchSampler):
 
 
 def eval_batches(lengths, batch_size):
-    """This rank's share of an eval file (no duplicates, see utils.eval_shard) in length order."""
+    """This rank's share of an eval file (every world_size-th line: no padded duplicates), in length order."""
     mine = np.arange(utils.rank(), len(lengths), utils.world_size())
     mine = mine[np.argsort(np.asarray(lengths)[mine], kind="stable")]
     return [mine[i:i + batch_size].tolist() for i in range(0, len(mine), batch_size)]

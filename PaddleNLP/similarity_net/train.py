@@ -1,5 +1,6 @@
 """Train a SimNet text-similarity model, pairwise (query, similar, dissimilar) or pointwise
-(query1, query2, label), and evaluate it on the labelled test pairs (AUC, positive/negative order ratio).
+(query1, query2, label); best.pdparams is selected by AUC on labelled dev pairs, and eval.py reports
+the test pairs once, at the end (AUC, positive/negative order ratio, accuracy).
 
     python train.py --model bow_pairwise --data_dir data/demo
     python train.py --model cnn_pointwise --data_dir /path/to/simnet_data   # the release recipe
@@ -10,38 +11,51 @@ embedding and hidden size 128, hinge loss with margin 0.1 for pairwise models, s
 for pointwise ones, and each config's optimizer: Adam 0.001 for BOW, GRU, LSTM, MM-DNN and the
 pairwise CNN (whose config says Adam 0.2), SGD 0.001 for the pointwise CNN/GRU/LSTM. The learning
 rate is used as given, whatever the total batch (the recipe has no scaling rule).
+
+The dev pairs are DATA_DIR/dev_<task mode>_data (`query1<TAB>query2<TAB>label`, as the test file)
+when it exists; the release has none, so otherwise every --dev_every-th training line is held out
+(a pairwise triple gives one similar and one dissimilar pair).
 """
 import argparse
 import functools
 import os
+import shutil
 
-import utils
+import utils  # first: it quiets paddle's import-time warnings
 import paddle
 import paddle.nn.functional as F
 
 from eval import data_paths, default_threshold, evaluate
-from models import MODELS, build_model
+from models import MODELS, build_model, num_parameters
 from reader import LengthBucketBatchSampler, TextPairDataset, Vocab, collate_pair, collate_pairwise
 
 
-def get_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
     utils.add_common_flags(parser, model="bow_pairwise", models=MODELS, epochs=40, batch_size=128, lr=None,
                            num_workers=0, log_interval=50)
     g = parser.add_argument_group("similarity net")
-    g.add_argument("--train_file", default=None, help="default: DATA_DIR/train_<task mode>_data")
-    g.add_argument("--test_file", default=None, help="labelled pairs; default: DATA_DIR/test_<task mode>_data")
-    g.add_argument("--vocab_file", default=None, help="default: DATA_DIR/term2id.dict")
-    g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="default: the model's release config")
+    g.add_argument("--train_file", default=None, help="None: DATA_DIR/train_<task mode>_data")
+    g.add_argument("--dev_file", default=None, help="labelled pairs that select best.pdparams; None: "
+                   "DATA_DIR/dev_<task mode>_data if it exists, else every --dev_every-th training line")
+    g.add_argument("--dev_every", type=int, default=20, help="without a dev file: hold out every N-th training line")
+    g.add_argument("--test_file", default=None, help="labelled pairs for eval.py; None: DATA_DIR/test_<task mode>_data")
+    g.add_argument("--vocab_file", default=None, help="None: DATA_DIR/term2id.dict")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default=None, help="None: the model's release config")
     g.add_argument("--loss", choices=["hinge", "log", "softmax"], default=None,
                    help="pairwise: hinge (default) or log (mean sigmoid(neg - pos), the release's log_loss); "
                         "pointwise: softmax (cross-entropy of the 2-way classifier)")
     g.add_argument("--margin", type=float, default=0.1, help="hinge loss margin")
     g.add_argument("--max_seq_len", type=int, default=0, help="cut training texts to this many words (0: no cut)")
     g.add_argument("--threshold", type=float, default=None,
-                   help="eval accuracy: similarity above which a pair is similar (default: 0.958 pairwise, 0.5 pointwise)")
+                   help="eval accuracy: similarity above which a pair is similar (None: 0.958 pairwise, 0.5 pointwise)")
     g.add_argument("--save_interval", type=int, default=0,
                    help="steps between checkpoints (0: at the end of each epoch only)")
+    return parser
+
+
+def get_args(argv=None):
+    parser = build_parser()
     args = utils.parse_args(parser, argv)
     spec = MODELS[args.model]
     args.lr = spec.lr if args.lr is None else args.lr
@@ -92,23 +106,32 @@ def train_loader(args, train_set):
     return sampler, loader
 
 
+def load_dev_set(args, train_set, vocab):
+    """The labelled pairs that select best.pdparams: --dev_file, DATA_DIR/dev_<mode>_data, or held out."""
+    path = args.dev_file or os.path.join(args.data_dir, f"dev_{MODELS[args.model].task_mode}_data")
+    if args.dev_file or os.path.isfile(path):
+        return TextPairDataset(path, "pointwise", vocab, args.skip_bad_samples)
+    return train_set.hold_out(args.dev_every)
+
+
 def main(argv=None):
     args = get_args(argv)
+    resumed = utils.prepare_run(args)  # on --resume: the run's own settings, and its checkpoint
     device = utils.setup(args)
-    use_amp = utils.amp_enabled(args, device)
     spec = MODELS[args.model]
     out_dir = os.path.join(args.output_dir, args.model)
-    os.makedirs(out_dir, exist_ok=True)
 
-    # data: parsed up front (text is small), batched by similar length
+    # data: every file of the run parsed before the first step (text is small), batched by length
     vocab_path, train_path = data_paths(args, "train")
     vocab = Vocab(vocab_path)
+    if utils.is_main_process():  # eval, export and infer use the run's own copy
+        shutil.copyfile(vocab_path, os.path.join(out_dir, "term2id.dict"))
     train_set = TextPairDataset(train_path, spec.task_mode, vocab, args.skip_bad_samples, args.max_seq_len)
-    test_set = TextPairDataset(data_paths(args, "test")[1], "pointwise", vocab, args.skip_bad_samples)
+    dev_set = load_dev_set(args, train_set, vocab)
     sampler, loader = train_loader(args, train_set)
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
-        raise utils.DataError(f"{train_path}:0: fewer training lines than ranks")
+        raise utils.DataError(f"{train_path}: fewer training lines than ranks")
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
@@ -116,41 +139,46 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, len(vocab))
     if args.pretrained:
-        utils.load_weights(model, args.pretrained)
+        utils.load_pretrained(model, args.pretrained)
     optimizer = build_optimizer(args, model)
+    model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_auc = 0, -1.0
-    if args.resume:
-        state = utils.load_checkpoint(args.resume, model, optimizer)
-        step, best_auc = state["step"], state["best_auc"]
+    if resumed is not None:
+        utils.load_checkpoint(resumed, model, optimizer, logger=logger)
+        step, best_auc = resumed["step"], resumed["best_auc"]
         print(f"resumed from {args.resume} at step {step}", flush=True)
-    scaler = paddle.amp.GradScaler(enable=use_amp, init_loss_scaling=1024)
     train_model = paddle.jit.to_static(model) if args.to_static else model
     if utils.world_size() > 1:
         train_model = paddle.DataParallel(train_model)
     if utils.is_main_process():
-        print(f"{args.model}: {sum(p.numel().item() for p in model.parameters()):,} parameters, vocabulary "
-              f"{len(vocab)}, {len(train_set)} training lines, {len(test_set)} test pairs, {steps_per_epoch} "
+        print(f"{args.model}: {num_parameters(model):,} parameters, vocabulary {len(vocab)}, "
+              f"{len(train_set)} training lines, {len(dev_set)} dev pairs ({dev_set.path}), {steps_per_epoch} "
               f"steps/epoch, {args.optimizer} lr {args.lr:g}, {args.loss} loss, on {device}", flush=True)
 
     def checkpoint():
-        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, step=step,
-                              epoch=step // steps_per_epoch, best_auc=best_auc)
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, args=args, logger=logger,
+                              step=step, epoch=step // steps_per_epoch, best_auc=best_auc)
 
     def evaluate_and_keep_best(epoch):
+        """Select on the dev pairs; the test pairs are eval.py's, once, at the end."""
         nonlocal best_auc
-        result = evaluate(model, test_set, spec.fixed_len, threshold=args.threshold)
+        result = evaluate(model, dev_set, spec.fixed_len, threshold=args.threshold)
         if utils.is_main_process():
-            print(f"eval epoch {epoch}: auc {result['auc']:.4f} pos_neg {result['pos_neg']:.4f} "
+            print(f"eval epoch {epoch}: dev auc {result['auc']:.4f} pos_neg {result['pos_neg']:.4f} "
                   f"accuracy {result['accuracy']:.4f}", flush=True)
-            logger.write({"epoch": epoch, "step": step, **{f"test_{k}": v for k, v in result.items()}})
+            logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
         if result["auc"] > best_auc:
             best_auc = result["auc"]
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
 
-    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
-    for epoch in range(step // steps_per_epoch, args.epochs):
+    first_step = step
+    if step >= total_steps and utils.is_main_process():
+        print(f"the run is already at step {step} of {total_steps}: nothing to train "
+              "(raise --epochs or --max_steps to go on)", flush=True)
+    for epoch in range(step // steps_per_epoch, args.epochs if step < total_steps else 0):
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
         timer = utils.Timer()
         for batch in loader:
@@ -158,24 +186,30 @@ def main(argv=None):
             loss = train_step(train_model, batch, optimizer, scaler, args, use_amp)
             step += 1
             logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
-            if logger.should_log(step):
+            # Log lines at multiples of --log_interval only, so that a run stopped and resumed anywhere
+            # logs the same lines as an unbroken one (the open window travels in the checkpoint).
+            if step % args.log_interval == 0:
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint()
             if step >= total_steps:
                 break
         last = step >= total_steps
+        checkpoint()  # before evaluating: an eval that fails does not lose the epoch
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             evaluate_and_keep_best(epoch + 1)
-        checkpoint()
+            checkpoint()  # with the new best AUC
         if last:
             break
-    skipped = train_set.skipped + test_set.skipped
+    if logger.count and step > first_step:  # the open window of the last steps, after the checkpoint kept it
+        logger.log(-(-step // steps_per_epoch), args.epochs, step, optimizer.get_lr())
+    skipped = train_set.skipped + dev_set.skipped
     if utils.is_main_process():
         if skipped:
             print(f"skipped {skipped} bad samples", flush=True)
-        print(f"best test auc {best_auc:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
-              f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl", flush=True)
+        curves = utils.plot_curves(out_dir)
+        print(f"best dev auc {best_auc:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
 
 
 if __name__ == "__main__":

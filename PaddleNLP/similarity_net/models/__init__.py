@@ -10,6 +10,7 @@ spec, and build_model makes one.
 Each spec also carries the release's optimizer and learning rate for that config (the train.py
 defaults), and `fixed_len`, the width every batch must be padded to (0: any width).
 """
+import math
 from collections import namedtuple
 
 from .encoders import BOWEncoder, CNNEncoder, RNNEncoder
@@ -47,3 +48,8 @@ def build_model(name, vocab_size):
     else:
         encoder = RNNEncoder(vocab_size, cell=spec.net)
     return SiameseMatcher(encoder, spec.task_mode)
+
+
+def num_parameters(model):
+    """Counted from the shapes, so it also works on a model built under paddle.LazyGuard()."""
+    return sum(math.prod(p.shape) for p in model.parameters())

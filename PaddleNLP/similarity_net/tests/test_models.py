@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-import utils  # noqa: F401  (configures the CPU before paddle loads)
 import paddle
 
-from models import MODELS, build_model
+from models import MODELS, build_model, num_parameters
 
 V, E, H = 10000, 128, 128  # vocabulary, embedding and hidden size of the release configs
 
@@ -35,7 +34,7 @@ def release_parameter_count(name):
 def test_shapes_and_parameter_count(name):
     paddle.seed(0)
     model = build_model(name, V)
-    count = sum(p.numel().item() for p in model.parameters())
+    count = num_parameters(model)
     expected = release_parameter_count(name)
     assert abs(count - expected) <= 0.005 * expected, (count, expected)
     model.eval()
@@ -75,3 +74,19 @@ def test_padding_does_not_change_scores(name):
     np.testing.assert_allclose(padded[1], alone[0], rtol=1e-5, atol=1e-6)
     # and the model does look at the words: another text scores differently
     assert abs(padded[0] - alone[0]) > 1e-4
+
+
+# The README's counts with the demo vocabulary (146 words), stated exactly.
+README_DEMO_COUNTS = {"bow_pairwise": 35_200, "bow_pointwise": 51_842, "cnn_pairwise": 150_144,
+                      "cnn_pointwise": 183_170, "gru_pairwise": 134_272, "gru_pointwise": 150_914,
+                      "lstm_pairwise": 167_296, "lstm_pointwise": 183_938, "mmdnn_pairwise": 416_769,
+                      "mmdnn_pointwise": 416_898}
+
+
+def test_parameter_counts_with_the_demo_vocabulary_are_exactly_the_readmes():
+    """The real models, counted exactly (GRU and LSTM cannot be built under paddle.LazyGuard, and these
+    are small); each further word adds one 128-wide embedding row."""
+    assert sorted(README_DEMO_COUNTS) == sorted(MODELS)
+    for name, expected in README_DEMO_COUNTS.items():
+        assert num_parameters(build_model(name, 146)) == expected, name
+        assert num_parameters(build_model(name, 147)) == expected + 128, name

@@ -6,21 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-import utils
 import reader
-from make_demo_data import make_demo_data
-
-FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return make_demo_data(str(tmp_path_factory.mktemp("demo")), num_train=400, num_test_queries=40, seed=1)
-
-
-@pytest.fixture(scope="module")
-def vocab(demo):
-    return reader.Vocab(os.path.join(demo, "term2id.dict"))
+import utils
+from conftest import FOLDER
 
 
 def write(tmp_path, name, content):
@@ -34,7 +22,9 @@ def test_reader_parses_demo_data(demo, vocab):
     pointwise = reader.TextPairDataset(os.path.join(demo, "train_pointwise_data"), "pointwise", vocab)
     test = reader.TextPairDataset(os.path.join(demo, "test_pointwise_data"), "pointwise", vocab)
     infer = reader.TextPairDataset(os.path.join(demo, "infer_data"), "infer", vocab)
-    assert len(pairwise) == len(pointwise) == 400 and len(test) == 200 and len(infer) == 25
+    dev = reader.TextPairDataset(os.path.join(demo, "dev_pointwise_data"), "pointwise", vocab)
+    assert len(pairwise) == len(pointwise) == 400 and len(test) == 200 and len(dev) == 100 and len(infer) == 25
+    assert not set(dev.texts) & set(test.texts)
     query, pos, neg = pairwise[0]
     assert query.dtype == np.int64 and len(pairwise[0]) == 3 and pairwise.labels is None
     assert set(pointwise.labels.tolist()) == {0, 1} and set(test.labels.tolist()) == {0, 1}
@@ -81,15 +71,16 @@ def test_bad_dictionary_and_missing_file(tmp_path):
     path = write(tmp_path, "term2id.dict", "a\t0\nb 1\n")
     with pytest.raises(utils.DataError, match=rf"^{path}:2: expected 'word<TAB>id', got 'b 1'$"):
         reader.Vocab(path)
-    with pytest.raises(utils.DataError, match=r"nowhere:0: file not found$"):
+    with pytest.raises(utils.DataError, match=r"nowhere: file not found$"):
         reader.Vocab(str(tmp_path / "nowhere"))
 
 
+@pytest.mark.slow
 def test_bad_line_stops_training_with_one_line(demo, tmp_path):
     """Through the script entry point: one line naming file and line, exit 2; or skipped and counted."""
     data = tmp_path / "data"
     data.mkdir()
-    for name in ("term2id.dict", "test_pairwise_data"):
+    for name in ("term2id.dict", "dev_pairwise_data"):
         os.symlink(os.path.join(demo, name), data / name)
     with open(os.path.join(demo, "train_pairwise_data"), encoding="utf-8") as f:
         lines = f.read().splitlines()
@@ -129,3 +120,24 @@ def test_bucket_sampler_covers_every_line_once_and_resumes_mid_epoch():
     assert list(sampler) == batches[5:]
     sampler.set_epoch(3)
     assert list(sampler) != batches
+
+
+def test_raw_chinese_is_segmented_by_forward_maximum_matching(vocab):
+    """Unsegmented text (no space, not itself a word) is cut into the longest dictionary words; on the
+    old reader it was one unknown word, so every such pair scored as two <unk> texts."""
+    assert vocab.words("电冰箱可以使用多少年") == ["电冰箱", "可以", "使用", "多少", "年"]
+    assert vocab.to_ids("电冰箱可以使用多少年").tolist() == vocab.to_ids("电冰箱 可以 使用 多少 年").tolist()
+    assert vocab.words("手机") == ["手机"] and vocab.words("手机 多少 钱") == ["手机", "多少", "钱"]
+    assert vocab.words("手机XY") == ["手机", "X", "Y"] and vocab.unknown("手机XY") == (2, 3)
+    assert vocab.unknown("嗯嗯 那个啥 手机") == (2, 3)  # segmented text is never re-cut
+
+
+def test_hold_out_makes_labelled_dev_pairs(demo, vocab):
+    """Data without a dev file: every n-th training line is held out; a triple gives two labelled pairs."""
+    train = reader.TextPairDataset(os.path.join(demo, "train_pairwise_data"), "pairwise", vocab)
+    first, third = train.texts[3], train.texts[2]
+    dev = train.hold_out(4)
+    assert len(train) == 300 and len(dev) == 200 and dev.mode == "pointwise"
+    assert dev.texts[:2] == [(first[0], first[1]), (first[0], first[2])] and dev.labels[:2].tolist() == [1, 0]
+    assert train.texts[2] == third and first not in train.texts
+    assert len(train.lengths) == 300 and len(dev.lengths) == 200
