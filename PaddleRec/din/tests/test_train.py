@@ -63,10 +63,13 @@ def test_best_weights_are_picked_on_dev(trained):
     assert os.path.getsize(os.path.join(trained, "din", "curves.png")) > 1000
 
 
-def test_training_never_reads_the_test_split(demo, tmp_path):
+def test_training_never_reads_the_test_split_and_reports_truncated_lines(demo, tmp_path, capsys):
     data = data_dir_with(str(tmp_path / "data"), demo, **{"paddle_train.txt": "paddle_train.txt"})
-    best = main(train, TINY + ["--data_dir", data, "--output_dir", str(tmp_path / "out"), "--max_steps", "3"])
+    best = main(train, TINY + ["--data_dir", data, "--output_dir", str(tmp_path / "out"), "--max_steps", "3",
+                               "--max_history_len", "30"])
     assert 0 <= best <= 1
+    longer = sum(len(line.split(";")[0].split()) > 30 for line in demo_lines(demo))
+    assert longer > 0 and f"; {longer} lines have a history over --max_history_len 30" in capsys.readouterr().out
 
 
 def test_resume_logs_the_same_losses(demo, tmp_path):
