@@ -71,12 +71,12 @@ def default_checkpoint(output_dir, model):
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
-                        help=f"the run to evaluate: {', '.join(sorted(MODELS))} (default: the last one trained "
-                             "in OUTPUT_DIR)")
+                        help=f"the run to evaluate: {', '.join(sorted(MODELS))} (default %(default)s: the last one "
+                             "trained in OUTPUT_DIR)")
     parser.add_argument("--output_dir", default="output", help="where the run was trained")
-    parser.add_argument("--data_dir", default="data/demo", help="dataset root (default: the run's own)")
+    parser.add_argument("--data_dir", default="data/demo", help="dataset root (default: the run's own, else %(default)s)")
     parser.add_argument("--split", choices=["test", "dev"], default="test", help="which split to score")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
+    parser.add_argument("--checkpoint", default=None, help="weights to use (default %(default)s: OUTPUT_DIR/MODEL/best.pdparams)")
     parser.add_argument("--batch_size", type=int, default=512, help="samples per batch")
     parser.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")

@@ -41,14 +41,14 @@ def export(model, prefix):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
-                        help=f"the run to export: {', '.join(sorted(MODELS))} (default: the last one trained "
-                             "in OUTPUT_DIR)")
+                        help=f"the run to export: {', '.join(sorted(MODELS))} (default %(default)s: the last one "
+                             "trained in OUTPUT_DIR)")
     parser.add_argument("--output_dir", default="output", help="where the run was trained")
     parser.add_argument("--data_dir", default="data/demo",
-                        help="its config.txt gives the vocabulary sizes (default: the run's own)")
+                        help="its config.txt gives the vocabulary sizes (default: the run's own, else %(default)s)")
     parser.add_argument("--max_history_len", type=int, default=reader.MAX_HISTORY_LEN,
-                        help="history cap infer.py applies (default: the run's own)")
-    parser.add_argument("--checkpoint", default=None, help="default: OUTPUT_DIR/MODEL/best.pdparams")
+                        help="history cap infer.py applies (default: the run's own, else %(default)s)")
+    parser.add_argument("--checkpoint", default=None, help="weights to use (default %(default)s: OUTPUT_DIR/MODEL/best.pdparams)")
     args = utils.load_run_config(utils.parse_args(parser, argv))
     paddle.set_device("cpu")
 

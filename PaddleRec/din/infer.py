@@ -58,17 +58,18 @@ def get_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("files", nargs="+", help="files of lines to score")
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
-                        help=f"the run to use: {', '.join(sorted(MODELS))} (default: the last one trained in "
-                             "OUTPUT_DIR)")
+                        help=f"the run to use: {', '.join(sorted(MODELS))} (default %(default)s: the last one "
+                             "trained in OUTPUT_DIR)")
     parser.add_argument("--output_dir", default="output", help="where the run was trained")
     parser.add_argument("--output", default=None, help="one probability per input line "
-                                                        "(default: OUTPUT_DIR/MODEL/predictions.txt)")
-    parser.add_argument("--inference_dir", default=None, help="what export.py wrote (default: OUTPUT_DIR/MODEL/inference)")
+                                                        "(default %(default)s: OUTPUT_DIR/MODEL/predictions.txt)")
+    parser.add_argument("--inference_dir", default=None, help="what export.py wrote (default %(default)s: OUTPUT_DIR/MODEL/inference)")
     parser.add_argument("--checkpoint", default=None, help="score with this checkpoint (dynamic graph) instead of the export")
     parser.add_argument("--data_dir", default="data/demo",
-                        help="with --checkpoint: its config.txt gives the vocabulary sizes (default: the run's own)")
+                        help="with --checkpoint: its config.txt gives the vocabulary sizes (default: the run's own, "
+                             "else %(default)s)")
     parser.add_argument("--max_history_len", type=int, default=reader.MAX_HISTORY_LEN,
-                        help="with --checkpoint: history cap (default: the run's own)")
+                        help="with --checkpoint: history cap (default: the run's own, else %(default)s)")
     parser.add_argument("--batch_size", type=int, default=512, help="lines per forward pass")
     parser.add_argument("--skip_bad_samples", action="store_true", help="write nan for a bad line and go on")
     return utils.load_run_config(utils.parse_args(parser, argv), keep=("output_dir", "batch_size", "skip_bad_samples"))
