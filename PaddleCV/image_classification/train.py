@@ -190,6 +190,8 @@ def main(argv=None):
             checkpoint()  # so that a resumed run knows the best so far
 
     for epoch in range(step // steps_per_epoch, args.epochs):
+        if step >= total_steps:  # resumed at the end: raise --epochs or --max_steps to go on
+            break
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
         train_set.epoch = epoch
         timer = utils.Timer()

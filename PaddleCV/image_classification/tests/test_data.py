@@ -9,7 +9,7 @@ from PIL import Image
 
 import reader
 import utils
-from conftest import TINY, run_train
+from conftest import MODEL, TINY, run_train
 
 
 def test_reader_parses_demo_data(demo):
@@ -81,7 +81,7 @@ def test_missing_val_image_stops_before_the_first_step(demo, tmp_path):
     with pytest.raises(utils.DataError) as error:
         run_train(TINY + ["--data_dir", root, "--output_dir", out])
     assert str(error.value) == f"{path}:3: image {root}/val/n00000001/gone.JPEG not found"
-    assert not os.path.exists(os.path.join(out, "ResNet18", "metrics.jsonl"))  # no step was taken
+    assert not os.path.exists(os.path.join(out, MODEL, "metrics.jsonl"))  # no step was taken
 
 
 def test_corrupt_val_image_fails_at_eval_after_the_checkpoint(demo, tmp_path, capsys):
@@ -94,7 +94,7 @@ def test_corrupt_val_image_fails_at_eval_after_the_checkpoint(demo, tmp_path, ca
     with pytest.raises(utils.DataError) as error:
         run_train(TINY + ["--data_dir", root, "--output_dir", out, "--max_steps", "2"])
     assert str(error.value).startswith(f"{path}:4: cannot decode image {root}/broken.JPEG")
-    assert paddle.load(os.path.join(out, "ResNet18", "latest.pdckpt"))["step"] == 2
+    assert paddle.load(os.path.join(out, MODEL, "latest.pdckpt"))["step"] == 2
 
 
 def test_missing_and_corrupt_images_are_named(demo, tmp_path):

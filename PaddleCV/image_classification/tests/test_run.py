@@ -15,11 +15,11 @@ import infer
 import reader
 import train
 import utils
-from conftest import RUN_STEPS, TINY, run_train
+from conftest import MODEL, RUN_STEPS, TINY, run_train
 from models import build_model
 
 
-def losses(out_dir, model="ResNet18"):
+def losses(out_dir, model=MODEL):
     with open(os.path.join(out_dir, model, "metrics.jsonl")) as f:
         return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
 
@@ -29,11 +29,11 @@ def test_loss_drops_on_a_fixed_batch(demo):
     ds = reader.ImageClassificationDataset(demo, "val", 32, train=False)
     images = paddle.to_tensor(np.stack([ds[i][0] for i in range(8)]))
     labels = paddle.to_tensor(np.array([ds[i][1] for i in range(8)]))
-    model = build_model("ResNet18", num_classes=4)
-    opt = paddle.optimizer.Momentum(0.05, momentum=0.9, parameters=model.parameters())
+    model = build_model(MODEL, num_classes=4)
+    opt = paddle.optimizer.Momentum(0.1, momentum=0.9, parameters=model.parameters())
     args = train.get_args([])
     history = []
-    for _ in range(12):
+    for _ in range(20):
         loss = train.classification_loss(model(images), labels, args)
         loss.backward()
         opt.step()
@@ -70,7 +70,7 @@ def test_topk_accuracy_on_hand_made_cases():
 
 
 def test_the_run_records_its_model_shape_and_curves(trained):
-    run = os.path.join(trained, "ResNet18")
+    run = os.path.join(trained, MODEL)
     with open(os.path.join(run, "train_config.json")) as f:
         config = json.load(f)
     assert (config["num_classes"], config["image_size"]) == (4, 32)
@@ -88,23 +88,23 @@ def test_eval_export_infer_follow_the_run_and_agree(trained, unnamed):
     val_list = os.path.join(unnamed, "val_list.txt")
     _, exported = infer.main(["--output_dir", trained, "--input_file", val_list])
     _, dygraph = infer.main(["--output_dir", trained, "--input_file", val_list,
-                             "--checkpoint", os.path.join(trained, "ResNet18", "best.pdparams")])
+                             "--checkpoint", os.path.join(trained, MODEL, "best.pdparams")])
     assert exported == pytest.approx(result) and dygraph == pytest.approx(result)
 
 
 def test_export_gives_the_dygraph_outputs(trained, unnamed):
     ds = reader.ImageClassificationDataset(unnamed, "val", 32, train=False)
     x = np.stack([ds[i][0] for i in range(5)])
-    model = build_model("ResNet18", num_classes=4)
-    utils.load_model(model, os.path.join(trained, "ResNet18", "best.pdparams"))
+    model = build_model(MODEL, num_classes=4)
+    utils.load_model(model, os.path.join(trained, MODEL, "best.pdparams"))
     model.eval()
     expected = model(paddle.to_tensor(x)).numpy()
-    got = utils.create_predictor(os.path.join(trained, "ResNet18", "inference", "model"))([x])[0]
+    got = utils.create_predictor(os.path.join(trained, MODEL, "inference", "model"))([x])[0]
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 def test_checkpoint_errors_are_plain(trained, tmp_path):
-    with pytest.raises(utils.CheckpointError, match=r"does not fit the model: head.2.bias: \[4\] in the file, \[7\] in the model"):
+    with pytest.raises(utils.CheckpointError, match=r"does not fit the model: .*: \[4\] in the file, \[7\] in the model"):
         evaluation.main(["--output_dir", trained, "--num_classes", "7"])
     missing = str(tmp_path / "nowhere.pdparams")
     with pytest.raises(utils.CheckpointError) as error:
@@ -129,7 +129,7 @@ def test_infer_keeps_lines_in_place_and_reads_16_bit_png(trained, tmp_path, caps
 
 
 def test_infer_refuses_an_export_older_than_its_checkpoint(trained):
-    best = os.path.join(trained, "ResNet18", "best.pdparams")
+    best = os.path.join(trained, MODEL, "best.pdparams")
     stat = os.stat(best)
     os.utime(best, (stat.st_atime, stat.st_mtime + 60))  # trained further since the export
     try:
@@ -140,19 +140,19 @@ def test_infer_refuses_an_export_older_than_its_checkpoint(trained):
 
 
 def test_resume_restores_the_run_settings(run_copy, unnamed, capsys):
-    """`--resume --model ResNet18` used to resume a 32 px batch-4 run at 224 px, batch 32, LR 0.1."""
+    """`--resume --model NAME` used to resume a 32 px batch-4 run at 224 px, batch 32, LR 0.1."""
     with pytest.raises(utils.CheckpointError, match=r"--image_size 64 differs from the run being resumed \(32\)"):
         run_train(["--output_dir", run_copy, "--resume", "--image_size", "64"])
     with pytest.raises(utils.CheckpointError, match="already holds a trained run"):
         run_train(TINY + ["--data_dir", unnamed, "--num_classes", "4", "--output_dir", run_copy])
-    stale = os.path.join(run_copy, "ResNet18", "latest.pdckpt.tmp123")
+    stale = os.path.join(run_copy, MODEL, "latest.pdckpt.tmp123")
     open(stale, "w").close()  # what a kill during a save leaves
     capsys.readouterr()
-    run_train(["--output_dir", run_copy, "--resume", "--model", "ResNet18", "--epochs", "3",
+    run_train(["--output_dir", run_copy, "--resume", "--model", MODEL, "--epochs", "3",
                "--max_steps", str(RUN_STEPS + 1), "--log_interval", "1"])
     assert "note: --epochs 3 replaces the resumed run's 2" in capsys.readouterr().out
     assert not os.path.exists(stale)
-    with open(os.path.join(run_copy, "ResNet18", "train_config.json")) as f:
+    with open(os.path.join(run_copy, MODEL, "train_config.json")) as f:
         config = json.load(f)
     assert {k: config[k] for k in ("batch_size", "image_size", "lr", "num_classes", "data_dir", "epochs")} == {
         "batch_size": 4, "image_size": 32, "lr": 0.8, "num_classes": 4, "data_dir": unnamed, "epochs": 3}
@@ -175,7 +175,7 @@ def test_resume_gives_the_same_losses(trained, unnamed, tmp_path, monkeypatch):
     monkeypatch.setattr(utils, "save_checkpoint", keep_step_4)
     run_train(TINY + ["--data_dir", unnamed, "--num_classes", "4", "--output_dir", parts, "--log_interval", "3",
                       "--max_steps", "5", "--save_interval", "4"])
-    os.remove(os.path.join(parts, "ResNet18", "metrics.jsonl"))
+    os.remove(os.path.join(parts, MODEL, "metrics.jsonl"))
     run_train(["--output_dir", parts, "--resume", at_step_4, "--max_steps", str(RUN_STEPS)])
     a, b = losses(trained), losses(parts)
     assert sorted(b) == [6, 8]

@@ -11,7 +11,7 @@ import paddle
 import pytest
 
 import eval as evaluation
-from conftest import FOLDER, RUN_STEPS, TINY, run_train
+from conftest import FOLDER, MODEL, RUN_STEPS, TINY, run_train
 from test_data import copy_of, demo_lines, write_list
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ def script(*argv, timeout=300):
 
 
 def losses(out_dir):
-    path = os.path.join(out_dir, "ResNet18", "metrics.jsonl")
+    path = os.path.join(out_dir, MODEL, "metrics.jsonl")
     if not os.path.exists(path):
         return {}
     with open(path) as f:
@@ -84,7 +84,7 @@ def test_kill_9_then_resume_continues_and_workers_die(unnamed, trained, tmp_path
         time.sleep(0.1)
     alive = [w for w in workers if os.path.exists(f"/proc/{w}")]
     assert not alive, f"DataLoader workers {alive} outlived the killed trainer"
-    saved = paddle.load(os.path.join(killed, "ResNet18", "latest.pdckpt"))["step"]
+    saved = paddle.load(os.path.join(killed, MODEL, "latest.pdckpt"))["step"]
     assert saved >= 2
     run_train(["--output_dir", killed, "--resume"])
     a, b = losses(trained), losses(killed)
@@ -105,3 +105,18 @@ def test_two_ranks_evaluate_like_one(trained):
         line = [x for x in f if x.startswith("final metrics:")][-1]
     assert line.strip() == f"final metrics: top1={one['top1']:.4f} top5={one['top5']:.4f}"
     assert f"on {one['samples']} val images" in open(os.path.join(trained, "dist_log", "workerlog.0")).read()
+
+
+def test_train_sh_flags_reach_eval_and_export(unnamed, tmp_path):
+    """A user's dataset without label_list.txt: `DATA_DIR=... bash train.sh --num_classes 4
+    --output_dir X` used to end with eval.py building a 1000-class head (top1=0.0000, exit 0)."""
+    out = str(tmp_path / "mine")
+    env = dict(os.environ, DATA_DIR=unnamed, MODEL=MODEL)
+    run = subprocess.run(["bash", "train.sh", "--num_classes", "4", "--image_size", "32", "--batch_size", "4",
+                          "--max_steps", "6", "--num_workers", "0", "--lr", "0.8", "--output_dir", out],
+                         cwd=FOLDER, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    final = [line for line in run.stdout.splitlines() if line.startswith(f"eval {MODEL}")][-1]
+    assert f"on 12 test images of {unnamed}" in final
+    with open(os.path.join(out, MODEL, "inference", "infer_cfg.json")) as f:
+        assert json.load(f)["label_names"] == ["0", "1", "2", "3"]
