@@ -74,10 +74,8 @@ def get_args(argv=None):
     args.weight_decay = wd if args.weight_decay is None else args.weight_decay
     args.recipe_batch_size = args.recipe_batch_size or recipe_batch
     args.recipe_iters = iters
-    if isinstance(args.crop_size, str) or args.crop_size is None:
-        args.crop_size = [int(v) for v in (args.crop_size or f"{crop_h},{crop_w}").split(",")]
-    if isinstance(args.scale_range, str):
-        args.scale_range = [float(v) for v in args.scale_range.split(",")]
+    args.crop_size = [int(v) for v in (args.crop_size or f"{crop_h},{crop_w}").split(",")]
+    args.scale_range = [float(v) for v in args.scale_range.split(",")]
     args.num_classes = args.num_classes or len(reader.DATASETS[args.dataset])
     return args
 
