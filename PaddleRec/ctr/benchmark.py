@@ -4,7 +4,10 @@ For a model at its recipe's batch size and optimizer, on the demo data, prints:
 - the training loop's throughput: train.py itself (binary cache, batches, step, logging), samples/s;
 - the pure training step: the same model, loss and optimizer on the same batches, already tensors
   in memory (nothing but train.train_step), samples/s;
-- their ratio (the goal: loop >= 0.9 of the pure step);
+- their ratio (the goal: loop >= 0.9 of the pure step), by the wall clock and by CPU time per step
+  (on a loaded machine the wall clock favours whoever runs more processes, as the text stream's
+  DataLoader workers get their own share of the cores, and it moves with the other jobs; the CPU
+  time of the cache path, one process, is what the loop costs whatever the load);
 - how fast the cache is built (lines/s, parsed once) and read (lines/s, slices to tensors), and
   the text stream through DataLoader workers (lines/s, parsed on every epoch; --no_cache).
 The loop and the pure step are timed alternately, --rounds times each, and their medians compared;
@@ -16,6 +19,7 @@ the machine's load average is printed with them.
 import argparse
 import json
 import os
+import resource
 import tempfile
 import time
 
@@ -30,19 +34,46 @@ from make_demo_data import make_demo_data
 from models import DEFAULT_MODEL, MODELS
 
 
-def loop_samples_per_second(args, out_dir):
-    """train.py on the demo data; the median throughput of its log intervals after the first."""
+def bench_data(data_dir, out_dir):
+    """The demo's train/ with a small valid/: the loop's final evaluation is not what is timed."""
+    root = os.path.join(out_dir, "data")
+    os.makedirs(os.path.join(root, "valid"))
+    os.symlink(os.path.abspath(os.path.join(data_dir, "train")), os.path.join(root, "train"))
+    with open(os.path.join(data_dir, "valid", "part-00000")) as f, \
+            open(os.path.join(root, "valid", "part-00000"), "w") as out:
+        out.writelines(line for _, line in zip(range(1000), f))
+    return root
+
+
+def cpu_seconds():
+    """CPU time of this process (all threads) and of its children that have been reaped."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def train_py(args, out_dir, steps):
+    """train.py on the demo data for `steps` steps; returns its CPU seconds."""
+    start = cpu_seconds()
     with paddle.utils.unique_name.guard():
-        train.main(["--model", args.model, "--data_dir", args.data_dir, "--output_dir", out_dir, "--max_steps",
-                    str(args.steps), "--log_interval", str(args.steps // 10), "--eval_interval", "0", "--overwrite",
+        train.main(["--model", args.model, "--data_dir", args.bench_dir, "--output_dir", out_dir, "--max_steps",
+                    str(steps), "--log_interval", str(max(1, steps // 10)), "--eval_interval", "0", "--overwrite",
                     "--epochs", "1", "--cache_dir", args.cache_dir] + (["--no_cache"] if args.no_cache else []))
+    return cpu_seconds() - start
+
+
+def loop_figures(args, out_dir):
+    """train.py's samples/s (wall clock: the median of its log intervals after the first) and its CPU
+    seconds per step: a run of 2N steps minus a run of N steps, so that the setup cancels out."""
+    short = train_py(args, out_dir, args.steps // 2)
+    long = train_py(args, out_dir, args.steps)
     with open(os.path.join(out_dir, args.model, "metrics.jsonl")) as f:
         records = [r for r in map(json.loads, f) if "ips" in r][1:]
-    return float(np.median([r["ips"] for r in records]))
+    return float(np.median([r["ips"] for r in records])), (long - short) / (args.steps - args.steps // 2)
 
 
-def pure_step_samples_per_second(args, train_args, vocab, batches, warmup=10):
-    """The same model, loss and optimizer as train.py, on the loop's first batches, already tensors."""
+def pure_step_figures(args, train_args, vocab, batches, warmup=10):
+    """The same model, loss and optimizer as train.py, on the loop's first batches, already tensors:
+    samples/s (wall clock) and CPU seconds per step."""
     paddle.seed(0)
     with paddle.utils.unique_name.guard():
         model = train.build_model(args.model, vocab.sizes)
@@ -51,10 +82,10 @@ def pure_step_samples_per_second(args, train_args, vocab, batches, warmup=10):
     for i in range(warmup + args.steps):
         if i == warmup:
             loss.item()
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
         loss = train.train_step(model, optimizer, scaler, False, train_args, batches[i % len(batches)])
     loss.item()
-    return args.steps * train_args.batch_size / (time.perf_counter() - start)
+    return args.steps * train_args.batch_size / (time.perf_counter() - start), (cpu_seconds() - cpu) / args.steps
 
 
 def lines_per_second(batches, limit):
@@ -73,8 +104,8 @@ def lines_per_second(batches, limit):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=MODELS, help="the model to time, at its recipe")
-    parser.add_argument("--steps", type=int, default=300, help="training steps to time per round")
-    parser.add_argument("--rounds", type=int, default=3, help="the loop and the pure step are timed this many times each")
+    parser.add_argument("--steps", type=int, default=200, help="training steps to time per round")
+    parser.add_argument("--rounds", type=int, default=5, help="the loop and the pure step are timed this many times each")
     parser.add_argument("--data_dir", default="data/demo", help="written by make_demo_data.py if missing")
     parser.add_argument("--cache_dir", default=None, help="default: a fresh temporary directory (the build is timed)")
     parser.add_argument("--no_cache", action="store_true", help="time the loop on the streamed text instead")
@@ -83,12 +114,13 @@ def main():
         make_demo_data(args.data_dir)
     out_dir = tempfile.mkdtemp(prefix="bench_")
     args.cache_dir = args.cache_dir or os.path.join(out_dir, "cache")
-    train_args = train.get_args(["--model", args.model, "--data_dir", args.data_dir, "--output_dir", out_dir,
+    args.bench_dir = bench_data(args.data_dir, out_dir)
+    train_args = train.get_args(["--model", args.model, "--data_dir", args.bench_dir, "--output_dir", out_dir,
                                  "--cache_dir", args.cache_dir])
     utils.setup(train_args)
 
     # the data paths: vocabulary, cache build, cache read, text stream
-    files = reader.list_data_files(os.path.join(args.data_dir, "train"))
+    files = reader.list_data_files(os.path.join(args.bench_dir, "train"))
     vocab = reader.FeatureVocab.build(files, train_args.min_freq)
     os.makedirs(os.path.join(out_dir, args.model), exist_ok=True)
     vocab.save(os.path.join(out_dir, args.model, "vocab.json"))  # what train.py would count
@@ -102,12 +134,14 @@ def main():
     train_args.no_cache = False
     batches = list(b for _, b in zip(range(args.steps), cached.batches(train_args.batch_size)))
 
-    loops, pures, loads = [], [], []
+    loops, pures, loads = [], [], []  # (samples/s, CPU seconds per step) per round
     for _ in range(args.rounds):  # alternate, so that a change in the machine's load hits both
         loads.append(os.getloadavg()[0])
-        loops.append(loop_samples_per_second(args, out_dir))
-        pures.append(pure_step_samples_per_second(args, train_args, vocab, batches))
-    loop, pure = float(np.median(loops)), float(np.median(pures))
+        loops.append(loop_figures(args, out_dir))
+        pures.append(pure_step_figures(args, train_args, vocab, batches))
+    loads.append(os.getloadavg()[0])
+    (loop, loop_cpu), (pure, pure_cpu) = np.median(loops, axis=0), np.median(pures, axis=0)
+    ratios = [a[0] / b[0] for a, b in zip(loops, pures)]  # each loop round against the pure round after it
     print(f"\n{args.model}, batch {train_args.batch_size}, {train_args.optimizer} (its recipe), {utils.cpu_count()} CPU "
           f"cores, MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}, load average "
           f"{min(loads):.1f}-{max(loads):.1f} during the rounds")
@@ -115,9 +149,17 @@ def main():
     print(f"binary cache read (slices, tensors): {read:10.0f} lines/s")
     print(f"text stream (DataLoader workers):    {streamed:10.0f} lines/s")
     label = "training loop (train.py, --no_cache):" if args.no_cache else "training loop (train.py):"
-    print(f"{label:37s}{loop:10.0f} samples/s  (rounds: {', '.join(f'{v:.0f}' for v in loops)})")
-    print(f"pure step (tensors in memory):       {pure:10.0f} samples/s  (rounds: {', '.join(f'{v:.0f}' for v in pures)})")
-    print(f"loop / pure step:                    {loop / pure:10.2f}  (goal >= 0.90)", flush=True)
+    print(f"{label:37s}{loop:10.0f} samples/s, {1000 * loop_cpu:6.1f} CPU ms/step  (rounds: "
+          f"{', '.join(f'{v:.0f}' for v, _ in loops)})")
+    print(f"{'pure step (tensors in memory):':37s}{pure:10.0f} samples/s, {1000 * pure_cpu:6.1f} CPU ms/step  (rounds: "
+          f"{', '.join(f'{v:.0f}' for v, _ in pures)})")
+    print(f"{'loop / pure step, wall clock:':37s}{np.median(ratios):10.2f}  (goal >= 0.90; the median of the rounds: "
+          f"{', '.join(f'{r:.2f}' for r in ratios)})")
+    if args.no_cache:  # the workers' CPU time is not all counted (they are not always reaped)
+        print("loop / pure step, CPU time per step:  not measured with --no_cache (DataLoader workers)", flush=True)
+    else:
+        print(f"{'loop / pure step, CPU time per step:':37s}{pure_cpu / loop_cpu:10.2f}  (the CPU work the loop "
+              f"adds to the step; on an idle machine the wall clock shows the same)", flush=True)
 
 
 if __name__ == "__main__":

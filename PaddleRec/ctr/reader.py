@@ -50,7 +50,8 @@ SPARSE_NAMES = [f"C{i}" for i in range(1, NUM_SPARSE + 1)]
 DENSE_SCALINGS = ("minmax", "log")
 VOCAB_FORMAT = "criteo-vocab-1"
 _MISSING = -(2 ** 62)  # marks an empty dense field while values are still integers
-_READ_LINES = 20000  # lines per chunk in the vocabulary pass
+_READ_LINES = 20000  # lines per chunk in the vocabulary pass and the cache build
+PROGRESS_EVERY = 5.0  # seconds between progress lines of long passes
 
 
 def list_data_files(directory):
@@ -249,8 +250,8 @@ class ChunkReader:
     `bad` is for the caller to count the lines it dropped. An empty file is a DataError, or with
     skip_bad is counted in `empty`."""
 
-    def __init__(self, files, skip_bad=False, what="reading", chunk_lines=_READ_LINES):
-        self.files, self.skip_bad, self.what, self.chunk_lines = files, skip_bad, what, chunk_lines
+    def __init__(self, files, skip_bad=False, what="reading", chunk_lines=None):
+        self.files, self.skip_bad, self.what, self.chunk_lines = files, skip_bad, what, chunk_lines or _READ_LINES
         self.lines, self.bad, self.empty = [], 0, 0
 
     def __iter__(self):
@@ -274,10 +275,10 @@ class ChunkReader:
                     yield path, records
                     done += sum(len(raw) for raw in chunk)
                     now = time.time()
-                    if now - last >= 5.0 and is_main_process():
+                    if now - last >= PROGRESS_EVERY and is_main_process():
                         eta = datetime.timedelta(seconds=int((now - start) / max(done, 1) * max(total - done, 0)))
-                        print(f"{self.what}: {done >> 20}/{total >> 20} MB ({100 * done / max(total, 1):.0f}%) "
-                              f"eta {eta}", flush=True)
+                        print(f"{self.what}: {done / 2 ** 20:.1f}/{total / 2 ** 20:.1f} MB "
+                              f"({100 * done / max(total, 1):.0f}%) eta {eta}", flush=True)
                         last = now
             self.lines.append(lines)
 

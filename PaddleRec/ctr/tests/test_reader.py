@@ -209,3 +209,14 @@ def test_non_utf8_byte_is_a_bad_line_named_by_file_and_line(tmp_path, skip):
         assert str(error.value) == f"{path}:3: not UTF-8 text (byte {byte} of the line)"
     else:
         assert reader.FeatureVocab.build([path], skip_bad=True).bad_lines == 1
+
+
+def test_long_passes_print_progress_with_an_eta(tmp_path, monkeypatch, capsys):
+    path = write(tmp_path / "part-0", [GOOD] * 30)
+    monkeypatch.setattr(reader, "PROGRESS_EVERY", 0.0)  # a line after every chunk
+    monkeypatch.setattr(reader, "_READ_LINES", 10)
+    reader.FeatureVocab.build([path], min_freq=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(re.fullmatch(r"feature vocabulary: [\d.]+/[\d.]+ MB \(\d+%\) eta \d+:\d\d:\d\d", s)
+                                   for s in lines), lines
+    assert lines[-1].endswith("(100%) eta 0:00:00")
