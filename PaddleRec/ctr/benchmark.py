@@ -4,14 +4,15 @@ For a model at its recipe's batch size and optimizer, on the demo data, prints:
 - the training loop's throughput: train.py itself (binary cache, batches, step, logging), samples/s;
 - the pure training step: the same model, loss and optimizer on the same batches, already tensors
   in memory (nothing but train.train_step), samples/s;
-- their ratio (the goal: loop >= 0.9 of the pure step), by the wall clock and by CPU time per step
-  (on a loaded machine the wall clock favours whoever runs more processes, as the text stream's
-  DataLoader workers get their own share of the cores, and it moves with the other jobs; the CPU
-  time of the cache path, one process, is what the loop costs whatever the load);
+- their ratio (the goal: loop >= 0.9 of the pure step), two ways: loop and pure-step rounds that
+  alternate, and, inside the loop itself, the share of its time spent in the model step
+  (train.train_step timed in place: the same batches, and the machine's load hits both alike);
 - how fast the cache is built (lines/s, parsed once) and read (lines/s, slices to tensors), and
   the text stream through DataLoader workers (lines/s, parsed on every epoch; --no_cache).
-The loop and the pure step are timed alternately, --rounds times each, and their medians compared;
-the machine's load average is printed with them.
+The loop and the pure step are timed alternately, --rounds times each, each loop round against the
+pure round right after it; the machine's load average is printed with them (on a loaded machine the
+figures move with the other jobs, and the text stream's DataLoader workers get their own share of
+the cores, which flatters --no_cache).
 
     python benchmark.py                          # DeepFM, batch 100 (its recipe), SGD
     python benchmark.py --model xdeepfm --rounds 5
@@ -19,7 +20,6 @@ the machine's load average is printed with them.
 import argparse
 import json
 import os
-import resource
 import tempfile
 import time
 
@@ -45,35 +45,35 @@ def bench_data(data_dir, out_dir):
     return root
 
 
-def cpu_seconds():
-    """CPU time of this process (all threads) and of its children that have been reaped."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def train_py(args, out_dir, steps):
-    """train.py on the demo data for `steps` steps; returns its CPU seconds."""
-    start = cpu_seconds()
-    with paddle.utils.unique_name.guard():
-        train.main(["--model", args.model, "--data_dir", args.bench_dir, "--output_dir", out_dir, "--max_steps",
-                    str(steps), "--log_interval", str(max(1, steps // 10)), "--eval_interval", "0", "--overwrite",
-                    "--epochs", "1", "--cache_dir", args.cache_dir] + (["--no_cache"] if args.no_cache else []))
-    return cpu_seconds() - start
-
-
 def loop_figures(args, out_dir):
-    """train.py's samples/s (wall clock: the median of its log intervals after the first) and its CPU
-    seconds per step: a run of 2N steps minus a run of N steps, so that the setup cancels out."""
-    short = train_py(args, out_dir, args.steps // 2)
-    long = train_py(args, out_dir, args.steps)
+    """train.py on the demo data: its samples/s (the median of its log intervals after the first),
+    and the share of its time, over those intervals, spent in train.train_step (timed inside the
+    loop, so the load of the machine hits the step and the rest of the loop alike)."""
+    step_seconds, real_step = [], train.train_step
+
+    def timed_step(*a, **k):
+        start = time.perf_counter()
+        loss = real_step(*a, **k)
+        step_seconds.append(time.perf_counter() - start)
+        return loss
+
+    train.train_step = timed_step
+    try:
+        with paddle.utils.unique_name.guard():
+            train.main(["--model", args.model, "--data_dir", args.bench_dir, "--output_dir", out_dir, "--max_steps",
+                        str(args.steps), "--log_interval", str(args.steps // 10), "--eval_interval", "0", "--overwrite",
+                        "--epochs", "1", "--cache_dir", args.cache_dir] + (["--no_cache"] if args.no_cache else []))
+    finally:
+        train.train_step = real_step
     with open(os.path.join(out_dir, args.model, "metrics.jsonl")) as f:
-        records = [r for r in map(json.loads, f) if "ips" in r][1:]
-    return float(np.median([r["ips"] for r in records])), (long - short) / (args.steps - args.steps // 2)
+        records = [r for r in map(json.loads, f) if "ips" in r]
+    first = records[0]["step"]
+    loop_seconds = sum(r["batch_cost"] * (r["step"] - q["step"]) for q, r in zip(records, records[1:]))
+    return float(np.median([r["ips"] for r in records[1:]])), sum(step_seconds[first:]) / loop_seconds
 
 
-def pure_step_figures(args, train_args, vocab, batches, warmup=10):
-    """The same model, loss and optimizer as train.py, on the loop's first batches, already tensors:
-    samples/s (wall clock) and CPU seconds per step."""
+def pure_step_samples_per_second(args, train_args, vocab, batches, warmup=10):
+    """The same model, loss and optimizer as train.py, on the loop's first batches, already tensors."""
     paddle.seed(0)
     with paddle.utils.unique_name.guard():
         model = train.build_model(args.model, vocab.sizes)
@@ -82,10 +82,10 @@ def pure_step_figures(args, train_args, vocab, batches, warmup=10):
     for i in range(warmup + args.steps):
         if i == warmup:
             loss.item()
-            start, cpu = time.perf_counter(), cpu_seconds()
+            start = time.perf_counter()
         loss = train.train_step(model, optimizer, scaler, False, train_args, batches[i % len(batches)])
     loss.item()
-    return args.steps * train_args.batch_size / (time.perf_counter() - start), (cpu_seconds() - cpu) / args.steps
+    return args.steps * train_args.batch_size / (time.perf_counter() - start)
 
 
 def lines_per_second(batches, limit):
@@ -134,14 +134,15 @@ def main():
     train_args.no_cache = False
     batches = list(b for _, b in zip(range(args.steps), cached.batches(train_args.batch_size)))
 
-    loops, pures, loads = [], [], []  # (samples/s, CPU seconds per step) per round
+    loops, shares, pures, loads = [], [], [], []
     for _ in range(args.rounds):  # alternate, so that a change in the machine's load hits both
         loads.append(os.getloadavg()[0])
-        loops.append(loop_figures(args, out_dir))
-        pures.append(pure_step_figures(args, train_args, vocab, batches))
+        loop, share = loop_figures(args, out_dir)
+        loops.append(loop)
+        shares.append(share)
+        pures.append(pure_step_samples_per_second(args, train_args, vocab, batches))
     loads.append(os.getloadavg()[0])
-    (loop, loop_cpu), (pure, pure_cpu) = np.median(loops, axis=0), np.median(pures, axis=0)
-    ratios = [a[0] / b[0] for a, b in zip(loops, pures)]  # each loop round against the pure round after it
+    ratios = [a / b for a, b in zip(loops, pures)]  # each loop round against the pure round right after it
     print(f"\n{args.model}, batch {train_args.batch_size}, {train_args.optimizer} (its recipe), {utils.cpu_count()} CPU "
           f"cores, MKL_DEBUG_CPU_TYPE={os.environ.get('MKL_DEBUG_CPU_TYPE', 'unset')}, load average "
           f"{min(loads):.1f}-{max(loads):.1f} during the rounds")
@@ -149,17 +150,13 @@ def main():
     print(f"binary cache read (slices, tensors): {read:10.0f} lines/s")
     print(f"text stream (DataLoader workers):    {streamed:10.0f} lines/s")
     label = "training loop (train.py, --no_cache):" if args.no_cache else "training loop (train.py):"
-    print(f"{label:37s}{loop:10.0f} samples/s, {1000 * loop_cpu:6.1f} CPU ms/step  (rounds: "
-          f"{', '.join(f'{v:.0f}' for v, _ in loops)})")
-    print(f"{'pure step (tensors in memory):':37s}{pure:10.0f} samples/s, {1000 * pure_cpu:6.1f} CPU ms/step  (rounds: "
-          f"{', '.join(f'{v:.0f}' for v, _ in pures)})")
-    print(f"{'loop / pure step, wall clock:':37s}{np.median(ratios):10.2f}  (goal >= 0.90; the median of the rounds: "
-          f"{', '.join(f'{r:.2f}' for r in ratios)})")
-    if args.no_cache:  # the workers' CPU time is not all counted (they are not always reaped)
-        print("loop / pure step, CPU time per step:  not measured with --no_cache (DataLoader workers)", flush=True)
-    else:
-        print(f"{'loop / pure step, CPU time per step:':37s}{pure_cpu / loop_cpu:10.2f}  (the CPU work the loop "
-              f"adds to the step; on an idle machine the wall clock shows the same)", flush=True)
+    print(f"{label:37s}{np.median(loops):10.0f} samples/s  (rounds: {', '.join(f'{v:.0f}' for v in loops)})")
+    print(f"{'pure step (tensors in memory):':37s}{np.median(pures):10.0f} samples/s  (rounds: "
+          f"{', '.join(f'{v:.0f}' for v in pures)})")
+    print(f"{'loop / pure step, alternate rounds:':37s}{np.median(ratios):10.2f}  (goal >= 0.90; the median of the "
+          f"rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
+    print(f"{'loop / pure step, inside the loop:':37s}{np.median(shares):10.2f}  (goal >= 0.90; the step's share of "
+          f"the loop's time, rounds: {', '.join(f'{r:.2f}' for r in shares)})", flush=True)
 
 
 if __name__ == "__main__":
