@@ -54,6 +54,13 @@ class DataError(Exception):
     """A problem with the input files; printed as one line naming file and line."""
 
 
+def decode(raw, path, lineno):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}:{lineno}: not UTF-8 ({e.reason} at byte {e.start})") from None
+
+
 def make_demo_data(out, seed):
     """A small dataset in the simnet layout. Words belong to 20 topics; a query and its similar text
     share a topic but few words, while the dissimilar text repeats some of the query's filler words.
@@ -93,8 +100,9 @@ def read_vocab(path):
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
     vocab = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
+            line = decode(line, path, lineno)
             fields = line.rstrip("\r\n").split("\t")
             if len(fields) != 2 or not fields[1].isdigit():
                 raise DataError(f"{path}:{lineno}: expected 'word<TAB>id', got {line.strip()!r}")
@@ -107,8 +115,9 @@ def read_lines(path, n_fields, vocab, max_len):
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
     samples, texts, labels = [], [], []
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
+            line = decode(line, path, lineno)
             if not line.strip():
                 continue
             fields = line.rstrip("\r\n").split("\t")
