@@ -112,10 +112,8 @@ def read_dict(path, required=True):
                 continue
             if len(fields) != 2 or not (q2b or fields[0].isdigit()):
                 raise DataError(f"{path}:{lineno}: expected two tab-separated fields, got {line.strip()!r}")
-            if q2b:
-                out[fields[0]] = fields[1]
-            else:
-                out[fields[1]] = int(fields[0])
+            key, value = (fields[0], fields[1]) if q2b else (fields[1], int(fields[0]))
+            out[key] = value
     return out
 
 
@@ -126,8 +124,7 @@ def read_tsv(path, word2id, tag2id, q2b):
     oov, samples = word2id["OOV"], []
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
-            line = decode(line, path, lineno)
-            line = line.rstrip("\r\n")
+            line = decode(line, path, lineno).rstrip("\r\n")
             if lineno == 1 and line == HEADER or not line:
                 continue
             fields = line.split("\t")
@@ -162,7 +159,8 @@ class BiGRUCRF(nn.Layer):
         self.emb = nn.Embedding(vocab_size, emb_dim)
         self.gru = nn.GRU(emb_dim, hidden, num_layers=layers, direction="bidirect")
         self.emission = nn.Linear(2 * hidden, n_tags)
-        self.transitions = self.create_parameter([n_tags, n_tags], default_initializer=nn.initializer.Uniform(-0.1, 0.1))
+        self.transitions = self.create_parameter([n_tags, n_tags],
+                                                 default_initializer=nn.initializer.Uniform(-0.1, 0.1))
         self.start = self.create_parameter([n_tags], is_bias=True)
         self.stop = self.create_parameter([n_tags], is_bias=True)
         self.decoder = paddle.text.ViterbiDecoder(self.transitions, include_bos_eos_tag=False)
@@ -204,11 +202,6 @@ def crf_path_score(em, tags, lengths, trans, start, stop):
     score += (pair * mask[:, 1:]).sum(1)
     last = paddle.take_along_axis(tags, (lengths - 1).unsqueeze(1), axis=1).squeeze(1)
     return score + stop[last]
-
-
-def crf_nll(model, em, tags, lengths):
-    args = (model.transitions, model.start, model.stop)
-    return (crf_log_partition(em, lengths, *args) - crf_path_score(em, tags, lengths, *args)).mean()
 
 
 def chunks(tags):
@@ -260,9 +253,8 @@ def main(argv=None):
     paddle.base.core.set_num_threads(os.cpu_count() or 1)
     paddle.seed(args.seed)
     np.random.seed(args.seed)
-    data_dir = args.data_dir
-    if data_dir is None:
-        data_dir = os.path.join("data", "demo")
+    data_dir = args.data_dir or os.path.join("data", "demo")
+    if args.data_dir is None:
         make_demo_data(data_dir, args.seed)
     word2id = read_dict(os.path.join(data_dir, "word.dic"))
     if "OOV" not in word2id:
@@ -285,7 +277,8 @@ def main(argv=None):
     step, t0, seen, loss_sum = 0, time.time(), 0, 0.0
     for epoch in range(args.epochs):
         for chars, tags, lengths in train_loader:
-            loss = crf_nll(model, model.emissions(chars, lengths), tags, lengths)
+            em, crf = model.emissions(chars, lengths), (model.transitions, model.start, model.stop)
+            loss = (crf_log_partition(em, lengths, *crf) - crf_path_score(em, tags, lengths, *crf)).mean()  # NLL
             loss.backward()
             opt.step()
             opt.clear_grad()
@@ -307,7 +300,8 @@ def main(argv=None):
     os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
     model.eval()
-    spec = [paddle.static.InputSpec([None, None], "int64", "chars"), paddle.static.InputSpec([None], "int64", "lengths")]
+    spec = [paddle.static.InputSpec([None, None], "int64", "chars"),
+            paddle.static.InputSpec([None], "int64", "lengths")]
     path = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(paddle.jit.to_static(model, input_spec=spec, full_graph=True), path)
     chars, _, lengths = next(iter(test_loader))
