@@ -51,8 +51,10 @@ def run_main(main):
     worker_errors = []
 
     def keep_data_errors(hook):  # a worker's error reaches Paddle's prefetch thread, not ours
-        (worker_errors.append if issubclass(hook.exc_type, DataError) else
-         lambda _: threading.__excepthook__(hook))(hook.exc_value)
+        if issubclass(hook.exc_type, DataError):
+            worker_errors.append(hook.exc_value)
+        else:
+            threading.__excepthook__(hook)
 
     threading.excepthook = keep_data_errors
     try:
@@ -421,8 +423,10 @@ def plot_curves(out_dir, size=(900, 360)):
         draw.text((x0 - 45, y1 - 10), f"{v_lo:.3g}", fill="black")
         xy = [(x0 + (x1 - x0) * (s - s_lo) / max(s_hi - s_lo, 1), y1 - (y1 - y0) * (v - v_lo) / max(v_hi - v_lo, 1e-12))
               for s, v in points]
-        draw.line(xy, fill="steelblue", width=2) if len(xy) > 1 else draw.ellipse(
-            [xy[0][0] - 3, xy[0][1] - 3, xy[0][0] + 3, xy[0][1] + 3], fill="steelblue")
+        if len(xy) > 1:
+            draw.line(xy, fill="steelblue", width=2)
+        else:  # a single point (one eval) as a dot
+            draw.ellipse([xy[0][0] - 3, xy[0][1] - 3, xy[0][0] + 3, xy[0][1] + 3], fill="steelblue")
     image.save(os.path.join(out_dir, "curves.png"))
     return os.path.join(out_dir, "curves.png")
 
