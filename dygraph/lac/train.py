@@ -1,21 +1,20 @@
 """LAC: BiGRU-CRF character tagging, in one dygraph script.
 
-What it teaches: a linear-chain CRF. The BiGRU gives every character a score per tag (emissions);
-a learned transition matrix scores each pair of neighbouring tags. A tag path's score is the sum of
-its emissions and transitions, and the CRF trains on
-    NLL = log Z - score(gold path),   log Z = log of the sum of exp(score) over ALL tag paths,
-where log Z comes from the forward algorithm (written below with logsumexp, one step per character).
-Prediction is the best path, found by paddle.text.ViterbiDecoder on the same transition matrix.
+What it teaches: a linear-chain CRF. A BiGRU scores every tag for each character (emissions), a learned
+transition matrix each pair of neighbouring tags; a path's score sums both. The CRF trains on
+    NLL = log Z - score(gold path),   log Z = log-sum-exp of the score over ALL tag paths,
+with log Z from the forward algorithm (below, one logsumexp step per character). Prediction is the best
+path, found by paddle.text.ViterbiDecoder on the same transition matrix.
 
-Data: the layout of the released LAC data (PaddleNLP/lexical_analysis), UTF-8:
+Data (UTF-8), the layout of the released LAC data (PaddleNLP/lexical_analysis):
     train.tsv, test.tsv   header `text_a<TAB>label`, then characters joined by \\x02, a tab, and
                           one IOB2 tag per character (n-B, n-I, PER-B, ...) joined by \\x02
-    word.dic              id<TAB>char, with an `OOV` entry for unknown characters
-    tag.dic               id<TAB>tag
+    word.dic, tag.dic     id<TAB>char (with an `OOV` entry for unknown characters), id<TAB>tag
     q2b.dic               from<TAB>to, full-width to half-width, applied before the word.dic look-up
 """
 import argparse
 import collections
+import itertools
 import os
 import random
 import sys
@@ -58,17 +57,21 @@ class DataError(Exception):
     """A problem with the input files; printed as one line naming file and line."""
 
 
-def decode(raw, path, lineno):
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}:{lineno}: not UTF-8 ({e.reason} at byte {e.start})") from None
+def read_lines(path):
+    """(line number, line without its newline) of a UTF-8 file; DataError names the file and line."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: file not found")
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                yield lineno, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{path}:{lineno}: not UTF-8 ({e.reason} at byte {e.start})") from None
 
 
 def make_demo_data(out, seed):
-    """Sentences of a made-up language in the LAC layout: words of 8 types, drawn from a lexicon whose
-    characters are shared between types, follow a fixed type-to-type Markov chain. A character alone
-    does not say its tag; its neighbours and the chain of tags do."""
+    """Sentences of a made-up language in the LAC layout: words of 8 types (lexicons share characters)
+    follow a fixed type-to-type Markov chain, so a character's tag depends on its neighbours."""
     if os.path.isfile(os.path.join(out, "test.tsv")):
         return
     os.makedirs(out, exist_ok=True)
@@ -78,12 +81,10 @@ def make_demo_data(out, seed):
     lexicon = {t: ["".join(rng.sample(chars, rng.randint(1, 3))) for _ in range(25)] for t in types}
     follow = {t: rng.sample(types, 3) for t in types}  # each type is followed by one of 3 types
     tags = ["O", "w-B"] + [f"{t}-{bi}" for t in types for bi in "BI"]
-    with open(os.path.join(out, "word.dic"), "w") as f:
-        f.write("".join(f"{i}\t{c}\n" for i, c in enumerate(chars + ["。", "OOV"])))
-    with open(os.path.join(out, "tag.dic"), "w") as f:
-        f.write("".join(f"{i}\t{t}\n" for i, t in enumerate(tags)))
-    with open(os.path.join(out, "q2b.dic"), "w") as f:  # full-width letters and digits to ASCII
-        f.write("".join(f"{chr(0xFF01 + i)}\t{chr(0x21 + i)}\n" for i in range(94)))
+    q2b = [(chr(0xFF01 + i), chr(0x21 + i)) for i in range(94)]  # full-width letters and digits to ASCII
+    for name, rows in (("word.dic", enumerate(chars + ["。", "OOV"])), ("tag.dic", enumerate(tags)), ("q2b.dic", q2b)):
+        with open(os.path.join(out, name), "w") as f:
+            f.write("".join(f"{a}\t{b}\n" for a, b in rows))
     for name, n in (("train.tsv", 3000), ("test.tsv", 300)):
         with open(os.path.join(out, name), "w") as f:
             f.write(HEADER + "\n")
@@ -99,44 +100,36 @@ def make_demo_data(out, seed):
 
 def read_dict(path, required=True):
     """`id<TAB>token` (or `from<TAB>to` for q2b.dic) -> {token: id} (or {from: to})."""
-    if not os.path.isfile(path):
-        if required:
-            raise DataError(f"{path}: file not found")
+    if not (required or os.path.isfile(path)):
         return {}
     q2b, out = path.endswith("q2b.dic"), {}
-    with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            line = decode(line, path, lineno)
-            fields = line.rstrip("\r\n").split("\t")
-            if fields == [""]:
-                continue
-            if len(fields) != 2 or not (q2b or fields[0].isdigit()):
-                raise DataError(f"{path}:{lineno}: expected two tab-separated fields, got {line.strip()!r}")
-            key, value = (fields[0], fields[1]) if q2b else (fields[1], int(fields[0]))
-            out[key] = value
+    for lineno, line in read_lines(path):
+        fields = line.split("\t")
+        if fields == [""]:
+            continue
+        if len(fields) != 2 or not (q2b or fields[0].isdigit()):
+            raise DataError(f"{path}:{lineno}: expected two tab-separated fields, got {line.strip()!r}")
+        key, value = (fields[0], fields[1]) if q2b else (fields[1], int(fields[0]))
+        out[key] = value
     return out
 
 
 def read_tsv(path, word2id, tag2id, q2b):
     """A LAC .tsv -> list of (char ids, tag ids) int64 arrays."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: file not found")
     oov, samples = word2id["OOV"], []
-    with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            line = decode(line, path, lineno).rstrip("\r\n")
-            if lineno == 1 and line == HEADER or not line:
-                continue
-            fields = line.split("\t")
-            if len(fields) != 2:
-                raise DataError(f"{path}:{lineno}: expected 'chars<TAB>tags', got {len(fields)} fields")
-            chars, tags = fields[0].split(SEP), fields[1].split(SEP)
-            if len(chars) != len(tags):
-                raise DataError(f"{path}:{lineno}: {len(chars)} characters but {len(tags)} tags")
-            if any(t not in tag2id for t in tags):
-                raise DataError(f"{path}:{lineno}: tag {next(t for t in tags if t not in tag2id)!r} not in tag.dic")
-            samples.append((np.array([word2id.get(q2b.get(c, c), oov) for c in chars], "int64"),
-                            np.array([tag2id[t] for t in tags], "int64")))
+    for lineno, line in read_lines(path):
+        if lineno == 1 and line == HEADER or not line:
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise DataError(f"{path}:{lineno}: expected 'chars<TAB>tags', got {len(fields)} fields")
+        chars, tags = fields[0].split(SEP), fields[1].split(SEP)
+        if len(chars) != len(tags):
+            raise DataError(f"{path}:{lineno}: {len(chars)} characters but {len(tags)} tags")
+        if any(t not in tag2id for t in tags):
+            raise DataError(f"{path}:{lineno}: tag {next(t for t in tags if t not in tag2id)!r} not in tag.dic")
+        samples.append((np.array([word2id.get(q2b.get(c, c), oov) for c in chars], "int64"),
+                        np.array([tag2id[t] for t in tags], "int64")))
     if not samples:
         raise DataError(f"{path}: no sentences")
     return samples
@@ -172,8 +165,7 @@ class BiGRUCRF(nn.Layer):
     def forward(self, chars, lengths):
         """The best tag path of each sentence (padded positions hold 0)."""
         em = with_start_stop(self.emissions(chars, lengths), lengths, self.start, self.stop)
-        _, path = self.decoder(em, lengths)
-        return path
+        return self.decoder(em, lengths)[1]  # (scores, paths)
 
 
 def with_start_stop(em, lengths, start, stop):
@@ -198,8 +190,7 @@ def crf_path_score(em, tags, lengths, trans, start, stop):
     mask = (paddle.arange(em.shape[1]).unsqueeze(0) < lengths.unsqueeze(1)).astype(em.dtype)  # [B, T]
     emit = paddle.take_along_axis(em, tags.unsqueeze(2), axis=2).squeeze(2)
     score = (emit * mask).sum(1) + start[tags[:, 0]]
-    pair = trans[tags[:, :-1], tags[:, 1:]]  # [B, T-1]: trans[y_{t-1}, y_t]
-    score += (pair * mask[:, 1:]).sum(1)
+    score += (trans[tags[:, :-1], tags[:, 1:]] * mask[:, 1:]).sum(1)  # trans[y_{t-1}, y_t], [B, T-1]
     last = paddle.take_along_axis(tags, (lengths - 1).unsqueeze(1), axis=1).squeeze(1)
     return score + stop[last]
 
@@ -219,11 +210,10 @@ def chunks(tags):
 
 def chunk_f1(gold, pred):
     """Micro F1 over chunks of all sentences (lists of tag-string lists)."""
-    correct = n_gold = n_pred = 0
-    for g, p in zip(gold, pred):
-        g, p = chunks(g), chunks(p)
-        correct, n_gold, n_pred = correct + len(g & p), n_gold + len(g), n_pred + len(p)
-    precision, recall = correct / max(n_pred, 1), correct / max(n_gold, 1)
+    pairs = [(chunks(g), chunks(p)) for g, p in zip(gold, pred)]
+    correct = sum(len(g & p) for g, p in pairs)
+    precision = correct / max(sum(len(p) for _, p in pairs), 1)
+    recall = correct / max(sum(len(g) for g, _ in pairs), 1)
     return 2 * precision * recall / max(precision + recall, 1e-12)
 
 
@@ -239,13 +229,9 @@ def majority_baseline(train, test):
 
 @paddle.no_grad()
 def predict(model, loader):
-    model.eval()
-    paths = []
-    for chars, _, lengths in loader:
-        path = model(chars, lengths).numpy()
-        paths += [p[:n] for p, n in zip(path, lengths.numpy())]
-    model.train()
-    return paths
+    model.eval()  # and left so: prediction comes after training
+    return [p[:n] for chars, _, lengths in loader
+            for p, n in zip(model(chars, lengths).numpy(), lengths.numpy())]
 
 
 def main(argv=None):
@@ -261,8 +247,7 @@ def main(argv=None):
         raise DataError(f"{os.path.join(data_dir, 'word.dic')}: no OOV entry")
     tag2id = read_dict(os.path.join(data_dir, "tag.dic"))
     q2b = read_dict(os.path.join(data_dir, "q2b.dic"), required=False)
-    train = read_tsv(os.path.join(data_dir, "train.tsv"), word2id, tag2id, q2b)
-    test = read_tsv(os.path.join(data_dir, "test.tsv"), word2id, tag2id, q2b)
+    train, test = (read_tsv(os.path.join(data_dir, f"{s}.tsv"), word2id, tag2id, q2b) for s in ("train", "test"))
     id2tag = {i: t for t, i in tag2id.items()}
     train_loader = paddle.io.DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True,
                                         collate_fn=collate)
@@ -274,23 +259,19 @@ def main(argv=None):
                                 grad_clip=nn.ClipGradByGlobalNorm(5.0))
     print(f"parameters: {sum(int(np.prod(p.shape)) for p in model.parameters()):,}")
 
-    step, t0, seen, loss_sum = 0, time.time(), 0, 0.0
-    for epoch in range(args.epochs):
-        for chars, tags, lengths in train_loader:
-            em, crf = model.emissions(chars, lengths), (model.transitions, model.start, model.stop)
-            loss = (crf_log_partition(em, lengths, *crf) - crf_path_score(em, tags, lengths, *crf)).mean()  # NLL
-            loss.backward()
-            opt.step()
-            opt.clear_grad()
-            step, seen, loss_sum = step + 1, seen + len(chars), loss_sum + loss.item()
-            if step % args.log_interval == 0:  # the loss is the mean over the last log_interval steps
-                print(f"epoch {epoch} step {step} loss {loss_sum / args.log_interval:.3f} "
-                      f"samples/s {seen / (time.time() - t0):.0f}")
-                t0, seen, loss_sum = time.time(), 0, 0.0
-            if step == args.max_steps:
-                break
-        if step == args.max_steps:
-            break
+    t0, loss_sum = time.time(), 0.0
+    batches = ((epoch, batch) for epoch in range(args.epochs) for batch in train_loader)
+    for step, (epoch, (chars, tags, lengths)) in enumerate(itertools.islice(batches, args.max_steps or None), 1):
+        em, crf = model.emissions(chars, lengths), (model.transitions, model.start, model.stop)
+        loss = (crf_log_partition(em, lengths, *crf) - crf_path_score(em, tags, lengths, *crf)).mean()  # NLL
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        loss_sum += loss.detach()  # no host sync until the log line
+        if step % args.log_interval == 0:  # the loss is the mean over the last log_interval steps
+            print(f"epoch {epoch} step {step} loss {float(loss_sum) / args.log_interval:.3f} "
+                  f"samples/s {args.log_interval * args.batch_size / (time.time() - t0):.0f}")  # drop_last
+            t0, loss_sum = time.time(), 0.0
 
     gold = [[id2tag[i] for i in t] for _, t in test]
     f1 = chunk_f1(gold, [[id2tag[int(i)] for i in p] for p in predict(model, test_loader)])
@@ -299,7 +280,6 @@ def main(argv=None):
 
     os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
-    model.eval()
     spec = [paddle.static.InputSpec([None, None], "int64", "chars"),
             paddle.static.InputSpec([None], "int64", "lengths")]
     path = os.path.join(args.output_dir, "inference", "model")
