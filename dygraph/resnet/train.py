@@ -1,15 +1,15 @@
 """ResNet on Oxford Flowers-102 in Paddle's dynamic graph: BatchNorm and learning-rate schedules.
 
-What it teaches: conv + BatchNorm (no conv bias: BN's shift replaces it), with batch statistics
-in `model.train()` and running averages in `model.eval()`; residual basic and bottleneck blocks;
-a per-iteration learning rate from `paddle.optimizer.lr` (`LinearWarmup` around
-`CosineAnnealingDecay` or `PiecewiseDecay`), logged with the loss.
+What it teaches: conv + BatchNorm (no conv bias: BN's shift replaces it), with batch statistics in
+`model.train()` and running averages in `model.eval()`; residual basic and bottleneck blocks; a per-iteration
+learning rate from `paddle.optimizer.lr` (`LinearWarmup` around `CosineAnnealingDecay` or `PiecewiseDecay`).
 
 Data: the Flowers-102 layout that the original dygraph/resnet read through paddle.dataset.flowers
-(jpg/image_00001.jpg..., imagelabels.mat, setid.mat). Without --data_dir it first writes demo
-"flowers" (petal count and colour set the class) into data/demo in that same layout.
+(jpg/image_00001.jpg..., imagelabels.mat, setid.mat). Without --data_dir it first writes demo "flowers"
+(petal count and colour set the class) into data/demo in that same layout.
 """
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -56,7 +56,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-# ---------------------------------------------------------------- data
 class DataError(Exception):
     """Bad input; main() prints it as one line naming the file and where."""
 
@@ -85,8 +84,7 @@ def make_demo_data(out_dir, n, seed, size=40, classes=5):
         pixels = np.asarray(im, np.float32) + rng.normal(0, 12, (size, size, 3))
         Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(
             os.path.join(out_dir, "jpg", f"image_{i + 1:05d}.jpg"), quality=90)
-    ids = rng.permutation(n) + 1
-    n_test = n // 5
+    ids, n_test = rng.permutation(n) + 1, n // 5
     scipy.io.savemat(os.path.join(out_dir, "imagelabels.mat"), {"labels": labels[None]})
     # paddle.dataset.flowers trained on 'tstid' (the large split) and tested on 'trnid'; we do too
     scipy.io.savemat(os.path.join(out_dir, "setid.mat"), {"tstid": ids[n_test:][None], "trnid": ids[:n_test][None],
@@ -136,10 +134,9 @@ class Flowers(paddle.io.Dataset):
         w, h = im.size
         im = im.resize((max(short, round(w * short / h)), max(short, round(h * short / w))), Image.BILINEAR)
         w, h = im.size
+        x0, y0 = (w - self.size) // 2, (h - self.size) // 2
         if self.train:
             x0, y0 = self.rng.integers(0, w - self.size + 1), self.rng.integers(0, h - self.size + 1)
-        else:
-            x0, y0 = (w - self.size) // 2, (h - self.size) // 2
         im = im.crop((x0, y0, x0 + self.size, y0 + self.size))
         if self.train and self.rng.random() < 0.5:
             im = im.transpose(Image.FLIP_LEFT_RIGHT)
@@ -147,7 +144,6 @@ class Flowers(paddle.io.Dataset):
         return x.transpose(2, 0, 1), np.int64(self.labels[i])
 
 
-# ---------------------------------------------------------------- model
 def conv_bn(cin, cout, k, stride=1, relu=True):
     """Conv without bias (BN's learned shift takes its place) + BatchNorm (+ ReLU)."""
     layers = [nn.Conv2D(cin, cout, k, stride, (k - 1) // 2, bias_attr=False), nn.BatchNorm2D(cout)]
@@ -209,27 +205,23 @@ def build_lr(schedule, lr, total_steps, warmup_steps):
     else:
         after = paddle.optimizer.lr.PiecewiseDecay([decay_steps // 2, decay_steps * 3 // 4],
                                                    [lr, lr * 0.1, lr * 0.01])
-    if warmup_steps == 0:
-        return after
-    return paddle.optimizer.lr.LinearWarmup(after, warmup_steps, start_lr=0.0, end_lr=lr)
+    return after if warmup_steps == 0 else paddle.optimizer.lr.LinearWarmup(after, warmup_steps, 0.0, lr)
 
 
-# ---------------------------------------------------------------- train / eval
-def check_batch(y, dataset):
-    if (y < 0).any():  # see Flowers.__getitem__
+def check_batch(dataset):
+    if dataset.error:  # see Flowers.__getitem__; a Python attribute, so no device sync per batch
         raise DataError(dataset.error)
 
 
 @paddle.no_grad()
 def evaluate(model, loader):
     model.eval()  # BN now normalises with its running mean/variance, not the batch's
-    correct = total = 0
+    correct = 0
     for x, y in loader:
-        check_batch(y, loader.dataset)
+        check_batch(loader.dataset)
         correct += int((model(x).argmax(axis=1) == y).sum().item())
-        total += len(y)
     model.train()
-    return correct / max(total, 1)
+    return correct / max(len(loader.dataset), 1)
 
 
 def train(args):
@@ -250,27 +242,23 @@ def train(args):
                                     weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
     print(f"ResNet{args.depth} width {args.width}: {sum(int(np.prod(p.shape)) for p in model.parameters() if p.trainable):,} "
           f"parameters; {total} steps, {args.lr_schedule} schedule after {warmup} warmup steps")
-    step, t0, seen = 0, time.time(), 0
-    for epoch in range(args.epochs):
-        for x, y in train_loader:
-            check_batch(y, train_set)
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            opt.clear_grad()
-            lr = opt.get_lr()
-            sched.step()  # once per iteration: warmup and decay are counted in steps
-            step, seen = step + 1, seen + len(y)
-            last = step >= total
-            if step % args.log_interval == 0 or last:
-                print(f"epoch {epoch} step {step} loss {loss.item():.4f} lr {lr:.4f} "
-                      f"samples/s {seen / (time.time() - t0):.0f}")
-                t0, seen = time.time(), 0
-            if last:
-                break
-        if step >= total:
-            break
-        print(f"epoch {epoch} test accuracy {evaluate(model, test_loader):.4f}")
+    t0, seen = time.time(), 0
+    batches = ((epoch, batch) for epoch in range(args.epochs) for batch in train_loader)
+    for step, (epoch, (x, y)) in enumerate(itertools.islice(batches, total), 1):
+        check_batch(train_set)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        lr = opt.get_lr()
+        sched.step()  # once per iteration: warmup and decay are counted in steps
+        seen += len(y)
+        if step % args.log_interval == 0 or step == total:
+            print(f"epoch {epoch} step {step} loss {loss.item():.4f} lr {lr:.4f} "
+                  f"samples/s {seen / (time.time() - t0):.0f}")
+            t0, seen = time.time(), 0
+        if step % len(train_loader) == 0 and step < total:  # an epoch ended and training goes on
+            print(f"epoch {epoch} test accuracy {evaluate(model, test_loader):.4f}")
 
     acc = evaluate(model, test_loader)
     majority = np.bincount(train_set.labels, minlength=train_set.num_classes).argmax()
