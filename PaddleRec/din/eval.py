@@ -33,18 +33,16 @@ def add_data_flags(parser):
     return parser
 
 
-def eval_loader(args, split, item_count, cat_count, batch_size):
-    """A split ('dev' or 'test'), in blocks spread over the ranks and reader workers, not shuffled."""
+def eval_loader(args, split, item_count, cat_count, batch_size, counts):
+    """A split ('dev' or 'test'), in blocks spread over the ranks and reader workers, not shuffled.
+    counts: what reader.scan returned for the split's files (their lines per part)."""
     files, part = reader.split_source(args.data_dir, split, args.dev_every)
     stream = reader.DinStream(files, item_count, cat_count, batch_size, shuffle=False,
                               num_shards=max(1, args.num_workers), rank=utils.rank(),
                               world_size=utils.world_size(), skip_bad=args.skip_bad_samples,
                               part=part, dev_every=args.dev_every, max_len=args.max_history_len)
-    counts = reader.count_lines(files)
-    if part != "all":
-        counts = [n // args.dev_every if part == "dev" else n - n // args.dev_every for n in counts]
     loader = reader.make_loader(stream, args.num_workers, use_shared_memory=not args.no_shared_memory)
-    loader.num_batches = stream.batches_per_rank(counts)[utils.rank()]
+    loader.num_batches = stream.batches_per_rank(counts[part])[utils.rank()]
     return loader
 
 
@@ -91,13 +89,14 @@ def main(argv=None):
     utils.setup(args)
     _, item_count, cat_count = reader.read_config(args.data_dir)
     files, _ = reader.split_source(args.data_dir, args.split, args.dev_every)
-    _, _, truncated = reader.scan(files, item_count, cat_count, max_len=args.max_history_len,
-                                  skip_bad=args.skip_bad_samples, dev_every=args.dev_every,
-                                  what=f"checking the {args.split} lines")
+    counts, _, truncated = reader.scan(files, item_count, cat_count, max_len=args.max_history_len,
+                                       skip_bad=args.skip_bad_samples, dev_every=args.dev_every,
+                                       what=f"checking the {args.split} lines")
     model = build_model(args.model, item_count, cat_count)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)
-    result = evaluate(model, eval_loader(args, args.split, item_count, cat_count, args.batch_size), args.split)
+    result = evaluate(model, eval_loader(args, args.split, item_count, cat_count, args.batch_size, counts),
+                      args.split)
     if utils.is_main_process():
         notes = (f", {result['skipped']} bad lines skipped" if result["skipped"] else "") + (
             f", {truncated} histories cut to {args.max_history_len}" if truncated else "")

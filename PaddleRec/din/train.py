@@ -84,11 +84,12 @@ def main(argv=None):
     # first step: a bad dev line found at the first evaluation would cost the whole epoch.
     _, item_count, cat_count = reader.read_config(args.data_dir)
     train_files, train_part = reader.split_source(args.data_dir, "train", args.dev_every)
-    dev_files, dev_part = reader.split_source(args.data_dir, "dev", args.dev_every)
+    dev_files, _ = reader.split_source(args.data_dir, "dev", args.dev_every)
     check = dict(max_len=args.max_history_len, skip_bad=args.skip_bad_samples, dev_every=args.dev_every)
     counts, bad, truncated = reader.scan(train_files, item_count, cat_count, what="checking the train lines", **check)
+    dev_counts = counts
     if dev_files != train_files:
-        _, dev_bad, dev_truncated = reader.scan(dev_files, item_count, cat_count, what="checking the dev lines", **check)
+        dev_counts, dev_bad, dev_truncated = reader.scan(dev_files, item_count, cat_count, what="checking the dev lines", **check)
         bad, truncated = bad + dev_bad, truncated + dev_truncated
     if utils.is_main_process():
         dev_what = (f"{dev_files[0]}" if dev_files != train_files else
@@ -129,7 +130,7 @@ def main(argv=None):
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    dev_loader = eval_loader(args, "dev", item_count, cat_count, args.eval_batch_size)
+    dev_loader = eval_loader(args, "dev", item_count, cat_count, args.eval_batch_size, dev_counts)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
 
     step, best_auc, start_epoch = 0, -1.0, 0
