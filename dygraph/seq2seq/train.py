@@ -1,9 +1,8 @@
 """Seq2seq in one file: an LSTM encoder-decoder with dot attention, decoded greedily and by beam search.
 
-The decoder looks back at every encoder state at every step (attention) instead of squeezing the
-source into one vector, and at test time beam search keeps the `beam_size` best partial translations
-instead of committing to the single best next word (greedy). The demo "translation" is reversing a
-token sequence, where attention has to learn to read the source right to left.
+The decoder looks back at every encoder state at every step (attention) instead of squeezing the source into
+one vector; at test time beam search keeps the `beam_size` best partial translations instead of committing to the
+single best next word (greedy). The demo "translation" reverses a token sequence: attention must read right to left.
 
 Data layout (the release's IWSLT'15 en-vi files): <data_dir>/train.en, train.vi (training pairs, one
 sentence per line, tokens separated by spaces), tst2012.* (dev), tst2013.* (test), vocab.en, vocab.vi
@@ -11,6 +10,7 @@ sentence per line, tokens separated by spaces), tst2012.* (dev), tst2013.* (test
 """
 import argparse
 import collections
+import itertools
 import math
 import os
 import sys
@@ -63,9 +63,8 @@ def make_demo(root, n_train, seed, vocab=30):
     for split, n in (("train", n_train), ("tst2012", 200), ("tst2013", 200)):
         src = [[words[i] for i in rng.randint(0, vocab, rng.randint(4, 11))] for _ in range(n)]
         with open(os.path.join(root, f"{split}.en"), "w") as fe, open(os.path.join(root, f"{split}.vi"), "w") as fv:
-            for s in src:
-                fe.write(" ".join(s) + "\n")
-                fv.write(" ".join(s[::-1]) + "\n")
+            fe.write("".join(" ".join(s) + "\n" for s in src))
+            fv.write("".join(" ".join(s[::-1]) + "\n" for s in src))
 
 
 def read_vocab(path):
@@ -103,9 +102,8 @@ def read_pairs(prefix, args, src_vocab, tar_vocab):
 
 def collate(batch):
     """Pad to the longest in the batch: src, src_len, decoder input, decoder label (0 = padding, masked)."""
-    s_len = max(len(s) for s, _ in batch)
     t_len = max(len(t) for _, t in batch) - 1
-    src = np.zeros((len(batch), s_len), "int64")
+    src = np.zeros((len(batch), max(len(s) for s, _ in batch)), "int64")
     tin, tout, mask = (np.zeros((len(batch), t_len), d) for d in ("int64", "int64", "float32"))
     for i, (s, t) in enumerate(batch):
         src[i, :len(s)] = s
@@ -195,9 +193,8 @@ def greedy(step, state, batch, max_len):
         logp, state = step(words, state)
         words = np.asarray(logp).argmax(axis=1)
         total += np.where(done, 0.0, np.asarray(logp, "float64")[np.arange(batch), words])
-        for i in np.nonzero(~done)[0]:
-            if words[i] != EOS:
-                seqs[i].append(int(words[i]))
+        for i in np.nonzero(~done & (words != EOS))[0]:
+            seqs[i].append(int(words[i]))
         done |= words == EOS
         if done.all():
             break
@@ -225,19 +222,16 @@ def translate(model, pairs, beam, batch_size=64):
     model.eval()
     hyps = []
     for i in range(0, len(pairs), batch_size):
-        src, src_len, _, _, _ = collate(pairs[i:i + batch_size])
-        src, src_len = paddle.to_tensor(src), paddle.to_tensor(src_len)
+        src, src_len = (paddle.to_tensor(a) for a in collate(pairs[i:i + batch_size])[:2])
         enc, pad, state = model.encode(src, src_len)
         k = max(beam, 1)
-        enc, pad = paddle.repeat_interleave(enc, k, 0), paddle.repeat_interleave(pad, k, 0)
-        state = [paddle.repeat_interleave(s, k, 0) for s in state]
+        enc, pad, *state = [paddle.repeat_interleave(t, k, 0) for t in [enc, pad, *state]]
 
         def step(words, st):
             logp, st = model.step(paddle.to_tensor(words), st, enc, pad)
             return logp.numpy(), st
         max_len = 2 * src.shape[1] + 2
-        out = beam_search(step, state, len(src), k, max_len)[0] if beam > 1 else greedy(step, state, len(src), max_len)[0]
-        hyps += out
+        hyps += beam_search(step, state, len(src), k, max_len)[0] if beam > 1 else greedy(step, state, len(src), max_len)[0]
     model.train()
     return hyps
 
@@ -253,38 +247,31 @@ def main(argv=None):
     paddle.seed(args.seed)
     np.random.seed(args.seed)
 
-    root = args.data_dir
-    if root is None:
-        root = os.path.join("data", "demo", "en-vi")
+    root = args.data_dir or os.path.join("data", "demo", "en-vi")
+    if args.data_dir is None:
         make_demo(root, args.demo_pairs, args.seed)
     src_vocab, _ = read_vocab(os.path.join(root, f"vocab.{args.src_lang}"))
     tar_vocab, tar_words = read_vocab(os.path.join(root, f"vocab.{args.tar_lang}"))
     train = read_pairs(os.path.join(root, "train"), args, src_vocab, tar_vocab)
-    test = read_pairs(os.path.join(root, "tst2013"), args, src_vocab, tar_vocab)
-    if args.max_eval:
-        test = test[:args.max_eval]
+    test = read_pairs(os.path.join(root, "tst2013"), args, src_vocab, tar_vocab)[:args.max_eval or None]
     loader = paddle.io.DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True, collate_fn=collate)
 
     model = Seq2Seq(len(src_vocab), len(tar_vocab), args.hidden_size)
     opt = paddle.optimizer.Adam(args.lr, parameters=model.parameters(), grad_clip=nn.ClipGradByGlobalNorm(5.0))
-    total = args.epochs * len(loader)
-    if args.max_steps:
-        total = min(total, args.max_steps)
-    step, t0, seen = 0, time.time(), 0
-    while step < total:
-        for src, src_len, tin, tout, mask in loader:
-            logp = model(src, src_len, tin)
-            nll = -paddle.take_along_axis(logp, tout.unsqueeze(-1), axis=-1).squeeze(-1)
-            loss = (nll * mask).sum() / mask.sum()  # padding positions do not count
-            loss.backward()
-            opt.step()
-            opt.clear_grad()
-            step, seen = step + 1, seen + len(src)
-            if step % args.log_interval == 0 or step == total:
-                print(f"step {step}/{total}  loss {loss.item():.4f}  samples/s {seen / (time.time() - t0):.1f}", flush=True)
-                t0, seen = time.time(), 0
-            if step >= total:
-                break
+    total = min(args.epochs * len(loader), args.max_steps or sys.maxsize)
+    t0, seen = time.time(), 0
+    batches = (batch for _ in range(args.epochs) for batch in loader)
+    for step, (src, src_len, tin, tout, mask) in enumerate(itertools.islice(batches, total), 1):
+        logp = model(src, src_len, tin)
+        nll = -paddle.take_along_axis(logp, tout.unsqueeze(-1), axis=-1).squeeze(-1)
+        loss = (nll * mask).sum() / mask.sum()  # padding positions do not count
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        seen += len(src)
+        if step % args.log_interval == 0 or step == total:
+            print(f"step {step}/{total}  loss {loss.item():.4f}  samples/s {seen / (time.time() - t0):.1f}", flush=True)
+            t0, seen = time.time(), 0
 
     refs = [t[1:-1] for _, t in test]
     copy = bleu([s for s, _ in test], refs)  # baseline: output the source unchanged
@@ -295,16 +282,14 @@ def main(argv=None):
     os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
     model.eval()
-    steps = args.max_len + 2
-    translator = GreedyTranslator(model, steps)
+    translator = GreedyTranslator(model, args.max_len + 2)
     path = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(translator, path, input_spec=[paddle.static.InputSpec([None, None], "int64", "src"),
                                                   paddle.static.InputSpec([None], "int64", "src_len")])
-    src, src_len, _, _, _ = collate(test[:4])
-    src, src_len = paddle.to_tensor(src), paddle.to_tensor(src_len)
-    same = np.array_equal(paddle.jit.load(path)(src, src_len).numpy(), translator(src, src_len).numpy())
-    assert same, "exported translator disagrees with dygraph"
-    ids = translator(src, src_len).numpy()[0].tolist()
+    src, src_len = (paddle.to_tensor(a) for a in collate(test[:4])[:2])
+    want = translator(src, src_len).numpy()
+    assert np.array_equal(paddle.jit.load(path)(src, src_len).numpy(), want), "exported translator disagrees with dygraph"
+    ids = want[0].tolist()
     ids = ids[:ids.index(EOS)] if EOS in ids else ids
     print(f"inference from {path} (same ids as dygraph): {' '.join(tar_words[i] for i in ids)}")
     print(f"final metrics: bleu={beam_bleu:.2f} greedy_bleu={greedy_bleu:.2f} copy_bleu={copy:.2f}")
