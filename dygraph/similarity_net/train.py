@@ -240,9 +240,9 @@ def main(argv=None):
             loss.backward()
             opt.step()
             opt.clear_grad()
-            step, seen, loss_sum = step + 1, seen + len(q), loss_sum + loss.item()
+            step, seen, loss_sum = step + 1, seen + len(q), loss_sum + loss.detach()  # synced only when logged
             if step % args.log_interval == 0:  # the loss is the mean over the last log_interval steps
-                print(f"epoch {epoch} step {step} loss {loss_sum / args.log_interval:.4f} "
+                print(f"epoch {epoch} step {step} loss {float(loss_sum) / args.log_interval:.4f} "
                       f"samples/s {seen / (time.time() - t0):.0f}")
                 t0, seen, loss_sum = time.time(), 0, 0.0
             if step == args.max_steps:
