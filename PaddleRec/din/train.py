@@ -208,13 +208,8 @@ def main(argv=None):
             scheduler.step()
             step += 1
             logger.update(loss, label.shape[0], reader_cost, reader_cost + timer.tick())
-            if logger.should_log(step):
-                # The last step of a run shows its partial window, but the window goes on in the
-                # checkpoint, so that a resumed run logs the same figure as an unbroken one.
-                window = logger.state_dict() if step % args.log_interval else None
+            if logger.should_log(step):  # a last line off the interval leaves the window open for a resume
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
-                if window is not None:
-                    logger.load_state_dict(window)
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint(epoch, position)
         del batches  # ends this epoch's reader workers
