@@ -124,7 +124,7 @@ class Flowers(paddle.io.Dataset):
         return len(self.files)
 
     def __getitem__(self, i):
-        # Raising inside the DataLoader hangs it, so a bad image becomes label -1 and the loop raises
+        # Raising inside the DataLoader hangs it: record the bad image (same process); the loop raises it
         try:
             im = Image.open(self.files[i]).convert("RGB")
         except (OSError, ValueError) as e:
