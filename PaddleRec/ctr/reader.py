@@ -150,9 +150,13 @@ def _parse_lines(lines, num_columns):
         labels = np.array(label_tokens, dtype="S1").astype(np.float32)
         first = 1
     n = len(lines)
-    dense_tokens = itertools.chain.from_iterable(
-        flat[first + j:end:num_columns] for j in range(NUM_DENSE))
+    dense_tokens = list(itertools.chain.from_iterable(
+        flat[first + j:end:num_columns] for j in range(NUM_DENSE)))
     dense = np.array([int(t) if t else _MISSING for t in dense_tokens], dtype=np.int64)
+    # line_problem's range |x| < 2 ** 62: a value equal to _MISSING would pass for an empty field
+    if np.count_nonzero(dense == _MISSING) != dense_tokens.count(b"") or \
+            ((dense >= -_MISSING) | (dense < _MISSING)).any():
+        raise ValueError("dense range")
     dense = dense.reshape(NUM_DENSE, n).T
     categorical = [flat[first + NUM_DENSE + f:end:num_columns] for f in range(NUM_SPARSE)]
     return labels, dense, categorical
@@ -169,6 +173,7 @@ class FeatureVocab:
         self.fields, self.files, self.min_freq = fields, files, min_freq
         self.dense_min, self.dense_max = list(dense_min), list(dense_max)
         self.bad_lines, self.empty_files = bad_lines, empty_files
+        self._digest = None
 
     @property
     def sizes(self):
@@ -233,9 +238,12 @@ class FeatureVocab:
             [file_stat(p) for p in files]
 
     def digest(self):
-        """A fingerprint of what encoding depends on (kept values, dense ranges)."""
-        text = json.dumps([self.fields, self.dense_min, self.dense_max])
-        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+        """A fingerprint of what encoding depends on (kept values, dense ranges); computed once, as
+        every cache_key (and a waiting rank's poll) asks for it."""
+        if self._digest is None:
+            text = json.dumps([self.fields, self.dense_min, self.dense_max])
+            self._digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+        return self._digest
 
 
 def file_stat(path):

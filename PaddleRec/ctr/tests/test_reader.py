@@ -85,6 +85,8 @@ BAD_LINES = [
     ("", "expected 40 tab-separated fields (label, 13 integer, 26 categorical), found 1"),
     (GOOD.replace("1\t5\t-3", "1\t5.5\t-3", 1), "I1 must be an integer, found '5.5'"),
     (GOOD.replace("1\t5\t-3", "1\t5\tabc", 1), "I2 must be an integer, found 'abc'"),
+    (GOOD.replace("1\t5\t-3", f"1\t{2 ** 62}\t-3", 1), f"I1 is out of range: '{2 ** 62}'"),
+    (GOOD.replace("1\t5\t-3", f"1\t{-2 ** 62}\t-3", 1), f"I1 is out of range: '{-2 ** 62}'"),
     ("2" + GOOD[1:], "label must be 0 or 1, found '2'"),
     ("\t" + GOOD[2:], "label must be 0 or 1, found ''"),
 ]
