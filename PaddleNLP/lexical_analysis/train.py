@@ -117,16 +117,15 @@ def main(argv=None):
             optimizer.clear_grad()
             step += 1
             logger.update(loss, chars.shape[0], reader_cost, reader_cost + timer.tick())
+            if logger.should_log(step):
+                logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             epoch_end, last = step == (epoch + 1) * steps_per_epoch, step >= total_steps
-            # Saved before the log line empties the logger's window (it travels in the checkpoint)
-            # and before evaluating, so that a failing eval cannot lose the epoch.
+            # Saved before evaluating, so that a failing eval cannot lose the epoch.
             if epoch_end or last or (args.save_interval and step % args.save_interval == 0):
                 checkpoint()
             if last or (epoch_end and args.eval_interval and (epoch + 1) % args.eval_interval == 0):
                 evaluate_and_keep_best(epoch + 1)
                 checkpoint()  # with the new best F1
-            if logger.should_log(step):
-                logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if last:
                 break
         if step >= total_steps:
