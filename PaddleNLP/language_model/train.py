@@ -166,7 +166,6 @@ def main(argv=None):
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
 
     h = c = None
-    first_step = step
     if step >= total_steps and utils.is_main_process():
         print(f"the run is already at step {step} of {total_steps}: nothing to train "
               "(raise --epochs or --max_steps to go on)", flush=True)
@@ -186,9 +185,7 @@ def main(argv=None):
             scheduler.step()
             step += 1
             logger.update(loss, x.shape[0], reader_cost, reader_cost + timer.tick())
-            # Log lines at multiples of --log_interval only, so that a run stopped and resumed anywhere
-            # logs the same lines as an unbroken one (the open window travels in the checkpoint).
-            if step % args.log_interval == 0:
+            if logger.should_log(step):
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint(h, c)
@@ -201,8 +198,6 @@ def main(argv=None):
             checkpoint(h, c)  # with the new best perplexity
         if last:
             break
-    if logger.count and step > first_step:  # the open window of the last steps, after the checkpoint kept it for a resume
-        logger.log(step // steps_per_epoch + (step % steps_per_epoch > 0), args.epochs, step, optimizer.get_lr())
     if utils.is_main_process():
         curves = utils.plot_curves(out_dir)
         print(f"best valid ppl {best_ppl:.3f}; checkpoint {out_dir}/latest.pdckpt, best weights "
