@@ -174,7 +174,6 @@ def main(argv=None):
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
 
-    first_step = step
     if step >= total_steps and utils.is_main_process():
         print(f"the run is already at step {step} of {total_steps}: nothing to train "
               "(raise --epochs or --max_steps to go on)", flush=True)
@@ -186,9 +185,7 @@ def main(argv=None):
             loss = train_step(train_model, batch, optimizer, scaler, args, use_amp)
             step += 1
             logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
-            # Log lines at multiples of --log_interval only, so that a run stopped and resumed anywhere
-            # logs the same lines as an unbroken one (the open window travels in the checkpoint).
-            if step % args.log_interval == 0:
+            if logger.should_log(step):
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint()
@@ -201,8 +198,6 @@ def main(argv=None):
             checkpoint()  # with the new best AUC
         if last:
             break
-    if logger.count and step > first_step:  # the open window of the last steps, after the checkpoint kept it
-        logger.log(-(-step // steps_per_epoch), args.epochs, step, optimizer.get_lr())
     skipped = train_set.skipped + dev_set.skipped
     if utils.is_main_process():
         if skipped:
