@@ -188,12 +188,7 @@ def main(argv=None):
             step += 1
             logger.update(loss, images.shape[0], reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):
-                # A run stopped by --max_steps logs its last, partial window; the checkpoint keeps
-                # the window, so a resumed run's first line equals the uninterrupted run's.
-                window = logger.state_dict() if step % args.log_interval else None
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
-                if window:
-                    logger.load_state_dict(window)
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint()
             if step >= total_steps:
