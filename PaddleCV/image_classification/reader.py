@@ -58,11 +58,16 @@ def read_list_file(list_path, data_dir, num_classes):
     return samples
 
 
-def scan_class_folders(split_dir):
-    """Samples of a folder-per-class split; classes are the sorted folder names."""
+def class_folders(split_dir):
+    """The sorted class folder names of a folder-per-class split (no file listing)."""
     if not os.path.isdir(split_dir):
         raise utils.DataError(f"{split_dir}: folder not found")
-    classes = sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d)))
+    return sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d)))
+
+
+def scan_class_folders(split_dir):
+    """Samples of a folder-per-class split; classes are the sorted folder names."""
+    classes = class_folders(split_dir)
     samples = []
     for label, name in enumerate(classes):
         for file in sorted(os.listdir(os.path.join(split_dir, name))):
@@ -81,7 +86,7 @@ def dataset_info(data_dir, num_classes=0):
                                   f"{len(names)} classes, but --num_classes {num_classes}")
         return "list", (len(names) if names else num_classes or 1000), names
     if os.path.isdir(os.path.join(data_dir, "train")):
-        _, classes = scan_class_folders(os.path.join(data_dir, "train"))
+        classes = class_folders(os.path.join(data_dir, "train"))  # asked once per split: no file listing
         return "folders", len(classes), classes
     raise utils.DataError(f"{os.path.join(data_dir, 'train_list.txt')}: no dataset here "
                           "(expected train_list.txt/val_list.txt or train/<class>/ folders)")
