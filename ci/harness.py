@@ -52,7 +52,8 @@ PYTEST_COUNT_RE = re.compile(r"(\d+) (passed|failed|errors?)\b")
 PARENT_PATH_RE = re.compile(r"(^|[\\/])\.\.([\\/]|$)")  # '..' as a path component
 SHELL_PARENT_PATH_RE = re.compile(r"PYTHONPATH=\S*\.\.")  # the sys.path trick, done in train.sh
 PATH_WRAPPERS = {"abspath", "realpath", "normpath", "Path", "str", "resolve", "absolute"}
-print_lock = threading.Lock()
+PIP_TIMEOUT = 600  # a folder's own requirements, installed before its tiers
+print_lock, pip_lock = threading.Lock(), threading.Lock()
 running, stopping = set(), threading.Event()  # live steps, and whether Ctrl-C asked to stop
 
 
@@ -182,6 +183,30 @@ def run_tests(row, cwd, args, log_path, opts, env, prefix, allow_empty=False):
     return seconds, False, tail(log_path)
 
 
+def folder_requirements(folder):
+    """The requirement lines of a folder's requirements.txt (comments and blanks dropped)."""
+    path = Path(folder) / "requirements.txt"
+    if not path.is_file():
+        return []
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(errors="replace").splitlines())
+    return [line for line in lines if line]
+
+
+def install_requirements(row, work, tmp, env):
+    """pip-installs what the folder needs beyond the top level (README "Install"); '' or a problem.
+    One install at a time: parallel pips into one environment can break each other."""
+    if not folder_requirements(work):
+        return ""
+    log = tmp / "requirements.log"
+    with pip_lock:
+        code, seconds = run_step([sys.executable, "-m", "pip", "install", "-q", "-r",
+                                  "requirements.txt"], work, log, PIP_TIMEOUT, env)
+    row["requirements_seconds"] = round(seconds, 1)
+    if code == 0:
+        return ""
+    return "pip install -r requirements.txt " + ("timed out" if code is None else f"exit {code}")
+
+
 def copy_ignore(directory, names):
     """The generated names in directory that are neither copied nor hashed (git ignores them)."""
     return [n for n in names if n.endswith(".pyc")
@@ -308,6 +333,10 @@ def run_folder(root, name, opts, device, record):
     for var in ("GPUS", "DATA_DIR", "MODEL"):  # the smoke run is always the default one
         env.pop(var, None)
 
+    problem = install_requirements(row, work, tmp, env)  # not part of the timed tiers
+    if problem:
+        fail(row, problem)
+        return row, tail(tmp / "requirements.log")
     quick_seconds, _, shown = run_tests(row, work, ["-m", "not slow", "tests"],
                                         tmp / "quick_tests.log", opts, env, prefix="quick_tests")
     smoke_log = tmp / "smoke.log"

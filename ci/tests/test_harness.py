@@ -52,6 +52,7 @@ def make_folder(root, name, train_sh=GOOD_TRAIN_SH, tests=None, model="model.py"
     dygraph = harness.is_dygraph(name)
     for stub in harness.DYGRAPH_CONTRACT_FILES if dygraph else harness.CONTRACT_FILES:
         (folder / stub).write_text(f'"""{stub} stub of a fake task folder."""\n')
+    (folder / "requirements.txt").write_text("# nothing beyond the top-level requirements\n")
     if not dygraph:
         (folder / model).write_text('"""The fake network."""\n')
     (folder / "train.sh").write_text(train_sh)
@@ -257,6 +258,25 @@ def test_all_good_run_exits_zero_and_writes_json_where_asked(tmp_path):
     summary = json.loads(out_json.read_text())
     assert summary["totals"] == {"passed": 7, "failed": 0, "skipped": 0}
     assert rows_by_name(summary)["PaddleCV/good"]["metric"] == "acc=1.0"
+
+
+def test_folder_requirements_are_installed_first_and_a_failed_install_fails_the_row(tmp_path):
+    root = make_root(tmp_path, names=("PaddleCV/good", "PaddleCV/needs"))
+    # A local path that does not exist: pip fails at once, offline, without touching the network.
+    (root / "PaddleCV/needs/requirements.txt").write_text(
+        "# what this folder needs\n\n./no-such-package-dir  # a comment after a requirement\n")
+    assert harness.folder_requirements(root / "PaddleCV/needs") == ["./no-such-package-dir"]
+    assert harness.folder_requirements(root / "PaddleCV/good") == []
+    proc, summary = run(root, "--no-static")
+    rows = rows_by_name(summary)
+    assert proc.returncode == 1
+    assert rows["PaddleCV/good"]["status"] == "passed"
+    assert "requirements_seconds" not in rows["PaddleCV/good"]  # nothing to install, pip not run
+    needs = rows["PaddleCV/needs"]
+    assert needs["status"] == "failed"
+    assert needs["reason"].startswith("pip install -r requirements.txt exit ")
+    assert needs["tests_passed"] is None and needs["smoke"] == "-"  # its tiers never ran
+    assert "no-such-package-dir" in proc.stdout  # the tail of pip's log is shown
 
 
 # ---------------------------------------------------------------- tiers chosen by content hash
