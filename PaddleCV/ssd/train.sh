@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Train, evaluate and export SSD (MobileNetV1). See README.md.
+#   bash train.sh                 demo data, SSD_MobileNetV1 at 128 px from scratch, eval on VOC2007/test, export
+#   DATA_DIR=/path bash train.sh  PASCAL VOC (VOCdevkit/VOC2007 + VOC2012) with the published recipe at 300 px
+#   MODEL=x bash train.sh --epochs 5   another model; extra arguments go to train.py
+#   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
+#   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
+set -euo pipefail
+cd "$(dirname "$0")"
+export GLOG_minloglevel=${GLOG_minloglevel:-2}
+SMOKE=${SMOKE:-0}
+OUTPUT_DIR=output
+args=("$@")
+for i in "${!args[@]}"; do  # eval and export look where train.py wrote
+  case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
+done
+EXTRA=()
+if [[ $SMOKE == 1 ]]; then
+  DATA_DIR=data/smoke  # a tenth of the demo set: generated in a second
+  [[ -f $DATA_DIR/VOCdevkit/VOC2007/ImageSets/Main/test.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR" --scale 0.1
+elif [[ -z "${DATA_DIR:-}" ]]; then
+  DATA_DIR=data/demo
+  [[ -f $DATA_DIR/VOCdevkit/VOC2007/ImageSets/Main/test.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
+fi
+if [[ $DATA_DIR == data/demo || $SMOKE == 1 ]]; then
+  # No pretrained backbone offline: from scratch, at 128 px, picking best.pdparams on VOC2007/val (README.md).
+  EXTRA=(--train_split VOC2007/train,VOC2012/trainval --val_split VOC2007/val --image_size 128 --batch_size 16
+         --epochs 30 --lr 0.004 --warmup_steps 50 --lr_decay_epochs 20,26 --lr_decay_factors 0.1,0.01
+         --backbone_lr_mult 1.0 --eval_interval 5 --log_interval 25)
+fi
+MODEL=${MODEL:-SSD_MobileNetV1}
+if [[ $SMOKE == 1 ]]; then
+  OUTPUT_DIR=output/smoke   # never touches a real run's outputs
+  EXTRA+=(--max_steps 3 --batch_size 4 --image_size 96 --log_interval 1 --num_workers 0 --overwrite)
+fi
+
+train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" "${EXTRA[@]}" "$@" --output_dir "$OUTPUT_DIR")
+if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
+  log_dir="$OUTPUT_DIR/$MODEL/dist_log"
+  if [[ -n "${GPUS:-}" ]]; then devices=(--gpus "$GPUS"); else devices=(--nproc_per_node "$NPROC"); fi
+  if ! python -m paddle.distributed.launch "${devices[@]}" --log_dir "$log_dir" "${train[@]}"; then
+    for log in "$log_dir"/workerlog.*; do echo "== tail of $log"; tail -n 30 "$log"; done
+    exit 1
+  fi
+else
+  python "${train[@]}"
+fi
+
+python eval.py --output_dir "$OUTPUT_DIR" --split VOC2007/test
+python export.py --output_dir "$OUTPUT_DIR"
+if [[ $SMOKE == 1 ]]; then
+  python infer.py --output_dir "$OUTPUT_DIR" \
+    "$DATA_DIR/VOCdevkit/VOC2007/JPEGImages/$(head -n 1 "$DATA_DIR/VOCdevkit/VOC2007/ImageSets/Main/val.txt").jpg"
+fi
+echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/, infer/)"
