@@ -22,7 +22,6 @@ import paddle
 import paddle.nn as nn
 
 ANNO = "activitynet_1.3_annotations.json"
-TIOU = np.linspace(0.5, 0.95, 10)  # the ActivityNet proposal task's tIoU thresholds
 
 
 def get_args(argv=None):
@@ -64,8 +63,8 @@ def make_demo(root, n_videos, seed, tscale, dim=64):
             annotations.append({"segment": [round(s * duration, 2), round(e * duration, 2)], "label": f"action_{label}"})
         database[name] = {"duration_second": duration, "subset": "training" if i < 0.8 * n_videos else "validation",
                           "annotations": annotations}
-        with open(os.path.join(root, f"csv_mean_{tscale}", name + ".csv"), "w") as f:
-            f.write(",".join(f"f{j}" for j in range(dim)) + "\n" + "\n".join(",".join(f"{v:.3f}" for v in r) for r in feat) + "\n")
+        np.savetxt(os.path.join(root, f"csv_mean_{tscale}", name + ".csv"), feat, "%.3f", ",",
+                   header=",".join(f"f{j}" for j in range(dim)), comments="")
     json.dump({"version": "demo", "database": database}, open(os.path.join(root, ANNO), "w"))
 
 
@@ -73,14 +72,13 @@ def read_features(path, tscale):
     """csv (a header line, then one row per snippet) -> [tscale, C], rows linearly resampled to tscale."""
     if not os.path.exists(path):
         sys.exit(f"error: {path}: file not found")
-    rows = []
-    for n, line in enumerate(open(path), 1):
+    rows, lines = [], open(path).read().splitlines()
+    for n, line in enumerate(lines[1:], 2):  # line 1 is the header, as pandas reads it
         try:
             rows.append(np.array(line.split(","), "float32"))
             assert len(rows[-1]) == len(rows[0])
         except (ValueError, AssertionError):
-            if n > 1:
-                sys.exit(f"error: {path}:{n}: expected {len(rows[0]) if rows else 'C'} comma-separated numbers, got {line[:30]!r}...")
+            sys.exit(f"error: {path}:{n}: expected {len(rows[0]) if rows else 'C'} comma-separated numbers, got {line[:30]!r}...")
     feat = np.stack(rows) if rows else sys.exit(f"error: {path}: no feature rows")
     pos = np.linspace(0, len(feat) - 1, tscale)  # the release rescales every video to 100 snippets
     return np.stack([np.interp(pos, np.arange(len(feat)), col) for col in feat.T], 1).astype("float32")
@@ -213,27 +211,27 @@ def decode(bm, p_start, p_end):
 def soft_nms(props, alpha=0.4, t1=0.5, t2=0.9, top_k=100):
     """Gaussian Soft-NMS: each pick decays (instead of deleting) the proposals that overlap it by more
     than a threshold that grows with the pick's length."""
-    props, kept = props.copy(), []
-    while len(props) and len(kept) < top_k:
-        i = props[:, 2].argmax()
-        kept.append(props[i])
-        props = np.delete(props, i, 0)
-        iou = iou_1d(props, kept[-1][None, :2])[:, 0]
-        decay = iou > t1 + (t2 - t1) * (kept[-1][1] - kept[-1][0])
-        props[decay, 2] *= np.exp(-iou[decay] ** 2 / alpha)
+    score, kept = props[:, 2].copy(), []
+    while len(kept) < min(top_k, len(props)):
+        i = score.argmax()
+        kept.append((props[i, 0], props[i, 1], score[i]))
+        score[i] = -np.inf  # picked
+        iou = iou_1d(props, props[i:i + 1])[:, 0]
+        decay = iou > t1 + (t2 - t1) * (props[i, 1] - props[i, 0])
+        score[decay] *= np.exp(-iou[decay] ** 2 / alpha)
     return np.array(kept).reshape(-1, 3)
 
 
 def average_recall(ranked, gts, max_an=100):
     """AR@AN for AN = 1..max_an: the share of ground truths found by a video's top-AN proposals,
     averaged over tIoU 0.5:0.05:0.95. Returns the curve [max_an]; its mean is the AUC."""
-    hits = np.zeros((len(TIOU), max_an))
+    tiou, hits = np.linspace(0.5, 0.95, 10), np.zeros((10, max_an))  # ActivityNet's tIoU thresholds
     for props, gt in zip(ranked, gts):
         best = np.zeros((len(gt), max_an))
         if len(props):
             iou = np.maximum.accumulate(iou_1d(props[:max_an], gt), axis=0).T  # [G, k]: best of the top k
             best[:, :iou.shape[1]], best[:, iou.shape[1]:] = iou, iou[:, -1:]
-        hits += (best[None] >= TIOU[:, None, None]).sum(1)
+        hits += (best[None] >= tiou[:, None, None]).sum(1)
     return (hits / sum(len(g) for g in gts)).mean(0)
 
 
@@ -258,12 +256,12 @@ def main(argv=None):
         pass
     paddle.base.core.set_num_threads(os.cpu_count() or 1)
     paddle.seed(args.seed)
+    np.random.seed(args.seed)  # the DataLoader shuffles with numpy's global generator
     if not 0 < args.dscale <= args.tscale:
         sys.exit(f"error: --dscale must be in 1..{args.tscale} (--tscale), got {args.dscale}")
 
-    root, feat_dir = args.data_dir, args.feat_dir or f"csv_mean_{args.tscale}"
-    if root is None:
-        root = os.path.join("data", "demo")
+    root, feat_dir = args.data_dir or os.path.join("data", "demo"), args.feat_dir or f"csv_mean_{args.tscale}"
+    if args.data_dir is None:
         make_demo(root, args.demo_videos, args.seed, args.tscale)
     train_feats, train_targets, _ = load_split(root, feat_dir, "train", args.tscale, args.dscale)
     val_feats, _, val_gts = load_split(root, feat_dir, "validation", args.tscale, args.dscale)
