@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Train, evaluate and export YOLOv3. See README.md.
+#   bash train.sh                 demo data, yolov3_mobilenet_v1_x0_25 at 160 px, eval on the test split, export
+#   DATA_DIR=/path bash train.sh  MS-COCO with the published recipe (yolov3_darknet53, 608 px)
+#   MODEL=x bash train.sh --epochs 5   another model; extra arguments go to train.py
+#   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
+#   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
+set -euo pipefail
+cd "$(dirname "$0")"
+export GLOG_minloglevel=${GLOG_minloglevel:-2}
+SMOKE=${SMOKE:-0}
+OUTPUT_DIR=output
+args=("$@")
+for i in "${!args[@]}"; do  # eval and export look where train.py wrote
+  case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
+done
+EXTRA=()
+if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
+  DATA_DIR=data/demo
+  if [[ $SMOKE == 1 ]]; then
+    DATA_DIR=data/smoke  # a few pictures are enough for a few steps
+    [[ -f $DATA_DIR/annotations/instances_train2017.json ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train 16 --val 4 --test 4
+  fi
+  [[ -f $DATA_DIR/annotations/instances_train2017.json ]] || python make_demo_data.py --out_dir "$DATA_DIR"
+  # The quarter-width MobileNetV1 model at 160 px gets through the demo on a CPU in minutes (README.md).
+  MODEL=${MODEL:-yolov3_mobilenet_v1_x0_25}
+  EXTRA=(--image_size 160 --train_sizes 128,160,192 --epochs 12 --batch_size 8 --recipe_batch_size 8 --lr 0.002
+         --warmup_steps 100 --lr_decay_epochs 9,11 --mixup_epochs 4 --eval_interval 3 --log_interval 10)
+fi
+MODEL=${MODEL:-yolov3_darknet53}
+if [[ $SMOKE == 1 ]]; then
+  OUTPUT_DIR=output/smoke   # never touches a real run's outputs
+  EXTRA+=(--image_size 96 --train_sizes 64,96 --max_steps 4 --batch_size 4 --log_interval 2 --num_workers 0 --overwrite)
+fi
+
+train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" "${EXTRA[@]}" "$@" --output_dir "$OUTPUT_DIR")
+if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
+  log_dir="$OUTPUT_DIR/$MODEL/dist_log"
+  if [[ -n "${GPUS:-}" ]]; then devices=(--gpus "$GPUS"); else devices=(--nproc_per_node "$NPROC"); fi
+  if ! python -m paddle.distributed.launch "${devices[@]}" --log_dir "$log_dir" "${train[@]}"; then
+    for log in "$log_dir"/workerlog.*; do echo "== tail of $log"; tail -n 30 "$log"; done
+    exit 1
+  fi
+else
+  python "${train[@]}"
+fi
+
+python eval.py --output_dir "$OUTPUT_DIR"
+python export.py --output_dir "$OUTPUT_DIR"
+if [[ $SMOKE == 1 ]]; then
+  python infer.py --output_dir "$OUTPUT_DIR" --save_dir "$OUTPUT_DIR/infer" "$DATA_DIR/val2017/$(ls "$DATA_DIR/val2017" | head -n 1)"
+fi
+echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, bbox_*.json, inference/)"
