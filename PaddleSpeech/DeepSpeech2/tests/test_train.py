@@ -1,0 +1,196 @@
+"""Training end to end, in this process: learning on a fixed batch, resume (same losses, settings
+restored, a model-shaping flag refused), eval/export/infer following the last run and agreeing,
+the export round trip at two lengths, a stale export refused, bad input before the first step, --help."""
+import json
+import os
+import re
+
+import numpy as np
+import paddle
+import pytest
+
+import eval as eval_script
+import export as export_script
+import infer as infer_script
+import reader
+import train
+import utils
+from conftest import TINY, run_train
+from model import build_model, ctc_loss
+from train import train_step
+
+
+def run(main, argv):
+    with paddle.utils.unique_name.guard():
+        return main(argv)
+
+
+def read_losses(out_dir, model="deepspeech2_tiny"):
+    with open(os.path.join(out_dir, model, "metrics.jsonl")) as f:
+        return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
+
+
+def test_loss_drops_on_a_fixed_batch(demo_dir):
+    """16 steps on 4 utterances: the CTC loss falls to under a quarter."""
+    paddle.seed(0)
+    vocab = reader.Vocab.load(os.path.join(demo_dir, "vocab.txt"))
+    entries, _ = reader.read_manifest(os.path.join(demo_dir, "manifest.train"))
+    for e in entries:
+        e.text = reader.normalize_text(e.text)
+    dataset = reader.SpeechDataset(entries[:4], vocab, reader.Normalizer(os.path.join(demo_dir, "mean_std.npz")),
+                                   "linear")
+    batch = [paddle.to_tensor(a) for a in reader.collate([dataset[i] for i in range(4)])]
+    model = build_model("deepspeech2_tiny", 161, len(vocab), rnn_size=48, num_rnn_layers=1)
+    optimizer = paddle.optimizer.Adam(learning_rate=5e-3, parameters=model.trainable_parameters())
+    scaler = paddle.amp.GradScaler(enable=False)
+    losses = [train_step(model, optimizer, scaler, batch, vocab.blank, False, "O1").item() for _ in range(16)]
+    assert losses[-1] < losses[0] / 4, losses
+
+
+def test_resume_continues_with_the_same_losses(demo_dir, tmp_path, monkeypatch, capsys):
+    """5 steps an epoch, log every 3 steps, crash in step 6: the last checkpoint is the epoch's end (step
+    5), so the resumed run's first line (step 6, averaging steps 4-6 across the resume) and the next
+    (step 9) equal the uninterrupted run's."""
+    full, cut = str(tmp_path / "full"), str(tmp_path / "cut")
+    args = ["--data_dir", demo_dir, *TINY, "--max_steps", "9", "--log_interval", "3", "--eval_interval", "0",
+            "--lr", "3e-3"]
+    run_train(args + ["--output_dir", full])
+    calls = []
+
+    def crash_in_step_6(*a, **k):
+        calls.append(1)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return train_step(*a, **k)
+
+    monkeypatch.setattr(train, "train_step", crash_in_step_6)
+    with pytest.raises(KeyboardInterrupt):
+        run_train(args + ["--output_dir", cut])
+    monkeypatch.setattr(train, "train_step", train_step)
+    assert paddle.load(os.path.join(cut, "deepspeech2_tiny", "latest.pdckpt"))["step"] == 5
+    run_train(["--output_dir", cut, "--resume"])  # the model and every setting come from the checkpoint
+    assert "at step 5" in capsys.readouterr().out
+    expected, resumed = read_losses(full), read_losses(cut)
+    assert sorted(expected) == sorted(resumed) == [3, 6, 9]
+    assert resumed[6] == pytest.approx(expected[6], rel=1e-4) and resumed[9] == pytest.approx(expected[9], rel=1e-4)
+
+
+def copy_run(trained_run, tmp_path):
+    import shutil
+    out = str(tmp_path / "copy")
+    shutil.copytree(trained_run["output_dir"], out)
+    return out
+
+
+def test_resume_refuses_a_model_shaping_flag_and_applies_epochs(trained_run, tmp_path, capsys):
+    out = copy_run(trained_run, tmp_path)
+    with pytest.raises(utils.CheckpointError, match="--rnn_size 48 differs from the run being resumed"):
+        run_train(["--output_dir", out, "--resume", "--rnn_size", "48"])
+    run_train(["--output_dir", out, "--resume", "--epochs", "2", "--max_steps", "7", "--eval_interval", "0"])
+    printed = capsys.readouterr().out
+    assert "note: --epochs 2 replaces the resumed run's 50" in printed
+    assert sorted(read_losses(out))[-1] == 7
+    with open(os.path.join(out, "deepspeech2_tiny", "train_config.json")) as f:
+        config = json.load(f)
+    assert (config["rnn_size"], config["num_rnn_layers"], config["epochs"]) == (24, 2, 2)
+
+
+def test_a_new_run_never_replaces_another_without_overwrite(trained_run, tmp_path):
+    out = copy_run(trained_run, tmp_path)
+    argv = ["--output_dir", out, *TINY, "--data_dir", trained_run["data_dir"], "--max_steps", "1"]
+    with pytest.raises(utils.CheckpointError, match="already holds a trained run; pass --resume"):
+        run_train(argv)
+
+
+def test_training_selects_on_dev_and_never_reads_test(trained_run):
+    assert not os.path.exists(os.path.join(trained_run["data_dir"], "manifest.test"))
+    with open(os.path.join(trained_run["output_dir"], "deepspeech2_tiny", "metrics.jsonl")) as f:
+        evals = [r for r in map(json.loads, f) if "loss" not in r]
+    assert len(evals) == 1 and "dev_wer" in evals[0]
+    with open(os.path.join(trained_run["output_dir"], "deepspeech2_tiny", "curves.png"), "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_eval_export_infer_follow_the_last_run_and_agree(trained_run, tmp_path, capsys):
+    """With no flag but --output_dir, eval and infer use the last run's model and sizes (rnn 24, two
+    layers: another size would not load), and infer over the dev manifest gives eval's figures."""
+    out, data = trained_run["output_dir"], trained_run["data_dir"]
+    run(eval_script.main, ["--output_dir", out, "--split", "dev"])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-2].startswith(f"eval deepspeech2_tiny on 12 dev utterances of {data} (greedy)")
+    assert printed[-3].startswith("baseline (every utterance transcribed")
+    png = str(tmp_path / "a.png")
+    run(infer_script.main, ["--output_dir", out, "--manifest", os.path.join(data, "manifest.dev"), "--png", png])
+    inferred = capsys.readouterr().out.strip().splitlines()
+    assert len(inferred) == 12 + 1 and inferred[-1] == printed[-1] and inferred[-1].startswith("final metrics: wer=")
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_infer_transcribes_files_and_refuses_a_stale_export(trained_run, demo_dir, tmp_path, capsys):
+    import soundfile
+    audio = os.path.join(demo_dir, json.loads(open(os.path.join(demo_dir, "manifest.dev")).readline())["audio_filepath"])
+    samples, rate = soundfile.read(audio)
+    soundfile.write(tmp_path / "stereo_8k.wav", np.stack([samples[::2], samples[::2]], 1), rate // 2)
+    out = trained_run["output_dir"]
+    run(infer_script.main, ["--output_dir", out, "--png", str(tmp_path / "a.png"), audio, str(tmp_path / "stereo_8k.wav")])
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert [r.split("\t")[0] for r in rows] == [audio, str(tmp_path / "stereo_8k.wav")]
+    best = os.path.join(out, "deepspeech2_tiny", "best.pdparams")
+    before = os.stat(best)
+    os.utime(best, (before.st_atime, before.st_mtime + 100))  # as if trained further after the export
+    try:
+        with pytest.raises(utils.CheckpointError, match="is older than .*best.pdparams.*run export.py again"):
+            run(infer_script.main, ["--output_dir", out, audio])
+    finally:
+        os.utime(best, (before.st_atime, before.st_mtime))
+    with pytest.raises(utils.DataError, match=f"^{tmp_path}/none.wav: audio file not found"):
+        run(infer_script.main, ["--output_dir", out, str(tmp_path / "none.wav")])
+
+
+def test_export_round_trip_at_two_lengths(demo_dir, tmp_path):
+    paddle.seed(3)
+    model = build_model("deepspeech2_tiny", 161, 12, rnn_size=24)
+    model.train()
+    model(paddle.randn([4, 60, 161]), paddle.to_tensor([60, 50, 40, 30], dtype="int64"))  # move BN statistics
+    model.eval()
+    predictor = utils.create_predictor(export_script.export(model, str(tmp_path / "inference" / "model"), 161))
+    rng = np.random.default_rng(0)
+    for batch, frames in ((3, 150), (1, 47)):
+        feats = rng.standard_normal((batch, frames, 161)).astype("float32")
+        lengths = np.array([frames, frames - 20, frames // 2][:batch], dtype="int64")
+        logits, out_lengths = model(paddle.to_tensor(feats), paddle.to_tensor(lengths))
+        log_probs, exported_lengths = predictor([feats, lengths])
+        np.testing.assert_array_equal(exported_lengths, out_lengths.numpy())
+        np.testing.assert_allclose(log_probs, paddle.nn.functional.log_softmax(logits, -1).numpy(), atol=1e-4)
+
+
+def test_bad_input_stops_before_the_first_step(demo_dir, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in os.listdir(demo_dir):
+        os.symlink(os.path.join(demo_dir, name), bad / name)
+    os.remove(bad / "manifest.dev")
+    lines = open(os.path.join(demo_dir, "manifest.dev")).read().splitlines(keepends=True)
+    (bad / "manifest.dev").write_text("".join(lines[:4] + ["not json\n"] + lines[4:]))
+    with pytest.raises(utils.DataError, match=rf"^{bad}/manifest.dev:5: not a json line"):
+        run_train(["--data_dir", str(bad), "--output_dir", str(tmp_path / "out"), *TINY])
+    assert not os.path.exists(tmp_path / "out" / "deepspeech2_tiny" / "metrics.jsonl")  # no step was trained
+
+
+def test_a_missing_checkpoint_is_a_plain_checkpoint_error(trained_run, tmp_path):
+    with pytest.raises(utils.CheckpointError) as e:
+        run(eval_script.main, ["--output_dir", trained_run["output_dir"], "--checkpoint", str(tmp_path / "no.pdparams")])
+    assert str(e.value) == f"no checkpoint at {tmp_path / 'no.pdparams'}; train first, or pass --checkpoint"
+
+
+@pytest.mark.parametrize("script", [train, eval_script, export_script, infer_script])
+def test_help_shows_every_default_and_help_text(script, capsys):
+    with pytest.raises(SystemExit):
+        (script.get_args if script is train else script.main)(["--help"])
+    text = capsys.readouterr().out
+    blocks = re.split(r"\n(?=  --?\w)", text.split("\n\n", 1)[1])[1:]
+    flags = [b for b in blocks if not b.lstrip().startswith("-h, --help")]
+    assert len(flags) >= 4
+    for block in flags:
+        assert "(default:" in block and len(" ".join(block.split()[2:])) > 20, block
