@@ -41,6 +41,8 @@ def build_parser():
                    help="the total batch --lr is given for; the LR used is lr * total_batch / this")
     g.add_argument("--warmup_steps", type=int, default=4000, help="linear LR warmup from 0")
     g.add_argument("--lr_decay_epochs", default="216,243", help="piecewise: epochs where the LR drops 10x")
+    g.add_argument("--optimizer", choices=["momentum", "adam"], default="momentum",
+                   help="momentum: the published recipe; adam: the demo's, from scratch in a few hundred steps")
     g.add_argument("--momentum", type=float, default=0.9, help="Momentum optimizer's momentum")
     g.add_argument("--weight_decay", type=float, default=5e-4, help="L2 decay")
     g.add_argument("--no_sync_bn", action="store_true", help="keep per-GPU BatchNorm on several GPUs")
@@ -61,7 +63,10 @@ def parse_sizes(text):
 
 
 def build_scheduler(args, base_lr, steps_per_epoch):
-    bounds = [int(e) * steps_per_epoch for e in args.lr_decay_epochs.split(",") if e]
+    """Per step: linear warmup from 0 over --warmup_steps, then x0.1 at each of --lr_decay_epochs.
+    LinearWarmup starts its inner schedule's count after the warmup, so the bounds are moved back by
+    the warmup to fall at the epochs asked for."""
+    bounds = [max(int(e) * steps_per_epoch - args.warmup_steps, 1) for e in args.lr_decay_epochs.split(",") if e]
     schedule = paddle.optimizer.lr.PiecewiseDecay(bounds, [base_lr * 0.1 ** i for i in range(len(bounds) + 1)])
     if args.warmup_steps:
         schedule = paddle.optimizer.lr.LinearWarmup(schedule, args.warmup_steps, 0.0, base_lr)
@@ -114,9 +119,13 @@ def main(argv=None):
         utils.load_pretrained(model, args.pretrained)
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
-    optimizer = paddle.optimizer.Momentum(
-        learning_rate=scheduler, momentum=args.momentum, parameters=model.parameters(),
-        weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
+    if args.optimizer == "adam":
+        optimizer = paddle.optimizer.Adam(learning_rate=scheduler, parameters=model.parameters(),
+                                          weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
+    else:
+        optimizer = paddle.optimizer.Momentum(
+            learning_rate=scheduler, momentum=args.momentum, parameters=model.parameters(),
+            weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_map = 0, -1.0
     if state is not None:

@@ -47,7 +47,8 @@ def test_without_augmentation_boxes_follow_the_resize(demo):
     index = split.records.index(record)
     _, gt_box, gt_label, gt_score = reader.DetectionDataset(split, augment=False)[(index, 64)]
     b = record["boxes"]
-    expected = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1) / np.array([record["width"], record["height"]] * 2)
+    expected = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1)
+    expected /= np.array([record["width"], record["height"]] * 2)
     np.testing.assert_allclose(gt_box[:len(b)], expected, rtol=1e-5)
     assert (gt_score[:len(b)] == 1).all() and (gt_label[:len(b)] == record["labels"]).all()
 

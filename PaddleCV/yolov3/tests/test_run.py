@@ -181,3 +181,14 @@ def test_help_shows_every_flag_with_its_default(script):
     flags = [a for a in parser._actions if a.dest != "help"]
     assert all(a.help for a in flags), [a.dest for a in flags if not a.help]
     assert parser.format_help().count("(default:") == len(flags)
+
+
+def test_lr_warms_up_then_drops_at_the_decay_epochs():
+    args = train.get_args(["--warmup_steps", "10", "--lr_decay_epochs", "2,3"])
+    scheduler = train.build_scheduler(args, 0.1, steps_per_epoch=20)
+    lrs = []
+    for _ in range(70):
+        lrs.append(scheduler())
+        scheduler.step()
+    assert lrs[0] == 0 and lrs[5] == pytest.approx(0.05) and lrs[10] == lrs[39] == pytest.approx(0.1)
+    assert lrs[40] == lrs[59] == pytest.approx(0.01) and lrs[60] == pytest.approx(0.001)

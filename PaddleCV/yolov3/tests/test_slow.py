@@ -47,7 +47,8 @@ def test_bad_input_is_one_line_and_exit_2(demo, tmp_path):
     args = TINY + ["--data_dir", root, "--num_workers", "2", "--epochs", "1", "--max_steps", "4"]
     run = script("train.py", *args, "--output_dir", str(tmp_path / "a"))
     assert run.returncode == 2, run.stderr
-    assert run.stderr == f"error: {path}: annotation id {aid}: box of width 0 and height {data['annotations'][0]['bbox'][3]:g} has no area\n"
+    height = data["annotations"][0]["bbox"][3]
+    assert run.stderr == f"error: {path}: annotation id {aid}: box of width 0 and height {height:g} has no area\n"
     skipped = script("train.py", *args, "--skip_bad_samples", "--output_dir", str(tmp_path / "b"))
     assert skipped.returncode == 0, skipped.stderr
     assert f"skipped 1 bad annotations (first: {path}: annotation id {aid}" in skipped.stdout
