@@ -193,7 +193,7 @@ def mask_tokens(ids, rng, vocab, rate=0.15):
     r = rng.rand(len(pos))
     inp[pos[r < 0.8]] = vocab["[MASK]"]
     swap = pos[(r >= 0.8) & (r < 0.9)]
-    inp[swap] = rng.choice(np.setdiff1d(np.arange(len(vocab)), [vocab[t] for t in SPECIAL]), len(swap))
+    inp[swap] = rng.choice(np.setdiff1d(np.fromiter(vocab.values(), "int64"), [vocab[t] for t in SPECIAL]), len(swap))
     return inp, labels
 
 
@@ -319,7 +319,7 @@ def main(argv=None):
                               for part in (docs[:-n_dev], docs[-n_dev:]))
     print(f"vocab {len(vocab)} | corpus {len(docs)} documents, {len(train_pairs)}/{len(dev_pairs)} train/held-out "
           f"sentence pairs | MRPC train {len(rows['train'])} dev {len(rows['dev'])}")
-    pad = vocab["[PAD]"]
+    pad, n_ids = vocab["[PAD]"], max(vocab.values()) + 1  # a repeated vocab line keeps its first id
     os.makedirs(args.output_dir, exist_ok=True)
 
     def loader(items, shuffle, collate_fn):
@@ -331,7 +331,7 @@ def main(argv=None):
     # phase 1: a training pair gets a fresh masking every time it is batched; held-out pairs are masked once
     pre_train = loader(train_pairs, True, lambda s: collate([masked(p) for p in s], (pad, IGNORE, 0)))
     held = [masked(p) for p in dev_pairs]
-    bert = BertModel(len(vocab), pad, args.hidden, args.layers, args.heads, args.max_seq_len, args.dropout)
+    bert = BertModel(n_ids, pad, args.hidden, args.layers, args.heads, args.max_seq_len, args.dropout)
     pretrain = BertPretrain(bert, args.hidden)
     steps1 = fit(pretrain, pre_train, lambda m, b: mlm_loss(m(b[0], b[2]), b[1]), args.pretrain_epochs,
                  args.pretrain_lr, args, "pretrain")
@@ -355,7 +355,7 @@ def main(argv=None):
     majority_acc = float(np.mean([y == majority for *_, y in rows["dev"]]))
     scratch_acc = float("nan")
     if args.compare_scratch:  # the control: same classifier and schedule, encoder from random weights
-        scratch_acc = finetune(BertModel(len(vocab), pad, args.hidden, args.layers, args.heads, args.max_seq_len,
+        scratch_acc = finetune(BertModel(n_ids, pad, args.hidden, args.layers, args.heads, args.max_seq_len,
                                          args.dropout), "scratch")[2]
     print(f"dev accuracy {dev_acc:.4f} | majority class ({majority}) {majority_acc:.4f} | "
           f"same model without pre-training {scratch_acc:.4f}")
