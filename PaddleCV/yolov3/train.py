@@ -22,6 +22,8 @@ from eval import evaluate
 from models import MODELS, build_model
 
 warnings.filterwarnings("ignore", message="When training, we now always track global mean")
+# On resume LinearWarmup's saved state holds its inner schedule's too, which it recomputes from the step
+warnings.filterwarnings("ignore", message="There are some unused values in state_dict")
 
 
 def build_parser():
@@ -41,8 +43,6 @@ def build_parser():
                    help="the total batch --lr is given for; the LR used is lr * total_batch / this")
     g.add_argument("--warmup_steps", type=int, default=4000, help="linear LR warmup from 0")
     g.add_argument("--lr_decay_epochs", default="216,243", help="piecewise: epochs where the LR drops 10x")
-    g.add_argument("--optimizer", choices=["momentum", "adam"], default="momentum",
-                   help="momentum: the published recipe; adam: the demo's, from scratch in a few hundred steps")
     g.add_argument("--momentum", type=float, default=0.9, help="Momentum optimizer's momentum")
     g.add_argument("--weight_decay", type=float, default=5e-4, help="L2 decay")
     g.add_argument("--no_sync_bn", action="store_true", help="keep per-GPU BatchNorm on several GPUs")
@@ -119,13 +119,9 @@ def main(argv=None):
         utils.load_pretrained(model, args.pretrained)
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
-    if args.optimizer == "adam":
-        optimizer = paddle.optimizer.Adam(learning_rate=scheduler, parameters=model.parameters(),
-                                          weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
-    else:
-        optimizer = paddle.optimizer.Momentum(
-            learning_rate=scheduler, momentum=args.momentum, parameters=model.parameters(),
-            weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
+    optimizer = paddle.optimizer.Momentum(
+        learning_rate=scheduler, momentum=args.momentum, parameters=model.parameters(),
+        weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_map = 0, -1.0
     if state is not None:

@@ -25,7 +25,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   # The quarter-width MobileNetV1 model at 160 px gets through the demo on a CPU in minutes (README.md).
   MODEL=${MODEL:-yolov3_mobilenet_v1_x0_25}
   EXTRA=(--image_size 160 --train_sizes 128,160,192 --epochs 10 --batch_size 8 --recipe_batch_size 8 --lr 0.002
-         --warmup_steps 100 --lr_decay_epochs 8 --mixup_epochs 2 --eval_interval 2 --log_interval 10)
+         --warmup_steps 100 --lr_decay_epochs 10 --mixup_epochs 2 --eval_interval 2 --log_interval 10)
 fi
 MODEL=${MODEL:-yolov3_darknet53}
 if [[ $SMOKE == 1 ]]; then
