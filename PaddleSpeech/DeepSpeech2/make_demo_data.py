@@ -3,7 +3,7 @@ what training needs beside it: the manifests, vocab.txt, mean_std.npz and a char
 
     python make_demo_data.py --out_dir data/demo            # 800 train, 100 dev, 100 test utterances
 
-The "language": 16 words spelled with 10 letters. Every letter is a phone-like unit: a vowel (a e i
+The "language": 16 words spelled with 11 letters. Every letter is a phone-like unit: a vowel (a e i
 o u: a pitched buzz through its formants), a voiced consonant (m n l: low formants, softer), or a
 noise consonant (s: hiss, k t: bursts). A word is its letters' units in a row; sentences of 2 to 4
 words are read with pauses between the words. Speakers differ in pitch (90-240 Hz) and vocal tract

@@ -26,7 +26,7 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/char_lm.json ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   MODEL=${MODEL:-deepspeech2_tiny}
-  EXTRA+=(--epochs 20 --lr 2e-3 --lr_decay 0.93 --batch_size 16 --log_interval 50)
+  EXTRA+=(--epochs 5 --lr 2e-3 --lr_decay 0.93 --batch_size 16 --log_interval 25)
 else  # real data: manifests, vocabulary, statistics and LM are made once
   MODEL=${MODEL:-deepspeech2}
   if [[ ! -f $DATA_DIR/manifest.train ]]; then
