@@ -64,9 +64,10 @@ class SequenceBatchNorm(nn.Layer):
             count = m.sum().clip(min=1.0)
             mean = (x * m).sum(axis=[0, 1]) / count
             var = (((x - mean) * m) ** 2).sum(axis=[0, 1]) / count
-            with paddle.no_grad():
-                self.running_mean.set_value(self.momentum * self.running_mean + (1 - self.momentum) * mean)
-                self.running_var.set_value(self.momentum * self.running_var + (1 - self.momentum) * var)
+            with paddle.no_grad():  # paddle.assign into the buffer: works in dygraph and under to_static
+                paddle.assign(self.momentum * self.running_mean + (1 - self.momentum) * mean.detach(),
+                              self.running_mean)
+                paddle.assign(self.momentum * self.running_var + (1 - self.momentum) * var.detach(), self.running_var)
         else:
             mean, var = self.running_mean, self.running_var
         return (x - mean) / paddle.sqrt(var + self.epsilon) * self.weight + self.bias

@@ -2,11 +2,14 @@
 them (```sh blocks need the real dataset and are not run). Training is cut short: a `bash train.sh`
 line (not the smoke run) gets `--max_steps 20`, a `python train.py` line `--max_steps 3`; the commands
 after it (eval with beam search and the LM, export, infer) must still run on what was trained, and
-infer must use the trained run's export, not the smoke run's."""
+infer must use the trained run's export, not the smoke run's. To keep the slow tier short, the copy
+gets a smaller demo corpus first (160 training utterances, same layout and file names), which
+`train.sh` then uses instead of writing the full one."""
 import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -43,6 +46,8 @@ def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
     shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
     commands = readme_commands()
     assert commands[:2] == ["bash train.sh", "SMOKE=1 bash train.sh"]
+    subprocess.run([sys.executable, "make_demo_data.py", "--out_dir", "data/demo", "--num_train", "160",
+                    "--num_eval", "20", "--num_speakers", "4"], cwd=work, check=True, capture_output=True)
     for command in map(cut_training, commands):
         result = subprocess.run(command, shell=True, cwd=work, capture_output=True, text=True, timeout=1200,
                                 env={**os.environ, "GLOG_minloglevel": "2"})

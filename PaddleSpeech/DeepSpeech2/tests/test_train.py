@@ -194,3 +194,26 @@ def test_help_shows_every_default_and_help_text(script, capsys):
     assert len(flags) >= 4
     for block in flags:
         assert "(default:" in block and len(" ".join(block.split()[2:])) > 20, block
+
+
+def test_distributed_eval_equals_single_process(trained_run, monkeypatch):
+    """Each rank's share of a manifest is disjoint and together they are the whole of it, so the error
+    counts summed over ranks give the single-process WER."""
+    import argparse
+    args = argparse.Namespace(output_dir=trained_run["output_dir"], model="deepspeech2_tiny", checkpoint=None,
+                              data_dir=trained_run["data_dir"], explicit={"output_dir"}, batch_size=4, num_workers=0,
+                              no_shared_memory=False, skip_bad_samples=False)
+    model, vocab, normalizer, _ = eval_script.load_run(eval_script.fill_from_run(args))
+    whole_entries, whole_loader = eval_script.eval_loader(args, vocab, normalizer, "dev")
+    whole = eval_script.evaluate(model, whole_loader, whole_entries, vocab)
+    seen, words = [], 0.0
+    for rank in range(3):
+        monkeypatch.setenv("PADDLE_TRAINERS_NUM", "3")
+        monkeypatch.setenv("PADDLE_TRAINER_ID", str(rank))
+        entries, loader = eval_script.eval_loader(args, vocab, normalizer, "dev")
+        monkeypatch.setenv("PADDLE_TRAINERS_NUM", "1")  # evaluate the share alone (no all-reduce here)
+        part = eval_script.evaluate(model, loader, entries, vocab)
+        seen += [entries[i].where for i in part["hyps"]]
+        words += part["wer"] * sum(len(entries[i].text.split()) for i in part["hyps"])
+    assert sorted(seen) == sorted(e.where for e in whole_entries) and len(seen) == 12
+    assert words == pytest.approx(whole["wer"] * sum(len(e.text.split()) for e in whole_entries))
