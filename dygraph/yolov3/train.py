@@ -1,14 +1,7 @@
-"""YOLOv3 object detection, in Paddle's dynamic-graph style.
+"""YOLOv3 in Paddle's dynamic graph: anchors, the YOLOv3 loss and NMS, on a small DarkNet.
 
-What it teaches: anchors, the YOLOv3 loss and NMS. Feature maps at strides 32, 16 and 8 predict, per
-grid cell and per each of the map's 3 anchors (prior box shapes), box offsets tx ty tw th, an
-objectness and class scores. A ground-truth box is ASSIGNED to one slot only: the best of the nine
-anchors by shape IoU, on the map owning it, in the cell holding the box centre (`assign_anchor`).
-`yolo_loss` trains that slot on the box and class and objectness to 0 elsewhere (except where a
-prediction already overlaps a box by --ignore_thresh); `yolo_box` decodes the maps into pixel boxes,
-and NMS keeps the best of the boxes of a class that overlap. Data: the COCO layout (crowd boxes
-ignored, images without boxes kept); without --data_dir, coloured shapes on noise are generated in
-that layout under data/demo. The metric is VOC-style mAP at IoU 0.5.
+Maps at strides 32, 16, 8 predict boxes against anchors; a ground-truth box trains one slot (`assign_anchor`),
+`yolo_loss` trains it, `yolo_box` decodes, per-class NMS keeps the best. COCO layout; see README.md.
 """
 import argparse
 import json
@@ -33,6 +26,7 @@ ANCHOR_MASKS = [[6, 7, 8], [3, 4, 5], [0, 1, 2]]  # the coarse stride-32 map get
 STRIDES = [32, 16, 8]
 BASE_COLOURS = [(220, 50, 50), (50, 200, 50), (60, 90, 230)]  # demo: each class is a shape with a colour of its own
 MEAN, STD = np.array([0.485, 0.456, 0.406], "float32"), np.array([0.229, 0.224, 0.225], "float32")
+DEMO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "demo")
 
 
 def parse_args(argv=None):
@@ -49,7 +43,6 @@ def parse_args(argv=None):
     p.add_argument("--width", type=int, default=4, help="channels of the stem; stages double it (DarkNet-53: 32)")
     p.add_argument("--blocks", default="1,1,2,2,1", help="residual blocks per stage (DarkNet-53: 1,2,8,8,4)")
     p.add_argument("--anchors", default="kmeans", choices=["kmeans", "coco"], help="k-means on the training boxes, or the nine COCO anchors scaled to img_size")
-    p.add_argument("--max_boxes", type=int, default=50, help="ground-truth boxes kept per image")
     p.add_argument("--ignore_thresh", type=float, default=0.7, help="no objectness loss for predictions overlapping a box this much")
     p.add_argument("--conf_thresh", type=float, default=0.005, help="drop decoded boxes scoring below this")
     p.add_argument("--nms_thresh", type=float, default=0.45, help="NMS drops a box overlapping a better one of its class by more")
@@ -57,10 +50,10 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_demo_data(out_dir, n_train=400, n_val=100, seed=0):
+def make_demo_data(out_dir=DEMO_DIR, n_train=400, n_val=100, seed=0):
     """Circles, squares and triangles (frequencies 5:3:2, 10-56 px, 0-3 per image, each class its own hue) on noise."""
     if os.path.exists(os.path.join(out_dir, "annotations", "instances_val2017.json")):
-        return
+        return out_dir
     rng, ann_id = np.random.RandomState(seed), 0
     os.makedirs(os.path.join(out_dir, "annotations"), exist_ok=True)
     for split, n in (("train2017", n_train), ("val2017", n_val)):
@@ -89,6 +82,7 @@ def make_demo_data(out_dir, n_train=400, n_val=100, seed=0):
         cats = [{"id": k + 1, "name": name} for k, name in enumerate(["circle", "square", "triangle"])]
         with open(os.path.join(out_dir, "annotations", f"instances_{split}.json"), "w") as f:
             json.dump({"images": images, "annotations": anns, "categories": cats}, f)
+    return out_dir
 
 
 def load_coco(json_path, image_dir):
@@ -102,8 +96,7 @@ def load_coco(json_path, image_dir):
         raise SystemExit(f"error: {json_path}:{e.lineno}: {e.msg}")
     where = "categories"
     try:
-        cat_ids = sorted(int(c["id"]) for c in coco["categories"])
-        label_of = {c: i for i, c in enumerate(cat_ids)}  # COCO ids (1..90 with gaps) -> labels 0..C-1
+        cat_ids = sorted(int(c["id"]) for c in coco["categories"])  # label = the id's index here
         items, index = [], {}
         for k, im in enumerate(coco["images"]):
             where, index[im["id"]] = f"images[{k}]", len(items)
@@ -114,7 +107,7 @@ def load_coco(json_path, image_dir):
             path, im_w, im_h, boxes, labels = items[index[a["image_id"]]]
             if not a.get("iscrowd", 0) and w >= 1 and h >= 1:  # crowd regions are no object to find
                 boxes.append([max(x, 0), max(y, 0), min(x + w, im_w), min(y + h, im_h)])
-                labels.append(label_of[a["category_id"]])
+                labels.append(cat_ids.index(a["category_id"]))
     except (KeyError, TypeError, ValueError) as e:
         raise SystemExit(f"error: {json_path}: {where}: bad or missing field {e}")
     for path, *_ in items:
@@ -126,7 +119,7 @@ def load_coco(json_path, image_dir):
 class CocoDataset(paddle.io.Dataset):
     """Image resized to img_size x img_size (flipped at random when training); boxes as (cx, cy, w, h) in 0..1."""
 
-    def __init__(self, items, img_size, max_boxes, train):
+    def __init__(self, items, img_size, train, max_boxes=50):  # max_boxes: ground-truth rows per image
         self.items, self.size, self.max_boxes, self.train, self.bad = items, img_size, max_boxes, train, None
 
     def __len__(self):
@@ -264,12 +257,11 @@ def main(argv=None):
     paddle.base.core.set_num_threads(os.cpu_count() or 1)
     paddle.seed(args.seed)
     np.random.seed(args.seed)
-    data_dir = args.data_dir
-    if data_dir is None:
-        data_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "demo")
-        make_demo_data(data_dir)
-    train_items, cat_ids = load_coco(os.path.join(data_dir, "annotations", "instances_train2017.json"), os.path.join(data_dir, "train2017"))
-    val_items = load_coco(os.path.join(data_dir, "annotations", "instances_val2017.json"), os.path.join(data_dir, "val2017"))[0]
+    root = args.data_dir or make_demo_data()
+
+    def read_split(s):  # (items, sorted category ids) of one COCO split
+        return load_coco(os.path.join(root, "annotations", f"instances_{s}.json"), os.path.join(root, s))
+    (train_items, cat_ids), (val_items, _) = read_split("train2017"), read_split("val2017")
     val_items, num_classes = val_items[:args.max_eval or None], len(cat_ids)
     boxes = np.concatenate([np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1) / [w, h, w, h]
                             for _, w, h, b, _ in train_items[:20000]] + [np.zeros((0, 4))])  # (cx, cy, w, h) in 0..1
@@ -278,8 +270,8 @@ def main(argv=None):
     else:  # the nine COCO anchors were chosen for a 416-px input: scale them to ours
         anchors = [(max(1, round(w * args.img_size / 416)), max(1, round(h * args.img_size / 416))) for w, h in COCO_ANCHORS]
     per_scale = np.bincount([assign_anchor(b, anchors, args.img_size)[0] for b in boxes], minlength=3)
-    train_set = CocoDataset(train_items, args.img_size, args.max_boxes, train=True)
-    val_loader = paddle.io.DataLoader(CocoDataset(val_items, args.img_size, args.max_boxes, train=False), batch_size=32)
+    train_set = CocoDataset(train_items, args.img_size, train=True)
+    val_loader = paddle.io.DataLoader(CocoDataset(val_items, args.img_size, train=False), batch_size=32)
     train_loader = paddle.io.DataLoader(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     print(f"train {len(train_items)} val {len(val_items)} images, {num_classes} classes; {args.anchors} anchors at {args.img_size} px "
           f"{anchors}; training boxes assigned to stride 32/16/8: {'/'.join(map(str, per_scale))}")
@@ -305,10 +297,9 @@ def main(argv=None):
             print(f"epoch {epoch} step {step} loss {loss.item():.4f} samples/s {step * args.batch_size / (time.time() - t0):.1f}")
 
     model.eval()
-    dets = []
     with paddle.no_grad():
-        for img, _, _, im_shape in val_loader:
-            dets += [nms_per_class(b, s, args.conf_thresh, args.nms_thresh) for b, s in zip(*[t.numpy() for t in model(img, im_shape)])]
+        dets = [nms_per_class(b, s, args.conf_thresh, args.nms_thresh) for img, _, _, im_shape in val_loader
+                for b, s in zip(*[t.numpy() for t in model(img, im_shape)])]
     if val_loader.dataset.bad:
         raise SystemExit(f"error: {val_loader.dataset.bad}: cannot read image")
     gts = [(b, l) for _, _, _, b, l in val_items]
@@ -317,7 +308,6 @@ def main(argv=None):
     m = {"map50": voc_map(dets, gts, num_classes), "baseline_map50": voc_map(whole_image, gts, num_classes)}
     print(f"eval: mAP@0.5 {m['map50']:.4f} | baseline (one whole-image box of class {cat_ids[common]}): mAP@0.5 {m['baseline_map50']:.4f}")
 
-    os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
     prefix = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(model, prefix, input_spec=[paddle.static.InputSpec([None, 3, args.img_size, args.img_size], "float32", "image"),
