@@ -4,6 +4,8 @@ split (VOC2007/test by default), by the folder's own metric code (voc_eval.py).
     python eval.py                                   the last run trained in output/, with its own settings
     python eval.py --split VOC2007/val               another split
     python eval.py --detections dets.json --split VOC2007/val   score infer.py's json instead of a model
+    python eval.py --trivial                         the trivial detector: one whole-picture box per
+                                                     picture, of the training split's most frequent class
 
 The model, input size, class count and data come from the run's OUTPUT_DIR/MODEL/train_config.json;
 a checkpoint that does not fit that model is an error. Under paddle.distributed.launch each rank
@@ -109,10 +111,21 @@ def read_detections(path, dataset):
     return detections
 
 
+def trivial_detections(records, train_records):
+    """One box per picture over the whole frame (VOC pixels 1..w, 1..h), score 1, of the class with the
+    most objects in the training split: the baseline a detector has to beat."""
+    counts = np.bincount(np.concatenate([r["labels"] for r in train_records] + [np.zeros(0, np.int64)]))
+    label = int(np.argmax(counts[1:]) + 1) if len(counts) > 1 else 1
+    return [np.array([[label, 1.0, 1, 1, r["width"], r["height"]]], dtype=np.float64) for r in records], label
+
+
 def build_parser():
     parser = add_run_flags(argparse.ArgumentParser(description=__doc__))
     parser.add_argument("--split", default="VOC2007/test", help="the split to evaluate, e.g. VOC2007/val")
     parser.add_argument("--detections", default=None, help="score this json of infer.py instead of running a model")
+    parser.add_argument("--trivial", action="store_true",
+                        help="score the trivial detector (whole-picture box of TRAIN_SPLIT's most frequent class)")
+    parser.add_argument("--train_split", default=None, help="for --trivial; None: the run's training split")
     parser.add_argument("--batch_size", type=int, default=8, help="images per forward pass, per process")
     parser.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
@@ -133,9 +146,17 @@ def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     checkpoint, names = run_settings(args)
     utils.setup(args)
-    model = None if args.detections else load_trained_model(args, checkpoint)  # an unfit checkpoint first
+    model = None if args.detections or args.trivial else load_trained_model(args, checkpoint)  # unfit first
     dataset = reader.VOCDetection(args.data_dir, args.split, args.image_size, names,
                                   skip_bad_samples=args.skip_bad_samples)
+    if args.trivial:
+        train_records = reader.read_split(args.data_dir, args.train_split or "VOC2007/trainval,VOC2012/trainval",
+                                          names, args.skip_bad_samples)[0]
+        detections, label = trivial_detections(dataset.records, train_records)
+        result = evaluate_detections(dataset.records, detections, len(names))
+        report(result, names, f"the trivial detector (whole picture, {names[label - 1]}) on {result['images']} "
+                              f"{args.split} images of {args.data_dir}")
+        return result
     if args.detections:
         result = evaluate_detections(dataset.records, read_detections(args.detections, dataset), len(names))
         report(result, names, f"{args.detections} on {result['images']} {args.split} images of {args.data_dir}")

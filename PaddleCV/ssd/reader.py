@@ -134,7 +134,8 @@ def read_split(data_dir, split, names, skip_bad_samples=False):
     for part in [s.strip() for s in split.split(",") if s.strip()]:
         list_path, root = split_paths(data_dir, part)
         clipped = 0
-        for lineno, line in utils.read_lines(list_path):
+        lines = utils.read_lines(list_path)
+        for lineno, line in utils.progress(lines, len(lines), f"reading {list_path}"):
             image_id = line.strip().split()[0] if line.strip() else ""
             if not image_id:
                 continue
@@ -276,10 +277,11 @@ class VOCDetection(paddle.io.Dataset):
     seeded by (seed, epoch, index): the same in every worker and after a resume."""
 
     def __init__(self, data_dir, split, image_size, names, train=False, seed=0, augment=True,
-                 skip_bad_samples=False):
+                 skip_bad_samples=False, expand_prob=0.5):
         self.data_dir, self.split, self.image_size, self.names = data_dir, split, image_size, names
         self.records, self.skipped = read_split(data_dir, split, names, skip_bad_samples)
         self.train, self.seed, self.epoch, self.augment = train, seed, 0, augment
+        self.expand_prob = expand_prob
         self.priors = None
         if train:
             shapes = feature_shapes(image_size, image_size)
@@ -299,7 +301,7 @@ class VOCDetection(paddle.io.Dataset):
         if self.augment:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             image = photometric_distort(image, rng)
-            image, boxes = random_expand(image, boxes, rng)
+            image, boxes = random_expand(image, boxes, rng, prob=self.expand_prob)
             image, boxes, labels = random_crop(image, boxes, labels, rng)
             image, boxes = random_flip(image, boxes, rng)
         h, w = image.shape[:2]

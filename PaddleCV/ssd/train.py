@@ -51,6 +51,8 @@ def build_parser():
     g.add_argument("--backbone_lr_mult", type=float, default=0.1,
                    help="LR multiplier of the backbone's convolutions (1.0 when training from scratch)")
     g.add_argument("--no_augment", action="store_true", help="only resize (no distortion, expand, crop, flip)")
+    g.add_argument("--expand_prob", type=float, default=0.5,
+                   help="probability of the zoom-out (expand) step; the demo at 96 px turns it off (README)")
     g.add_argument("--save_interval", type=int, default=0,
                    help="steps between checkpoints (0: at the end of each epoch only)")
     return parser
@@ -109,7 +111,7 @@ def main(argv=None):
                               f"{len(names)} classes, the run {args.num_classes}")
     train_set = reader.VOCDetection(args.data_dir, args.train_split, args.image_size, names, train=True,
                                     seed=args.seed, augment=not args.no_augment,
-                                    skip_bad_samples=args.skip_bad_samples)
+                                    skip_bad_samples=args.skip_bad_samples, expand_prob=args.expand_prob)
     val_set = None
     if args.val_split:
         val_set = reader.VOCDetection(args.data_dir, args.val_split, args.image_size, names,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train, evaluate and export SSD (MobileNetV1). See README.md.
-#   bash train.sh                 demo data, SSD_MobileNetV1 at 128 px from scratch, eval on VOC2007/test, export
+#   bash train.sh                 demo data, SSD_MobileNetV1 at 96 px from scratch, eval on VOC2007/test, export
 #   DATA_DIR=/path bash train.sh  PASCAL VOC (VOCdevkit/VOC2007 + VOC2012) with the published recipe at 300 px
 #   MODEL=x bash train.sh --epochs 5   another model; extra arguments go to train.py
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
@@ -23,10 +23,10 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   [[ -f $DATA_DIR/VOCdevkit/VOC2007/ImageSets/Main/test.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
 fi
 if [[ $DATA_DIR == data/demo || $SMOKE == 1 ]]; then
-  # No pretrained backbone offline: from scratch, at 128 px, picking best.pdparams on VOC2007/val (README.md).
-  EXTRA=(--train_split VOC2007/train,VOC2012/trainval --val_split VOC2007/val --image_size 128 --batch_size 16
-         --epochs 30 --lr 0.004 --warmup_steps 50 --lr_decay_epochs 20,26 --lr_decay_factors 0.1,0.01
-         --backbone_lr_mult 1.0 --eval_interval 5 --log_interval 25)
+  # No pretrained backbone offline: from scratch, at 96 px, picking best.pdparams on VOC2007/val (README.md).
+  EXTRA=(--train_split VOC2007/train,VOC2012/trainval --val_split VOC2007/val --image_size 96 --batch_size 16
+         --epochs 30 --lr 0.0012 --warmup_steps 50 --lr_decay_epochs 22,27 --lr_decay_factors 0.1,0.01
+         --backbone_lr_mult 1.0 --expand_prob 0 --eval_interval 5 --log_interval 25)
 fi
 MODEL=${MODEL:-SSD_MobileNetV1}
 if [[ $SMOKE == 1 ]]; then

@@ -73,3 +73,14 @@ def test_11point_and_area_differ_as_expected():
     recall, precision = np.array([0.25]), np.array([1.0])
     assert average_precision(recall, precision, "11point") == pytest.approx(3 / 11)
     assert average_precision(recall, precision, "area") == pytest.approx(0.25)
+
+
+def test_the_trivial_detector_boxes_the_whole_picture_with_the_commonest_class():
+    from eval import trivial_detections
+    records = [dict(gt([[1, 1, 100, 80]], [2]), width=100, height=80), dict(gt([[5, 5, 20, 20]], [2]), width=50, height=50)]
+    train_records = [gt([A, B, A], [2, 2, 1]), gt([A], [3])]
+    detections, label = trivial_detections(records, train_records)
+    assert label == 2 and detections[0].tolist() == [[2, 1.0, 1, 1, 100, 80]]
+    # it finds the object that fills picture 0 and misses the small one: precision 1, recall 1/2
+    result = evaluate_detections(records, detections, num_classes=3)
+    assert result["map_area"] == pytest.approx(0.5) and result["map_11point"] == pytest.approx(6 / 11)

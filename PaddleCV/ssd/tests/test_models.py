@@ -139,10 +139,10 @@ def test_loss_drops_on_a_fixed_batch(demo):
     net = build_model("SSD_MobileNetV1", num_classes=len(names), image_size=64)
     opt = paddle.optimizer.RMSProp(0.001, parameters=net.parameters())
     history = []
-    for _ in range(25):
+    for _ in range(15):
         loss = ssd_loss(*net(images), loc, labels)
         loss.backward()
         opt.step()
         opt.clear_grad()
         history.append(loss.item())
-    assert history[-1] < 0.3 * history[0], history
+    assert history[-1] < 0.2 * history[0], history

@@ -88,9 +88,12 @@ def test_checkpoint_errors_are_plain(trained, tmp_path):
 
 
 def test_stale_export_is_refused(run_copy, demo):
-    export.main(["--output_dir", run_copy])
     ckpt = os.path.join(run_copy, MODEL, "best.pdparams")
-    os.utime(ckpt, (os.path.getmtime(ckpt) + 100, os.path.getmtime(ckpt) + 100))
+    info_path = os.path.join(run_copy, MODEL, "inference", "export_info.json")
+    with open(info_path) as f:
+        info = json.load(f)
+    with open(info_path, "w") as f:  # as if exported from the copy's checkpoint, which then trained on
+        json.dump(dict(info, checkpoint=ckpt, checkpoint_mtime=os.path.getmtime(ckpt) - 100), f)
     with pytest.raises(utils.CheckpointError, match="run export.py again"):
         infer.main(["--output_dir", run_copy, val_images(demo)[0]])
 
