@@ -79,7 +79,7 @@ def train_step(model, optimizer, scaler, batch, blank, use_amp, amp_level):
     scaler.scale(loss).backward()
     scaler.step(optimizer)
     scaler.update()
-    optimizer.clear_grad()
+    model.clear_gradients()  # all of them: the fused RNN's fixed input weights get (unused) gradients too
     return loss
 
 
