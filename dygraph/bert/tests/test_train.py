@@ -12,7 +12,7 @@ def test_pretraining_and_finetuning_beat_their_baselines(tmp_path, monkeypatch):
     # a narrow model, 60 steps per phase: masked tokens beat the unigram guess, the classifier the majority
     m = train.main(["--pretrain_epochs", "2", "--epochs", "2", "--max_steps", "60", "--batch_size", "32",
                     "--pretrain_lr", "5e-3", "--lr", "5e-3", "--hidden", "32", "--heads", "2", "--dropout", "0",
-                    "--compare_scratch", "0", "--log_interval", "1000", "--output_dir", str(tmp_path / "out")])
+                    "--log_interval", "1000", "--output_dir", str(tmp_path / "out")])
     assert m["mlm_acc"] > m["unigram_acc"] + 0.05, m
     assert m["dev_acc"] > m["majority_acc"] + 0.3, m
     assert (tmp_path / "out" / "model.pdparams").exists()
