@@ -170,6 +170,7 @@ def main(argv=None):
         raise utils.DataError(f"{split.json_path}: {len(split.category_ids)} categories, the model {args.num_classes}")
     split.check_files(args.skip_bad_samples)
     if args.trivial:
+        os.makedirs(os.path.join(args.output_dir, args.model), exist_ok=True)
         result = trivial_baseline(reader.CocoSplit(args.data_dir, "train", True), split,
                                   os.path.join(args.output_dir, args.model, f"trivial_{split_name}.json"))
         print(f"trivial detector on {result['images']} {split_name} images of {args.data_dir}: mAP {result['mAP']:.4f} "

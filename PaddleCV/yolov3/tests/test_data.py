@@ -167,3 +167,18 @@ def test_corrupt_jpeg_is_named_when_read(demo, tmp_path):
     assert isinstance(error, utils.DataError)
     assert str(error).startswith(f"{split.where(split.records[1])}: cannot decode image {root}/val2017/broken.jpg")
     assert f"image id {image_id}" in str(error)
+
+
+def test_a_picture_without_boxes_trains_as_background(demo):
+    """Its sample has no box, and the loss on it is finite: only the "no object" term."""
+    import paddle
+    from models import build_model
+    split = reader.CocoSplit(demo, "train")
+    index = next(i for i, r in enumerate(split.records) if len(r["boxes"]) == 0)
+    image, gt_box, gt_label, gt_score = reader.DetectionDataset(split, seed=0)[(index, 64)]
+    assert not gt_box.any() and not gt_score.any()
+    model = build_model(MODEL, num_classes=4)
+    targets = [paddle.to_tensor(a[None]) for a in (gt_box, gt_label, gt_score)]
+    loss = model.loss(model(paddle.to_tensor(image[None])), *targets)
+    loss.backward()
+    assert np.isfinite(loss.item()) and loss.item() > 0
