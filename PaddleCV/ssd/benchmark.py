@@ -32,7 +32,8 @@ SPLITS = ["--train_split", "VOC2007/train,VOC2012/trainval", "--val_split", ""]
 
 
 def pure_step_images_per_second(args, names, warmup=2):
-    ds = reader.VOCDetection(args.data_dir, "VOC2007/train", args.image_size, names, train=True)
+    ds = reader.VOCDetection(args.data_dir, "VOC2007/train", args.image_size, names, train=True,
+                             model=args.model)
     batch = [ds[i] for i in range(args.batch_size)]
     images, loc, labels = (paddle.to_tensor(np.stack(x)) for x in zip(*batch))
     model = build_model(args.model, num_classes=len(names), image_size=args.image_size)
@@ -65,7 +66,8 @@ def loop_images_per_second(args):
 
 def pipeline_images_per_second(args, names):
     """The training DataLoader alone (workers decode, augment and match), after one warm-up batch."""
-    ds = reader.VOCDetection(args.data_dir, "VOC2007/train,VOC2012/trainval", args.image_size, names, train=True)
+    ds = reader.VOCDetection(args.data_dir, "VOC2007/train,VOC2012/trainval", args.image_size, names, train=True,
+                             model=args.model)
     loader = reader.make_loader(ds, argparse.Namespace(batch_size=args.batch_size, seed=0, no_shared_memory=False,
                                                        num_workers=args.num_workers), train=True)
     it = iter(loader)

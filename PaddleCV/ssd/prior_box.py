@@ -23,6 +23,13 @@ MIN_SIZES = [60.0, 105.0, 150.0, 195.0, 240.0, 285.0]
 MAX_SIZES = [None, 150.0, 195.0, 240.0, 285.0, 300.0]
 ASPECT_RATIOS = [[2.0], [2.0, 3.0], [2.0, 3.0], [2.0, 3.0], [2.0, 3.0], [2.0, 3.0]]
 BASE_SIZE = 300.0
+# the published priors above, and the demo model's (SSD_MobileNetV1_demo, models/__init__.py): its
+# first map is at stride 8 and its sizes are chosen to cover the demo's objects (a fifth to three
+# fifths of the picture's short side); it is not a published configuration
+SSD300 = {"min_sizes": MIN_SIZES, "max_sizes": MAX_SIZES, "aspect_ratios": ASPECT_RATIOS}
+DEMO = {"min_sizes": [60.0, 100.0, 140.0, 180.0, 220.0, 260.0],
+        "max_sizes": [100.0, 140.0, 180.0, 220.0, 260.0, 300.0],
+        "aspect_ratios": [[2.0], [2.0, 3.0], [2.0, 3.0], [2.0, 3.0], [2.0, 3.0], [2.0, 3.0]]}
 VARIANCES = np.array([0.1, 0.1, 0.2, 0.2], dtype=np.float32)
 MATCH_IOU = 0.5
 
@@ -36,16 +43,19 @@ def expanded_ratios(ratios):
     return out
 
 
-def priors_per_cell():
-    return [len(expanded_ratios(r)) + (m is not None) for r, m in zip(ASPECT_RATIOS, MAX_SIZES)]
+def priors_per_cell(config=None):
+    config = config or SSD300
+    return [len(expanded_ratios(r)) + (m is not None) for r, m in zip(config["aspect_ratios"], config["max_sizes"])]
 
 
-def priors_for(feature_shapes, height, width, image_size=300):
+def priors_for(feature_shapes, height, width, image_size=300, config=None):
     """[P, 4] float32 priors (x1, y1, x2, y2 in [0, 1] of an input of `height` x `width`) for the
     given feature-map shapes, cell by cell (row-major), the order of the head's outputs."""
+    config = config or SSD300
     scale = image_size / BASE_SIZE
     out = []
-    for (fh, fw), min_size, max_size, ratios in zip(feature_shapes, MIN_SIZES, MAX_SIZES, ASPECT_RATIOS):
+    for (fh, fw), min_size, max_size, ratios in zip(feature_shapes, config["min_sizes"], config["max_sizes"],
+                                                    config["aspect_ratios"]):
         min_size *= scale
         sizes = [(min_size * math.sqrt(r), min_size / math.sqrt(r)) for r in expanded_ratios(ratios)]
         if max_size is not None:

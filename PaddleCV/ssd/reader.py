@@ -31,7 +31,6 @@ import paddle
 from paddle.io.dataloader.collate import default_collate_fn
 
 import prior_box
-from models.mobilenet_ssd import feature_shapes
 
 VOC_CLASSES = ["aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
                "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
@@ -277,15 +276,15 @@ class VOCDetection(paddle.io.Dataset):
     seeded by (seed, epoch, index): the same in every worker and after a resume."""
 
     def __init__(self, data_dir, split, image_size, names, train=False, seed=0, augment=True,
-                 skip_bad_samples=False, expand_prob=0.5):
+                 skip_bad_samples=False, expand_prob=0.5, model="SSD_MobileNetV1"):
         self.data_dir, self.split, self.image_size, self.names = data_dir, split, image_size, names
         self.records, self.skipped = read_split(data_dir, split, names, skip_bad_samples)
         self.train, self.seed, self.epoch, self.augment = train, seed, 0, augment
         self.expand_prob = expand_prob
         self.priors = None
         if train:
-            shapes = feature_shapes(image_size, image_size)
-            self.priors = prior_box.priors_for(shapes, image_size, image_size, image_size)
+            from models import model_priors
+            self.priors = model_priors(model, image_size)
 
     def __len__(self):
         return len(self.records)

@@ -111,7 +111,8 @@ def main(argv=None):
                               f"{len(names)} classes, the run {args.num_classes}")
     train_set = reader.VOCDetection(args.data_dir, args.train_split, args.image_size, names, train=True,
                                     seed=args.seed, augment=not args.no_augment,
-                                    skip_bad_samples=args.skip_bad_samples, expand_prob=args.expand_prob)
+                                    skip_bad_samples=args.skip_bad_samples, expand_prob=args.expand_prob,
+                                    model=args.model)
     val_set = None
     if args.val_split:
         val_set = reader.VOCDetection(args.data_dir, args.val_split, args.image_size, names,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train, evaluate and export SSD (MobileNetV1). See README.md.
-#   bash train.sh                 demo data, SSD_MobileNetV1 at 96 px from scratch, eval on VOC2007/test, export
+#   bash train.sh                 demo data, SSD_MobileNetV1_demo (not published) at 96 px from scratch, eval on VOC2007/test, export
 #   DATA_DIR=/path bash train.sh  PASCAL VOC (VOCdevkit/VOC2007 + VOC2012) with the published recipe at 300 px
 #   MODEL=x bash train.sh --epochs 5   another model; extra arguments go to train.py
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
@@ -25,10 +25,12 @@ fi
 if [[ $DATA_DIR == data/demo || $SMOKE == 1 ]]; then
   # No pretrained backbone offline: from scratch, at 96 px, picking best.pdparams on VOC2007/val (README.md).
   EXTRA=(--train_split VOC2007/train,VOC2012/trainval --val_split VOC2007/val --image_size 96 --batch_size 16
-         --epochs 30 --lr 0.0012 --warmup_steps 50 --lr_decay_epochs 22,27 --lr_decay_factors 0.1,0.01
+         --epochs 60 --lr 0.004 --warmup_steps 50 --lr_decay_epochs 45,55 --lr_decay_factors 0.1,0.01
          --backbone_lr_mult 1.0 --expand_prob 0 --eval_interval 5 --log_interval 25)
 fi
-MODEL=${MODEL:-SSD_MobileNetV1}
+if [[ -z "${MODEL:-}" ]]; then  # the demo and smoke runs default to the demo-only model (README "Models")
+  if [[ $DATA_DIR == data/demo || $SMOKE == 1 ]]; then MODEL=SSD_MobileNetV1_demo; else MODEL=SSD_MobileNetV1; fi
+fi
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
   EXTRA+=(--max_steps 3 --batch_size 4 --image_size 96 --log_interval 1 --num_workers 0 --overwrite)

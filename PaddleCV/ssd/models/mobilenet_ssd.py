@@ -53,30 +53,35 @@ FEATURE_BLOCKS = (11, 13)  # 1-based: the backbone blocks whose outputs the head
 
 
 class MobileNetV1Features(nn.Layer):
-    """MobileNetV1 up to block 13 plus SSD's four extra blocks; returns the six feature maps."""
+    """MobileNetV1 up to block 13 plus SSD's extra blocks; returns the feature maps the head sees
+    (the outputs of `feature_blocks`, then of each extra block). `width` multiplies every channel
+    count (1.0 for the published models)."""
 
-    def __init__(self, extra_act="relu6"):
+    def __init__(self, extra_act="relu6", width=1.0, feature_blocks=FEATURE_BLOCKS, num_extras=len(EXTRA_BLOCKS)):
         super().__init__()
-        self.stem = ConvBN(3, 32, 3, 2)
-        blocks, channels = [], 32
+        scaled = lambda c: max(8, int(c * width))  # noqa: E731
+        self.feature_blocks = tuple(feature_blocks)
+        self.stem = ConvBN(3, scaled(32), 3, 2)
+        blocks, channels = [], scaled(32)
         for out, stride in MOBILENET_BLOCKS:
-            blocks.append(DepthwiseSeparable(channels, out, stride))
-            channels = out
+            blocks.append(DepthwiseSeparable(channels, scaled(out), stride))
+            channels = scaled(out)
         self.blocks = nn.LayerList(blocks)
         extras = []
-        for mid, out in EXTRA_BLOCKS:
-            extras.append(nn.Sequential(ConvBN(channels, mid, 1, 1, act=extra_act),
-                                        ConvBN(mid, out, 3, 2, act=extra_act)))
-            channels = out
+        for mid, out in EXTRA_BLOCKS[:num_extras]:
+            extras.append(nn.Sequential(ConvBN(channels, scaled(mid), 1, 1, act=extra_act),
+                                        ConvBN(scaled(mid), scaled(out), 3, 2, act=extra_act)))
+            channels = scaled(out)
         self.extras = nn.LayerList(extras)
-        self.out_channels = [MOBILENET_BLOCKS[i - 1][0] for i in FEATURE_BLOCKS] + [o for _, o in EXTRA_BLOCKS]
+        self.out_channels = ([scaled(MOBILENET_BLOCKS[i - 1][0]) for i in self.feature_blocks]
+                             + [scaled(o) for _, o in EXTRA_BLOCKS[:num_extras]])
 
     def forward(self, x):
         feats = []
         x = self.stem(x)
         for i, block in enumerate(self.blocks, 1):
             x = block(x)
-            if i in FEATURE_BLOCKS:
+            if i in self.feature_blocks:
                 feats.append(x)
         for extra in self.extras:
             x = extra(x)
@@ -88,11 +93,14 @@ class SSD(nn.Layer):
     """forward(image) -> (box offsets [N, P, 4], class logits [N, P, C+1]) over all P priors, in the
     order of prior_box.priors_for(image height, width, ...). Class 0 is the background."""
 
-    def __init__(self, num_classes=20, image_size=300, extra_act="relu6", head_kernel=1):
+    def __init__(self, num_classes=20, image_size=300, extra_act="relu6", head_kernel=1, width=1.0,
+                 feature_blocks=FEATURE_BLOCKS, num_extras=len(EXTRA_BLOCKS), priors=None):
         super().__init__()
         self.num_classes, self.image_size = num_classes, image_size
-        self.backbone = MobileNetV1Features(extra_act)
-        self.priors_per_cell = prior_box.priors_per_cell()
+        self.shape_args = {"feature_blocks": tuple(feature_blocks), "num_extras": num_extras}
+        self.prior_config = priors or prior_box.SSD300
+        self.backbone = MobileNetV1Features(extra_act, width, feature_blocks, num_extras)
+        self.priors_per_cell = prior_box.priors_per_cell(self.prior_config)
         self.box_convs = nn.LayerList([nn.Conv2D(c, n * 4, head_kernel, padding=head_kernel // 2)
                                        for c, n in zip(self.backbone.out_channels, self.priors_per_cell)])
         self.score_convs = nn.LayerList([nn.Conv2D(c, n * (num_classes + 1), head_kernel, padding=head_kernel // 2)
@@ -105,16 +113,23 @@ class SSD(nn.Layer):
             scores.append(score_conv(feat).transpose([0, 2, 3, 1]).reshape([0, -1, self.num_classes + 1]))
         return paddle.concat(boxes, axis=1), paddle.concat(scores, axis=1)
 
+    @paddle.jit.not_to_static  # plain Python on shapes, also inside the export
     def feature_shapes(self, height, width):
-        return feature_shapes(height, width)
+        return feature_shapes(height, width, **self.shape_args)
+
+    @paddle.jit.not_to_static
+    def priors(self, height, width):
+        """[P, 4] priors for an input of this size, in the order of forward's outputs."""
+        return prior_box.priors_for(self.feature_shapes(height, width), height, width, self.image_size,
+                                    self.prior_config)
 
 
-def feature_shapes(height, width):
-    """(h, w) of the six feature maps for an input of this size (conv arithmetic, no forward)."""
+def feature_shapes(height, width, feature_blocks=FEATURE_BLOCKS, num_extras=len(EXTRA_BLOCKS)):
+    """(h, w) of the feature maps for an input of this size (conv arithmetic, no forward)."""
     shapes = []
     # the stem, the 13 backbone blocks, then each extra block's 1x1 (stride 1) and 3x3 (stride 2)
-    for stride in [2] + [s for _, s in MOBILENET_BLOCKS] + [1, 2] * len(EXTRA_BLOCKS):
+    for stride in [2] + [s for _, s in MOBILENET_BLOCKS] + [1, 2] * num_extras:
         height, width = (height - 1) // stride + 1, (width - 1) // stride + 1
         shapes.append((height, width))
-    extras = [shapes[len(MOBILENET_BLOCKS) + 2 * k + 2] for k in range(len(EXTRA_BLOCKS))]
-    return [shapes[i] for i in FEATURE_BLOCKS] + extras
+    extras = [shapes[len(MOBILENET_BLOCKS) + 2 * k + 2] for k in range(num_extras)]
+    return [shapes[i] for i in feature_blocks] + extras

@@ -11,7 +11,6 @@ import paddle
 import paddle.nn.functional as F
 
 import prior_box
-from .mobilenet_ssd import feature_shapes
 
 NMS = {"score_threshold": 0.01, "nms_top_k": 400, "keep_top_k": 200, "nms_threshold": 0.45}
 
@@ -25,8 +24,7 @@ class SSDDetector(paddle.nn.Layer):
 
     def priors(self, height, width):
         if (height, width) not in self._priors:
-            self._priors[(height, width)] = prior_box.priors_for(feature_shapes(height, width), height, width,
-                                                                 self.ssd.image_size)
+            self._priors[(height, width)] = self.ssd.priors(height, width)
         return paddle.to_tensor(self._priors[(height, width)])
 
     def forward(self, image, im_shape, scale_factor):

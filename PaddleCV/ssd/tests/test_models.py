@@ -43,7 +43,14 @@ def trainable(net):
     return sum(math.prod(p.shape) for p in net.parameters() if not p.stop_gradient)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+PUBLISHED = ["SSD_MobileNetV1", "SSD_MobileNetV1_v17"]  # SSD_MobileNetV1_demo is not published
+
+
+def test_registry():
+    assert sorted(MODELS) == sorted(PUBLISHED + ["SSD_MobileNetV1_demo"])
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
 def test_parameter_count_matches_paddledetection(name):
     with paddle.LazyGuard():
         net = build_model(name, num_classes=20)
@@ -146,3 +153,19 @@ def test_loss_drops_on_a_fixed_batch(demo):
         opt.clear_grad()
         history.append(loss.item())
     assert history[-1] < 0.2 * history[0], history
+
+
+def test_demo_model_has_a_stride_8_first_map_and_its_own_priors():
+    net = build_model("SSD_MobileNetV1_demo", num_classes=6, image_size=96)
+    assert net.feature_shapes(96, 96) == [(12, 12), (6, 6), (3, 3), (2, 2), (1, 1), (1, 1)]
+    assert net.priors_per_cell == [4, 6, 6, 6, 6, 6]
+    priors = net.priors(96, 96)
+    assert priors.shape == (144 * 4 + (36 + 9 + 4 + 1 + 1) * 6, 4) == (882, 4)
+    # the first cell: a 60/300 * 96 = 19.2 px square centred at 4 px
+    np.testing.assert_allclose(priors[0] * 96, [4 - 9.6, 4 - 9.6, 4 + 9.6, 4 + 9.6], atol=1e-4)
+    offsets, logits = net(paddle.zeros([2, 3, 96, 96]))
+    assert offsets.shape == [2, 882, 4] and logits.shape == [2, 882, 7]
+    # width 0.5 everywhere: 1,443,094 trainable parameters with 6 classes (counted, not published)
+    assert trainable(net) == 1_443_094
+    # the published model's priors are untouched
+    assert len(build_model("SSD_MobileNetV1", num_classes=6, image_size=96).priors(96, 96)) == 204
