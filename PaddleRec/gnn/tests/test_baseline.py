@@ -1,0 +1,23 @@
+"""On the demo data, SR-GNN beats the popularity baseline on the test split: the demo's sessions
+follow item-to-item transitions that a popularity ranking cannot know."""
+import pytest
+
+import paddle
+
+import eval as eval_script
+import train
+from conftest import make_data
+
+
+@pytest.mark.slow
+def test_srgnn_beats_popularity(tmp_path):
+    data_dir = make_data(str(tmp_path / "demo"), 4000, 7)
+    with paddle.utils.unique_name.guard():
+        train.main(["--data_dir", data_dir, "--output_dir", str(tmp_path), "--batch_size", "50", "--num_workers", "0",
+                    "--log_interval", "50", "--epochs", "2", "--hidden_size", "32"])
+        result = eval_script.main(["--output_dir", str(tmp_path), "--num_workers", "0"])
+    popularity = result["baseline"]
+    print(f"test P@20 / MRR@20: SR-GNN {result['p@20']:.4f} / {result['mrr@20']:.4f}, "
+          f"popularity {popularity['p@20']:.4f} / {popularity['mrr@20']:.4f}")
+    assert result["p@20"] > popularity["p@20"] + 0.15
+    assert result["mrr@20"] > popularity["mrr@20"] + 0.05
