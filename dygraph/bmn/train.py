@@ -4,11 +4,10 @@ A proposal is a (start, duration) pair over a video's T feature snippets, and BM
 at once: its boundary-matching (BM) layer multiplies the [C, T] features by a fixed [T, N*D*T] mask
 that interpolates N points in and around every proposal, so 3-D/2-D convolutions can turn the result
 into a D x T (duration x start) confidence map, trained against each cell's IoU with the ground truth.
-Data (ActivityNet 1.3 as BSN/BMN use it): activitynet_1.3_annotations.json = {"database": {video:
-{"duration_second", "subset", "annotations": [{"segment": [s, e], "label"}]}}} and csv_mean_<T>/<video>.csv
-(a header line, then one row of two-stream TSN features per temporal snippet).
+Data: ActivityNet 1.3 as BSN/BMN use it (annotation json, csv_mean_<T>/ snippet features); see README.md.
 """
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -272,27 +271,25 @@ def main(argv=None):
                                   batch_size=args.batch_size, shuffle=True, drop_last=True)
 
     model = BMN(feat_dim, args.tscale, args.dscale, args.num_sample, args.width)
-    total = min(args.epochs * len(loader), args.max_steps or 1 << 30)
+    total = min(args.epochs * len(loader), args.max_steps or 1 << 30)  # the loop stops after `total` steps
     sched = paddle.optimizer.lr.PiecewiseDecay([max(int(0.75 * total), 1)], [args.lr, args.lr * 0.1])
     opt = paddle.optimizer.Adam(sched, parameters=model.parameters(), weight_decay=1e-4)
 
     untrained, text = evaluate(model, val_feats, val_gts)
     print(f"before training  {text}")
-    step, t0, seen = 0, time.time(), 0
-    while step < total:
-        for x, gt_iou, gt_start, gt_end in loader:
-            loss, (tem, reg, cls) = bmn_loss(*model(x), gt_iou, gt_start, gt_end)
-            loss.backward()
-            opt.step()
-            opt.clear_grad()
-            sched.step()
-            step, seen = step + 1, seen + len(x)
-            if step % args.log_interval == 0 or step == total:
-                print(f"step {step}/{total}  loss {loss.item():.4f} (tem {tem.item():.3f} pem_reg {reg.item():.4f} "
-                      f"pem_cls {cls.item():.3f})  samples/s {seen / (time.time() - t0):.1f}", flush=True)
-                t0, seen = time.time(), 0
-            if step >= total:
-                break
+    t0, seen = time.time(), 0
+    batches = (batch for _ in range(args.epochs) for batch in loader)
+    for step, (x, gt_iou, gt_start, gt_end) in enumerate(itertools.islice(batches, total), 1):
+        loss, (tem, reg, cls) = bmn_loss(*model(x), gt_iou, gt_start, gt_end)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        sched.step()
+        seen += len(x)
+        if step % args.log_interval == 0 or step == total:
+            print(f"step {step}/{total}  loss {loss.item():.4f} (tem {tem.item():.3f} pem_reg {reg.item():.4f} "
+                  f"pem_cls {cls.item():.3f})  samples/s {seen / (time.time() - t0):.1f}", flush=True)
+            t0, seen = time.time(), 0
 
     curve, text = evaluate(model, val_feats, val_gts)
     print(f"BMN              {text}")

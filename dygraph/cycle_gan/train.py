@@ -5,13 +5,10 @@ their domain from generated ones; no pair (a, b) is ever shown. The generators m
 GAN terms (D_B(G_AB(a)) -> 1, D_A(G_BA(b)) -> 1) + lambda * cycle L1 (G_BA(G_AB(a)) = a and back,
 lambda = 10) + 0.5 * lambda * identity L1 (G_AB(b) = b, G_BA(a) = a). The discriminators push real
 patches to 1 and generated ones, half of them drawn from a pool of 50 earlier fakes, to 0.
-
-Data (the release's cityscapes layout): data_dir/trainA/ trainB/ testA/ testB/ and the lists
-trainA.txt ... testB.txt, one path relative to data_dir a line (`trainA/1_A.jpg`). Demo: A = saturated
-shapes on a pale backdrop, B = other such scenes under a cold dusk tint; the true map (night()) is
-known, so the demo keeps testA_truth/ and the translation is scored against it.
+Data: the release's cityscapes layout (see README.md); the demo knows the true A -> B map, so it scores it.
 """
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -70,7 +67,7 @@ def night(a):
 def make_demo(root, n_train, seed, size=32, n_test=32):  # fixed 32 px; the loader resizes to --size
     """Unpaired domains in the release layout; testA_truth/ holds the true B image of each testA image."""
     if os.path.exists(os.path.join(root, "testB.txt")):
-        return
+        return root
     rng = np.random.RandomState(seed)
     os.makedirs(os.path.join(root, "testA_truth"), exist_ok=True)
     for split, n in (("trainA", n_train), ("trainB", n_train), ("testA", n_test), ("testB", n_test)):
@@ -83,6 +80,7 @@ def make_demo(root, n_train, seed, size=32, n_test=32):  # fixed 32 px; the load
                 Image.fromarray(night(scene)).save(os.path.join(root, "testA_truth", os.path.basename(name)))
         with open(os.path.join(root, split + ".txt"), "w") as f:
             f.write("\n".join(names) + "\n")
+    return root
 
 
 def read_list(root, split):
@@ -137,10 +135,8 @@ def check_errors(ds, idx):
 
 def conv_norm_act(cin, cout, k, stride=1, pad=0, act="relu", norm=True, transpose=False, reflect=False):
     init = paddle.ParamAttr(initializer=nn.initializer.Normal(0.0, 0.02))  # the paper's N(0, 0.02) weights
-    if transpose:
-        layers = [nn.Conv2DTranspose(cin, cout, k, stride, pad, output_padding=1, weight_attr=init)]
-    else:
-        layers = [nn.Conv2D(cin, cout, k, stride, pad, padding_mode="reflect" if reflect else "zeros", weight_attr=init)]
+    layers = [nn.Conv2DTranspose(cin, cout, k, stride, pad, output_padding=1, weight_attr=init) if transpose else
+              nn.Conv2D(cin, cout, k, stride, pad, padding_mode="reflect" if reflect else "zeros", weight_attr=init)]
     layers += [nn.InstanceNorm2D(cout)] if norm else []
     layers += [nn.ReLU()] if act == "relu" else [nn.LeakyReLU(0.2)] if act == "lrelu" else []
     return nn.Sequential(*layers)
@@ -170,12 +166,10 @@ class PatchDiscriminator(nn.Sequential):
     """C64-C128-C256-C512 (4x4 convs, LeakyReLU 0.2, no norm on the first) then a 1-channel map of patch scores."""
 
     def __init__(self, width=16, n_layers=3):
-        layers, cin = [conv_norm_act(3, width, 4, 2, 1, act="lrelu", norm=False)], width
-        for i in range(1, n_layers + 1):
-            cout = width * 2 ** min(i, 3)
-            layers.append(conv_norm_act(cin, cout, 4, 2 if i < n_layers else 1, 1, act="lrelu"))
-            cin = cout
-        super().__init__(*layers, nn.Conv2D(cin, 1, 4, 1, 1))
+        ch = [width * 2 ** min(i, 3) for i in range(n_layers + 1)]  # the last conv has stride 1
+        super().__init__(conv_norm_act(3, width, 4, 2, 1, act="lrelu", norm=False),
+                         *[conv_norm_act(ch[i - 1], ch[i], 4, 2 if i < n_layers else 1, 1, act="lrelu") for i in range(1, n_layers + 1)],
+                         nn.Conv2D(ch[-1], 1, 4, 1, 1))
 
 
 class ImagePool:
@@ -233,7 +227,8 @@ def d_step(D_A, D_B, opt_D, real_A, real_B, fake_A, fake_B):
 
 @paddle.no_grad()
 def evaluate(G_AB, G_BA, ds, truth_dir, mean_B):
-    """Mean L1 over testA in [0, 1] units: G_AB(a), a (identity) and the mean B image vs the true b; the cycle."""
+    """Mean L1 over testA in [0, 1] units: G_AB(a), a (identity) and the mean B image vs the true b; the cycle.
+    Leaves the generators in eval mode: it runs once, after training."""
     G_AB.eval(), G_BA.eval()
     errs, grid = {"translate": [], "identity": [], "mean_B": [], "cycle": []}, []
     for i, (rel, where) in enumerate(ds.items):
@@ -253,7 +248,6 @@ def evaluate(G_AB, G_BA, ds, truth_dir, mean_B):
             errs["mean_B"].append(np.abs(mean_B - b).mean() / 2)
             cols.insert(2, b)
         grid += [np.concatenate(cols, axis=2)] if i < 8 else []
-    G_AB.train(), G_BA.train()
     return {k: float(np.mean(v)) for k, v in errs.items() if v}, np.concatenate(grid, axis=1)
 
 
@@ -268,41 +262,34 @@ def main(argv=None):
     paddle.seed(args.seed)
     np.random.seed(args.seed)
 
-    root = args.data_dir
-    if root is None:
-        root = os.path.join("data", "demo")
-        make_demo(root, args.demo_images, args.seed)
+    root = args.data_dir or make_demo(os.path.join("data", "demo"), args.demo_images, args.seed)
     lists = {s: read_list(root, s) for s in SPLITS}
     ds = {s: ImageFolder(root, lists[s], args.size, s.startswith("train")) for s in SPLITS}
-    # Unpaired: each domain is shuffled on its own; zip stops at the shorter list.
+    # Unpaired: each domain is shuffled on its own.
     loader_A, loader_B = (paddle.io.DataLoader(ds[s], batch_size=args.batch_size, shuffle=True, drop_last=True)
                           for s in ("trainA", "trainB"))
 
     G_AB, G_BA = Generator(args.width, args.n_blocks), Generator(args.width, args.n_blocks)
     D_A, D_B = PatchDiscriminator(args.width, args.d_layers), PatchDiscriminator(args.width, args.d_layers)
-    total = args.epochs * min(len(loader_A), len(loader_B))
-    total = min(total, args.max_steps) if args.max_steps else total
+    total = min(args.epochs * min(len(loader_A), len(loader_B)), args.max_steps or 1 << 30)
     # As in the paper: a constant rate for the first half of training, then linearly down to zero.
     sched = paddle.optimizer.lr.LambdaDecay(args.lr, lambda s: min(1.0, 2.0 * (total - s) / max(total, 1)))
     opt_G = paddle.optimizer.Adam(sched, beta1=0.5, parameters=G_AB.parameters() + G_BA.parameters())
     opt_D = paddle.optimizer.Adam(sched, beta1=0.5, parameters=D_A.parameters() + D_B.parameters())
     pools = (ImagePool(args.pool_size), ImagePool(args.pool_size))
 
-    step, t0, seen, sums = 0, time.time(), 0, np.zeros(2)
-    while step < total:
-        for (real_A, ia), (real_B, ib) in zip(loader_A, loader_B):
-            check_errors(ds["trainA"], ia), check_errors(ds["trainB"], ib)
-            loss_G, fake_A, fake_B = g_step((G_AB, G_BA, D_A, D_B), opt_G, opt_D, real_A, real_B, args.lambda_cycle)
-            loss_D = d_step(D_A, D_B, opt_D, real_A, real_B, pools[0].query(fake_A), pools[1].query(fake_B))
-            sched.step()
-            step, seen = step + 1, seen + len(real_A)
-            sums += [loss_G.item(), loss_D.item()]
-            if step % args.log_interval == 0 or step == total:  # losses averaged since the last line
-                g, d = sums / (step % args.log_interval or args.log_interval)
-                print(f"step {step}/{total}  loss_G {g:.4f}  loss_D {d:.4f}  samples/s {seen / (time.time() - t0):.1f}", flush=True)
-                t0, seen, sums = time.time(), 0, np.zeros(2)
-            if step >= total:
-                break
+    t0, seen, sums = time.time(), 0, 0.0
+    batches = (pair for _ in range(args.epochs) for pair in zip(loader_A, loader_B))  # zip: the shorter domain
+    for step, ((real_A, ia), (real_B, ib)) in enumerate(itertools.islice(batches, total), 1):
+        check_errors(ds["trainA"], ia), check_errors(ds["trainB"], ib)
+        loss_G, fake_A, fake_B = g_step((G_AB, G_BA, D_A, D_B), opt_G, opt_D, real_A, real_B, args.lambda_cycle)
+        loss_D = d_step(D_A, D_B, opt_D, real_A, real_B, pools[0].query(fake_A), pools[1].query(fake_B))
+        sched.step()
+        seen, sums = seen + len(real_A), sums + paddle.stack([loss_G, loss_D]).detach()  # no host sync per step
+        if step % args.log_interval == 0 or step == total:  # losses averaged since the last line
+            g, d = sums.numpy() / (step % args.log_interval or args.log_interval)
+            print(f"step {step}/{total}  loss_G {g:.4f}  loss_D {d:.4f}  samples/s {seen / (time.time() - t0):.1f}", flush=True)
+            t0, seen, sums = time.time(), 0, 0.0
 
     truth_dir = os.path.join(root, "testA_truth")
     eval_B = ImageFolder(root, lists["trainB"][:500], args.size, False)
@@ -319,7 +306,6 @@ def main(argv=None):
     png = ((grid.transpose(1, 2, 0) + 1) * 127.5).clip(0, 255).astype("uint8")
     Image.fromarray(png).save(os.path.join(args.output_dir, "translations.png"))
     print(f"wrote {os.path.join(args.output_dir, 'translations.png')} (one test image per row: testA | G_AB | {'truth | ' if 'translate' in m else ''}cycle)")
-    G_AB.eval()
     path = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(G_AB, path, input_spec=[paddle.static.InputSpec([None, 3, args.size, args.size], "float32", "x")])
     x = paddle.to_tensor(np.stack([ds["testA"][i][0] for i in range(min(4, len(ds["testA"])))]))

@@ -6,11 +6,7 @@
 - cached decoding: at test time the decoder emits one token per step. Thanks to the causal mask the keys and values
   of earlier positions never change, so each step computes them for the new token only and appends them to a
   cache (the encoder's are computed once): the same tokens as re-running the decoder on the whole prefix.
-
-Data (the release's WMT'16 en-de BPE layout): <data_dir>/train.tok.clean.bpe.32000.en-de (training) and
-newstest2016.tok.bpe.32000.en-de (test; newstest2014 is the dev set, unused as in the release's dygraph train.py):
-one `source<TAB>target` pair a line, tokens separated by spaces; vocab_all.bpe.32000: the joint vocabulary, one
-token a line, starting <s>, <e>, <unk>.
+Data: the release's WMT'16 en-de BPE layout (`source<TAB>target` lines, a joint vocabulary); see README.md.
 """
 import argparse
 import collections
@@ -29,6 +25,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 BOS, EOS, UNK = 0, 1, 2  # <s>, <e>, <unk>; <e> also pads
+TRAIN, DEV, TEST = "train.tok.clean.bpe.32000.en-de", "newstest2014.tok.bpe.32000.en-de", "newstest2016.tok.bpe.32000.en-de"
+VOCAB = "vocab_all.bpe.32000"  # the joint vocabulary: one token a line, starting <s>, <e>, <unk>
 
 
 def get_args(argv=None):
@@ -36,9 +34,6 @@ def get_args(argv=None):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data_dir", default=None, help="folder with the WMT'16 en-de BPE files; none = demo data")
     p.add_argument("--output_dir", default="output", help="where model.pdparams and inference/ go")
-    p.add_argument("--train_file", default="train.tok.clean.bpe.32000.en-de", help="training pairs in data_dir")
-    p.add_argument("--test_file", default="newstest2016.tok.bpe.32000.en-de", help="test pairs (BLEU)")
-    p.add_argument("--vocab_file", default="vocab_all.bpe.32000", help="joint source/target vocabulary")
     p.add_argument("--epochs", type=int, default=8, help="passes over the training file")
     p.add_argument("--max_steps", type=int, default=0, help="stop after this many steps (0 = no limit)")
     p.add_argument("--batch_size", type=int, default=64, help="sentence pairs per batch")
@@ -61,19 +56,20 @@ def get_args(argv=None):
 def make_demo(root, args):
     """A toy en->de: every word has a dictionary translation and the target reads right to left, so copying the
     source (or translating word by word in place) fails. Written in the release's tab-separated layout."""
-    if os.path.exists(os.path.join(root, args.vocab_file)):
-        return
+    if os.path.exists(os.path.join(root, VOCAB)):
+        return root
     os.makedirs(root, exist_ok=True)
     rng, words = np.random.RandomState(args.seed), args.demo_words
     src_words, tgt_words = [f"en{i}" for i in range(words)], [f"de{i}" for i in range(words)]
     lexicon = rng.permutation(words)
-    with open(os.path.join(root, args.vocab_file), "w") as f:
+    with open(os.path.join(root, VOCAB), "w") as f:
         f.write("\n".join(["<s>", "<e>", "<unk>"] + src_words + tgt_words) + "\n")
-    for name, n in ((args.train_file, args.demo_pairs), ("newstest2014.tok.bpe.32000.en-de", 200), (args.test_file, 200)):
+    for name, n in ((TRAIN, args.demo_pairs), (DEV, 200), (TEST, 200)):  # the dev file is not read, as in the release
         with open(os.path.join(root, name), "w") as f:
             for _ in range(n):
                 ids = rng.randint(0, words, rng.randint(3, 9))
                 f.write(" ".join(src_words[i] for i in ids) + "\t" + " ".join(tgt_words[lexicon[i]] for i in ids[::-1]) + "\n")
+    return root
 
 
 def read_vocab(path):
@@ -121,9 +117,8 @@ def padding_bias(src):
 
 
 def causal_bias(length):
-    """[1, 1, T, T]: -1e9 above the diagonal, so position i attends to positions 0..i only. The target needs no
-    padding mask: its padding comes after the real tokens, which the causal mask already hides it from, and padded
-    positions carry no loss."""
+    """[1, 1, T, T]: -1e9 above the diagonal, so position i attends to 0..i only. The target needs no padding mask:
+    its padding comes after the real tokens (hidden from them by this mask) and carries no loss."""
     return paddle.triu(paddle.ones([length, length]), diagonal=1).unsqueeze([0, 1]) * -1e9
 
 
@@ -229,43 +224,33 @@ def greedy(model, src, max_len, cached=True):
     return tokens[:, 1:], paddle.stack(logits, axis=1)
 
 
-def smoothed_loss(logits, label, weight, eps):
-    """Cross-entropy against (1-eps)*one_hot + eps/vocab, averaged over real (weight 1) target tokens."""
-    soft = F.label_smooth(F.one_hot(label, logits.shape[-1]), epsilon=eps)
-    return ((-(soft * F.log_softmax(logits, axis=-1)).sum(-1)) * weight).sum() / weight.sum()
-
-
 def bleu(hyps, refs, n=4):
     """Corpus BLEU-4 (Papineni et al.): clipped n-gram precisions, geometric mean, brevity penalty."""
-    match, total, hyp_len, ref_len = [0] * n, [0] * n, 0, 0
+    match, total = np.zeros(n), np.zeros(n)
     for h, r in zip(hyps, refs):
-        hyp_len, ref_len = hyp_len + len(h), ref_len + len(r)
         for k in range(1, n + 1):
-            hc = collections.Counter(tuple(h[i:i + k]) for i in range(len(h) - k + 1))
-            rc = collections.Counter(tuple(r[i:i + k]) for i in range(len(r) - k + 1))
-            match[k - 1] += sum(min(c, rc[g]) for g, c in hc.items())
+            hc, rc = (collections.Counter(tuple(x[i:i + k]) for i in range(len(x) - k + 1)) for x in (h, r))
+            match[k - 1] += sum((hc & rc).values())  # & keeps the smaller count: clipping
             total[k - 1] += max(len(h) - k + 1, 0)
-    if min(match) == 0:
+    if match.min() == 0:
         return 0.0
-    log_p = sum(math.log(m / t) for m, t in zip(match, total)) / n
-    return 100 * math.exp(min(0.0, 1 - ref_len / max(hyp_len, 1)) + log_p)
+    brevity = min(0.0, 1 - sum(map(len, refs)) / max(sum(map(len, hyps)), 1))
+    return 100 * math.exp(brevity + np.log(match / total).mean())
 
 
 def words(ids, vocab_words):
     """Ids up to the first <e> -> tokens with BPE joined back ('ha@@ us' -> 'haus'), as the release scores."""
-    ids = list(ids)
-    ids = ids[:ids.index(EOS)] if EOS in ids else ids
+    ids = itertools.takewhile(lambda i: i != EOS, ids)
     return " ".join(vocab_words[i] for i in ids).replace("@@ ", "").split()
 
 
 def translate(model, pairs, vocab_words, batch_size=64):
-    model.eval()
+    model.eval()  # and it stays so: this runs once, after training
     hyps = []
     for i in range(0, len(pairs), batch_size):
         src = paddle.to_tensor(collate(pairs[i:i + batch_size])[0])
         out, _ = greedy(model, src, min(2 * src.shape[1] + 2, model.pos_table.shape[0]))
         hyps += [words(row, vocab_words) for row in out.numpy()]
-    model.train()
     return hyps
 
 
@@ -280,12 +265,10 @@ def main(argv=None):
     paddle.seed(args.seed)
     np.random.seed(args.seed)
 
-    root = args.data_dir or os.path.join("data", "demo", "wmt16_ende_data_bpe")
-    if args.data_dir is None:
-        make_demo(root, args)
-    vocab, vocab_words = read_vocab(os.path.join(root, args.vocab_file))
-    train = read_pairs(os.path.join(root, args.train_file), vocab, args.max_len)
-    test = read_pairs(os.path.join(root, args.test_file), vocab, args.max_len)[:args.max_eval or None]
+    root = args.data_dir or make_demo(os.path.join("data", "demo", "wmt16_ende_data_bpe"), args)
+    vocab, vocab_words = read_vocab(os.path.join(root, VOCAB))
+    train = read_pairs(os.path.join(root, TRAIN), vocab, args.max_len)
+    test = read_pairs(os.path.join(root, TEST), vocab, args.max_len)[:args.max_eval or None]
     loader = paddle.io.DataLoader(train, batch_size=args.batch_size, shuffle=True, drop_last=True, collate_fn=collate)
 
     model = Transformer(len(vocab_words), args.d_model, args.n_head, args.n_layer, args.dropout, args.max_len)
@@ -295,7 +278,9 @@ def main(argv=None):
     t0, seen = time.time(), 0
     batches = (batch for _ in range(args.epochs) for batch in loader)
     for step, (src, tin, lbl, weight) in enumerate(itertools.islice(batches, total), 1):
-        loss = smoothed_loss(model(src, tin), lbl, weight, args.label_smooth)
+        # cross-entropy against (1-eps)*one_hot + eps/vocab, averaged over the real (weight 1) target tokens
+        token_loss = F.cross_entropy(model(src, tin), lbl, reduction="none", label_smoothing=args.label_smooth)
+        loss = (token_loss.squeeze(-1) * weight).sum() / weight.sum()
         loss.backward()
         opt.step()
         opt.clear_grad()
@@ -308,14 +293,11 @@ def main(argv=None):
 
     refs = [words(t, vocab_words) for _, t in test]
     copy = bleu([words(s, vocab_words) for s, _ in test], refs)  # baseline: output the source unchanged
-    t0 = time.time()
     test_bleu = bleu(translate(model, test, vocab_words), refs)
-    print(f"test BLEU (greedy, cached) {test_bleu:.2f}  copy-the-source baseline {copy:.2f}  "
-          f"({len(test)} sentences in {time.time() - t0:.1f} s)")
+    print(f"test BLEU (greedy, cached) {test_bleu:.2f}  copy-the-source baseline {copy:.2f}  ({len(test)} sentences)")
 
     os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
-    model.eval()
     path = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(model, path, input_spec=[paddle.static.InputSpec([None, None], "int64", "src"),
                                              paddle.static.InputSpec([None, None], "int64", "tgt")])

@@ -122,8 +122,7 @@ class CocoDataset(paddle.io.Dataset):
     def __init__(self, items, img_size, train, max_boxes=50):  # max_boxes: ground-truth rows per image
         self.items, self.size, self.max_boxes, self.train, self.bad = items, img_size, max_boxes, train, None
 
-    def __len__(self):
-        return len(self.items)
+    __len__ = lambda self: len(self.items)
 
     def __getitem__(self, i):
         path, w, h, boxes, labels = self.items[i]
@@ -146,15 +145,11 @@ def conv_bn(c_in, c_out, k, stride=1):
                          nn.BatchNorm2D(c_out), nn.LeakyReLU(0.1))
 
 
-class Residual(nn.Layer):
+class Residual(nn.Sequential):
     """DarkNet's block: a 1x1 conv halves the channels, a 3x3 conv restores them, plus the input."""
 
-    def __init__(self, c):
-        super().__init__()
-        self.body = nn.Sequential(conv_bn(c, c // 2, 1), conv_bn(c // 2, c, 3))
-
     def forward(self, x):
-        return x + self.body(x)
+        return x + super().forward(x)
 
 
 class YOLOv3(nn.Layer):
@@ -165,7 +160,7 @@ class YOLOv3(nn.Layer):
         self.num_classes, self.anchors, self.conf_thresh = num_classes, anchors, conf_thresh
         self.stem, stages, c = conv_bn(3, width, 3), [], width
         for n in blocks:
-            stages.append(nn.Sequential(conv_bn(c, 2 * c, 3, stride=2), *[Residual(2 * c) for _ in range(n)]))
+            stages.append(nn.Sequential(conv_bn(c, 2 * c, 3, stride=2), *[Residual(conv_bn(2 * c, c, 1), conv_bn(c, 2 * c, 3)) for _ in range(n)]))
             c *= 2
         self.stages, self.blocks, self.outs, self.routes = nn.LayerList(stages), nn.LayerList(), nn.LayerList(), nn.LayerList()
         c_route, n_out = 0, 3 * (5 + num_classes)  # per anchor: tx ty tw th, objectness, class scores
@@ -259,9 +254,8 @@ def main(argv=None):
     np.random.seed(args.seed)
     root = args.data_dir or make_demo_data()
 
-    def read_split(s):  # (items, sorted category ids) of one COCO split
-        return load_coco(os.path.join(root, "annotations", f"instances_{s}.json"), os.path.join(root, s))
-    (train_items, cat_ids), (val_items, _) = read_split("train2017"), read_split("val2017")
+    (train_items, cat_ids), (val_items, _) = (load_coco(os.path.join(root, "annotations", f"instances_{s}.json"),
+                                                        os.path.join(root, s)) for s in ("train2017", "val2017"))
     val_items, num_classes = val_items[:args.max_eval or None], len(cat_ids)
     boxes = np.concatenate([np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], 1) / [w, h, w, h]
                             for _, w, h, b, _ in train_items[:20000]] + [np.zeros((0, 4))])  # (cx, cy, w, h) in 0..1
