@@ -89,6 +89,21 @@ def prepare_data(args, out_dir):
     return vocab, ids, starts, dev
 
 
+class DataParallelAnchor(paddle.nn.Layer):
+    """The model plus one dense parameter that takes part in the loss with weight 0. Paddle 3.3.1's
+    DataParallel fails on the CPU when every parameter has a sparse gradient (backward raises "Place
+    Place(undefined:0) is not supported"); one dense parameter in the reducer avoids it. It is not
+    trained (not in the optimizer, gradient 0) nor saved: checkpoints hold the model alone."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.anchor = self.create_parameter([1], default_initializer=paddle.nn.initializer.Constant(0.0))
+
+    def forward(self, center, context, negatives):
+        return self.model(center, context, negatives) + 0.0 * self.anchor
+
+
 def check_ranks_agree(model):
     """Data parallel must leave every rank with the same weights: compare a checksum of each tensor
     (sum and sum of squares) across ranks."""
@@ -144,7 +159,7 @@ def main(argv=None):
         warnings.filterwarnings("ignore", message="Tensor do not have 'place' interface")
         train_model = paddle.jit.to_static(model, input_spec=input_spec(args.neg_num), full_graph=True)
     if utils.world_size() > 1:
-        train_model = paddle.DataParallel(train_model)
+        train_model = paddle.DataParallel(DataParallelAnchor(train_model))
     if utils.is_main_process():
         print(f"{args.model}: {sum(math.prod(p.shape) for p in model.parameters()):,} parameters "
               f"({len(vocab):,} words x (2 x {args.dim} + 1)), {'sparse' if sparse else 'dense'} gradients, "
@@ -195,6 +210,8 @@ def main(argv=None):
             scaler.step(optimizer)
             scaler.update()
             optimizer.clear_grad()
+            if utils.world_size() > 1:
+                train_model._layers.anchor.clear_gradient()
             scheduler.step()
             step += 1
             logger.update(loss, center.shape[0], reader_cost, reader_cost + timer.tick())
