@@ -148,3 +148,12 @@ def test_help_shows_every_default(module, capsys):
     text = capsys.readouterr().out
     options = [block for block in text.split("\n  -")[1:] if block.lstrip("-")[:1].isalpha()]
     assert options and all("(default" in " ".join(block.split()) for block in options if "--help" not in block)
+
+
+@pytest.mark.slow
+def test_to_static_trains_like_dygraph(demo, tmp_path):
+    common = TINY + ["--data_dir", demo, "--max_steps", "4", "--log_interval", "1", "--eval_interval", "0"]
+    run(train, common + ["--output_dir", str(tmp_path / "dy")])
+    run(train, common + ["--output_dir", str(tmp_path / "st"), "--to_static"])
+    a, b = losses(str(tmp_path / "dy")), losses(str(tmp_path / "st"))
+    assert all(a[s] == pytest.approx(b[s], rel=1e-4) for s in range(1, 5)), (a, b)
