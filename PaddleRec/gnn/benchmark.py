@@ -70,14 +70,14 @@ def pure_seconds_per_step(args, samples, indices):
     return (time.perf_counter() - start) / (len(batches) - WARMUP_STEPS)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--batch_size", type=int, default=100, help="samples per step")
     parser.add_argument("--steps", type=int, default=100, help="timed steps (after a warm-up of 10)")
     parser.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument("--data_dir", default="data/demo", help="dataset root (demo data is made if missing)")
     parser.add_argument("--repeats", type=int, default=2, help="runs of each measurement; the best is kept")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     paddle.set_device("cpu")
     utils.configure_cpu()
     if not os.path.isfile(os.path.join(args.data_dir, "train.txt")):

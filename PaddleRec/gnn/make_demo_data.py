@@ -76,12 +76,16 @@ def make_demo_data(out_dir, sessions=12000, seed=2019):
     return path
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help keeps the docstring's layout and shows every default (utils.py's, without importing Paddle)."""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where train-item-views.csv goes")
     parser.add_argument("--sessions", type=int, default=12000, help="sessions to draw")
     parser.add_argument("--seed", type=int, default=2019, help="seed of the session model and the draws")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     path = make_demo_data(args.out_dir, args.sessions, args.seed)
     print(f"wrote {args.sessions} sessions to {path}")
 

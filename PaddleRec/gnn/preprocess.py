@@ -32,6 +32,7 @@ import pickle
 import time
 
 import utils
+from reader import count_lines
 from utils import DataError
 
 MIN_ITEM_COUNT = 5
@@ -48,7 +49,7 @@ def read_clicks(path, skip_bad=False):
     clicks, dates, bad = {}, {}, 0
     with open(path, "rb") as f:
         header = None
-        for lineno, raw in enumerate(f, 1):
+        for lineno, raw in utils.progress(enumerate(f, 1), count_lines(path), f"reading {path}"):
             try:
                 text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:

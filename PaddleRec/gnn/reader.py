@@ -115,8 +115,11 @@ class Samples:
             head = f.read(1)
         if not head:
             raise DataError(f"{path}:0: file is empty")
-        records = self._pickle_records(path) if head == b"\x80" else self._text_records(path, need_label)
-        for lineno, parsed in records:
+        if head == b"\x80":
+            records, total = self._pickle_records(path)
+        else:
+            records, total = self._text_records(path, need_label), count_lines(path)
+        for lineno, parsed in utils.progress(records, total, f"reading {path}"):
             self.total = lineno
             if isinstance(parsed, DataError):
                 if not skip_bad:
@@ -145,6 +148,10 @@ class Samples:
         if not (isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(d, list) for d in data)
                 and len(data[0]) == len(data[1])):
             raise DataError(f"{path}:0: not the release's pickle of (session_list, label_list) of equal length")
+        return self._check_pickled(path, data), len(data[0])
+
+    @staticmethod
+    def _check_pickled(path, data):
         for k, (seq, label) in enumerate(zip(*data), 1):
             if not isinstance(seq, list) or not all(type(i) is int and i >= 0 for i in seq):
                 yield k, DataError(f"{path}:{k}: session {str(seq)[:40]} is not a list of non-negative integer ids")
@@ -172,6 +179,16 @@ class Samples:
             (self.unknown_items, "unknown clicks mapped to id 0"),
             (self.unknown_labels, "unknown targets")) if n]
         return "; ".join(notes)
+
+
+def count_lines(path):
+    """Lines of a file, counted in binary chunks (for the progress line's total)."""
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
 
 
 def parse_line(text, path, lineno, need_label=True):

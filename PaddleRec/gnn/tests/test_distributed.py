@@ -1,8 +1,9 @@
-"""Two data-parallel ranks on the CPU (gloo) through paddle.distributed.launch: they train on
-different batches, end with identical parameters, and the distributed evaluation equals the
-single-process one."""
+"""`NPROC=2 bash train.sh`: two data-parallel ranks on the CPU (gloo) through
+paddle.distributed.launch train on different batches and end with identical parameters; then the
+evaluation under the launcher equals the single-process one train.sh printed."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -14,23 +15,23 @@ pytestmark = pytest.mark.slow
 
 
 def test_two_ranks_keep_identical_parameters_and_evaluate_once(tmp_path):
+    work = tmp_path / "folder"
+    shutil.copytree(FOLDER, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
     data_dir = make_data(str(tmp_path / "demo"), 1000, 3)
-    out, env = tmp_path / "out", {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
-    launch = [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2"]
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     run = subprocess.run(
-        launch + ["--log_dir", str(tmp_path / "log"), "train.py", "--data_dir", data_dir, "--output_dir", str(out),
-                  "--batch_size", "16", "--num_workers", "0", "--hidden_size", "16", "--max_steps", "12",
-                  "--log_interval", "6", "--eval_batch_size", "7"],
-        cwd=FOLDER, capture_output=True, text=True, timeout=300, env=env)
-    logs = "".join(open(tmp_path / "log" / f"workerlog.{r}").read() for r in range(2))
-    assert run.returncode == 0, logs[-3000:]
+        ["bash", "train.sh", "--batch_size", "16", "--num_workers", "0", "--hidden_size", "16", "--max_steps", "12",
+         "--log_interval", "6", "--eval_batch_size", "7"],
+        cwd=work, capture_output=True, text=True, timeout=300, env={**env, "NPROC": "2", "DATA_DIR": data_dir})
+    log_dir = work / "output" / "srgnn" / "dist_log"
+    logs = "".join(open(log_dir / f"workerlog.{r}").read() for r in range(2))
+    assert run.returncode == 0, (logs + run.stdout + run.stderr)[-3000:]
     assert "data parallel: parameters of the 2 ranks differ by at most 0\n" in logs
     assert "at a total batch of 32" in logs
-    figures = []
-    for cmd in (launch + ["--log_dir", str(tmp_path / "log_eval"), "eval.py"], [sys.executable, "eval.py"]):
-        result = subprocess.run(cmd + ["--output_dir", str(out), "--num_workers", "0", "--batch_size", "7"],
-                                cwd=FOLDER, capture_output=True, text=True, timeout=300, env=env)
-        text = result.stdout + (open(tmp_path / "log_eval" / "workerlog.0").read() if "launch" in cmd[2:3] else "")
-        assert result.returncode == 0, (result.stdout + result.stderr)[-2000:]
-        figures.append(re.search(r"^final metrics: .*$", text, re.M).group())
-    assert figures[0] == figures[1]
+    single = re.search(r"^final metrics: .*$", run.stdout, re.M).group()
+    launched = subprocess.run(
+        [sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir", str(tmp_path / "log"),
+         "eval.py", "--num_workers", "0", "--batch_size", "7"], cwd=work, capture_output=True, text=True,
+        timeout=300, env=env)
+    assert launched.returncode == 0, (launched.stdout + launched.stderr)[-2000:]
+    assert re.search(r"^final metrics: .*$", open(tmp_path / "log" / "workerlog.0").read(), re.M).group() == single

@@ -13,6 +13,9 @@ import eval as eval_script
 import export as export_script
 import infer
 import reader
+import benchmark
+import make_demo_data
+import preprocess
 import train
 import utils
 from conftest import TINY
@@ -153,7 +156,7 @@ def test_stale_export_and_missing_checkpoint(run_copy, demo, tmp_path):
         assert str(e.value).startswith(f"no checkpoint at {missing}")
 
 
-@pytest.mark.parametrize("module", [train, eval_script, export_script, infer])
+@pytest.mark.parametrize("module", [train, eval_script, export_script, infer, preprocess, make_demo_data, benchmark])
 def test_help_shows_every_default(module, capsys):
     with pytest.raises(SystemExit):
         (module.get_args if hasattr(module, "get_args") else module.main)(["--help"])
