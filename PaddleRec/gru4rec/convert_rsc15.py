@@ -102,7 +102,7 @@ def keep_sessions(mask, sessions, *arrays):
 
 
 def drop_short_sessions(sessions, times, items, min_length=MIN_SESSION_LENGTH):
-    ids, inverse, counts = np.unique(sessions, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(sessions, return_inverse=True, return_counts=True)
     return keep_sessions(counts[inverse] >= min_length, sessions, times, items)
 
 
@@ -118,7 +118,7 @@ def split_by_time(sessions, times, items, seconds=SPLIT_SECONDS):
 def preprocess(sessions, times, items):
     """The published filtering and split; returns (train_tr, dev, test) as (sessions, times, items)."""
     sessions, times, items = drop_short_sessions(sessions, times, items)
-    values, inverse, support = np.unique(items, return_inverse=True, return_counts=True)
+    _, inverse, support = np.unique(items, return_inverse=True, return_counts=True)
     sessions, times, items = keep_sessions(support[inverse] >= MIN_ITEM_SUPPORT, sessions, times, items)
     sessions, times, items = drop_short_sessions(sessions, times, items)
     if len(sessions) == 0:
