@@ -20,7 +20,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/train.csv ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   # 8000 demo texts: the release's batch of 500 would give 16 steps an epoch; smaller batches, more LR.
-  EXTRA=(--batch_size 32 --lr 0.05 --epochs 5)
+  EXTRA=(--batch_size 32 --lr 0.02 --epochs 5)
 fi
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
@@ -28,7 +28,7 @@ if [[ $SMOKE == 1 ]]; then
 fi
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
-  [[ -n "${CUDA_VISIBLE_DEVICES-x}" && -z "${CUDA_VISIBLE_DEVICES:-}" ]] && unset CUDA_VISIBLE_DEVICES  # empty breaks launch
+  if [[ -z "${CUDA_VISIBLE_DEVICES:-}" ]]; then unset CUDA_VISIBLE_DEVICES; fi  # an empty one breaks the launcher on CPU
   log_dir="$OUTPUT_DIR/$MODEL/dist_log"
   if [[ -n "${GPUS:-}" ]]; then devices=(--gpus "$GPUS"); else devices=(--nproc_per_node "$NPROC"); fi
   if ! python -m paddle.distributed.launch "${devices[@]}" --log_dir "$log_dir" "${train[@]}"; then
