@@ -14,7 +14,6 @@ import argparse
 import os
 
 import utils
-import paddle
 
 import metric
 import reader

@@ -10,9 +10,7 @@ By default it uses the last run's export (Paddle Inference; refused if the run t
 vocabulary gets a line saying so; the others are answered.
 """
 import argparse
-import json
 import os
-import sys
 
 import utils
 import numpy as np
@@ -21,7 +19,7 @@ import paddle
 import metric
 import reader
 from eval import add_run_flags, load_run
-from models import AnalogyModel, MODELS
+from models import AnalogyModel
 
 
 def get_args(argv=None):

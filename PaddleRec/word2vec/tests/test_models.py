@@ -13,8 +13,9 @@ from export import export
 from models import AnalogyModel, build_model
 
 # text8 (17,005,207 words) at min_count 5: 71,290 words occur 5 times or more, and the rarer ones
-# (286,363 occurrences) are <UNK>: 71,291 rows. The release's preprocess.py dropped words seen
-# <= min_count times, so its text8 dictionary (<UNK> 324,608 in its README) has 63,641 words + <UNK>.
+# (286,363 occurrences) are <UNK>: 71,291 rows (the counts of a published gensim log on text8). The
+# release's preprocess.py dropped words seen <= min_count times: its text8 dictionary (<UNK> 324,608 in
+# its README) also drops the (324,608 - 286,363) / 5 = 7,649 words seen exactly 5 times: 63,641 + <UNK>.
 TEXT8_ROWS, RELEASE_TEXT8_ROWS = 71291, 63642
 
 
@@ -28,6 +29,7 @@ def test_release_tensors_and_parameter_count_at_text8_vocabulary():
     shapes = sorted(tuple(p.shape) for p in model.parameters())
     assert shapes == [(TEXT8_ROWS, 1), (TEXT8_ROWS, 300), (TEXT8_ROWS, 300)]  # emb_b, emb, emb_w
     assert count(model) == TEXT8_ROWS * 601 == 42845891
+    assert (324608 - 286363) % 5 == 0 and 71290 - (324608 - 286363) // 5 + 1 == RELEASE_TEXT8_ROWS
     with paddle.LazyGuard():
         release = build_model("skipgram", RELEASE_TEXT8_ROWS)
     assert count(release) == 38248842
