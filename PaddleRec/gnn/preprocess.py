@@ -107,7 +107,7 @@ def parse_row(text, header, path, lineno):
 
 
 def split_sessions(clicks, dates, path="train-item-views.csv"):
-    """Steps 1-4 of the module docstring: (train sessions, test sessions, items_num, stats)."""
+    """Steps 1-4 of the module docstring: (train sessions, test sessions, items_num, {raw id: new id})."""
     # `dates` keeps the order in which each session's date was last set; sorting by date is stable on it.
     sessions = {s: [item for item, _ in sorted(clicks[s], key=lambda c: c[1])] for s in dates}
     sessions = {s: seq for s, seq in sessions.items() if len(seq) > 1}
@@ -134,7 +134,7 @@ def split_sessions(clicks, dates, path="train-item-views.csv"):
         seq = [ids[item] for item in kept[s] if item in ids]
         if len(seq) >= 2:
             test_seqs.append(seq)
-    return train_seqs, test_seqs, len(ids) + 1
+    return train_seqs, test_seqs, len(ids) + 1, ids
 
 
 def augment(seqs):
@@ -149,7 +149,7 @@ def augment(seqs):
 
 def preprocess(csv_path, out_dir, skip_bad=False):
     clicks, dates, bad = read_clicks(csv_path, skip_bad)
-    train_seqs, test_seqs, items_num = split_sessions(clicks, dates, csv_path)
+    train_seqs, test_seqs, items_num, _ = split_sessions(clicks, dates, csv_path)
     os.makedirs(out_dir, exist_ok=True)
     train, test = augment(train_seqs), augment(test_seqs)
     for name, obj in (("train.txt", train), ("test.txt", test), ("all_train_seq.txt", train_seqs)):

@@ -7,6 +7,7 @@ import paddle
 import eval as eval_script
 import train
 from conftest import make_data
+from make_demo_data import best_possible
 
 
 @pytest.mark.slow
@@ -22,3 +23,6 @@ def test_srgnn_beats_popularity(tmp_path):
           f"popularity {popularity['p@20']:.4f} / {popularity['mrr@20']:.4f}")
     assert result["p@20"] > popularity["p@20"] + 0.3
     assert result["mrr@20"] > popularity["mrr@20"] + 0.15
+    best_p20, best_mrr20 = best_possible(f"{data_dir}/train-item-views.csv", seed=7)
+    print(f"the session model's own probabilities: {best_p20:.4f} / {best_mrr20:.4f}")
+    assert result["p@20"] < best_p20 + 0.02 and result["mrr@20"] < best_mrr20 + 0.02  # nobody beats the truth
