@@ -102,6 +102,18 @@ def raw_lines(path):
             yield lineno, raw.rstrip(b"\r\n")
 
 
+def count_lines(path):
+    """Lines of a file, counted in binary chunks (for the progress line of a long read)."""
+    if not os.path.isfile(path):
+        raise DataError(f"{path}: file not found")
+    n, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
+
+
 def decode(raw, path, lineno):
     try:
         return raw.decode("utf-8")
@@ -254,7 +266,7 @@ def read_records(files, part, fmt, num_tags, dev_every=DEV_EVERY, skip_bad=False
     records, stats = [], Stats()
     for path in files:
         parse = parse_csv_line if fmt == "csv" else parse_id_line
-        for lineno, raw in raw_lines(path):
+        for lineno, raw in utils.progress(raw_lines(path), count_lines(path), f"reading {path}"):
             if not in_part(lineno, part, dev_every):
                 continue
             if not raw.strip():
