@@ -1,0 +1,61 @@
+"""Test setup: the folder on sys.path, a configured and quiet CPU, the `slow` marker, and what the
+session shares: a tiny demo corpus and ONE short training run (with its export) that the eval,
+export, infer and resume tests reuse."""
+import os
+import shutil
+import sys
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # glog reads it when paddle is imported
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import utils  # noqa: E402
+
+import paddle  # noqa: E402
+import pytest  # noqa: E402
+
+utils.configure_cpu()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: subprocesses, kill -9, two ranks and README commands (the slow CI tier)")
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory):
+    """A tiny demo corpus written by make_demo_data.py: Kaldi data directories with alignments."""
+    import make_demo_data
+    out = str(tmp_path_factory.mktemp("demo"))
+    make_demo_data.main(["--out_dir", out, "--num_train", "32", "--num_eval", "8", "--num_speakers", "3"])
+    return out
+
+
+def run_train(argv):
+    """train.main in this process; fresh parameter names, as in a new process."""
+    import train
+    with paddle.utils.unique_name.guard():
+        train.main(argv)
+
+
+TINY = ["--model", "deepasr_tiny", "--hidden_dim", "24", "--proj_dim", "12", "--stacked_num", "1",
+        "--conv_channels", "4", "--batch_size", "8", "--num_workers", "0"]
+TRAINED = {"model": "deepasr_tiny", "hidden_dim": 24, "proj_dim": 12}  # not the defaults
+
+
+@pytest.fixture(scope="session")
+def trained_run(demo_dir, tmp_path_factory):
+    """OUTPUT_DIR of one short run with non-default sizes, trained on a copy of the demo data WITHOUT
+    the test split (training must never read it), then exported."""
+    import export
+    data = str(tmp_path_factory.mktemp("data_no_test"))
+    for name in os.listdir(demo_dir):
+        src = os.path.join(demo_dir, name)
+        if name in ("wav", "train", "dev"):
+            os.symlink(src, os.path.join(data, name))
+        elif name != "test":
+            shutil.copy(src, data)
+    out = str(tmp_path_factory.mktemp("run"))
+    run_train(["--data_dir", data, "--output_dir", out, *TINY, "--max_steps", "4", "--lr", "3e-3",
+               "--log_interval", "2"])
+    with paddle.utils.unique_name.guard():
+        export.main(["--output_dir", out])
+    return {"output_dir": out, "data_dir": data, **TRAINED}
