@@ -1,17 +1,10 @@
 """Transformer in one file: attention masks and cached incremental decoding.
 
-- masks: attention is softmax(Q K^T / sqrt(d) + bias), and a bias of -1e9 switches a key off. The padding mask
-  hides source padding from every query; the causal mask hides later target positions, so one teacher-forced
-  pass trains every target position at once, each seeing only its past;
-- cached decoding: at test time the decoder emits one token per step. Thanks to the causal mask the keys and values
-  of earlier positions never change, so each step computes them for the new token only and appends them to a
-  cache (the encoder's are computed once): the same tokens as re-running the decoder on the whole prefix.
-Data: the release's WMT'16 en-de BPE layout (`source<TAB>target` lines, a joint vocabulary); see README.md.
+Data: the release's WMT'16 en-de BPE layout. README.md explains both ideas, the demo data and what a run prints.
 """
 import argparse
 import collections
 import itertools
-import math
 import os
 import sys
 import time
@@ -30,8 +23,7 @@ VOCAB = "vocab_all.bpe.32000"  # the joint vocabulary: one token a line, startin
 
 
 def get_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data_dir", default=None, help="folder with the WMT'16 en-de BPE files; none = demo data")
     p.add_argument("--output_dir", default="output", help="where model.pdparams and inference/ go")
     p.add_argument("--epochs", type=int, default=8, help="passes over the training file")
@@ -54,8 +46,7 @@ def get_args(argv=None):
 
 
 def make_demo(root, args):
-    """A toy en->de: every word has a dictionary translation and the target reads right to left, so copying the
-    source (or translating word by word in place) fails. Written in the release's tab-separated layout."""
+    """A toy en->de in the release's layout: word-by-word dictionary translation, read right to left."""
     if os.path.exists(os.path.join(root, VOCAB)):
         return root
     os.makedirs(root, exist_ok=True)
@@ -117,8 +108,7 @@ def padding_bias(src):
 
 
 def causal_bias(length):
-    """[1, 1, T, T]: -1e9 above the diagonal, so position i attends to 0..i only. The target needs no padding mask:
-    its padding comes after the real tokens (hidden from them by this mask) and carries no loss."""
+    """[1, 1, T, T]: -1e9 above the diagonal, so position i attends to 0..i only (the target's padding is last)."""
     return paddle.triu(paddle.ones([length, length]), diagonal=1).unsqueeze([0, 1]) * -1e9
 
 
@@ -210,8 +200,7 @@ class Transformer(nn.Layer):
 
 @paddle.no_grad()
 def greedy(model, src, max_len, cached=True):
-    """Greedy decoding: ([B, steps] token ids, [B, steps, vocab] logits). cached=False re-runs the decoder on the
-    whole prefix every step (quadratic work); cached=True feeds only the newest token."""
+    """([B, steps] token ids, [B, steps, vocab] logits); cached=False re-runs the decoder on the whole prefix."""
     memory, mem_bias = model.encode(src)
     caches = model.new_caches(memory) if cached else None
     tokens, logits = paddle.full([src.shape[0], 1], BOS, "int64"), []
@@ -235,7 +224,7 @@ def bleu(hyps, refs, n=4):
     if match.min() == 0:
         return 0.0
     brevity = min(0.0, 1 - sum(map(len, refs)) / max(sum(map(len, hyps)), 1))
-    return 100 * math.exp(brevity + np.log(match / total).mean())
+    return 100 * float(np.exp(brevity + np.log(match / total).mean()))
 
 
 def words(ids, vocab_words):
@@ -296,11 +285,9 @@ def main(argv=None):
     test_bleu = bleu(translate(model, test, vocab_words), refs)
     print(f"test BLEU (greedy, cached) {test_bleu:.2f}  copy-the-source baseline {copy:.2f}  ({len(test)} sentences)")
 
-    os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
     path = os.path.join(args.output_dir, "inference", "model")
-    paddle.jit.save(model, path, input_spec=[paddle.static.InputSpec([None, None], "int64", "src"),
-                                             paddle.static.InputSpec([None, None], "int64", "tgt")])
+    paddle.jit.save(model, path, input_spec=[paddle.static.InputSpec([None, None], "int64", n) for n in ("src", "tgt")])
     src, tin, _, _ = (paddle.to_tensor(a) for a in collate(test[:4]))
     want, got = model(src, tin).numpy(), paddle.jit.load(path)(src, tin).numpy()
     assert np.allclose(got, want, atol=1e-5) and (got.argmax(-1) == want.argmax(-1)).all(), "export disagrees with dygraph"
