@@ -95,9 +95,22 @@ def length_penalty(length, alpha):
     return ((5.0 + length) / 6.0) ** alpha
 
 
+def force_end(log_probs, rows, eos_id):
+    """Rows at their length limit can only end: every token but <e> gets probability zero."""
+    if rows.any():
+        log_probs = log_probs.copy()
+        eos = log_probs[rows, eos_id]
+        log_probs[rows] = -np.inf
+        log_probs[rows, eos_id] = eos
+    return log_probs
+
+
 def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
-    """src [B, S] int64 -> B lists of target ids (without <e>): the best finished hypothesis of each."""
+    """src [B, S] int64 -> B lists of target ids (without <e>): the best finished hypothesis of each.
+    max_steps: an int, or one limit per sentence (tokens with <e>), so that a sentence's translation
+    does not depend on the batch it is decoded in."""
     batch, k = len(src), beam_size
+    limits = np.broadcast_to(np.asarray(max_steps), (batch,)).repeat(k)
     log_probs, state = decoder.start(src)
     rows = np.repeat(np.arange(batch), k)
     state, log_probs = decoder.reorder(state, rows), log_probs[rows]
@@ -106,9 +119,10 @@ def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
     finished = np.zeros(batch * k, dtype=bool)
     lengths = np.zeros(batch * k, dtype=np.int64)
     tokens = np.zeros((batch * k, 0), dtype=np.int64)
-    for t in range(max_steps):
+    for t in range(int(limits.max())):
         if t > 0:
             log_probs, state = decoder.step(tokens[:, -1], state)
+        log_probs = force_end(log_probs, limits == t + 1, eos_id)
         vocab = log_probs.shape[1]
         raw = scores[:, None] + log_probs.astype(np.float64)
         raw[finished] = -np.inf
@@ -133,12 +147,15 @@ def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
 
 
 def greedy_search(decoder, src, max_steps, eos_id):
+    """The likeliest token at every step; max_steps as for beam_search."""
+    limits = np.broadcast_to(np.asarray(max_steps), (len(src),))
     log_probs, state = decoder.start(src)
     done = np.zeros(len(src), dtype=bool)
     out = []
-    for t in range(max_steps):
+    for t in range(int(limits.max())):
         if t > 0:
             log_probs, state = decoder.step(out[-1], state)
+        log_probs = force_end(log_probs, limits == t + 1, eos_id)
         token = np.where(done, eos_id, np.argmax(log_probs, axis=1))
         out.append(token)
         done |= token == eos_id
@@ -154,8 +171,8 @@ def strip(row, eos_id):
 
 
 def max_steps_for(src_len, max_length):
-    """How many target tokens (with <e>) to decode at most for a batch whose longest source has src_len
-    tokens (with <e>): twice that, at most 50 more than that, and never past the position table."""
+    """How many target tokens (with <e>) to decode at most for a source of src_len tokens (with <e>):
+    twice that, at most 50 more than that, and never past the position table. The last one is <e>."""
     return int(min(2 * src_len, src_len + 50, max_length))
 
 
@@ -171,7 +188,7 @@ def translate(decoder, sources, eos_id, max_length, beam_size=5, alpha=0.6, batc
         src = np.full((len(chunk), width), pad_id, dtype=np.int64)
         for row, i in enumerate(chunk):
             src[row, :len(sources[i])] = sources[i]
-        steps = max_steps_for(width, max_length)
+        steps = np.array([max_steps_for(len(sources[i]), max_length) for i in chunk])
         if beam_size == 1:
             outputs = greedy_search(decoder, src, steps, eos_id)
         else:

@@ -19,6 +19,7 @@ statistics are summed over ranks, so the figure is the single-process one.
 """
 import argparse
 import os
+import sys
 
 import utils  # first: it quiets paddle's import-time warnings
 import decode
@@ -122,6 +123,9 @@ def main(argv=None):
         print(f"evaluating {checkpoint} on {args.data_dir}: beam {args.beam_size}, alpha {args.alpha}", flush=True)
     metrics, signature = {}, None
     for split, data in datasets.items():
+        if data.too_long and utils.is_main_process():
+            print(f"warning: {data.too_long} {split} sentences are longer than max_length {args.max_length}; "
+                  "their sources are truncated", file=sys.stderr, flush=True)
         result, _ = evaluate_split(model, data, args, f"eval {split}")
         signature = result["signature"]
         metrics[f"{split}_bleu"], metrics[f"{split}_tok_bleu"] = result["bleu"], result["tok_bleu"]

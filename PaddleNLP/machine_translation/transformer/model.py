@@ -50,9 +50,9 @@ CONFIGS = {
     "big": TransformerConfig(n_layer=6, n_head=16, d_model=1024, d_inner=4096, dropout=0.3,
                              attention_dropout=0.1, relu_dropout=0.1),
     # demo-sized: what `bash train.sh` trains on the demo corpus in minutes on two CPU cores
-    "small": TransformerConfig(n_layer=2, n_head=4, d_model=128, d_inner=512, dropout=0.1,
-                               attention_dropout=0.0, relu_dropout=0.0, lr=1.0, warmup_steps=300,
-                               batch_size=2048, epochs=6, max_length=64),
+    "small": TransformerConfig(n_layer=2, n_head=4, d_model=64, d_inner=256, dropout=0.1,
+                               attention_dropout=0.0, relu_dropout=0.0, lr=0.5, warmup_steps=100,
+                               batch_size=1024, epochs=2, max_length=64),
     # the tests' model
     "tiny": TransformerConfig(n_layer=1, n_head=2, d_model=32, d_inner=64, dropout=0.1,
                               attention_dropout=0.1, relu_dropout=0.1, lr=1.0, warmup_steps=50,

@@ -197,12 +197,12 @@ class ParallelData:
     def __init__(self, pairs, tokenizer, max_length, filter_long=True):
         vocab = tokenizer.vocab
         self.where, self.src, self.trg, self.ref_tok, self.ref_raw = [], [], [], [], []
-        self.too_long = 0
+        self.too_long = 0  # dropped (training) or truncated (evaluation)
         for where, src_text, trg_text in pairs:
             src, trg = tokenizer.encode(src_text), tokenizer.encode(trg_text)
             if max(len(src), len(trg)) + 1 > max_length:
+                self.too_long += 1
                 if filter_long:
-                    self.too_long += 1
                     continue
                 src = src[:max_length - 1]
             self.where.append(where)

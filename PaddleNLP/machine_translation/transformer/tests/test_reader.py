@@ -141,7 +141,7 @@ def test_long_pairs_are_dropped_and_counted_in_training(demo):
     expected = sum(1 for s, t in zip(full.src, full.trg) if max(len(s), len(t) + 1) > 10)
     assert short.too_long == expected > 0 and len(short) == 600 - expected
     kept = reader.load_split(Args(demo, max_length=10), "dev", tokenizer, filter_long=False)
-    assert len(kept) == 24 and max(len(s) for s in kept.src) == 10
+    assert len(kept) == 24 and max(len(s) for s in kept.src) == 10 and kept.too_long > 0
 
 
 def test_infer_input_checks(demo, capsys):
