@@ -93,10 +93,13 @@ def main(argv=None):
     dev_loader = make_eval_loader(dev_samples, dev_idx, args.eval_batch_size, args)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
 
-    step, best, start_epoch = 0, -1.0, 0
+    step, best, start_epoch, epoch_step = 0, -1.0, 0, 0
     if state is not None:
         utils.load_checkpoint(state, model, optimizer, scheduler, logger=logger)
-        step, best, start_epoch = state["step"], state["best_p20"], state["epoch"]
+        step, best, start_epoch, epoch_step = state["step"], state["best_p20"], state["epoch"], state["epoch_step"]
+        if epoch_step and state["world_size"] != utils.world_size():
+            raise utils.CheckpointError(f"{args.resume} stopped inside an epoch trained on {state['world_size']} "
+                                        f"ranks; resume it on as many (the epoch's batches depend on them)")
         if utils.is_main_process():
             print(f"resumed from {args.resume} at step {step} (epoch {start_epoch + 1})", flush=True)
 
@@ -112,9 +115,10 @@ def main(argv=None):
               f"({items_num} item rows, hidden {args.hidden_size}, {args.step} step), {steps_per_epoch} steps/epoch "
               f"at a total batch of {args.batch_size * utils.world_size()}", flush=True)
 
-    def checkpoint(epoch):
+    def checkpoint(epoch, epoch_step):
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
-                              logger=logger, step=step, epoch=epoch, best_p20=best)
+                              logger=logger, step=step, epoch=epoch, epoch_step=epoch_step, best_p20=best,
+                              world_size=utils.world_size())
 
     def evaluate_and_keep_best(epoch):
         """P@20 on the dev split; best.pdparams keeps the weights with the best dev P@20 so far."""
@@ -138,13 +142,12 @@ def main(argv=None):
             break
         # The epoch's batches are fixed by (seed, epoch): a resumed epoch skips the ones already done.
         batches = reader.train_batches(learnable, args.batch_size, args.seed, epoch, utils.rank(), utils.world_size())
-        done = step - epoch * steps_per_epoch
-        loader = reader.make_loader(samples, batches[done:steps_per_epoch], args.num_workers,
+        done, epoch_step = epoch_step, 0  # batches of this epoch already trained on (a resumed epoch)
+        last = min(steps_per_epoch, done + total_steps - step)  # exactly the batches to train on: the
+        loader = reader.make_loader(samples, batches[done:last], args.num_workers,  # workers end on their own
                                     use_shared_memory=not args.no_shared_memory)
         timer = utils.Timer()
         for batch in loader:
-            if step >= total_steps:
-                break
             reader_cost = timer.tick()
             labels = batch[6] - 1  # column j of the scores is item j + 1
             with paddle.amp.auto_cast(enable=use_amp, level=args.amp if use_amp else "O1"):
@@ -156,18 +159,19 @@ def main(argv=None):
             optimizer.clear_grad()
             scheduler.step()
             step += 1
+            done += 1
             logger.update(loss, labels.shape[0], reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):  # a last line off the interval leaves the window open for a resume
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if args.save_interval and step % args.save_interval == 0:
-                checkpoint(epoch)
+                checkpoint(epoch, done)
         del loader  # ends this epoch's reader workers
-        finished = step >= (epoch + 1) * steps_per_epoch
+        finished = done >= steps_per_epoch
         # Saved before evaluating, so that a failing evaluation cannot cost the epoch.
-        checkpoint(epoch + 1 if finished else epoch)
+        checkpoint(*((epoch + 1, 0) if finished else (epoch, done)))
         if step >= total_steps or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             if evaluate_and_keep_best(epoch + 1):
-                checkpoint(epoch + 1 if finished else epoch)  # with the new best P@20
+                checkpoint(*((epoch + 1, 0) if finished else (epoch, done)))  # with the new best P@20
     if utils.world_size() > 1:
         check_ranks_agree(model)
     if utils.is_main_process():

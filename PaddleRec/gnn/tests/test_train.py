@@ -89,6 +89,18 @@ def test_resume_restores_the_runs_settings(run_copy, capsys):
     assert state["step"] == 100 and state["config"]["hidden_size"] == 16 and state["config"]["batch_size"] == 32
 
 
+def test_an_epoch_is_resumed_on_the_ranks_it_started_on(demo, tmp_path):
+    out = str(tmp_path / "out")
+    main(train, TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", "7", "--eval_interval", "0"])
+    path = os.path.join(out, "srgnn", "latest.pdckpt")
+    state = paddle.load(path)
+    assert (state["epoch"], state["epoch_step"], state["world_size"]) == (0, 7, 1)
+    state["world_size"] = 2  # as if it had been trained on two ranks
+    paddle.save(state, path)
+    with pytest.raises(utils.CheckpointError, match="stopped inside an epoch trained on 2 ranks"):
+        main(train, ["--output_dir", out, "--resume", "--max_steps", "9"])
+
+
 def test_a_new_run_does_not_overwrite_a_trained_one(run_copy, demo):
     with pytest.raises(utils.CheckpointError, match="already holds a trained run"):
         main(train, TINY + ["--data_dir", demo, "--output_dir", run_copy])
