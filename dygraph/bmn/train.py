@@ -1,13 +1,5 @@
-"""BMN in one file: boundary-matching maps for temporal action proposals.
-
-A proposal is a (start, duration) pair over a video's T feature snippets, and BMN scores ALL of them
-at once: its boundary-matching (BM) layer multiplies the [C, T] features by a fixed [T, N*D*T] mask
-that interpolates N points in and around every proposal, so 3-D/2-D convolutions can turn the result
-into a D x T (duration x start) confidence map, trained against each cell's IoU with the ground truth.
-Data: ActivityNet 1.3 as BSN/BMN use it (annotation json, csv_mean_<T>/ snippet features); see README.md.
-"""
+"""BMN in one file: boundary-matching maps for temporal action proposals, on ActivityNet 1.3 data (README.md)."""
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -89,10 +81,8 @@ def iou_1d(props, gt):  # [P, >=2] x [G, 2] (start, end, ...) -> temporal IoU [P
 
 
 def boundary_targets(segments, tscale, dscale):
-    """segments: [(start, end)] as fractions of the video -> (IoU map [D, T], start [T], end [T]).
-
-    Cell (d, s) of the BM map is the proposal [s/T, (s+d+1)/T]; its target is its largest IoU with a
-    ground truth. Start/end targets: the share of snippet t within 1.5 snippets of a start/end."""
+    """segments [(start, end)] in 0..1 -> IoU map [D, T] (cell (d, s): proposal [s/T, (s+d+1)/T], its best IoU
+    with a ground truth), start [T], end [T] (the share of snippet t within 1.5 snippets of a start/end)."""
     gt = np.asarray(segments, "float64").reshape(-1, 2)
     d, s = np.meshgrid(np.arange(dscale), np.arange(tscale), indexing="ij")
     iou = iou_1d(np.stack([s.ravel(), (s + d + 1).ravel()], 1) / tscale, gt).max(1).reshape(dscale, tscale)
@@ -130,10 +120,8 @@ def load_split(root, feat_dir, subset, tscale, dscale):
 
 
 def sampling_mask(tscale, dscale, num_sample, per_bin, ratio):
-    """The BM layer's fixed weights [T, N*D*T]. Column (n, d, s) linearly interpolates sample point n of
-    proposal (start s, duration d+1): N*per_bin sub-points span the proposal widened by `ratio` of its
-    length on each side, per_bin of them are averaged per point. Points outside the video and cells
-    with s+d >= T (ending past the video) get no weight."""
+    """The BM layer's fixed weights [T, N*D*T]: column (n, d, s) interpolates sample point n of the proposal (start s,
+    duration d+1) widened by `ratio` each side, averaging per_bin sub-points; nothing past the video counts."""
     k = num_sample * per_bin
     d, s = np.meshgrid(np.arange(dscale), np.arange(tscale), indexing="ij")
     xmin, xmax = s - (d + 1.0) * ratio, s + d + (d + 1.0) * ratio
@@ -208,8 +196,7 @@ def decode(bm, p_start, p_end):
 
 
 def soft_nms(props, alpha=0.4, t1=0.5, t2=0.9, top_k=100):
-    """Gaussian Soft-NMS: each pick decays (instead of deleting) the proposals that overlap it by more
-    than a threshold that grows with the pick's length."""
+    """Gaussian Soft-NMS: a pick decays (not deletes) proposals overlapping it above a length-dependent threshold."""
     score, kept = props[:, 2].copy(), []
     while len(kept) < min(top_k, len(props)):
         i = score.argmax()
@@ -222,8 +209,7 @@ def soft_nms(props, alpha=0.4, t1=0.5, t2=0.9, top_k=100):
 
 
 def average_recall(ranked, gts, max_an=100):
-    """AR@AN for AN = 1..max_an: the share of ground truths found by a video's top-AN proposals,
-    averaged over tIoU 0.5:0.05:0.95. Returns the curve [max_an]; its mean is the AUC."""
+    """AR@AN curve, AN = 1..max_an: share of ground truths found by the top AN, over tIoU 0.5:0.05:0.95 (mean: AUC)."""
     tiou, hits = np.linspace(0.5, 0.95, 10), np.zeros((10, max_an))  # ActivityNet's tIoU thresholds
     for props, gt in zip(ranked, gts):
         best = np.zeros((len(gt), max_an))
@@ -235,13 +221,12 @@ def average_recall(ranked, gts, max_an=100):
 
 
 @paddle.no_grad()
-def evaluate(model, feats, gts, batch_size=64):
+def evaluate(model, feats, gts, batch_size=64):  # leaves the model in eval mode
     model.eval()
     ranked = []
     for i in range(0, len(feats), batch_size):
         bm, p_start, p_end = (t.numpy() for t in model(paddle.to_tensor(np.stack(feats[i:i + batch_size]))))
         ranked += [soft_nms(decode(*v)) for v in zip(bm, p_start, p_end)]
-    model.train()
     curve = average_recall(ranked, gts)
     return curve, f"AR@1 {curve[0]:.4f}  AR@5 {curve[4]:.4f}  AR@10 {curve[9]:.4f}  AR@100 {curve[99]:.4f}  AUC {curve.mean():.4f}"
 
@@ -277,9 +262,10 @@ def main(argv=None):
 
     untrained, text = evaluate(model, val_feats, val_gts)
     print(f"before training  {text}")
+    model.train()
     t0, seen = time.time(), 0
     batches = (batch for _ in range(args.epochs) for batch in loader)
-    for step, (x, gt_iou, gt_start, gt_end) in enumerate(itertools.islice(batches, total), 1):
+    for step, (x, gt_iou, gt_start, gt_end) in zip(range(1, total + 1), batches):  # range first: no extra batch
         loss, (tem, reg, cls) = bmn_loss(*model(x), gt_iou, gt_start, gt_end)
         loss.backward()
         opt.step()
@@ -298,9 +284,7 @@ def main(argv=None):
     base = average_recall([np.random.RandomState(args.seed + i).permutation(wins) for i in range(len(val_gts))], val_gts)
     print(f"sliding windows  AR@1 {base[0]:.4f}  AR@5 {base[4]:.4f}  AR@10 {base[9]:.4f}  AR@100 {base[99]:.4f}  AUC {base.mean():.4f}")
 
-    os.makedirs(args.output_dir, exist_ok=True)
     paddle.save(model.state_dict(), os.path.join(args.output_dir, "model.pdparams"))
-    model.eval()
     path = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(model, path, input_spec=[paddle.static.InputSpec([None, feat_dim, args.tscale], "float32", "x")])
     x = paddle.to_tensor(np.stack(val_feats[:4]))
