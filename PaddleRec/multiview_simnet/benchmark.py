@@ -6,7 +6,8 @@ sparse gradients (SelectedRows + lazy Adam) against a dense one.
 
 - reader: parsing the train lines (SlotDataset) and collating them into batches, samples/s;
 - pure step: forward + backward + Adam update (train.train_step) on batches already in memory;
-- loop: what train.py does around it (the DataLoader over the sampler, collating, the logger);
+- loop: what train.py does around it (the DataLoader over the sampler, collating, the logger), and
+  the share of its time spent waiting for the next batch (reader_cost, measured inside the loop);
 - sparse vs dense: the pure step with nn.Embedding(sparse=True) and lazy Adam, and with a dense
   table and plain Adam (the gradient and the update then cover every row of the table).
 Rounds alternate so that load from other processes hits every mode alike; the median is reported.
@@ -80,10 +81,11 @@ def main():
             loss = train.train_step(model, batch, optimizer, scaler, args.margin)
             logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
         loss.item()
+        shares.append(logger.reader_cost / logger.batch_cost)
 
     pure(True)  # warm-up: kernels, allocator, optimizer state
     pure(False)
-    rates = {"loop": [], "sparse": [], "dense": []}
+    rates, shares = {"loop": [], "sparse": [], "dense": []}, []
     with tempfile.TemporaryDirectory() as out_dir:
         for _ in range(own.rounds):
             for name in rates:
@@ -96,7 +98,8 @@ def main():
           f"{own.batch_size} triples, {utils.cpu_count()} CPU threads, load {os.getloadavg()[0]:.1f}, "
           f"median of {own.rounds} rounds")
     print(f"reader (parse {parse_rate:,.0f}/s, collate {collate_rate:,.0f}/s): {reader_rate:12,.0f} samples/s")
-    print(f"training loop (sparse table):                {loop_rate:12,.0f} samples/s")
+    print(f"training loop (sparse table):                {loop_rate:12,.0f} samples/s "
+          f"(waiting for the reader: {np.median(shares):.1%} of it)")
     print(f"pure step, sparse table + lazy Adam:          {pure_rate:12,.0f} samples/s")
     print(f"pure step, dense table + Adam:                {dense_rate:12,.0f} samples/s")
     print(f"reader / loop: {reader_rate / loop_rate:.1f}x (goal >= 2x); loop overhead over the pure step: "

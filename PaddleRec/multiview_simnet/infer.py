@@ -16,12 +16,11 @@ import os
 import sys
 
 import utils  # first: it quiets paddle's import-time warnings
-import numpy as np
 import paddle
 
 import metric
 import reader
-from models import MODEL_FLAGS, MODELS, add_model_flags, build_model, resolve_encoders
+from models import MODELS, add_model_flags, build_model, resolve_encoders
 
 
 def read_samples(paths, layout, vocab_size, skip_bad):
@@ -122,7 +121,7 @@ def main(argv=None):
     pairs = [results[i] for i in scored]
     if pairs and all(isinstance(r, tuple) for r in pairs):
         result = metric.pairwise_metrics([p for p, _ in pairs], [n for _, n in pairs])
-        print(f"final metrics: {metric.format_metrics(result)}", flush=True)
+        print(f"metrics of the {result['samples']} triples scored: {metric.format_metrics(result)}", flush=True)
         return {**result, "counts": counts}
     return {"counts": counts, "scores": pairs}
 

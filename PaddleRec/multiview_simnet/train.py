@@ -15,7 +15,6 @@ out of training), which picks best.pdparams; the test split is eval.py's, once, 
 line the run reads is checked before the first step.
 """
 import argparse
-import math
 import os
 
 import utils  # first: it quiets paddle's import-time warnings

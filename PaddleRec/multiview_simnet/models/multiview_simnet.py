@@ -1,5 +1,6 @@
 """Multiview-SimNet (PaddlePaddle/models release/1.7 PaddleRec/multiview_simnet, after MV-DNN:
-Elkahky et al., WWW 2015, https://dl.acm.org/doi/10.1145/2736277.2741667).
+Elkahky, Song and He, WWW 2015,
+https://www.microsoft.com/en-us/research/wp-content/uploads/2016/02/frp1159-songA.pdf).
 
 A query has Q views (slots) and a title T views. Every slot's ids go through ONE shared embedding
 table, then through its side's encoder; the views of a side are concatenated and projected by that

@@ -2,7 +2,6 @@
 and counted; unknown ids are mapped to 0 and counted; batches pad and shard as documented."""
 import os
 
-import numpy as np
 import pytest
 
 import reader
