@@ -4,6 +4,7 @@ checked before the first step, eval/export/infer following the run, infer = eval
 import json
 import os
 
+import numpy as np
 import pytest
 
 import paddle
@@ -11,6 +12,7 @@ import paddle
 import eval as eval_script
 import export as export_script
 import infer
+import preprocess
 import train
 import utils
 from conftest import TINY
@@ -164,7 +166,17 @@ def test_stale_export_and_missing_checkpoint(run_copy, tmp_path):
             main(script, ["--output_dir", run_copy, "--checkpoint", missing])
 
 
-@pytest.mark.parametrize("module", [train, eval_script, export_script, infer])
+def test_preprocess_writes_the_vocabulary_train_uses(trained, demo, tmp_path, capsys):
+    out = str(tmp_path / "vocab.txt")
+    vocab = preprocess.main(["--data_dir", demo, "--min_count", "3", "--dim", "32", "--out", out])
+    with open(out) as f, open(os.path.join(trained, "skipgram", "vocab.txt")) as g:
+        assert f.read() == g.read()
+    state = paddle.load(os.path.join(trained, "skipgram", "latest.pdckpt"))
+    params = sum(int(np.prod(v.shape)) for v in state["model"].values())
+    assert f"skipgram at dim 32: {params:,} parameters ({len(vocab):,} x (2 x 32 + 1))" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", [train, eval_script, export_script, infer, preprocess])
 def test_help_shows_every_default(module, capsys):
     with pytest.raises(SystemExit):
         (module.get_args if hasattr(module, "get_args") else module.main)(["--help"])
