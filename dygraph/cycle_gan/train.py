@@ -1,12 +1,4 @@
-"""CycleGAN in one file: unpaired image-to-image translation with two generators and two discriminators.
-
-G_AB turns domain-A images into domain-B images, G_BA goes back, and D_A, D_B tell real images of
-their domain from generated ones; no pair (a, b) is ever shown. The generators minimise: least-squares
-GAN terms (D_B(G_AB(a)) -> 1, D_A(G_BA(b)) -> 1) + lambda * cycle L1 (G_BA(G_AB(a)) = a and back,
-lambda = 10) + 0.5 * lambda * identity L1 (G_AB(b) = b, G_BA(a) = a). The discriminators push real
-patches to 1 and generated ones, half of them drawn from a pool of 50 earlier fakes, to 0.
-Data: the release's cityscapes layout (see README.md); the demo knows the true A -> B map, so it scores it.
-"""
+"""CycleGAN in one file: two generators and two discriminators with cycle and identity losses (see README.md)."""
 import argparse
 import itertools
 import os
@@ -27,8 +19,7 @@ SPLITS = ("trainA", "trainB", "testA")  # testB/ belongs to the layout; this scr
 
 
 def get_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data_dir", default=None, help="folder with trainA/ trainB/ testA/ testB/ and their .txt lists; none = demo data in data/demo")
     p.add_argument("--output_dir", default="output", help="where model.pdparams, translations.png and inference/ go")
     p.add_argument("--epochs", type=int, default=6, help="passes over the training lists")
@@ -87,13 +78,11 @@ def read_list(root, split):
     path = os.path.join(root, split + ".txt")
     if not os.path.exists(path):
         sys.exit(f"error: {path}: file not found")
-    items = []
     with open(path) as f:
-        for n, line in enumerate(f, 1):
-            rel = line.strip()
-            if rel and (len(rel.split()) != 1 or not os.path.isfile(os.path.join(root, rel))):
-                sys.exit(f"error: {path}:{n}: expected one image path relative to {root}, got {rel!r} (no such file)")
-            items += [(rel, f"{path}:{n}")] if rel else []
+        items = [(line.strip(), f"{path}:{n}") for n, line in enumerate(f, 1) if line.strip()]
+    for rel, where in items:
+        if len(rel.split()) != 1 or not os.path.isfile(os.path.join(root, rel)):
+            sys.exit(f"error: {where}: expected one image path relative to {root}, got {rel!r} (no such file)")
     if not items:
         sys.exit(f"error: {path}: no images listed")
     return items
@@ -104,7 +93,7 @@ class ImageFolder(paddle.io.Dataset):
 
     def __init__(self, root, items, size, train):
         self.root, self.items, self.size, self.train = root, items, size, train
-        self.errors = {}  # index -> message; the loop raises it (an exception in a Dataset hangs the loader)
+        self.bad = None  # the message of an unreadable image; the loop exits with it (raising here hangs the loader)
 
     __len__ = lambda self: len(self.items)
 
@@ -123,14 +112,9 @@ class ImageFolder(paddle.io.Dataset):
         try:
             x = self.load(os.path.join(self.root, rel))
         except OSError as e:
-            self.errors[idx] = f"error: {where}: cannot read image {rel}: {e}"
+            self.bad = f"error: {where}: cannot read image {rel}: {e}"
             x = np.zeros((3, self.size, self.size), "float32")
-        return x, np.int64(idx)
-
-
-def check_errors(ds, idx):
-    for i in set(np.asarray(idx).tolist()) & set(ds.errors):
-        sys.exit(ds.errors[i])
+        return x
 
 
 def conv_norm_act(cin, cout, k, stride=1, pad=0, act="relu", norm=True, transpose=False, reflect=False):
@@ -227,25 +211,24 @@ def d_step(D_A, D_B, opt_D, real_A, real_B, fake_A, fake_B):
 
 @paddle.no_grad()
 def evaluate(G_AB, G_BA, ds, truth_dir, mean_B):
-    """Mean L1 over testA in [0, 1] units: G_AB(a), a (identity) and the mean B image vs the true b; the cycle.
-    Leaves the generators in eval mode: it runs once, after training."""
-    G_AB.eval(), G_BA.eval()
+    """Mean L1 ([0, 1] units) over testA of G_AB(a), a and the mean B image vs the true b, and of the cycle."""
+    G_AB.eval(), G_BA.eval()  # and they stay so: this runs once, after training
     errs, grid = {"translate": [], "identity": [], "mean_B": [], "cycle": []}, []
     for i, (rel, where) in enumerate(ds.items):
-        a = ds[i][0]
-        check_errors(ds, [i])
+        a = ds[i]
+        if ds.bad:
+            sys.exit(ds.bad)
         fake = G_AB(paddle.to_tensor(a[None]))
         fake, rec = fake.numpy()[0], G_BA(fake).numpy()[0]
         errs["cycle"].append(np.abs(rec - a).mean() / 2)
         cols = [a, fake, rec]
-        if truth_dir:
+        if os.path.isdir(truth_dir):  # the true B of each testA image: the demo writes it, real data may
             path = os.path.join(truth_dir, os.path.basename(rel))
             if not os.path.isfile(path):
                 sys.exit(f"error: {where}: no true translation {path}")
             b = ds.load(path)
-            errs["translate"].append(np.abs(fake - b).mean() / 2)
-            errs["identity"].append(np.abs(a - b).mean() / 2)
-            errs["mean_B"].append(np.abs(mean_B - b).mean() / 2)
+            for k, x in (("translate", fake), ("identity", a), ("mean_B", mean_B)):
+                errs[k].append(np.abs(x - b).mean() / 2)
             cols.insert(2, b)
         grid += [np.concatenate(cols, axis=2)] if i < 8 else []
     return {k: float(np.mean(v)) for k, v in errs.items() if v}, np.concatenate(grid, axis=1)
@@ -263,8 +246,7 @@ def main(argv=None):
     np.random.seed(args.seed)
 
     root = args.data_dir or make_demo(os.path.join("data", "demo"), args.demo_images, args.seed)
-    lists = {s: read_list(root, s) for s in SPLITS}
-    ds = {s: ImageFolder(root, lists[s], args.size, s.startswith("train")) for s in SPLITS}
+    ds = {s: ImageFolder(root, read_list(root, s), args.size, s.startswith("train")) for s in SPLITS}
     # Unpaired: each domain is shuffled on its own.
     loader_A, loader_B = (paddle.io.DataLoader(ds[s], batch_size=args.batch_size, shuffle=True, drop_last=True)
                           for s in ("trainA", "trainB"))
@@ -272,7 +254,6 @@ def main(argv=None):
     G_AB, G_BA = Generator(args.width, args.n_blocks), Generator(args.width, args.n_blocks)
     D_A, D_B = PatchDiscriminator(args.width, args.d_layers), PatchDiscriminator(args.width, args.d_layers)
     total = min(args.epochs * min(len(loader_A), len(loader_B)), args.max_steps or 1 << 30)
-    # As in the paper: a constant rate for the first half of training, then linearly down to zero.
     sched = paddle.optimizer.lr.LambdaDecay(args.lr, lambda s: min(1.0, 2.0 * (total - s) / max(total, 1)))
     opt_G = paddle.optimizer.Adam(sched, beta1=0.5, parameters=G_AB.parameters() + G_BA.parameters())
     opt_D = paddle.optimizer.Adam(sched, beta1=0.5, parameters=D_A.parameters() + D_B.parameters())
@@ -280,8 +261,9 @@ def main(argv=None):
 
     t0, seen, sums = time.time(), 0, 0.0
     batches = (pair for _ in range(args.epochs) for pair in zip(loader_A, loader_B))  # zip: the shorter domain
-    for step, ((real_A, ia), (real_B, ib)) in enumerate(itertools.islice(batches, total), 1):
-        check_errors(ds["trainA"], ia), check_errors(ds["trainB"], ib)
+    for step, (real_A, real_B) in enumerate(itertools.islice(batches, total), 1):
+        if ds["trainA"].bad or ds["trainB"].bad:
+            sys.exit(ds["trainA"].bad or ds["trainB"].bad)
         loss_G, fake_A, fake_B = g_step((G_AB, G_BA, D_A, D_B), opt_G, opt_D, real_A, real_B, args.lambda_cycle)
         loss_D = d_step(D_A, D_B, opt_D, real_A, real_B, pools[0].query(fake_A), pools[1].query(fake_B))
         sched.step()
@@ -291,16 +273,14 @@ def main(argv=None):
             print(f"step {step}/{total}  loss_G {g:.4f}  loss_D {d:.4f}  samples/s {seen / (time.time() - t0):.1f}", flush=True)
             t0, seen, sums = time.time(), 0, 0.0
 
-    truth_dir = os.path.join(root, "testA_truth")
-    eval_B = ImageFolder(root, lists["trainB"][:500], args.size, False)
-    mean_B = np.mean([eval_B[i][0] for i in range(len(eval_B))], axis=0)
-    m, grid = evaluate(G_AB, G_BA, ds["testA"], truth_dir if os.path.isdir(truth_dir) else None, mean_B)
+    eval_B = ImageFolder(root, ds["trainB"].items[:500], args.size, False)
+    mean_B = np.mean([eval_B[i] for i in range(len(eval_B))], axis=0)
+    m, grid = evaluate(G_AB, G_BA, ds["testA"], os.path.join(root, "testA_truth"), mean_B)
     if "translate" in m:
         print(f"test L1 G_AB(testA) vs true B {m['translate']:.4f}  baselines: identity (output = input) "
               f"{m['identity']:.4f}, mean training-B image {m['mean_B']:.4f}")
     print(f"test cycle L1 |G_BA(G_AB(a)) - a| {m['cycle']:.4f}")
 
-    os.makedirs(args.output_dir, exist_ok=True)
     paddle.save({"G_AB": G_AB.state_dict(), "G_BA": G_BA.state_dict(), "D_A": D_A.state_dict(), "D_B": D_B.state_dict()},
                 os.path.join(args.output_dir, "model.pdparams"))
     png = ((grid.transpose(1, 2, 0) + 1) * 127.5).clip(0, 255).astype("uint8")
@@ -308,7 +288,7 @@ def main(argv=None):
     print(f"wrote {os.path.join(args.output_dir, 'translations.png')} (one test image per row: testA | G_AB | {'truth | ' if 'translate' in m else ''}cycle)")
     path = os.path.join(args.output_dir, "inference", "model")
     paddle.jit.save(G_AB, path, input_spec=[paddle.static.InputSpec([None, 3, args.size, args.size], "float32", "x")])
-    x = paddle.to_tensor(np.stack([ds["testA"][i][0] for i in range(min(4, len(ds["testA"])))]))
+    x = paddle.to_tensor(np.stack([ds["testA"][i] for i in range(min(4, len(ds["testA"])))]))
     diff = float(np.abs(paddle.jit.load(path)(x).numpy() - G_AB(x).numpy()).max())
     assert diff < 1e-4, f"exported G_AB differs from dygraph by {diff}"
     print(f"inference from {path}: max |diff| vs dygraph {diff:.2e}")
