@@ -28,6 +28,22 @@ def losses(out_dir):
         return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
 
 
+def children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_bad_input_is_one_line_and_exit_code_2(demo, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
@@ -60,9 +76,15 @@ def test_sigkill_then_resume_logs_the_same_losses(demo, tmp_path):
     deadline = time.time() + 240
     while time.time() < deadline and max(losses(killed), default=0) < 25:
         time.sleep(0.02)
+    workers = children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert max(losses(killed)) < 90, "the run finished before it could be killed"
+    assert len(workers) == 1, workers
+    deadline = time.time() + 10
+    while time.time() < deadline and any(map(alive, workers)):
+        time.sleep(0.1)
+    assert not any(map(alive, workers)), "the reader worker outlived the killed trainer"
     saved = paddle.load(os.path.join(killed, "skipgram", "latest.pdckpt"))["step"]
     resumed = run("train.py", "--output_dir", killed, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
