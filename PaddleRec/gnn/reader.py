@@ -88,16 +88,14 @@ class Samples:
             lines.append(lineno)
         lengths = np.array([len(s) for s in seqs], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        self.items = np.fromiter((i for s in seqs for i in s), dtype=np.int64, count=int(lengths.sum()))
-        self.labels = np.array(labels, dtype=np.int64)
+        # Ids outside [1, items_num) become UNK before numpy sees them (an id may not even fit int64).
+        self.items = np.fromiter((i if 0 < i < items_num else UNK for s in seqs for i in s), dtype=np.int64,
+                                 count=int(lengths.sum()))
+        self.unknown_items = int(lengths.sum()) - int(np.count_nonzero(self.items))
+        self.has_label = np.array([label >= 0 for label in labels], dtype=bool)
+        self.labels = np.array([label if 0 < label < items_num else 0 for label in labels], dtype=np.int64)
+        self.unknown_labels = int((self.has_label & (self.labels == 0)).sum())
         self.lines = np.array(lines, dtype=np.int64)
-        unknown = (self.items <= 0) | (self.items >= items_num)
-        self.unknown_items = int(unknown.sum())
-        self.items[unknown] = UNK
-        self.has_label = self.labels >= 0
-        unknown_label = self.has_label & ((self.labels <= 0) | (self.labels >= items_num))
-        self.unknown_labels = int(unknown_label.sum())
-        self.labels[unknown_label | ~self.has_label] = 0
         self.session = self._sessions(seqs, labels)
 
     def __len__(self):

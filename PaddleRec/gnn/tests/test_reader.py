@@ -79,7 +79,7 @@ def test_bad_lines_stop_with_file_and_line(tmp_path):
 
 
 def test_unknown_items_and_empty_sessions_are_counted(tmp_path):
-    path = write(tmp_path, "test.txt", "1 12 3;4\n;5\n\n0 2;99\n2 3;1\n")
+    path = write(tmp_path, "test.txt", "1 12 3;4\n;5\n\n0 2;99999999999999999999999\n2 3;1\n")
     samples = reader.Samples(path, 10)
     assert len(samples) == 3 and samples.empty == 2 and samples.empty_lines == [2, 3]
     assert samples.unknown_items == 2 and samples.seq(0).tolist() == [1, 0, 3] and samples.seq(1).tolist() == [0, 2]
