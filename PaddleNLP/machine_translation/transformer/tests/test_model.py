@@ -198,3 +198,34 @@ def test_loss_drops_on_a_fixed_batch():
     history = [train.train_step(model, optimizer, scaler, [(src, trg_in, labels)], 0.0, 0).item() for _ in range(60)]
     assert history[0] > math.log(30)  # the tied, sqrt(d)-scaled output layer starts far from uniform
     assert history[-1] < 0.2 * history[0], history
+
+
+def test_gradient_accumulation_averages_the_batches():
+    """An update from batches [A, B] equals one from the mean of their gradients: here A = B, so it
+    equals the update from A alone, and differs from the update from [A, C]."""
+    rng = np.random.default_rng(0)
+
+    def batch():
+        src = paddle.to_tensor(rng.integers(3, 30, (3, 5)))
+        trg = rng.integers(3, 30, (3, 4))
+        return (src, paddle.to_tensor(np.concatenate([np.zeros((3, 1), dtype=np.int64), trg], axis=1)),
+                paddle.to_tensor(np.concatenate([trg, np.ones((3, 1), dtype=np.int64)], axis=1)))
+
+    a, c = batch(), batch()
+
+    def updated(micro_batches):
+        paddle.seed(0)
+        model = build_model("tiny", 30, dropout=0.0)
+        for layer in model.sublayers():
+            if isinstance(layer, paddle.nn.Dropout):
+                layer.p = 0.0
+        optimizer = paddle.optimizer.SGD(learning_rate=0.5, parameters=model.parameters())
+        loss = train.train_step(model, optimizer, paddle.amp.GradScaler(enable=False), micro_batches, 0.1, 0)
+        return model.embedding.weight.numpy(), loss.item()
+
+    single, loss_single = updated([a])
+    twice, loss_twice = updated([a, a])
+    other, _ = updated([a, c])
+    np.testing.assert_allclose(twice, single, rtol=1e-5, atol=1e-6)
+    assert loss_twice == pytest.approx(loss_single, rel=1e-6)
+    assert np.abs(other - single).max() > 1e-4

@@ -184,3 +184,15 @@ def test_help_shows_every_flag_with_its_default_and_the_models_once(capsys):
         text = capsys.readouterr().out
         assert text.count("base, big, small, tiny") == 1, script.__name__
         assert "(default: " in text
+
+
+def test_accumulation_steps_count_updates(demo, tmp_path):
+    """--accum_steps 2: an update takes two batches, so an epoch has half the steps."""
+    out = str(tmp_path / "out")
+    _, stdout = run_main(train.main, TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", "2",
+                                             "--log_interval", "1", "--accum_steps", "2"])
+    one = train.get_args(TINY + ["--data_dir", demo])
+    tokenizer = reader.load_tokenizer(demo)
+    batches = len(train.epoch_batches(reader.load_split(one, "train", tokenizer), one, 0))
+    assert f"{batches // 2} steps/epoch of 2 x 256 tokens x 1 process(es)" in stdout
+    assert sorted(losses(out)) == [1, 2]
