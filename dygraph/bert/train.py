@@ -1,8 +1,4 @@
-"""BERT in dygraph: masked-LM pre-training, then fine-tuning the same encoder on a sentence-pair task.
-
-Phase 1 chooses 15% of the ordinary tokens (80% become [MASK], 10% a random token, 10% stay) and trains
-on those positions only; phase 2 fine-tunes the encoder under a classifier on [CLS]. See README.md.
-"""
+"""BERT in dygraph: masked-LM pre-training, then fine-tuning the same encoder on a sentence-pair task (README.md)."""
 import argparse
 import itertools
 import os
@@ -28,8 +24,7 @@ IGNORE = -100  # MLM label of every position that was not chosen for prediction
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data_dir", default=None, help="folder with corpus.txt, vocab.txt, train.tsv, dev.tsv; none: demo data")
     p.add_argument("--output_dir", default="output", help="where model.pdparams and inference/ go")
     p.add_argument("--pretrain_epochs", type=int, default=8, help="phase 1 epochs (0: no pre-training)")
