@@ -1,8 +1,4 @@
-"""YOLOv3 in Paddle's dynamic graph: anchors, the YOLOv3 loss and NMS, on a small DarkNet.
-
-Maps at strides 32, 16, 8 predict boxes against anchors; a ground-truth box trains one slot (`assign_anchor`),
-`yolo_loss` trains it, `yolo_box` decodes, per-class NMS keeps the best. COCO layout; see README.md.
-"""
+"""YOLOv3 in Paddle's dynamic graph: anchors, the YOLOv3 loss and NMS, on a small DarkNet (see README.md)."""
 import argparse
 import json
 import os
@@ -54,7 +50,7 @@ def make_demo_data(out_dir=DEMO_DIR, n_train=400, n_val=100, seed=0):
     """Circles, squares and triangles (frequencies 5:3:2, 10-56 px, 0-3 per image, each class its own hue) on noise."""
     if os.path.exists(os.path.join(out_dir, "annotations", "instances_val2017.json")):
         return out_dir
-    rng, ann_id = np.random.RandomState(seed), 0
+    rng = np.random.RandomState(seed)
     os.makedirs(os.path.join(out_dir, "annotations"), exist_ok=True)
     for split, n in (("train2017", n_train), ("val2017", n_val)):
         os.makedirs(os.path.join(out_dir, split), exist_ok=True)
@@ -75,8 +71,7 @@ def make_demo_data(out_dir=DEMO_DIR, n_train=400, n_val=100, seed=0):
                 x2, y2 = x + s - 1, y + s - 1
                 shape = [(x, y2), (x2, y2), ((x + x2) / 2, y)] if cls == 2 else [x, y, x2, y2]
                 [draw.ellipse, draw.rectangle, draw.polygon][cls](shape, fill=fill)
-                ann_id += 1
-                anns.append({"id": ann_id, "image_id": i, "category_id": cls + 1, "bbox": [x, y, s, s], "area": s * s, "iscrowd": 0})
+                anns.append({"id": len(anns) + 1, "image_id": i, "category_id": cls + 1, "bbox": [x, y, s, s], "area": s * s, "iscrowd": 0})
             img.save(os.path.join(out_dir, split, f"{i:012d}.jpg"), quality=90)
             images.append({"id": i, "file_name": f"{i:012d}.jpg", "width": w, "height": h})
         cats = [{"id": k + 1, "name": name} for k, name in enumerate(["circle", "square", "triangle"])]
@@ -88,8 +83,7 @@ def make_demo_data(out_dir=DEMO_DIR, n_train=400, n_val=100, seed=0):
 def load_coco(json_path, image_dir):
     """[(image path, width, height, boxes [n, 4] x1y1x2y2 pixels, labels [n])] and the sorted category ids."""
     try:
-        with open(json_path) as f:
-            coco = json.load(f)
+        coco = json.load(open(json_path))
     except OSError as e:
         raise SystemExit(f"error: {json_path}: {e.strerror}")
     except json.JSONDecodeError as e:
@@ -180,13 +174,12 @@ class YOLOv3(nn.Layer):
         feats = [self.stem(x)]
         for stage in self.stages:
             feats.append(stage(feats[-1]))
-        outputs, route = [], None
-        for i, feat in enumerate(feats[:-4:-1]):
-            if route is not None:  # the route: coarser features, upsampled and stacked onto the finer backbone map
-                feat = paddle.concat([route, feat], axis=1)
+        outputs = []
+        for i, feat in enumerate(feats[:-4:-1]):  # strides 32, 16, 8
+            if i > 0:  # the route: the coarser block's output, upsampled and stacked onto the finer backbone map
+                feat = paddle.concat([self.routes[i - 1](h), feat], axis=1)
             h = self.blocks[i](feat)
             outputs.append(self.outs[i](h))
-            route = self.routes[i](h) if i < 2 else None
         if im_shape is None:  # for the loss: [N, 3 * (5 + C), S / stride, S / stride] at strides 32, 16, 8
             return outputs
         # decoded: boxes [N, M, 4] in the pixels of the original image (im_shape = its h, w), scores [N, M, C]
