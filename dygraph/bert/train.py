@@ -208,10 +208,9 @@ class Bert(nn.Layer):
 
 
 def mlm_loss(logits, labels):
-    """Mean cross-entropy over the chosen positions only; positions labelled IGNORE count for nothing."""
-    flat, chosen = labels.reshape([-1]), (labels.reshape([-1]) != IGNORE).astype(logits.dtype)
-    nll = F.cross_entropy(logits.reshape([-1, logits.shape[-1]]), paddle.clip(flat, min=0), reduction="none")
-    return (nll.reshape([-1]) * chosen).sum() / chosen.sum().clip(min=1.0)
+    """Mean cross-entropy over the chosen positions only (Paddle's mean would divide by all positions)."""
+    nll = F.cross_entropy(logits, labels, ignore_index=IGNORE, reduction="sum")  # IGNORE positions add 0
+    return nll / (labels != IGNORE).astype(logits.dtype).sum().clip(min=1.0)
 
 
 def fit(model, loader, loss_fn, epochs, lr, args, tag):
