@@ -31,7 +31,8 @@ from models.ssr import hinge_loss
 
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
-    utils.add_common_flags(parser, model="ssr", models=MODELS, epochs=10, batch_size=50, lr=0.01, log_interval=100)
+    utils.add_common_flags(parser, model="ssr", models=MODELS, epochs=10, batch_size=50, lr=0.01, log_interval=100,
+                           num_workers=0)  # a batch takes ~0.2 ms to build: workers cost more than they save
     add_model_flags(parser)
     g = parser.add_argument_group("SSR")
     g.add_argument("--margin", type=float, default=0.8, help="hinge margin between the positive's and a negative's cosine")
