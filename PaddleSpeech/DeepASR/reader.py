@@ -305,10 +305,11 @@ def fbank(samples):
     frames[:, 0] *= 1 - 0.97
     if "window" not in _MEL:
         _MEL["window"] = ((0.5 - 0.5 * np.cos(2 * np.pi * np.arange(WINDOW) / (WINDOW - 1))) ** 0.85).astype(np.float32)
-        _MEL["mel"] = mel_filters().T
+        import scipy.sparse  # each filter covers a few bins: a sparse product, far cheaper than a dense BLAS call
+        _MEL["mel"] = scipy.sparse.csr_matrix(mel_filters())
     import scipy.fft
     power = np.abs(scipy.fft.rfft(frames * _MEL["window"], n=N_FFT, axis=1)) ** 2
-    return np.log(np.maximum(power @ _MEL["mel"], LOG_FLOOR)).astype(np.float32)
+    return np.log(np.maximum((_MEL["mel"] @ power.T).T, LOG_FLOOR)).astype(np.float32)
 
 
 def _delta_windows(window=2, order=2):
