@@ -32,9 +32,10 @@ def evaluate(model, loader, popular=None, k=TOPK):
     with paddle.no_grad():
         for inputs, targets, lengths in utils.progress(loader, len(loader), "eval"):
             _, topk_items = model(inputs, lengths)
-            ours.update(topk_items.numpy(), targets.numpy(), lengths.numpy())
+            targets, lengths = targets.numpy(), lengths.numpy()
+            ours.update(topk_items.numpy(), targets, lengths)
             if popular is not None:
-                baseline.update(popularity_topk(popular[:k], targets.numpy()), targets.numpy(), lengths.numpy())
+                baseline.update(popularity_topk(popular[:k], targets), targets, lengths)
     model.train()
     result = ours.result()
     if popular is not None:
