@@ -33,7 +33,6 @@ def reader_rates(args):
     vocab, records, stats = reader.build_vocab(args.data_dir)
     train_set = reader.encode(records, vocab, reader.MAX_SEQ_LEN, stats)
     parse_rate = len(train_set) / (time.perf_counter() - start)
-    args.pad_id = vocab.pad_id
     sampler, loader = train_loader(args, train_set, vocab.pad_id)
     sampler.set_epoch(0)
     start, texts = time.perf_counter(), 0

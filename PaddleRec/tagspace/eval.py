@@ -33,12 +33,12 @@ def evaluate(model, loader):
     return metric.merge_ranks().summary()
 
 
-def eval_loader(args, dataset, batch_size):
+def eval_loader(args, dataset, batch_size, pad_id):
     """This rank's share of an evaluation set (no duplicates), in batches sorted by length."""
     shard = reader.TagDataset(dataset.examples[utils.rank()::utils.world_size()])
     sampler = reader.LengthBucketSampler(shard.lengths, batch_size, shuffle=False, shard=False)
     return utils.make_loader(shard, args, batch_sampler=sampler,
-                             collate_fn=functools.partial(reader.collate, pad_id=args.pad_id))
+                             collate_fn=functools.partial(reader.collate, pad_id=pad_id))
 
 
 def default_checkpoint(output_dir, model):
@@ -98,8 +98,7 @@ def main(argv=None):
     model, vocab, _ = load_run(args)
     dataset = reader.load_split(args.data_dir, args.split, vocab, args.max_seq_len, args.dev_every,
                                 args.skip_bad_samples, verbose=utils.is_main_process())
-    args.pad_id = vocab.pad_id
-    result = evaluate(model, eval_loader(args, dataset, args.batch_size))
+    result = evaluate(model, eval_loader(args, dataset, args.batch_size, vocab.pad_id))
     if utils.is_main_process():
         print(f"eval {args.model} on {result['samples']} {args.split} texts of {args.data_dir}: "
               f"acc {result['acc']:.4f} p@1 {result['p_at_1']:.4f} macro_f1 {result['macro_f1']:.4f}")

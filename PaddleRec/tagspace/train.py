@@ -118,10 +118,8 @@ def main(argv=None):
     dev_set = reader.load_split(args.data_dir, "dev", vocab, args.max_seq_len, args.dev_every, args.skip_bad_samples)
     if utils.is_main_process():  # the vocabulary shapes the tables: eval/export/infer read this copy
         vocab.save(os.path.join(out_dir, reader.RUN_VOCAB))
-    args.pad_id = vocab.pad_id
     sampler, loader = train_loader(args, train_set, vocab.pad_id)
-    dev_loader = eval_loader(args, dev_set, args.eval_batch_size)
-    del args.pad_id  # not a setting of the run
+    dev_loader = eval_loader(args, dev_set, args.eval_batch_size, vocab.pad_id)
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
         raise utils.DataError(f"{files[0]}:0: fewer training texts than one batch per rank")

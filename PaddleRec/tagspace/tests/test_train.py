@@ -250,18 +250,18 @@ def test_distributed_eval_equals_single_process(demo_dir, monkeypatch):
     counts summed over ranks give the single-process metric."""
     vocab, _, _ = reader.build_vocab(demo_dir)
     test = reader.load_split(demo_dir, "test", vocab, verbose=False)
-    args = argparse.Namespace(num_workers=0, no_shared_memory=False, pad_id=vocab.pad_id)
+    args = argparse.Namespace(num_workers=0, no_shared_memory=False)
     model = build_model("tagspace", len(vocab), vocab.num_tags, vocab.pad_id, hid_dim=16)
     seen, parts = [], []
     for rank in range(3):
         monkeypatch.setenv("PADDLE_TRAINERS_NUM", "3")
         monkeypatch.setenv("PADDLE_TRAINER_ID", str(rank))
-        loader = eval_script.eval_loader(args, test, 32)
+        loader = eval_script.eval_loader(args, test, 32, vocab.pad_id)
         seen += [tuple(ids[:n]) for ids, lengths, _ in loader for ids, n in zip(ids.numpy().tolist(), lengths.numpy())]
         monkeypatch.setenv("PADDLE_TRAINERS_NUM", "1")  # evaluate the shard alone (no all-reduce here)
         parts.append(eval_script.evaluate(model, loader))
     assert sorted(seen) == sorted(tuple(ids) for ids, _ in test.examples)  # each text exactly once
     monkeypatch.setenv("PADDLE_TRAINER_ID", "0")
-    whole = eval_script.evaluate(model, eval_script.eval_loader(args, test, 32))
+    whole = eval_script.evaluate(model, eval_script.eval_loader(args, test, 32, vocab.pad_id))
     assert sum(p["samples"] for p in parts) == whole["samples"] == 200
     assert sum(p["acc"] * p["samples"] for p in parts) == pytest.approx(whole["acc"] * whole["samples"])
