@@ -14,7 +14,7 @@ from models import AnalogyModel, build_model
 
 def encode(questions, vocab):
     """[(section, lineno, (a, b, c, d))] -> (ids [N, 4] with -1 for an OOV word, sections [N])."""
-    ids = np.array([[vocab.id(w) if vocab.id(w) is not None else -1 for w in words] for _, _, words in questions],
+    ids = np.array([[-1 if (i := vocab.id(w)) is None else i for w in words] for _, _, words in questions],
                    dtype=np.int64).reshape(-1, 4)
     return ids, [section for section, _, _ in questions]
 

@@ -349,7 +349,7 @@ def read_questions(path, skip_bad=False):
     return questions, bad
 
 
-def question_split(data_dir, split, dev_every, questions_path=None):
+def question_split(data_dir, split, questions_path=None):
     """(path, part): the questions of a split. With DATA_DIR/questions-dev.txt, dev is that file and
     test the whole questions file; otherwise every dev_every-th question of the file is dev (it picks
     best.pdparams) and test is the rest, so that no test question is seen while choosing."""
@@ -357,13 +357,11 @@ def question_split(data_dir, split, dev_every, questions_path=None):
     dev_file = os.path.join(data_dir, DEV_QUESTIONS_FILE)
     if os.path.isfile(dev_file) and not questions_path:
         return (dev_file, "all") if split == "dev" else (path, "all")
-    if split == "all":
-        return path, "all"
-    return path, split
+    return path, split  # "all", or the dev/test share of the one file
 
 
 def load_questions(data_dir, split, dev_every, skip_bad=False, questions_path=None):
-    path, part = question_split(data_dir, split, dev_every, questions_path)
+    path, part = question_split(data_dir, split, questions_path)
     questions, bad = read_questions(path, skip_bad)
     if part != "all":
         questions = [q for i, q in enumerate(questions, 1) if (i % dev_every == 0) == (part == "dev")]
