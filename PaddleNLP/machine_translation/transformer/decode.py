@@ -8,6 +8,9 @@ back ends implement:
 - `PredictorDecoder`: the exported `start` and `step` programs under Paddle Inference.
 
 The search runs in numpy around them, so all three give the same translations by construction.
+`reorder(state, rows)` gathers the state's rows (beam search's first expansion: every part);
+with cache_only, only what depends on the hypothesis (the self-attention cache, the prefix): the
+encoder-side parts are the same for every beam of a sentence, and beams only move inside it.
 Beam search keeps `beam` hypotheses per sentence; a hypothesis that emitted <e> is finished and stays
 as it is. Candidates are ranked by log-probability / lp(length), lp = ((5 + length) / 6) ** alpha
 (Wu et al. 2016; length counts the <e>), so with beam 1 the search is exactly greedy decoding.
@@ -33,12 +36,14 @@ class CachedDecoder:
             log_probs, self_k, self_v = self.model.step(paddle.to_tensor(tokens), self_k, self_v, cross_k, cross_v, bias)
         return log_probs.numpy(), [self_k, self_v, cross_k, cross_v, bias]
 
-    def reorder(self, state, rows):
+    def reorder(self, state, rows, cache_only=False):
         index = paddle.to_tensor(rows)
-        self_k, self_v, cross_k, cross_v, bias = state
-        return [paddle.gather(self_k, index, axis=1), paddle.gather(self_v, index, axis=1),
-                paddle.gather(cross_k, index, axis=1), paddle.gather(cross_v, index, axis=1),
-                paddle.gather(bias, index, axis=0)]
+        self_k, self_v, *source = state
+        if not cache_only:
+            cross_k, cross_v, bias = source
+            source = [paddle.gather(cross_k, index, axis=1), paddle.gather(cross_v, index, axis=1),
+                      paddle.gather(bias, index, axis=0)]
+        return [paddle.gather(self_k, index, axis=1), paddle.gather(self_v, index, axis=1), *source]
 
 
 class UncachedDecoder:
@@ -64,10 +69,12 @@ class UncachedDecoder:
         prefix = np.concatenate([prefix, tokens[:, None]], axis=1)
         return self._last(prefix, enc_out, bias), [prefix, enc_out, bias]
 
-    def reorder(self, state, rows):
+    def reorder(self, state, rows, cache_only=False):
         prefix, enc_out, bias = state
-        index = paddle.to_tensor(rows)
-        return [prefix[rows], paddle.gather(enc_out, index, axis=0), paddle.gather(bias, index, axis=0)]
+        if not cache_only:
+            index = paddle.to_tensor(rows)
+            enc_out, bias = paddle.gather(enc_out, index, axis=0), paddle.gather(bias, index, axis=0)
+        return [prefix[rows], enc_out, bias]
 
 
 class PredictorDecoder:
@@ -86,9 +93,12 @@ class PredictorDecoder:
         log_probs, self_k, self_v = self.step_run([np.asarray(tokens, dtype=np.int64), *state])
         return log_probs, [self_k, self_v, *state[2:]]
 
-    def reorder(self, state, rows):
-        self_k, self_v, cross_k, cross_v, bias = state
-        return [self_k[:, rows], self_v[:, rows], cross_k[:, rows], cross_v[:, rows], bias[rows]]
+    def reorder(self, state, rows, cache_only=False):
+        self_k, self_v, *source = state
+        if not cache_only:
+            cross_k, cross_v, bias = source
+            source = [cross_k[:, rows], cross_v[:, rows], bias[rows]]
+        return [self_k[:, rows], self_v[:, rows], *source]
 
 
 def length_penalty(length, alpha):
@@ -103,6 +113,21 @@ def force_end(log_probs, rows, eos_id):
         log_probs[rows] = -np.inf
         log_probs[rows, eos_id] = eos
     return log_probs
+
+
+def top_k(scores, k):
+    """Column indices of the k largest entries of each row, largest first, ties to the lower index:
+    the first k of a stable argsort of -scores, without sorting whole rows (beam x vocabulary
+    candidates per sentence and step; about 5x faster at a 32000-token vocabulary)."""
+    neg = -scores
+    bounds = np.partition(neg, k - 1, axis=1)[:, k - 1]
+    top = np.empty((len(neg), k), dtype=np.int64)
+    for i, (row, bound) in enumerate(zip(neg, bounds)):
+        candidates = np.flatnonzero(row <= bound)  # every entry tied with the k-th, in index order
+        if len(candidates) < k:  # NaN scores: rank the whole row as argsort would
+            candidates = np.arange(len(row))
+        top[i] = candidates[np.argsort(row[candidates], kind="stable")[:k]]
+    return top
 
 
 def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
@@ -129,7 +154,7 @@ def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
         raw[finished, eos_id] = scores[finished]  # a finished hypothesis stays as it is
         cand_len = np.where(finished, lengths, t + 1)
         ranked = (raw / length_penalty(cand_len, alpha)[:, None]).reshape(batch, k * vocab)
-        top = np.argsort(-ranked, axis=1, kind="stable")[:, :k]  # ties: the lower beam, then the lower id
+        top = top_k(ranked, k)  # ties: the lower beam, then the lower id
         rows = (top // vocab + np.arange(batch)[:, None] * k).reshape(-1)
         new_tokens = (top % vocab).reshape(-1)
         scores = raw.reshape(batch, k * vocab)[np.arange(batch)[:, None], top].reshape(-1)
@@ -137,7 +162,7 @@ def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
         lengths = np.where(was_finished, lengths[rows], t + 1)
         finished = was_finished | (new_tokens == eos_id)
         tokens = np.concatenate([tokens[rows], new_tokens[:, None]], axis=1)
-        state = decoder.reorder(state, rows)
+        state = decoder.reorder(state, rows, cache_only=True)  # rows stay within their sentence
         if finished.all():
             break
     lengths = np.where(finished, lengths, tokens.shape[1])

@@ -56,19 +56,17 @@ def baselines(data, tokenizer, dictionary):
     return out
 
 
-def evaluate_split(model, data, args, what):
-    """BLEU of this run's translations of a split (this rank's share, statistics summed over ranks);
-    returns (result dict, this rank's hypotheses as (tokenized, detokenized) pairs)."""
+def evaluate_split(model, data, max_length, beam_size, alpha, batch_size, what):
+    """BLEU of the model's translations of a split (each rank translates its share, the statistics
+    are summed over ranks): {"bleu", "tok_bleu", "signature"}. train.py's dev evaluation too (greedy)."""
     rank, world = utils.rank(), utils.world_size()
-    vocab = data.tokenizer.vocab
     model.eval()
-    outputs = decode.translate(decode.CachedDecoder(model), data.src[rank::world], vocab.eos_id, args.max_length,
-                               args.beam_size, args.alpha, args.batch_size, model.pad_id, what=what)
+    outputs = decode.translate(decode.CachedDecoder(model), data.src[rank::world], data.tokenizer.vocab.eos_id,
+                               max_length, beam_size, alpha, batch_size, model.pad_id, what=what)
     hyps = [data.tokenizer.to_text(ids) for ids in outputs]
     ref_tok, ref_raw = data.references()
-    result = metric.corpus_bleu([h[0] for h in hyps], [h[1] for h in hyps], ref_tok[rank::world],
-                                ref_raw[rank::world], gather=True)
-    return result, hyps
+    return metric.corpus_bleu([h[0] for h in hyps], [h[1] for h in hyps], ref_tok[rank::world],
+                              ref_raw[rank::world], gather=True)
 
 
 def build_parser():
@@ -126,7 +124,8 @@ def main(argv=None):
         if data.too_long and utils.is_main_process():
             print(f"warning: {data.too_long} {split} sentences are longer than max_length {args.max_length}; "
                   "their sources are truncated", file=sys.stderr, flush=True)
-        result, _ = evaluate_split(model, data, args, f"eval {split}")
+        result = evaluate_split(model, data, args.max_length, args.beam_size, args.alpha, args.batch_size,
+                                f"eval {split}")
         signature = result["signature"]
         metrics[f"{split}_bleu"], metrics[f"{split}_tok_bleu"] = result["bleu"], result["tok_bleu"]
         ref_tok, ref_raw = data.references()

@@ -20,12 +20,14 @@ def _bleu(tokenize):
 
 
 def statistics(hypotheses, references, tokenize):
-    """Summed sufficient statistics of sentence pairs (a numpy vector)."""
+    """BLEU's sufficient statistics of sentence pairs, from sacrebleu's public BLEUScore: a numpy
+    vector [hypothesis length, reference length, n-gram matches.., n-gram totals..], additive over
+    any split of the corpus."""
     bleu = _bleu(tokenize)
     if not hypotheses:
         return np.zeros(2 + 2 * bleu.max_ngram_order)
-    stats = bleu._extract_corpus_statistics(hypotheses, [references])
-    return np.asarray(stats, dtype=np.float64).sum(axis=0)
+    s = bleu.corpus_score(hypotheses, [references])
+    return np.array([s.sys_len, s.ref_len, *s.counts, *s.totals], dtype=np.float64)
 
 
 def score(hypotheses, references, tokenize="13a", gather=False):
@@ -34,8 +36,11 @@ def score(hypotheses, references, tokenize="13a", gather=False):
     stats = statistics(hypotheses, references, tokenize)
     if gather:
         stats = utils.all_reduce_sum(stats)
-    result = bleu._compute_score_from_stats([int(round(x)) for x in stats])
-    bleu.num_refs = 1  # what corpus_score would record; the signature needs it
+    stats, n = [int(round(x)) for x in stats], bleu.max_ngram_order
+    result = bleu.compute_bleu(stats[2:2 + n], stats[2 + n:], stats[0], stats[1], smooth_method=bleu.smooth_method,
+                               smooth_value=bleu.smooth_value, effective_order=bleu.effective_order,
+                               max_ngram_order=n)
+    bleu.num_refs = 1  # what corpus_score records (one reference per sentence); the signature needs it
     return result.score, str(bleu.get_signature())
 
 

@@ -16,18 +16,15 @@ After each --eval_interval epochs the dev split is translated greedily and score
 selects best.pdparams; eval.py translates the test split once, with beam search.
 """
 import argparse
-import math
 import os
 import shutil
 
 import utils  # first: it quiets paddle's import-time warnings
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-import decode
-import metric
 import reader
+from eval import evaluate_split
 from model import CONFIGS, MODELS, build_model, configure_threads, num_parameters
 
 # flag -> field of model.TransformerConfig that gives its default
@@ -105,17 +102,9 @@ def train_step(model, optimizer, scaler, micro_batches, epsilon, pad_id, amp_lev
 
 def dev_bleu(model, data, args, what="eval dev"):
     """Greedy translations of this rank's share of a split, scored with BLEU over all ranks."""
-    model.eval()
-    rank, world = utils.rank(), utils.world_size()
-    sources = data.src[rank::world]
-    vocab = data.tokenizer.vocab
-    outputs = decode.translate(decode.CachedDecoder(model), sources, vocab.eos_id, args.max_length, beam_size=1,
-                               batch_size=args.eval_batch_size, pad_id=model.pad_id, what=what)
-    hyp = [data.tokenizer.to_text(ids) for ids in outputs]
-    ref_tok, ref_raw = data.references()
+    result = evaluate_split(model, data, args.max_length, 1, 0.0, args.eval_batch_size, what)
     model.train()
-    return metric.corpus_bleu([h[0] for h in hyp], [h[1] for h in hyp], ref_tok[rank::world], ref_raw[rank::world],
-                              gather=True)
+    return result
 
 
 def epoch_batches(train_data, args, epoch):

@@ -1,5 +1,6 @@
 """The model: parameter counts against the hand computation, shapes, the cached decoder against the
 uncached one, beam search against greedy and against a hand-made case, and learning on a fixed batch."""
+import itertools
 import math
 
 import numpy as np
@@ -101,6 +102,16 @@ def test_beam_1_is_greedy():
     assert wider != beam1  # the test can miss: a wider beam finds other translations
 
 
+def test_top_k_is_the_head_of_a_stable_argsort():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(-3, 3, (50, 40)).astype(np.float64)  # many ties
+    scores[rng.random(scores.shape) < 0.3] = -np.inf
+    scores[0, :] = -np.inf
+    scores[1, 5] = np.nan
+    for k in (1, 4, 7):
+        np.testing.assert_array_equal(decode.top_k(scores, k), np.argsort(-scores, axis=1, kind="stable")[:, :k])
+
+
 class PrefixDecoder:
     """Pseudo-random next-token log-probabilities that depend on the source row and the whole prefix:
     sentences of every length, <e> (id 1) included."""
@@ -121,7 +132,7 @@ class PrefixDecoder:
         state = [prefix + (int(t),) for prefix, t in zip(state, tokens)]
         return self.log_probs(state), state
 
-    def reorder(self, state, rows):
+    def reorder(self, state, rows, cache_only=False):
         return [state[r] for r in rows]
 
 
@@ -150,7 +161,7 @@ class TableDecoder:
     def step(self, tokens, state):
         return np.stack([self.row(int(t)) for t in tokens]), None
 
-    def reorder(self, state, rows):
+    def reorder(self, state, rows, cache_only=False):
         return None
 
 
@@ -162,6 +173,27 @@ def test_beam_search_on_a_hand_computed_case():
     # "a <e>" (0.18) loses to "b <e>" at any alpha: equal lengths
     assert decode.beam_search(TableDecoder(), src, 6, 1, beam_size=3, alpha=2.0) == [[3]]
     assert decode.length_penalty(np.array([1, 5]), 0.6) == pytest.approx([1.0, (10 / 6) ** 0.6])
+
+
+def test_an_exhaustive_beam_returns_the_best_length_normalised_sentence():
+    """Beam 16 over at most 4 tokens keeps every hypothesis of TableDecoder alive or finished, so the
+    search must return the sentence with the highest log p / lp(length) found by enumeration; a large
+    alpha favours a longer sentence than the likeliest one."""
+    table, src = TableDecoder(), np.zeros((1, 2), dtype=np.int64)
+
+    def best_by_enumeration(alpha):
+        scored = []
+        for n in range(4):
+            for words in itertools.product([2, 3], repeat=n):
+                last, log_p = None, 0.0
+                for token in list(words) + [1]:
+                    log_p, last = log_p + table.row(last)[token], token
+                scored.append((log_p / decode.length_penalty(n + 1, alpha), list(words)))
+        return max(scored)[1]
+
+    for alpha in (0.0, 0.6, 2.0, 5.0):
+        assert decode.beam_search(table, src, 4, 1, beam_size=16, alpha=alpha) == [best_by_enumeration(alpha)]
+    assert best_by_enumeration(0.6) == [3] and best_by_enumeration(5.0) == [2, 2, 3]
 
 
 def test_label_smoothed_loss_on_a_hand_computed_case():
