@@ -1,6 +1,8 @@
 """Decoding: beam search and greedy decoding over one interface that two back ends implement:
 
 - `ModelDecoder`: the dynamic-graph model (model.start / model.step);
+- `UncachedDecoder`: the dynamic-graph model re-run over the whole target prefix at every step
+  (what carrying the LSTM state saves; a test checks both give the same tokens);
 - `PredictorDecoder`: the exported `start` and `step` programs under Paddle Inference.
 
 The search runs in numpy around them, so both give the same translations by construction. Beam
@@ -39,6 +41,36 @@ class ModelDecoder:
     def reorder(self, state, rows):
         index = paddle.to_tensor(rows)
         return [paddle.gather(s, index, axis=axis) for s, axis in zip(state, BATCH_AXIS)]
+
+
+class UncachedDecoder:
+    """Every step runs the model (encoder and decoder) over the source and the whole prefix
+    <s> y1 .. yt, and keeps the last position's log-probabilities."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def _last(self, src, src_len, prefix):
+        with paddle.no_grad():
+            logits = self.model(paddle.to_tensor(src), paddle.to_tensor(src_len), paddle.to_tensor(prefix))
+            return paddle.nn.functional.log_softmax(logits[:, -1], axis=-1).numpy()
+
+    def start(self, src, src_len):
+        prefix = np.full((len(src), 1), self.model_bos, dtype=np.int64)
+        return self._last(src, src_len, prefix), [src, src_len, prefix]
+
+    @property
+    def model_bos(self):
+        from model import BOS_ID
+        return BOS_ID
+
+    def step(self, tokens, state):
+        src, src_len, prefix = state
+        prefix = np.concatenate([prefix, np.asarray(tokens, dtype=np.int64)[:, None]], axis=1)
+        return self._last(src, src_len, prefix), [src, src_len, prefix]
+
+    def reorder(self, state, rows):
+        return [s[rows] for s in state]
 
 
 class PredictorDecoder:

@@ -23,7 +23,8 @@ import decode
 import metric
 import reader
 import train
-from model import MODELS
+import vae
+from train import ALL_MODELS as MODELS
 
 
 def default_checkpoint(output_dir, model):
@@ -72,6 +73,8 @@ def build_parser():
                                       ("--dropout", float, 0.2, "dropout"), ("--init_scale", float, 0.1, "init range")):
         parser.add_argument(flag, type=kind, default=default, help=f"(from the run) {text}")
     reader.add_data_flags(parser)
+    g = parser.add_argument_group("vae (from the run)")
+    g.add_argument("--latent_size", type=int, default=32, help="size of the latent code z")
     return parser
 
 
@@ -81,6 +84,16 @@ def get_args(argv=None):
 
 def load_run_model(args, checkpoint=None):
     """(model with the run's weights, source vocabulary, target vocabulary, checkpoint path)."""
+    if args.model == "vae":
+        path = os.path.join(args.output_dir, args.model, "vocab.trg.txt")
+        if not os.path.isfile(path):
+            raise utils.CheckpointError(f"no vocabulary at {path}; it is written by train.py")
+        vocab = reader.Vocabulary.load(path)
+        model = vae.build_vae(args, len(vocab))
+        checkpoint = checkpoint or default_checkpoint(args.output_dir, args.model)
+        utils.load_model(model, checkpoint)
+        model.eval()
+        return model, vocab, vocab, checkpoint
     src_vocab, trg_vocab = reader.run_vocabs(os.path.join(args.output_dir, args.model))
     model = train.model_from_args(args, len(src_vocab), len(trg_vocab))
     checkpoint = checkpoint or default_checkpoint(args.output_dir, args.model)
@@ -92,6 +105,8 @@ def load_run_model(args, checkpoint=None):
 def main(argv=None):
     args = get_args(argv)
     utils.setup(args)
+    if args.model == "vae":
+        return evaluate_vae(args)
     model, src_vocab, trg_vocab, checkpoint = load_run_model(args, args.checkpoint)
     splits = [s for s in args.splits.split(",") if s]
     datasets = {s: reader.load_split(args, s, src_vocab, trg_vocab, filter_long=False) for s in splits}
@@ -119,6 +134,27 @@ def main(argv=None):
             print("\n".join(lines), flush=True)
     if utils.is_main_process():
         print(f"sacrebleu signature: {signature}", flush=True)
+        print("final metrics: " + " ".join(f"{k}={v:.2f}" for k, v in metrics.items()), flush=True)
+    return metrics
+
+
+def evaluate_vae(args):
+    """NLL, KL and perplexity of the VAE on each split, next to the unigram model's perplexity."""
+    model, vocab, _, checkpoint = load_run_model(args, args.checkpoint)
+    train_data = vae.load_data(args, "train", vocab.ids)
+    metrics = {}
+    if utils.is_main_process():
+        print(f"evaluating {checkpoint} on {args.data_dir} (one seeded sample of z per sentence)", flush=True)
+    for split in [s for s in args.splits.split(",") if s]:
+        data = vae.load_data(args, split, vocab.ids, filter_long=False)
+        result = vae.evaluate(model, data, seed=args.seed, batch_size=args.batch_size)
+        unigram = vae.unigram_ppl(train_data, data, len(vocab))
+        metrics.update({f"{split}_nll": result["nll"], f"{split}_kl": result["kl"], f"{split}_ppl": result["ppl"],
+                        f"unigram_{split}_ppl": unigram})
+        if utils.is_main_process():
+            print(f"eval vae on {split} ({len(data)} sentences): NLL {result['nll']:.2f} per sentence "
+                  f"(KL {result['kl']:.2f}), PPL {result['ppl']:.2f}\n  unigram baseline: PPL {unigram:.2f}", flush=True)
+    if utils.is_main_process():
         print("final metrics: " + " ".join(f"{k}={v:.2f}" for k, v in metrics.items()), flush=True)
     return metrics
 

@@ -26,6 +26,7 @@ import paddle
 from paddle.static import InputSpec
 
 import eval as evaluation
+import vae
 
 
 class StartProgram(paddle.nn.Layer):
@@ -76,6 +77,16 @@ def main(argv=None):
     paddle.set_device("cpu")
     run_dir = os.path.join(args.output_dir, args.model)
     model, src_vocab, trg_vocab, checkpoint = evaluation.load_run_model(args, args.checkpoint)
+    if args.model == "vae":  # the decoder only: z -> first word, then one step (vae.py)
+        inference_dir = vae.export(model, os.path.join(run_dir, "inference"))
+        shutil.copyfile(os.path.join(run_dir, "vocab.trg.txt"), os.path.join(inference_dir, "vocab.trg.txt"))
+        with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
+            json.dump({"model": "vae", "vocab_size": len(trg_vocab), "latent_size": args.latent_size,
+                       "programs": ["vae_start", "vae_step"]}, f, indent=1)
+        utils.save_export_info(inference_dir, checkpoint, args)
+        print(f"exported vae from {checkpoint} to {inference_dir}: vae_start (z -> first word), vae_step "
+              "(one decoder step)", flush=True)
+        return inference_dir
     inference_dir = export(model, os.path.join(run_dir, "inference"))
     for name in ("vocab.src.txt", "vocab.trg.txt"):
         shutil.copyfile(os.path.join(run_dir, name), os.path.join(inference_dir, name))

@@ -24,7 +24,7 @@ import numpy as np
 import decode
 import eval as evaluation
 import reader
-from model import MODELS
+import vae
 
 
 def load_translator(args):
@@ -94,6 +94,11 @@ def build_parser():
     parser.add_argument("--output", default=None, help="write the translations here instead of stdout")
     parser.add_argument("--inference_dir", default=None, help="what export.py wrote (None: OUTPUT_DIR/MODEL/inference)")
     parser.add_argument("--ids", action="store_true", help="input lines are source token ids, not text")
+    g = parser.add_argument_group("vae (--model vae runs)")
+    g.add_argument("--sample", type=int, default=5, help="sentences decoded from z drawn from the prior")
+    g.add_argument("--interpolate", action="store_true",
+                   help="decode --interp_steps points between the posterior means of the two given sentences")
+    g.add_argument("--interp_steps", type=int, default=5, help="points of the interpolation, ends included")
     for action in parser._actions:
         if action.dest == "checkpoint":
             action.help = "translate with these weights in the dynamic graph instead of the export"
@@ -110,6 +115,8 @@ def get_args(argv=None):
 
 def main(argv=None):
     args = get_args(argv)
+    if args.model == "vae":
+        return infer_vae(args)
     inputs = read_inputs(args)
     src_vocab, trg_vocab, decoder, max_len = load_translator(args)
     sources = encode_inputs(inputs, src_vocab, max_len, args.ids)
@@ -124,6 +131,38 @@ def main(argv=None):
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
         print(f"wrote {len(results)} translations to {args.output}", file=sys.stderr, flush=True)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return results
+
+
+def infer_vae(args):
+    """Sentences from the prior, or an interpolation in latent space, decoded greedily (with the
+    export unless --checkpoint; the posterior means come from the run's checkpoint)."""
+    utils.setup(argparse.Namespace(device="cpu", seed=args.seed))
+    if args.checkpoint:
+        model, vocab, _, _ = evaluation.load_run_model(args, args.checkpoint)
+        start, step = vae.model_fns(model)
+    else:
+        info = utils.check_export(args.inference_dir)
+        vocab = reader.Vocabulary.load(os.path.join(args.inference_dir, "vocab.trg.txt"))
+        start, step = vae.predictor_fns(args.inference_dir)
+        model = None
+    if args.interpolate:
+        if len(args.sentences) != 2:
+            raise utils.DataError(f"argument {len(args.sentences) + 1}: --interpolate takes exactly two sentences")
+        if model is None:
+            model, _, _, _ = evaluation.load_run_model(args, info["checkpoint"])
+        a, b = vae.posterior_means(model, args.sentences, vocab.ids)
+        z = np.stack([(1 - t) * a + t * b for t in np.linspace(0, 1, args.interp_steps)]).astype("float32")
+    else:
+        z = np.random.RandomState(args.seed).standard_normal((args.sample, args.latent_size)).astype("float32")
+    results = [vocab.decode(ids) for ids in vae.greedy_from_z(step, start, z, args.max_len)]
+    text = "".join(r + "\n" for r in results)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

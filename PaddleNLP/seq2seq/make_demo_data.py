@@ -17,6 +17,9 @@ that neither copying the source nor translating it word by word works:
 - multi-word expressions: `every day` / `at night` / `in the morning` are one target word each,
   `often` is two.
 The vocabularies start with <unk> <s> </s>, as IWSLT15's do, then every training word by frequency.
+
+With --ptb it writes the VAE's demo instead, in the PTB layout: the source sentences of the same
+grammar, one a line, in ptb.train.txt / ptb.valid.txt / ptb.test.txt.
 """
 import argparse
 import os
@@ -135,6 +138,16 @@ def make_demo_data(out_dir, num_train=20000, num_dev=500, num_test=500, seed=0):
     return out_dir
 
 
+def make_ptb_demo(out_dir, num_train=20000, num_dev=500, num_test=500, seed=0):
+    rng = random.Random(seed + 1)
+    os.makedirs(out_dir, exist_ok=True)
+    for name, n in (("ptb.train.txt", num_train), ("ptb.valid.txt", num_dev), ("ptb.test.txt", num_test)):
+        with open(os.path.join(out_dir, name), "w", encoding="utf-8") as f:
+            f.writelines(sentence(rng)[0] + "\n" for _ in range(n))
+    print(f"wrote {out_dir}: {num_train} / {num_dev} / {num_test} sentences (ptb.train / valid / test)", flush=True)
+    return out_dir
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where to write the corpus (default: %(default)s)")
@@ -142,7 +155,10 @@ def main(argv=None):
     parser.add_argument("--num_dev", type=int, default=500, help="tst2012 pairs, the dev split (default: %(default)s)")
     parser.add_argument("--num_test", type=int, default=500, help="tst2013 pairs, the test split (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the grammar's choices (default: %(default)s)")
+    parser.add_argument("--ptb", action="store_true", help="write the VAE's demo in the PTB layout instead")
     args = parser.parse_args(argv)
+    if args.ptb:
+        return make_ptb_demo(args.out_dir, args.num_train, args.num_dev, args.num_test, args.seed)
     return make_demo_data(args.out_dir, args.num_train, args.num_dev, args.num_test, args.seed)
 
 

@@ -39,9 +39,10 @@ def uniform(scale):
 class LSTMStack(nn.Layer):
     """num_layers LSTM cells, each one weight [in + H, 4H] and one bias [4H] (the release's cell)."""
 
-    def __init__(self, input_size, hidden_size, num_layers, dropout, init_scale):
+    def __init__(self, input_size, hidden_size, num_layers, dropout, init_scale, forget_bias=1.0):
         super().__init__()
         self.hidden_size, self.num_layers, self.dropout = hidden_size, num_layers, dropout
+        self.forget_bias = forget_bias
         self.weights = nn.ParameterList([
             self.create_parameter([(input_size if i == 0 else hidden_size) + hidden_size, 4 * hidden_size],
                                   attr=uniform(init_scale)) for i in range(num_layers)])
@@ -56,7 +57,7 @@ class LSTMStack(nn.Layer):
         for i in range(self.num_layers):
             gates = paddle.matmul(paddle.concat([x, h[i]], axis=1), self.weights[i]) + self.biases[i]
             gate_i, gate_j, gate_f, gate_o = paddle.split(gates, 4, axis=1)
-            cell = F.sigmoid(gate_f + 1.0) * c[i] + F.sigmoid(gate_i) * paddle.tanh(gate_j)
+            cell = F.sigmoid(gate_f + self.forget_bias) * c[i] + F.sigmoid(gate_i) * paddle.tanh(gate_j)
             hidden = F.sigmoid(gate_o) * paddle.tanh(cell)
             new_h.append(hidden)
             new_c.append(cell)

@@ -94,6 +94,19 @@ def test_beam_one_is_greedy_and_a_wide_beam_is_at_least_as_likely(name):
     assert wide != greedy  # the beam finds other translations on an untrained model
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_carried_state_decodes_as_rerunning_the_whole_prefix(name):
+    """The decoder's carried LSTM state (the cache) gives the tokens of re-running the model over the
+    whole prefix at every step, for greedy and for beam 10."""
+    model, rng = small_model(name, seed=3), np.random.default_rng(1)
+    sources = random_sources(rng, count=5)
+    for beam in (1, 10):
+        cached = decode.translate(decode.ModelDecoder(model), sources, 2, beam_size=beam, batch_size=3, max_out_len=10)
+        uncached = decode.translate(decode.UncachedDecoder(model), sources, 2, beam_size=beam, batch_size=3,
+                                    max_out_len=10)
+        assert cached == uncached and any(cached)
+
+
 class TableDecoder:
     """A hand-made language: the first word's log-probs, then log-probs that depend on the last word."""
 

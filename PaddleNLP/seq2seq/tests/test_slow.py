@@ -62,3 +62,13 @@ def test_exit_codes_and_one_line_errors(tmp_path):
         4, "error: no vocabulary at output/seq2seq/vocab.src.txt; it is written by train.py")
     result = run("python infer.py --model seq2seq 'the cat .'", work)
     assert result.returncode == 4 and result.stderr.strip().startswith("error: no exported model in output/seq2seq/inference")
+
+
+def test_benchmark_prints_its_figures(tmp_path):
+    work = fresh_copy(tmp_path)
+    assert run("python make_demo_data.py --out_dir data/bench --num_train 300 --num_dev 8 --num_test 8", work).returncode == 0
+    result = run("python benchmark.py --data_dir data/bench --hidden_size 16 --batch_size 16 --steps 2 --repeats 1 "
+                 "--decode_sentences 4", work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"training: [\d,]+ target tokens/s in the real loop, [\d,]+ in the pure step", result.stdout)
+    assert "beam 5, carried state (cached)" in result.stdout and "beam 5, whole prefix re-run (uncached)" in result.stdout
