@@ -455,13 +455,11 @@ class LengthBatchSampler(paddle.io.BatchSampler):
     def batches(self, epoch):
         world = utils.world_size() if self.shard else 1
         size = self.batch_size * world
-        if not self.shuffle:
-            order = np.argsort(self.durations, kind="stable")
-            batches = [order[i:i + size] for i in range(0, len(order), size)]
-        else:
-            rng = np.random.default_rng((self.seed, epoch))
-            order = np.argsort(self.durations * rng.uniform(0.95, 1.05, len(self.durations)), kind="stable")
-            batches = [order[i:i + size] for i in range(0, len(order), size)]
+        rng = np.random.default_rng((self.seed, epoch)) if self.shuffle else None
+        jitter = rng.uniform(0.95, 1.05, len(self.durations)) if self.shuffle else 1.0
+        order = np.argsort(self.durations * jitter, kind="stable")
+        batches = [order[i:i + size] for i in range(0, len(order), size)]
+        if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         if world > 1:  # equal shares keep the ranks in step: an incomplete last batch is dropped
             batches = [b[utils.rank()::world] for b in batches if len(b) == size]

@@ -51,7 +51,6 @@ def test_deltas_by_hand():
     # order 1 at t=2: (1*(9-1) + 2*(16-0)) / 10 = 4.0; at t=0 the edges repeat: (1*(1-0) + 2*(4-0)) / 10 = 0.9
     assert d[2, 1] == pytest.approx(4.0) and d[0, 1] == pytest.approx(0.9)
     # order 2 of a parabola in the interior: the order-1 filter twice gives a constant 2 * (1*1 + 2*2)^2 / 100
-    assert d[4:-4, 2].tolist() == [] or np.allclose(d[4:-4, 2], 2.0)
     long = np.arange(20, dtype=np.float32)[:, None] ** 2
     assert np.allclose(reader.add_deltas(long)[4:-4, 2], 2.0)
 
