@@ -55,11 +55,28 @@ def build_optimizer(args, model):
     return paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters(), lazy_mode=True)
 
 
+class MainProcessLoader:
+    """Batches collated and turned into tensors in the loop's own process. Paddle's DataLoader with
+    no workers still hands every batch through a prefetch thread and a queue, which cost about 18%
+    of a bow step here (benchmark.py); with --num_workers 0 this does the same work directly."""
+
+    def __init__(self, dataset, sampler, collate):
+        self.dataset, self.sampler, self.collate = dataset, sampler, collate
+
+    def __iter__(self):
+        for indices in self.sampler:
+            yield [paddle.to_tensor(a) for a in self.collate([self.dataset[i] for i in indices])]
+
+
 def train_loader(args, dataset):
+    """(sampler, loader) of the training triples; DataLoader workers with --num_workers > 0."""
     sampler = reader.ShardedBatchSampler(len(dataset), args.batch_size, shuffle=True, seed=args.seed)
-    loader = utils.make_loader(dataset, args, batch_sampler=sampler,
-                               collate_fn=lambda samples: reader.collate_triples(samples, dataset.layout))
-    return sampler, loader
+
+    def collate(samples):
+        return reader.collate_triples(samples, dataset.layout)
+    if args.num_workers == 0:
+        return sampler, MainProcessLoader(dataset, sampler, collate)
+    return sampler, utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=collate)
 
 
 def check_ranks_agree(model):

@@ -167,6 +167,16 @@ def test_export_round_trip_gives_equal_scores(encoder, demo, tmp_path):
 
 
 @pytest.mark.slow
+def test_reader_workers_give_the_same_losses(demo, tmp_path):
+    """--num_workers 2 (Paddle's DataLoader, two processes) and 0 (collated in the loop) train alike."""
+    common = TINY + ["--data_dir", demo, "--max_steps", "10", "--eval_interval", "0", "--no_shared_memory"]
+    run(train, common + ["--output_dir", str(tmp_path / "w0")])
+    run(train, common + ["--output_dir", str(tmp_path / "w2"), "--num_workers", "2"])
+    a, b = losses(str(tmp_path / "w0")), losses(str(tmp_path / "w2"))
+    assert sorted(a) == [5, 10] and all(a[s] == pytest.approx(b[s], rel=1e-6) for s in a), (a, b)
+
+
+@pytest.mark.slow
 def test_to_static_trains_like_dygraph(demo, tmp_path):
     common = TINY + ["--data_dir", demo, "--max_steps", "4", "--log_interval", "1", "--eval_interval", "0"]
     run(train, common + ["--output_dir", str(tmp_path / "dy")])
