@@ -30,12 +30,12 @@ def add_data_flags(parser):
     return parser
 
 
-def load_split(args, split, what=None):
+def load_split(args, split):
     """The triples of a split, parsed (and checked) in full."""
     files, part = reader.split_source(args.data_dir, split, args.dev_every)
     layout = reader.SlotLayout(args.query_slots, args.title_slots)
     return reader.SlotDataset(files, layout, args.sparse_feature_dim, part=part, dev_every=args.dev_every,
-                              skip_bad=args.skip_bad_samples, what=what or f"checking the {split} lines")
+                              skip_bad=args.skip_bad_samples, what=f"checking the {split} lines")
 
 
 def gather(indices, *arrays):

@@ -41,10 +41,8 @@ def resolve_encoders(args):
 
 
 def build_model(args, sparse=True):
-    """The model of a run's settings (an argparse namespace or anything with the MODEL_FLAGS)."""
+    """The model of a run's settings (anything with the MODEL_FLAGS, encoders resolved by resolve_encoders)."""
     kw = {k: getattr(args, k) for k in MODEL_FLAGS}
-    kw["query_encoder"] = kw["query_encoder"] or args.encoder
-    kw["title_encoder"] = kw["title_encoder"] or args.encoder
     return MODELS[args.model](sparse=sparse, **kw)
 
 

@@ -15,7 +15,7 @@ import infer
 import reader
 import train
 import utils
-from conftest import DEMO, TINY, run
+from conftest import TINY, run
 from export import export
 from models.multiview_simnet import MultiviewSimnet
 
@@ -187,5 +187,3 @@ def test_to_static_trains_like_dygraph(demo, tmp_path):
     assert a[1] == pytest.approx(b[1], rel=1e-5) and a[1] != b[2]
     assert all(a[s] == pytest.approx(b[s], rel=2e-2) for s in range(2, 5)), (a, b)
 
-
-assert DEMO  # the demo layout every run here uses (conftest)
