@@ -112,6 +112,9 @@ def split_source(data_dir, split, dev_every=DEV_EVERY):
     every dev_every-th line (part 'dev'); the train split then leaves those lines out (part 'train')."""
     has_dev = os.path.isdir(os.path.join(data_dir, "dev"))
     if split == "dev" and not has_dev:
+        if dev_every < 1:
+            raise DataError(f"{os.path.join(data_dir, 'dev')}:0: no dev folder, and --dev_every {dev_every} "
+                            "holds out no train lines: give one of them")
         return split_files(data_dir, "train"), "dev"
     if split == "train" and not has_dev and dev_every:
         return split_files(data_dir, "train"), "train"

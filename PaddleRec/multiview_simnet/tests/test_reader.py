@@ -91,6 +91,12 @@ def test_dev_split_is_every_20th_train_line(tmp_path):
     assert reader.split_source(str(tmp_path), "train")[1] == "all"  # a dev/ folder: every train line trains
 
 
+def test_no_dev_folder_and_no_held_out_lines_is_refused(tmp_path):
+    write(tmp_path, [GOOD])
+    with pytest.raises(DataError, match=f"^{tmp_path}/dev:0: no dev folder, and --dev_every 0"):
+        reader.split_source(str(tmp_path), "dev", dev_every=0)
+
+
 def test_missing_split(tmp_path):
     with pytest.raises(DataError, match=f"^{tmp_path}/test:0: no such directory"):
         reader.split_files(str(tmp_path), "test")
