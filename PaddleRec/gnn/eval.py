@@ -54,9 +54,8 @@ def evaluate(model, loader, what="test"):
     return metrics.result()
 
 
-def popularity_baseline(data_dir, items_num, samples, indices, args):
+def popularity_baseline(train, train_idx, samples, indices):
     """The baseline's P@20 and MRR@20 on the same samples (its top 20 from the training targets)."""
-    train, train_idx, _, _ = reader.load_train_dev(data_dir, items_num, args.skip_bad_samples, args.dev_every)
     top = popularity_top(train, train_idx[train.labels[train_idx] > 0])
     mine = np.concatenate(reader.eval_batches(indices, 1 << 30, utils.rank(), utils.world_size()) or [[]])
     metrics = RankingMetrics()
@@ -93,12 +92,17 @@ def main(argv=None):
     args = get_args(argv)
     utils.setup(args)
     items_num = reader.read_config(args.data_dir)
-    samples, indices = reader.load_split(args.data_dir, args.split, items_num, args.skip_bad_samples, args.dev_every)
+    # train.txt is parsed once: for the dev split (carved from it without dev.txt) and for the baseline.
+    train_dev = None
+    if args.split == "dev" or not args.no_baseline:
+        train_dev = reader.load_train_dev(args.data_dir, items_num, args.skip_bad_samples, args.dev_every)
+    samples, indices = (train_dev[2:] if args.split == "dev" else
+                        reader.load_split(args.data_dir, "test", items_num, args.skip_bad_samples))
     model = build_model(args.model, items_num, hidden_size=args.hidden_size, step=args.step)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)
     result = evaluate(model, make_eval_loader(samples, indices, args.batch_size, args), args.split)
-    baseline = None if args.no_baseline else popularity_baseline(args.data_dir, items_num, samples, indices, args)
+    baseline = None if args.no_baseline else popularity_baseline(*train_dev[:2], samples, indices)
     if utils.is_main_process():
         notes = samples.counts_text()
         print(f"eval {args.model} ({checkpoint}) on {result['samples']} {args.split} samples"

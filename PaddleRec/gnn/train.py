@@ -143,8 +143,8 @@ def main(argv=None):
         # The epoch's batches are fixed by (seed, epoch): a resumed epoch skips the ones already done.
         batches = reader.train_batches(learnable, args.batch_size, args.seed, epoch, utils.rank(), utils.world_size())
         done, epoch_step = epoch_step, 0  # batches of this epoch already trained on (a resumed epoch)
-        last = min(steps_per_epoch, done + total_steps - step)  # exactly the batches to train on: the
-        loader = reader.make_loader(samples, batches[done:last], args.num_workers,  # workers end on their own
+        last = min(steps_per_epoch, done + total_steps - step)  # exactly the batches to train on,
+        loader = reader.make_loader(samples, batches[done:last], args.num_workers,  # so the workers end on their own
                                     use_shared_memory=not args.no_shared_memory)
         timer = utils.Timer()
         for batch in loader:
@@ -168,10 +168,11 @@ def main(argv=None):
         del loader  # ends this epoch's reader workers
         finished = done >= steps_per_epoch
         # Saved before evaluating, so that a failing evaluation cannot cost the epoch.
-        checkpoint(*((epoch + 1, 0) if finished else (epoch, done)))
+        position = (epoch + 1, 0) if finished else (epoch, done)
+        checkpoint(*position)
         if step >= total_steps or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             if evaluate_and_keep_best(epoch + 1):
-                checkpoint(*((epoch + 1, 0) if finished else (epoch, done)))  # with the new best P@20
+                checkpoint(*position)  # with the new best P@20
     if utils.world_size() > 1:
         check_ranks_agree(model)
     if utils.is_main_process():
