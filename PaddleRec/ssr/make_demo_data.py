@@ -34,6 +34,11 @@ FIRST_RAW_ID = 214500000
 START = datetime.datetime(2014, 4, 1, tzinfo=datetime.timezone.utc).timestamp()
 
 
+def theme_members(categories):
+    """[NUM_THEMES, NUM_ITEMS // NUM_THEMES]: the items of each theme (the themes have equal sizes)."""
+    return np.stack([np.flatnonzero(categories == c) for c in range(NUM_THEMES)])
+
+
 def build_world(rng):
     """Raw item ids, popularity, successors and categories: fixed for the whole data set."""
     raw_ids = FIRST_RAW_ID + rng.choice(100000, NUM_ITEMS, replace=False)
@@ -41,7 +46,7 @@ def build_world(rng):
     popularity = rng.permutation(popularity)
     popularity /= popularity.sum()
     categories = rng.permutation(np.arange(NUM_ITEMS) % NUM_THEMES)
-    members = np.stack([np.flatnonzero(categories == c) for c in range(NUM_THEMES)])  # equal sizes
+    members = theme_members(categories)
     successors = np.stack([rng.choice(members[categories[i]], NUM_SUCCESSORS, replace=False)
                            for i in range(NUM_ITEMS)])
     return raw_ids, popularity, successors, categories
@@ -51,7 +56,7 @@ def draw_sessions(rng, world, lengths):
     """Item indices of every session (vectorised over sessions, one click position at a time: the
     demo data is made on every smoke run, so it has to be quick)."""
     _, popularity, successors, categories = world
-    members = np.stack([np.flatnonzero(categories == c) for c in range(NUM_THEMES)])
+    members = theme_members(categories)
     cum_theme = np.cumsum(popularity[members], axis=1)
     cum_theme /= cum_theme[:, -1:]
     cum_pop, cum_succ = np.cumsum(popularity), np.cumsum(SUCCESSOR_WEIGHTS)
@@ -74,7 +79,7 @@ def make_demo_data(out_dir, sessions=20000, seed=2015):
     rng = np.random.default_rng(seed)
     world = build_world(rng)
     raw_ids, _, _, categories = world
-    lengths = np.minimum(2 + rng.geometric(0.35, sessions) - 1, 20)
+    lengths = np.minimum(1 + rng.geometric(0.35, sessions), 20)  # numpy's geometric is >= 1
     starts = np.sort(START + rng.random(sessions) * DAYS * 86400)
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "yoochoose-clicks.dat")
@@ -100,7 +105,7 @@ def true_model_recall(data_dir, seed=2015, k=20):
     index = {int(raw): i for i, raw in enumerate(raw_ids)}
     with open(os.path.join(data_dir, "item_ids.txt")) as f:
         catalogue = np.array([index[int(line)] for line in f])  # item number -> index in the world
-    members = np.stack([np.flatnonzero(categories == c) for c in range(NUM_THEMES)])
+    members = theme_members(categories)
     theme_pop = np.zeros((NUM_THEMES, NUM_ITEMS))
     for c in range(NUM_THEMES):
         theme_pop[c, members[c]] = popularity[members[c]] / popularity[members[c]].sum()

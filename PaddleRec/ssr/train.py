@@ -159,10 +159,11 @@ def main(argv=None):
         del loader  # ends this epoch's reader workers
         finished = done >= steps_per_epoch
         # Saved before evaluating, so that a failing evaluation cannot cost the epoch.
-        checkpoint(epoch + 1 if finished else epoch, 0 if finished else done)
+        position = (epoch + 1, 0) if finished else (epoch, done)
+        checkpoint(*position)
         if step >= total_steps or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             if evaluate_and_keep_best(epoch + 1):
-                checkpoint(epoch + 1 if finished else epoch, 0 if finished else done)  # with the new best
+                checkpoint(*position)  # with the new best
     if utils.world_size() > 1:
         check_ranks_agree(model)
     if utils.is_main_process():
