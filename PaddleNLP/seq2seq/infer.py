@@ -96,6 +96,7 @@ def build_parser():
     parser.add_argument("--ids", action="store_true", help="input lines are source token ids, not text")
     g = parser.add_argument_group("vae (--model vae runs)")
     g.add_argument("--sample", type=int, default=5, help="sentences decoded from z drawn from the prior")
+    g.add_argument("--greedy", action="store_true", help="decode the samples greedily instead of drawing every word")
     g.add_argument("--interpolate", action="store_true",
                    help="decode --interp_steps points between the posterior means of the two given sentences")
     g.add_argument("--interp_steps", type=int, default=5, help="points of the interpolation, ends included")
@@ -138,8 +139,9 @@ def main(argv=None):
 
 
 def infer_vae(args):
-    """Sentences from the prior, or an interpolation in latent space, decoded greedily (with the
-    export unless --checkpoint; the posterior means come from the run's checkpoint)."""
+    """Sentences from the prior (every word drawn, or --greedy), or an interpolation in latent space
+    decoded greedily; with the export unless --checkpoint (the posterior means come from the run's
+    checkpoint)."""
     utils.setup(argparse.Namespace(device="cpu", seed=args.seed))
     if args.checkpoint:
         model, vocab, _, _ = evaluation.load_run_model(args, args.checkpoint)
@@ -156,9 +158,12 @@ def infer_vae(args):
             model, _, _, _ = evaluation.load_run_model(args, info["checkpoint"])
         a, b = vae.posterior_means(model, args.sentences, vocab.ids)
         z = np.stack([(1 - t) * a + t * b for t in np.linspace(0, 1, args.interp_steps)]).astype("float32")
+        rng = None
     else:
-        z = np.random.RandomState(args.seed).standard_normal((args.sample, args.latent_size)).astype("float32")
-    results = [vocab.decode(ids) for ids in vae.greedy_from_z(step, start, z, args.max_len)]
+        rng = np.random.RandomState(args.seed)
+        z = rng.standard_normal((args.sample, args.latent_size)).astype("float32")
+        rng = None if args.greedy else rng
+    results = [vocab.decode(ids) for ids in vae.decode_from_z(step, start, z, args.max_len, rng)]
     text = "".join(r + "\n" for r in results)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:

@@ -219,14 +219,22 @@ def unigram_ppl(train, data, vocab_size):
 
 # ----------------------------------------------------------------------------------------- decoding
 
-def greedy_from_z(step_fn, start_fn, z, max_len=30):
-    """Greedy decoding from latent codes z [N, latent] -> N lists of ids (without </s>)."""
+def decode_from_z(step_fn, start_fn, z, max_len=30, rng=None):
+    """Decoding from latent codes z [N, latent] -> N lists of ids (without </s>): greedy, or with rng
+    each word drawn from the model's distribution (the release's sampling mode)."""
     log_probs, h, c = start_fn(z)
     out, done = [], np.zeros(len(z), dtype=bool)
     for t in range(max_len):
         if t > 0:
             log_probs, h, c = step_fn(out[-1], h, c, z)
-        token = np.where(done, EOS_ID, np.argmax(np.asarray(log_probs), axis=1))
+        log_probs = np.asarray(log_probs, dtype=np.float64)
+        if rng is None:
+            choice = np.argmax(log_probs, axis=1)
+        else:
+            cdf = np.cumsum(np.exp(log_probs), axis=1)
+            draws = rng.random_sample(len(z))[:, None] * cdf[:, -1:]
+            choice = np.minimum((cdf < draws).sum(axis=1), log_probs.shape[1] - 1)
+        token = np.where(done, EOS_ID, choice)
         out.append(token)
         done |= token == EOS_ID
         if done.all():

@@ -84,6 +84,8 @@ def test_vae_run_eval_export_and_infer(vae_run, capsys):
     assert "using the export of vae" in capsys.readouterr().err
     best = os.path.join(out, "vae", "best.pdparams")
     assert infer.main(["--output_dir", out, "--sample", "3", "--checkpoint", best]) == sampled and len(sampled) == 3
+    greedy = infer.main(["--output_dir", out, "--sample", "3", "--greedy"])
+    assert len(greedy) == 3 and greedy == infer.main(["--output_dir", out, "--sample", "3", "--greedy", "--checkpoint", best])
     line = infer.main(["--output_dir", out, "--interpolate", "--interp_steps", "4", "the cat sees a dog .",
                        "some old kings watch a river every day ."])
     assert len(line) == 4
