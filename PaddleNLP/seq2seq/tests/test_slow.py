@@ -47,6 +47,17 @@ def test_two_ranks_train_and_evaluate_like_one(tmp_path):
     assert both == single and float(single["dictionary_test_bleu"]) > 0
 
 
+def test_vae_on_two_ranks(tmp_path):
+    """SMOKE=1 MODEL=vae NPROC=2 bash train.sh: the VAE loop under DataParallel, then eval and infer."""
+    work = fresh_copy(tmp_path)
+    result = run("bash train.sh", work, SMOKE="1", NPROC="2", MODEL="vae")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    log = open(work / "output/smoke/vae/dist_log/workerlog.0", encoding="utf-8").read()
+    assert "x 2 process(es)" in log and "step 20/20" in log
+    metrics = final_metrics(result.stdout)
+    assert float(metrics["test_ppl"]) > 1 and float(metrics["unigram_test_ppl"]) > 1
+
+
 def test_exit_codes_and_one_line_errors(tmp_path):
     """Bad input: one line naming file and line, exit 2. A missing checkpoint: a plain message, exit 4."""
     work = fresh_copy(tmp_path)

@@ -108,3 +108,21 @@ def test_vae_export_round_trip(vae_run):
     lp_a, _, _ = step_a(token, h_a, c_a, z)
     lp_b, _, _ = step_b(token, h_b, c_b, z)
     np.testing.assert_allclose(lp_b, lp_a, rtol=1e-4, atol=1e-4)
+
+
+def test_vae_resume_gives_the_unbroken_losses(vae_run, tmp_path):
+    """Stopped at step 5, resumed to 8: the word dropout and z noise are drawn from the step, so the
+    step-8 log line equals the unbroken run's; the run's sizes come from the checkpoint."""
+    parts = str(tmp_path / "parts")
+    run_main(train.main, ["--model", "vae", "--data_dir", vae_run["data"], "--output_dir", parts, "--hidden_size", "16",
+                          "--latent_size", "8", "--max_steps", "5", "--log_interval", "4", "--eval_interval", "0"])
+    with pytest.raises(Exception, match="--latent_size 4 differs from the run being resumed"):
+        run_main(train.main, ["--output_dir", parts, "--resume", "--latent_size", "4"])
+    run_main(train.main, ["--output_dir", parts, "--resume", "--max_steps", "8"])
+
+    def losses(out):
+        with open(os.path.join(out, "vae", "metrics.jsonl")) as f:
+            return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
+    a, b = losses(vae_run["out"]), losses(parts)
+    assert sorted(b) == [4, 5, 8] and b[4] == pytest.approx(a[4], rel=1e-5)
+    assert b[8] == pytest.approx(a[8], rel=1e-5), (a, b)
