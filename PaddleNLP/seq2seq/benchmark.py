@@ -14,7 +14,6 @@ import os
 import time
 
 import utils  # first: it quiets paddle's import-time warnings
-import numpy as np
 import paddle
 
 import decode

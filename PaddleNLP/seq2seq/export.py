@@ -16,7 +16,6 @@ test checks it). B, N and S are free.
     python export.py                     # the last run trained in output/, its best weights
     python export.py --model seq2seq --checkpoint output/seq2seq/latest.pdckpt
 """
-import argparse
 import json
 import os
 import shutil

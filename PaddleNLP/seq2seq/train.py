@@ -1,4 +1,5 @@
-"""Train the RNN encoder-decoder (seq2seq, or attention_seq2seq) on the IWSLT15 en-vi layout.
+"""Train the RNN encoder-decoder (seq2seq, or attention_seq2seq) on the IWSLT15 en-vi layout, or
+the variational seq2seq (--model vae, vae.py) on the PTB layout.
 
     python train.py --model attention_seq2seq --data_dir data/en-vi
     python -m paddle.distributed.launch --gpus 0,1 train.py --model seq2seq --data_dir data/en-vi

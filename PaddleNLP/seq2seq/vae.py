@@ -24,7 +24,6 @@ words (add-one smoothed). infer.py samples sentences from the prior or interpola
 sentences' posterior means, decoding greedily.
 """
 import os
-import sys
 
 import numpy as np
 import paddle
@@ -306,7 +305,3 @@ def export(model, inference_dir):
         InputSpec([L, None, H], "float32", "c"), InputSpec([None, Z], "float32", "z")]),
         os.path.join(inference_dir, "vae_step"))
     return inference_dir
-
-
-def print_err(message):
-    print(message, file=sys.stderr, flush=True)
