@@ -20,6 +20,7 @@ import numpy as np
 import paddle
 
 import utils
+from model import BOS_ID
 
 BATCH_AXIS = (1, 1, 0, 0, 0)  # of h, c, feed, memory, bias
 
@@ -56,13 +57,8 @@ class UncachedDecoder:
             return paddle.nn.functional.log_softmax(logits[:, -1], axis=-1).numpy()
 
     def start(self, src, src_len):
-        prefix = np.full((len(src), 1), self.model_bos, dtype=np.int64)
+        prefix = np.full((len(src), 1), BOS_ID, dtype=np.int64)
         return self._last(src, src_len, prefix), [src, src_len, prefix]
-
-    @property
-    def model_bos(self):
-        from model import BOS_ID
-        return BOS_ID
 
     def step(self, tokens, state):
         src, src_len, prefix = state

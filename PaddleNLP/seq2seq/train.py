@@ -90,6 +90,14 @@ def epoch_batches(train_data, args, epoch):
     return batches[:len(batches) // world * world][utils.rank()::world]
 
 
+def save_best(model, out_dir):
+    """best.pdparams, written atomically by rank 0."""
+    if utils.is_main_process():
+        path = os.path.join(out_dir, "best.pdparams")
+        paddle.save(model.state_dict(), path + ".tmp")
+        os.replace(path + ".tmp", path)
+
+
 def train_step(model, optimizer, scaler, arrays, amp_level=None):
     src, src_len, trg_in, labels, trg_len = [paddle.to_tensor(a) for a in arrays]
     with paddle.amp.auto_cast(enable=amp_level is not None, level=amp_level or "O1"):
@@ -165,9 +173,7 @@ def main(argv=None):
             logger.write({"epoch": epoch, "step": step, "val_bleu": result["bleu"], "val_tok_bleu": result["tok_bleu"]})
         if result["bleu"] > best_bleu:
             best_bleu = result["bleu"]
-            if utils.is_main_process():
-                paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
-                os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            save_best(model, out_dir)
 
     if step >= total_steps and utils.is_main_process():
         print(f"the run is already at step {step} of {total_steps}: nothing to train "
@@ -276,9 +282,7 @@ def train_vae(args, resumed, device):
                               "val_kl": result["kl"]})
             if result["ppl"] < best_ppl:
                 best_ppl = result["ppl"]
-                if utils.is_main_process():
-                    paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
-                    os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+                save_best(model, out_dir)
             checkpoint()
         if last:
             break
