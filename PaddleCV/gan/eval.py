@@ -1,0 +1,153 @@
+"""Evaluate a trained generator on the test split (t10k): FID and KID of its digits to the real
+test digits, and for CGAN the share of generated digits the scoring classifier reads as the class
+that was asked for (chance: 0.1). The feature network of FID/KID is that classifier (scorer.py),
+trained on the real training digits; nothing is downloaded.
+
+    python eval.py                       the last run trained in output/, with its own settings
+    python eval.py --model CGAN --split dev --per_class 100
+
+It also prints the baselines the figures are to be read against: a trivial generator (Gaussian
+pixels with the training set's per-pixel mean and spread), real training digits (the floor a
+perfect generator reaches with this many samples), and the classifier on real test digits.
+"""
+import argparse
+import os
+
+import utils
+import numpy as np
+import paddle
+
+import reader
+import scorer
+from models import MODELS
+
+NUM_CLASSES = reader.NUM_CLASSES
+
+
+def sample_inputs(conditional, z_dim, count, seed):
+    """The generator's inputs, reproducible from `seed` (numpy, so Paddle's RNG is not touched):
+    (z [count, z_dim], labels [count] class-major, count // 10 per class, or None)."""
+    z = np.random.default_rng(seed).standard_normal((count, z_dim)).astype("float32")
+    labels = np.repeat(np.arange(NUM_CLASSES), count // NUM_CLASSES).astype("int64") if conditional else None
+    return z, labels
+
+
+@paddle.no_grad()
+def generate(G, inputs, batch_size=250):
+    """Images [N, 1, 28, 28] of generator G (eval mode) for sample_inputs()."""
+    z, labels = inputs
+    was_training = G.training
+    G.eval()
+    out = []
+    for b in range(0, len(z), batch_size):
+        args = [paddle.to_tensor(z[b:b + batch_size])]
+        if labels is not None:
+            args.append(paddle.to_tensor(labels[b:b + batch_size]))
+        out.append(G(*args).numpy())
+    if was_training:
+        G.train()
+    return np.concatenate(out)
+
+
+def score(images, labels, classifier, real_images):
+    """The metrics of generated images against real ones; class_acc when labels were asked for."""
+    preds, feats = scorer.classify(classifier, images)
+    _, real_feats = scorer.classify(classifier, real_images)
+    result = {"fid": scorer.fid(feats, real_feats), "kid": scorer.kid(feats, real_feats)}
+    if labels is not None:
+        result["class_acc"] = float((preds == labels).mean())
+    result["samples"] = len(images)
+    return result
+
+
+def evaluate(G, conditional, z_dim, classifier, real_set, per_class, seed=0):
+    inputs = sample_inputs(conditional, z_dim, per_class * NUM_CLASSES, seed)
+    return score(generate(G, inputs), inputs[1], classifier, real_set.images)
+
+
+def load_scorer(data_dir):
+    return scorer.load_classifier(data_dir)
+
+
+def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):
+    """The flags eval, export and infer share: which run, which weights; the rest comes from the run."""
+    parser.formatter_class = utils.HelpFormatter
+    parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
+                        help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
+    parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
+    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
+    for key in ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim"):
+        parser.add_argument(f"--{key}", type=int, default=None, help=f"{key}; None: the run's")
+    return parser
+
+
+def run_settings(args):
+    """Fill args from the run's saved settings; returns the checkpoint path."""
+    utils.load_run_config(args)
+    args.data_dir = args.data_dir or "data/demo"
+    for key, value in MODELS[args.model].shape.items():
+        if not getattr(args, key, None):
+            setattr(args, key, value)
+    return args.checkpoint or default_checkpoint(args.output_dir, args.model)
+
+
+def default_checkpoint(output_dir, model):
+    best = os.path.join(output_dir, model, "best.pdparams")
+    return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")
+
+
+def load_generator(args, checkpoint):
+    from train import GAN, model_shape
+    gan = GAN(args.model, **model_shape(args))
+    utils.load_model(gan, checkpoint)
+    gan.eval()
+    return gan.G
+
+
+def baselines(real_set, train_set, classifier, count, seed=0):
+    """Figures a generator must beat (noise) and can at best reach (real digits)."""
+    rng = np.random.default_rng(seed)
+    mean, std = train_set.images.mean(0), train_set.images.std(0)
+    noise = np.clip(mean + std * rng.standard_normal((count,) + mean.shape), -1, 1).astype("float32")
+    real = train_set.images[rng.choice(len(train_set), min(count, len(train_set)), replace=False)]
+    preds, _ = scorer.classify(classifier, real_set.images)
+    return {"noise": score(noise, None, classifier, real_set.images)["fid"],
+            "real": score(real, None, classifier, real_set.images)["fid"],
+            "classifier_acc": float((preds == real_set.labels).mean())}
+
+
+def build_parser():
+    parser = add_run_flags(argparse.ArgumentParser(description=__doc__))
+    parser.add_argument("--split", choices=["dev", "test"], default="test", help="real digits to compare with")
+    parser.add_argument("--per_class", type=int, default=100, help="generated digits per class")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generator's inputs")
+    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
+    return parser
+
+
+def main(argv=None):
+    args = utils.parse_args(build_parser(), argv)
+    checkpoint = run_settings(args)
+    utils.setup(args)
+    real_set = reader.MnistDataset(args.data_dir, args.split)
+    train_set = reader.MnistDataset(args.data_dir, "train", skip_bad_samples=True)
+    G = load_generator(args, checkpoint)
+    classifier = load_scorer(args.data_dir)
+    conditional = MODELS[args.model].conditional
+    result = evaluate(G, conditional, args.z_dim, classifier, real_set, args.per_class, args.seed)
+    base = baselines(real_set, train_set, classifier, result["samples"])
+    result.update({f"baseline_{k}": v for k, v in base.items()})
+    if utils.is_main_process():
+        acc = (f" class_acc {result['class_acc']:.4f} (chance 0.1000, the classifier on real {args.split} "
+               f"digits {base['classifier_acc']:.4f})" if conditional else "")
+        print(f"eval {args.model} ({checkpoint}) with {result['samples']} generated digits against "
+              f"{len(real_set)} real {args.split} digits of {args.data_dir}:{acc} fid {result['fid']:.3f} "
+              f"(noise baseline {base['noise']:.3f}, real training digits {base['real']:.3f}) kid {result['kid']:.4f}")
+        print("final metrics: " + (f"class_acc={result['class_acc']:.4f} " if conditional else "")
+              + f"fid={result['fid']:.4f} kid={result['kid']:.5f} baseline_noise_fid={base['noise']:.4f}", flush=True)
+    return result
+
+
+if __name__ == "__main__":
+    utils.run_main(main)

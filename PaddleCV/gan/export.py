@@ -1,0 +1,51 @@
+"""Export a trained run's generator to a Paddle Inference model in OUTPUT_DIR/MODEL/inference/:
+model.json (or .pdmodel on older Paddle builds) + model.pdiparams, infer_cfg.json (what infer.py
+needs: the model, its noise size, whether it takes a class), and export_info.json (which
+checkpoint, when). Inputs: z [N, z_dim] float32, and for CGAN label [N] int64; output: images
+[N, 1, 28, 28] in [-1, 1]. The batch dimension is left free.
+
+    python export.py                             the last run trained in output/
+    python export.py --model CGAN --checkpoint output/CGAN/latest.pdckpt
+"""
+import argparse
+import json
+import os
+
+import utils
+import paddle
+
+from eval import add_run_flags, load_generator, run_settings
+from models import MODELS
+
+
+def export(G, z_dim, conditional, prefix):
+    G.eval()
+    spec = [paddle.static.InputSpec([None, z_dim], "float32", name="z")]
+    if conditional:
+        spec.append(paddle.static.InputSpec([None], "int64", name="label"))
+    paddle.jit.save(paddle.jit.to_static(G, input_spec=spec, full_graph=True), prefix)
+    return prefix
+
+
+def build_parser():
+    return add_run_flags(argparse.ArgumentParser(description=__doc__))
+
+
+def main(argv=None):
+    args = utils.parse_args(build_parser(), argv)
+    checkpoint = run_settings(args)
+    paddle.set_device("cpu")
+    G = load_generator(args, checkpoint)
+    conditional = MODELS[args.model].conditional
+    inference_dir = os.path.join(args.output_dir, args.model, "inference")
+    prefix = export(G, args.z_dim, conditional, os.path.join(inference_dir, "model"))
+    with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
+        json.dump({"model": args.model, "z_dim": args.z_dim, "conditional": conditional,
+                   "data_dir": args.data_dir}, f, indent=1)
+    utils.save_export_info(inference_dir, checkpoint, args)
+    print(f"exported the {args.model} generator ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
+    return inference_dir
+
+
+if __name__ == "__main__":
+    utils.run_main(main)

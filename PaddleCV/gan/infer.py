@@ -1,0 +1,84 @@
+"""Draw digits with a trained generator and write them as a sample grid (PNG).
+
+    python infer.py                              100 digits of the last run's export: one row per class (CGAN)
+    python infer.py --per_class 20 --out my_grid.png --seed 7
+    python infer.py --checkpoint output/CGAN/best.pdparams   the dynamic graph instead of the export
+    python infer.py --score                      also read the digits with the scoring classifier
+
+By default it runs the exported generator (Paddle Inference) of the last run trained in OUTPUT_DIR
+and refuses an export older than its checkpoint. The inputs come from eval.sample_inputs, so with
+--score and eval.py's --per_class and --seed it prints eval.py's class accuracy.
+"""
+import argparse
+import json
+import os
+
+import utils
+import numpy as np
+import paddle
+
+import scorer
+from eval import add_run_flags, generate, load_generator, run_settings, sample_inputs
+from models import MODELS
+from train import save_grid
+
+
+def build_generator(args):
+    """(generate(inputs) -> images, z_dim, conditional, data_dir) from the export or, with
+    --checkpoint, the dynamic graph."""
+    if args.checkpoint:
+        checkpoint = run_settings(args)
+        paddle.set_device("cpu")
+        G = load_generator(args, checkpoint)
+        return (lambda inputs: generate(G, inputs)), args.z_dim, MODELS[args.model].conditional, args.data_dir
+    if not args.inference_dir:
+        utils.load_run_config(args)
+        args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
+    utils.check_export(args.inference_dir)
+    with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
+        cfg = json.load(f)
+    run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+
+    def predict(inputs):
+        z, labels = inputs
+        out = []
+        for b in range(0, len(z), 250):
+            out.append(run([z[b:b + 250]] + ([labels[b:b + 250]] if labels is not None else []))[0])
+        return np.concatenate(out)
+    return predict, cfg["z_dim"], cfg["conditional"], args.data_dir or cfg["data_dir"]
+
+
+def build_parser():
+    parser = add_run_flags(argparse.ArgumentParser(description=__doc__),
+                           checkpoint_help="generate with the dynamic graph from these weights instead of the export")
+    parser.add_argument("--inference_dir", default=None, help="an export; None: OUTPUT_DIR/MODEL/inference")
+    parser.add_argument("--per_class", type=int, default=10, help="digits per class (unconditional: count / 10)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    parser.add_argument("--out", default=None, help="the grid PNG; None: OUTPUT_DIR/MODEL/grid.png")
+    parser.add_argument("--score", action="store_true", help="print the scoring classifier's reading of the digits")
+    return parser
+
+
+def main(argv=None):
+    args = utils.parse_args(build_parser(), argv)
+    predict, z_dim, conditional, data_dir = build_generator(args)
+    inputs = sample_inputs(conditional, z_dim, args.per_class * 10, args.seed)
+    images = predict(inputs)
+    out = args.out or os.path.join(args.output_dir, args.model, "grid.png")
+    save_grid(images, 10, out)
+    print(f"wrote {len(images)} generated digits to {out}"
+          + (" (row k: the digits asked to be k)" if conditional else ""), flush=True)
+    accuracy = None
+    if args.score:
+        preds, _ = scorer.classify(scorer.load_classifier(data_dir), images)
+        if conditional:
+            accuracy = float((preds == inputs[1]).mean())
+            print(f"class accuracy of {len(images)} generated digits: {accuracy:.4f} (chance 0.1000)", flush=True)
+        shown = min(args.per_class, 10)
+        print(f"classes read, first {shown} of each row: " + " | ".join(
+            "".join(map(str, preds[r * args.per_class:r * args.per_class + shown])) for r in range(10)), flush=True)
+    return images, accuracy
+
+
+if __name__ == "__main__":
+    utils.run_main(main)

@@ -1,0 +1,20 @@
+"""The model registry: --model NAME -> a Spec (what data it reads, its generator/discriminator
+builder and the settings that shape it, with the release's values as defaults)."""
+from collections import namedtuple
+
+from . import mnist_gan
+
+Spec = namedtuple("Spec", "build data conditional shape")
+
+MODELS = {
+    "CGAN": Spec(mnist_gan.cgan, "mnist", True, {"z_dim": 100, "gf_dim": 128, "df_dim": 64}),
+    "DCGAN": Spec(mnist_gan.dcgan, "mnist", False,
+                  {"z_dim": 100, "gf_dim": 64, "df_dim": 64, "gfc_dim": 2048, "dfc_dim": 1024}),
+}
+NOT_DONE = ["Pix2Pix", "CycleGAN", "StarGAN", "AttGAN", "STGAN", "SPADE"]
+
+
+def build_model(name, **shape):
+    """(generator, discriminator) of model `name`; `shape` overrides the release's widths."""
+    spec = MODELS[name]
+    return spec.build(**{**spec.shape, **{k: v for k, v in shape.items() if k in spec.shape and v}})

@@ -1,0 +1,90 @@
+"""The networks at the release's widths (parameter counts on the real model, built under
+paddle.LazyGuard), output shapes, learning on a fixed batch, and the metrics on hand-made cases."""
+import math
+
+import numpy as np
+import paddle
+import pytest
+
+import scorer
+import train
+from models import MODELS, NOT_DONE, build_model
+
+# Trainable parameters (BN statistics excluded) at the release's widths, counted by hand from
+# models/mnist_gan.py's layers (see README.md): CGAN G = (110*1024+1024) + 2*1024 + (1034*6272+6272)
+# + 2*6272 + 138*128*16 + 2*128 + 128*16; D = 11*64*9 + 74*64*9 + 2*64 + (2314*1024+1024) + 2*1024 + 1035.
+PARAMS = {"CGAN": (6_904_704, 2_422_731), "DCGAN": (13_339_008, 6_558_977)}
+
+
+def count(layer):
+    return sum(math.prod(p.shape) for p in layer.parameters() if not p.stop_gradient)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_parameter_counts_at_the_release_widths(name):
+    with paddle.LazyGuard():
+        G, D = build_model(name)
+    assert (count(G), count(D)) == PARAMS[name]
+
+
+def test_hand_count_of_cgan_matches_the_table():
+    g = (110 * 1024 + 1024) + 2 * 1024 + (1034 * 6272 + 6272) + 2 * 6272 + 138 * 128 * 16 + 2 * 128 + 128 * 16
+    d = 11 * 64 * 9 + 74 * 64 * 9 + 2 * 64 + (2314 * 1024 + 1024) + 2 * 1024 + 1035
+    assert (g, d) == PARAMS["CGAN"]
+
+
+def test_every_catalogue_model_is_registered_or_listed_as_not_done():
+    assert set(MODELS) | set(NOT_DONE) == {"CGAN", "DCGAN", "Pix2Pix", "CycleGAN", "StarGAN", "AttGAN", "STGAN", "SPADE"}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_shapes_at_a_small_width(name):
+    G, D = build_model(name, gf_dim=8, df_dim=8, gfc_dim=32, dfc_dim=32)
+    z, y = paddle.randn([3, 100]), paddle.to_tensor([0, 5, 9])
+    cond = (y,) if MODELS[name].conditional else ()
+    x = G(z, *cond)
+    assert x.shape == [3, 1, 28, 28] and float(x.abs().max()) <= 1.0
+    assert D(x, *cond).shape == [3]
+
+
+def test_the_discriminator_learns_a_fixed_batch(demo):
+    """With the generator's images fixed, the D loss on one batch drops sharply in 60 steps."""
+    import reader
+    paddle.seed(0)
+    train_set = reader.MnistDataset(demo, "train")
+    real, labels = paddle.to_tensor(train_set.images[:16]), paddle.to_tensor(train_set.labels[:16])
+    G, D = build_model("CGAN", gf_dim=8, df_dim=8)
+    fake = G(paddle.randn([16, 100]), labels).detach()
+    opt = paddle.optimizer.Adam(5e-3, beta1=0.5, parameters=D.parameters())
+    history = []
+    for _ in range(60):
+        loss = train.bce(D(real, labels), 1.0) + train.bce(D(fake, labels), 0.0)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        history.append(loss.item())
+    assert history[-1] < 0.2 * history[0], history
+
+
+def test_fid_and_kid_on_hand_made_cases():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((400, 4))
+    assert scorer.fid(a, a) == pytest.approx(0.0, abs=1e-4)
+    shift = np.array([1.0, 2.0, 0.0, 0.0])
+    assert scorer.fid(a, a + shift) == pytest.approx(5.0, abs=1e-4)  # equal covariances: |mu1 - mu2|^2
+    # 2a: covariance 4S, so the trace term is tr(S + 4S - 2 * 2S) = tr(S); the means differ by mean(a)
+    expected_2a = np.trace(np.cov(a, rowvar=False)) + (a.mean(0) ** 2).sum()
+    assert scorer.fid(a, 2 * a) == pytest.approx(expected_2a, rel=1e-4)
+    x, y = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 1.0], [2.0, 0.0]])
+    k = lambda p, q: (p @ q / 2 + 1) ** 3
+    expected = 2 * k(x[0], x[1]) / 2 + 2 * k(y[0], y[1]) / 2 - 2 * np.mean([k(p, q) for p in x for q in y])
+    assert scorer.kid(x, y) == pytest.approx(expected)
+
+
+def test_the_scoring_classifier_reads_real_digits(demo):
+    model = scorer.load_classifier(demo, verbose=False)
+    import reader
+    test = reader.MnistDataset(demo, "test")
+    preds, feats = scorer.classify(model, test.images)
+    assert feats.shape == (40, 128)
+    assert (preds == test.labels).mean() > 0.5  # 110 training digits; chance is 0.1

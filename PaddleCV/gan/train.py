@@ -1,0 +1,225 @@
+"""Train a GAN of the folder: alternating discriminator and generator steps, a sample grid every
+--sample_interval steps, the generator kept on the dev split's FID.
+
+    python train.py --model CGAN --data_dir data/demo
+    python -m paddle.distributed.launch --gpus 0,1 train.py --model DCGAN ...
+
+Defaults are the release's: Adam, LR 2e-4, beta1 0.5, batch 32, the networks at the release's
+widths (--gf_dim/--df_dim/... change them). One step = one D update (real and fake) then one G
+update (non-saturating loss); the logged loss is D loss + G loss.
+"""
+import argparse
+import os
+
+import utils
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+import reader
+from eval import evaluate, load_scorer, sample_inputs, generate
+from models import MODELS, build_model
+
+SHAPE_FLAGS = ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
+    utils.add_common_flags(parser, model="CGAN", models=MODELS, epochs=20, batch_size=32, lr=2e-4)
+    g = parser.add_argument_group("GAN")
+    g.add_argument("--z_dim", type=int, default=0, help="noise size (0: the model's, 100)")
+    g.add_argument("--gf_dim", type=int, default=0, help="generator width (0: the release's)")
+    g.add_argument("--df_dim", type=int, default=0, help="discriminator width (0: the release's)")
+    g.add_argument("--gfc_dim", type=int, default=0, help="DCGAN generator's first linear layer (0: 2048)")
+    g.add_argument("--dfc_dim", type=int, default=0, help="DCGAN discriminator's linear layer (0: 1024)")
+    g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 of both optimizers")
+    g.add_argument("--sample_interval", type=int, default=200, help="steps between sample grids (0: none)")
+    g.add_argument("--eval_samples", type=int, default=50, help="generated images per class for the dev FID")
+    g.add_argument("--save_interval", type=int, default=0, help="steps between checkpoints (0: each epoch)")
+    return parser
+
+
+def get_args(argv=None):
+    return utils.parse_args(build_parser(), argv)
+
+
+def resolve_model_shape(args):
+    """Write the release's widths into the run's settings, so eval/export/infer rebuild the same nets."""
+    for key, value in MODELS[args.model].shape.items():
+        setattr(args, key, getattr(args, key) or value)
+    for key in SHAPE_FLAGS:
+        if key not in MODELS[args.model].shape:
+            setattr(args, key, 0)
+
+
+def model_shape(args):
+    return {k: getattr(args, k) for k in SHAPE_FLAGS if getattr(args, k, 0)}
+
+
+class GAN(paddle.nn.Layer):
+    """The generator and discriminator as one Layer: one state dict, one checkpoint."""
+
+    def __init__(self, name, **shape):
+        super().__init__()
+        self.G, self.D = build_model(name, **shape)
+
+
+class OptimizerPair:
+    """Both optimizers behind the one-optimizer interface utils.save/load_checkpoint use."""
+
+    def __init__(self, opt_g, opt_d):
+        self.G, self.D = opt_g, opt_d
+
+    def state_dict(self):
+        return {"G": self.G.state_dict(), "D": self.D.state_dict()}
+
+    def set_state_dict(self, state):
+        self.G.set_state_dict(state["G"])
+        self.D.set_state_dict(state["D"])
+
+
+def bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, paddle.full_like(logits, target))
+
+
+def gan_step(G, D, opts, real, labels, z, conditional):
+    """One D update then one G update; returns (d_loss, g_loss)."""
+    cond = (labels,) if conditional else ()
+    fake = G(z, *cond)
+    d_loss = bce(D(real, *cond), 1.0) + bce(D(fake.detach(), *cond), 0.0)
+    d_loss.backward()
+    opts.D.step()
+    opts.D.clear_grad()
+    g_loss = bce(D(fake, *cond), 1.0)
+    g_loss.backward()
+    opts.G.step()
+    opts.G.clear_grad()
+    opts.D.clear_grad()  # the G step's gradients reached D too
+    return d_loss, g_loss
+
+
+def save_grid(images, rows, path):
+    """images [N, 1 or 3, H, W] in [-1, 1] -> one PNG, `rows` rows, 2 px gaps."""
+    from PIL import Image
+    images = ((np.clip(images, -1, 1) + 1) * 127.5).round().astype(np.uint8)
+    n, c, h, w = images.shape
+    cols = -(-n // rows)
+    grid = np.zeros((rows * (h + 2) + 2, cols * (w + 2) + 2, c), np.uint8)
+    for i, im in enumerate(images):
+        r, k = divmod(i, cols)
+        grid[2 + r * (h + 2):2 + r * (h + 2) + h, 2 + k * (w + 2):2 + k * (w + 2) + w] = im.transpose(1, 2, 0)
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    Image.fromarray(grid[:, :, 0] if c == 1 else grid).save(path)
+    return path
+
+
+def main(argv=None):
+    args = get_args(argv)
+    if not args.resume:
+        resolve_model_shape(args)
+    state = utils.prepare_run(args)
+    utils.setup(args)
+    out_dir = os.path.join(args.output_dir, args.model)
+    spec = MODELS[args.model]
+
+    # data: every file training and evaluation will read is checked before step 1
+    train_set = reader.MnistDataset(args.data_dir, "train", args.skip_bad_samples)
+    dev_set = reader.MnistDataset(args.data_dir, "dev", args.skip_bad_samples)
+    reader.MnistDataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
+    skipped = train_set.skipped + dev_set.skipped
+    order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
+    steps_per_epoch = len(order)
+    if steps_per_epoch == 0:
+        raise utils.DataError(f"{train_set.images_path}: fewer training images than one batch per process")
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    scorer = load_scorer(args.data_dir) if utils.is_main_process() else None
+
+    # models, optimizers
+    gan = GAN(args.model, **model_shape(args))
+    if args.pretrained:
+        utils.load_pretrained(gan, args.pretrained)
+    lr = args.lr
+    opts = OptimizerPair(paddle.optimizer.Adam(lr, beta1=args.beta1, parameters=gan.G.parameters()),
+                         paddle.optimizer.Adam(lr, beta1=args.beta1, parameters=gan.D.parameters()))
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
+    step, best_fid = 0, float("inf")
+    if state is not None:
+        utils.load_checkpoint(state, gan, opts, logger=logger)
+        step, best_fid = state["step"], state["best_fid"]
+        print(f"resumed from {args.resume} at step {step}", flush=True)
+    if args.amp != "off" and utils.is_main_process():
+        print(f"note: --amp {args.amp} is not used by the GAN loop; training in fp32", flush=True)
+    G, D = gan.G, gan.D
+    if args.to_static:
+        G, D = paddle.jit.to_static(G), paddle.jit.to_static(D)
+    if utils.world_size() > 1:
+        G, D = paddle.DataParallel(G), paddle.DataParallel(D)
+    if utils.is_main_process():
+        count = lambda layer: sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
+        print(f"{args.model}: generator {count(gan.G):,} and discriminator {count(gan.D):,} parameters, "
+              f"{len(train_set)} training images, {steps_per_epoch} steps/epoch, batch {args.batch_size} "
+              f"x {utils.world_size()} processes, lr {lr:g}", flush=True)
+    grid_inputs = sample_inputs(spec.conditional, args.z_dim, 100 if spec.conditional else 64, seed=1234)
+
+    def checkpoint():
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
+                              step=step, epoch=step // steps_per_epoch, best_fid=best_fid)
+
+    def evaluate_and_keep_best(epoch):
+        """FID of generated digits to the dev split, which selects best.pdparams."""
+        nonlocal best_fid
+        utils.broadcast_from_rank0(gan)
+        if not utils.is_main_process():
+            return
+        result = evaluate(gan.G, spec.conditional, args.z_dim, scorer, dev_set, args.eval_samples, seed=0)
+        print(f"eval epoch {epoch}: dev fid {result['fid']:.3f} kid {result['kid']:.4f}"
+              + (f" class_acc {result['class_acc']:.4f}" if spec.conditional else ""), flush=True)
+        logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
+        if result["fid"] < best_fid:
+            best_fid = result["fid"]
+            paddle.save(gan.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
+            os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            checkpoint()  # so that a resumed run knows the best so far
+
+    for epoch in range(step // steps_per_epoch, args.epochs):
+        if step >= total_steps:  # resumed at the end: raise --epochs or --max_steps to go on
+            break
+        timer = utils.Timer()
+        for index in order.epoch(epoch, start_batch=step - epoch * steps_per_epoch):
+            real = paddle.to_tensor(train_set.images[index])
+            labels = paddle.to_tensor(train_set.labels[index])
+            reader_cost = timer.tick()
+            z = paddle.randn([len(index), args.z_dim])
+            d_loss, g_loss = gan_step(G, D, opts, real, labels, z, spec.conditional)
+            step += 1
+            logger.update(d_loss + g_loss, len(index), reader_cost, reader_cost + timer.tick())
+            if logger.should_log(step):
+                logger.log(epoch + 1, args.epochs, step, opts.G.get_lr())
+            if args.sample_interval and step % args.sample_interval == 0 and utils.is_main_process():
+                save_grid(generate(gan.G, grid_inputs), 10 if spec.conditional else 8,
+                          os.path.join(out_dir, "samples", f"step_{step:06d}.png"))
+            if args.save_interval and step % args.save_interval == 0:
+                checkpoint()
+            if step >= total_steps:
+                break
+        last = step >= total_steps
+        checkpoint()  # before evaluating: a failing eval does not lose the epoch
+        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+            evaluate_and_keep_best(epoch + 1)
+        if last:
+            break
+    if skipped and utils.is_main_process():
+        print(f"skipped {skipped} bad samples", flush=True)
+    if utils.is_main_process():
+        grid = save_grid(generate(gan.G, grid_inputs), 10 if spec.conditional else 8,
+                         os.path.join(out_dir, "samples", "last.png"))
+        curves = utils.plot_curves(out_dir)
+        print(f"best dev fid {best_fid:.3f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, samples {grid}, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
+    return best_fid
+
+
+if __name__ == "__main__":
+    utils.run_main(main)
