@@ -1,5 +1,6 @@
 """BERT in dygraph: masked-LM pre-training, then fine-tuning the same encoder on a sentence-pair task (README.md)."""
 import argparse
+import functools
 import itertools
 import os
 import re
@@ -8,11 +9,8 @@ import time
 import warnings
 
 warnings.filterwarnings("ignore", message="No ccache found")
-try:  # the bundled MKL takes a slow path on AMD unless told otherwise; must precede the first matmul
-    if "AuthenticAMD" in open("/proc/cpuinfo").read():
-        os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")
-except OSError:
-    pass
+if os.path.exists("/proc/cpuinfo") and "AuthenticAMD" in open("/proc/cpuinfo").read():
+    os.environ.setdefault("MKL_DEBUG_CPU_TYPE", "5")  # the bundled MKL's slow path on AMD otherwise; before the first matmul
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 import paddle.nn.functional as F  # noqa: E402
@@ -62,7 +60,6 @@ def make_demo_data(root, seed=1, n_docs=600, sizes=(1500, 400)):
         return root
     rng, names, adjectives = np.random.RandomState(seed), sorted(ANIMALS), ["young", "old", "small", "big"]
     os.makedirs(root, exist_ok=True)
-
     def document(a):  # its first sentence names the animal
         ts = [rng.choice([t for t in SENTENCES if "{a}" in t])] + [*rng.choice(SENTENCES, rng.randint(3, 7))]
         return "\n".join(t.format(a=a, f=rng.choice(DIETS[ANIMALS[a][0]]), h=ANIMALS[a][1], s=ANIMALS[a][2],
@@ -174,7 +171,6 @@ def collate(samples, fills):
 
 class Bert(nn.Layer):
     """Embeddings, post-norm GELU Transformer encoder, tanh pooler; MLM head (mlm), classifier (forward)."""
-
     def __init__(self, vocab_size, pad_id, hidden=128, layers=2, heads=4, max_len=128, dropout=0.1):
         super().__init__()
         self.pad_id = pad_id
@@ -221,7 +217,7 @@ def fit(model, loader, loss_fn, epochs, lr, args, tag):
     opt = paddle.optimizer.AdamW(sched, parameters=model.parameters(), weight_decay=0.01,
                                  apply_decay_param_fun=lambda n: ".b_" not in n and "norm" not in n)
     model.train()
-    step, seen, t0 = 0, 0, time.time()
+    step, t0 = 0, time.time()
     batches = ((epoch, batch) for epoch in range(epochs) for batch in loader)
     for step, (epoch, batch) in zip(range(1, total + 1), batches):  # range first: no batch drawn past the end
         loss = loss_fn(model, batch)
@@ -229,10 +225,8 @@ def fit(model, loader, loss_fn, epochs, lr, args, tag):
         opt.step()
         opt.clear_grad()
         sched.step()
-        seen += batch[0].shape[0]
         if step % args.log_interval == 0:
-            print(f"{tag} epoch {epoch} step {step} loss {loss.item():.4f} samples/s {seen / (time.time() - t0):.0f}")
-            seen, t0 = 0, time.time()
+            print(f"{tag} epoch {epoch} step {step} loss {loss.item():.4f} samples/s {step * args.batch_size / (time.time() - t0):.0f}")
     model.eval()
     return step
 
@@ -262,23 +256,16 @@ def main(argv=None):
     # pre-training examples: every two consecutive sentences of a document (no next-sentence task)
     train_pairs, dev_pairs = ([pack(d[i], d[i + 1], vocab, args.max_seq_len) for d in part for i in range(len(d) - 1)]
                               for part in (docs[:-n_dev], docs[-n_dev:]))
-    print(f"vocab {len(vocab)} | corpus {len(docs)} documents, {len(train_pairs)}/{len(dev_pairs)} train/held-out "
-          f"sentence pairs | MRPC train {len(rows['train'])} dev {len(rows['dev'])}")
     pad, n_ids = vocab["[PAD]"], max(vocab.values()) + 1  # a repeated vocab line keeps its first id
-
-    def loader(items, shuffle, collate_fn):
-        return paddle.io.DataLoader(items, batch_size=args.batch_size, shuffle=shuffle, collate_fn=collate_fn)
-
-    def masked(p):
-        return (*mask_tokens(p[0], rng, vocab), p[1])  # (input ids, MLM labels, segments)
-
+    loader = functools.partial(paddle.io.DataLoader, batch_size=args.batch_size)
+    masked = lambda p: (*mask_tokens(p[0], rng, vocab), p[1])  # noqa: E731 (input ids, MLM labels, segments)
     # phase 1: a training pair gets a fresh masking every time it is batched; held-out pairs are masked once
-    pre_train = loader(train_pairs, True, lambda s: collate([masked(p) for p in s], (pad, IGNORE, 0)))
+    pre_train = loader(train_pairs, shuffle=True, collate_fn=lambda s: collate([masked(p) for p in s], (pad, IGNORE, 0)))
     held = [masked(p) for p in dev_pairs]
     model = Bert(n_ids, pad, args.hidden, args.layers, args.heads, args.max_seq_len, args.dropout)
     steps1 = fit(model, pre_train, lambda m, b: mlm_loss(m.mlm(b[0], b[2]), b[1]), args.pretrain_epochs,
                  args.pretrain_lr, args, "pretrain")
-    mlm_acc = accuracy(model.mlm, loader(held, False, lambda s: collate(s, (pad, IGNORE, 0))))
+    mlm_acc = accuracy(model.mlm, loader(held, collate_fn=lambda s: collate(s, (pad, IGNORE, 0))))
     top = int(np.bincount(np.concatenate([s for d in docs[:-n_dev] for s in d])).argmax())
     unigram_acc = float(np.mean(np.concatenate([lab[lab != IGNORE] for _, lab, _ in held]) == top))
     print(f"held-out masked-token accuracy {mlm_acc:.4f} | unigram (always {next(w for w in vocab if vocab[w] == top)!r}) {unigram_acc:.4f}")
@@ -286,10 +273,9 @@ def main(argv=None):
 
     # phase 2: the encoder and the classifier head on the pooled [CLS] vector (--pretrain_epochs 0: untrained)
     items = {s: [(ids, y, seg) for a, b, y in r for ids, seg in [pack(a, b, vocab, args.max_seq_len)]] for s, r in rows.items()}
-    cls_train, cls_dev = (loader(items[s], s == "train", lambda b: collate(b, (pad, 0, 0))) for s in ("train", "dev"))
-
-    steps2 = fit(model, cls_train, lambda m, b: F.cross_entropy(m(b[0], b[2]), b[1]), args.epochs, args.lr,
-                 args, "finetune")
+    cls_train = loader(items["train"], shuffle=True, collate_fn=lambda b: collate(b, (pad, 0, 0)))
+    cls_dev = loader(items["dev"], collate_fn=lambda b: collate(b, (pad, 0, 0)))
+    steps2 = fit(model, cls_train, lambda m, b: F.cross_entropy(m(b[0], b[2]), b[1]), args.epochs, args.lr, args, "finetune")
     dev_acc = accuracy(model, cls_dev)
     majority = int(np.mean([y for *_, y in rows["train"]]) >= 0.5)
     majority_acc = float(np.mean([y == majority for *_, y in rows["dev"]]))
