@@ -1,0 +1,168 @@
+"""ERNIE 1.0: the BERT architecture (post-norm Transformer encoder, ReLU feed-forward) with a 18,000-row
+Chinese character vocabulary, plus the three heads this folder trains: masked LM (pre-training),
+sequence classification and sequence labelling.
+
+Parameter names follow the usual layout (ernie.embeddings.word_embeddings, ernie.encoder.layers.N.
+self_attn.q_proj, ..., ernie.pooler.dense), so that released ERNIE 1.0 weights can be mapped in by name.
+Every model reads its shape from a config dict, which travels with the weights as model_config.json.
+"""
+import copy
+import json
+import os
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+# ERNIE 1.0 as published (config of the released `ernie-1.0` weights). `ernie-demo` is the small
+# configuration the demo data, the smoke run and the tests train; its vocabulary is the demo's.
+CONFIGS = {
+    "ernie-1.0": dict(vocab_size=18000, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                      intermediate_size=3072, hidden_act="relu", hidden_dropout_prob=0.1,
+                      attention_probs_dropout_prob=0.1, max_position_embeddings=513, type_vocab_size=2,
+                      initializer_range=0.02, pad_token_id=0),
+    "ernie-demo": dict(vocab_size=18000, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                       intermediate_size=512, hidden_act="relu", hidden_dropout_prob=0.1,
+                       attention_probs_dropout_prob=0.1, max_position_embeddings=513, type_vocab_size=2,
+                       initializer_range=0.02, pad_token_id=0),
+}
+MODELS = sorted(CONFIGS)
+CONFIG_FILE = "model_config.json"
+
+
+def make_config(name, vocab_size=None):
+    """The named configuration; the embedding follows the vocabulary file actually used."""
+    config = copy.deepcopy(CONFIGS[name])
+    if vocab_size is not None:
+        config["vocab_size"] = vocab_size
+    return config
+
+
+def save_config(config, folder):
+    with open(os.path.join(folder, CONFIG_FILE), "w") as f:
+        json.dump(config, f, indent=1, sort_keys=True)
+
+
+class ErnieEmbeddings(nn.Layer):
+    def __init__(self, c):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(c["vocab_size"], c["hidden_size"])
+        self.position_embeddings = nn.Embedding(c["max_position_embeddings"], c["hidden_size"])
+        self.token_type_embeddings = nn.Embedding(c["type_vocab_size"], c["hidden_size"])
+        self.layer_norm = nn.LayerNorm(c["hidden_size"], epsilon=1e-12)
+        self.dropout = nn.Dropout(c["hidden_dropout_prob"])
+
+    def forward(self, ids, token_type_ids):
+        positions = paddle.arange(ids.shape[1], dtype="int64").unsqueeze(0)
+        x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.layer_norm(x))
+
+
+class ErnieModel(nn.Layer):
+    """The encoder: embeddings, post-norm Transformer layers, and the [CLS] pooler (dense + tanh).
+
+    Attention goes through nn.MultiHeadAttention (matmul + softmax): padding is an additive mask of
+    shape [batch, 1, 1, time] built from the ids, so neither padding nor a new length recompiles a
+    to_static graph (both dimensions stay free in the input spec)."""
+
+    def __init__(self, config):
+        super().__init__()
+        c = self.config = config
+        self.pad_token_id = c["pad_token_id"]
+        self.embeddings = ErnieEmbeddings(c)
+        layer = nn.TransformerEncoderLayer(
+            c["hidden_size"], c["num_attention_heads"], c["intermediate_size"], dropout=c["hidden_dropout_prob"],
+            activation=c["hidden_act"], attn_dropout=c["attention_probs_dropout_prob"], act_dropout=0)
+        self.encoder = nn.TransformerEncoder(layer, c["num_hidden_layers"])
+        self.pooler = ErniePooler(c["hidden_size"])
+        init = nn.initializer.TruncatedNormal(std=c["initializer_range"])
+        for name, p in self.named_parameters():
+            if p.ndim == 2:  # embeddings and linear weights; biases 0 and norms 1 keep their defaults
+                init(p)
+
+    def forward(self, ids, token_type_ids=None):
+        if token_type_ids is None:
+            token_type_ids = paddle.zeros_like(ids)
+        mask = (ids == self.pad_token_id).astype("float32").unsqueeze([1, 2]) * -1e4
+        sequence = self.encoder(self.embeddings(ids, token_type_ids), src_mask=mask)
+        return sequence, self.pooler(sequence)
+
+
+class ErniePooler(nn.Layer):
+    def __init__(self, hidden):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+
+    def forward(self, sequence):
+        return paddle.tanh(self.dense(sequence[:, 0]))
+
+
+class MaskedLMHead(nn.Layer):
+    """Transform (dense, activation, layer norm), then the word embedding transposed (tied) plus a bias."""
+
+    def __init__(self, c, word_embeddings):
+        super().__init__()
+        self.transform = nn.Linear(c["hidden_size"], c["hidden_size"])
+        self.activation = c["hidden_act"]
+        self.layer_norm = nn.LayerNorm(c["hidden_size"], epsilon=1e-12)
+        self.tied = [word_embeddings]  # in a list: shared, not registered (and saved) a second time
+        self.decoder_bias = self.create_parameter([c["vocab_size"]], is_bias=True)
+
+    def forward(self, hidden):
+        hidden = self.layer_norm(getattr(F, self.activation)(self.transform(hidden)))
+        return paddle.matmul(hidden, self.tied[0].weight, transpose_y=True) + self.decoder_bias
+
+
+class ErnieForPretraining(nn.Layer):
+    """Masked LM over every position (the loss keeps only the masked ones)."""
+    task = "pretrain"
+
+    def __init__(self, config, num_classes=None):
+        super().__init__()
+        self.ernie = ErnieModel(config)
+        self.predictions = MaskedLMHead(config, self.ernie.embeddings.word_embeddings)
+
+    def forward(self, ids, token_type_ids=None):
+        sequence, _ = self.ernie(ids, token_type_ids)
+        return self.predictions(sequence)
+
+
+class ErnieForSequenceClassification(nn.Layer):
+    task = "classify"
+
+    def __init__(self, config, num_classes=2):
+        super().__init__()
+        self.ernie = ErnieModel(config)
+        self.dropout = nn.Dropout(config["hidden_dropout_prob"])
+        self.classifier = nn.Linear(config["hidden_size"], num_classes)
+
+    def forward(self, ids, token_type_ids=None):
+        _, pooled = self.ernie(ids, token_type_ids)
+        return self.classifier(self.dropout(pooled))
+
+
+class ErnieForTokenClassification(nn.Layer):
+    task = "ner"
+
+    def __init__(self, config, num_classes=7):
+        super().__init__()
+        self.ernie = ErnieModel(config)
+        self.dropout = nn.Dropout(config["hidden_dropout_prob"])
+        self.classifier = nn.Linear(config["hidden_size"], num_classes)
+
+    def forward(self, ids, token_type_ids=None):
+        sequence, _ = self.ernie(ids, token_type_ids)
+        return self.classifier(self.dropout(sequence))
+
+
+TASKS = {"pretrain": ErnieForPretraining, "classify": ErnieForSequenceClassification,
+         "ner": ErnieForTokenClassification}
+
+
+def build_model(task, config, num_classes=None):
+    return TASKS[task](config) if num_classes is None else TASKS[task](config, num_classes)
+
+
+def input_spec():
+    """ids [batch, time]: both free, so one exported graph serves every batch size and length."""
+    return [paddle.static.InputSpec([None, None], "int64", name="ids")]
