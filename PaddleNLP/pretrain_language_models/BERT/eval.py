@@ -1,0 +1,175 @@
+"""Evaluate a trained run: sentence-pair accuracy on the test split (classify), SQuAD v1.1 exact match
+and F1 on dev (squad; the official script's figures), or masked-LM and next-sentence accuracy on the
+dev documents (pretrain).
+
+    python eval.py                                   # the last classify run in output/classify, on test
+    python eval.py --task pretrain                   # the last pre-training run, on pretrain/dev.txt
+    python eval.py --model bert-mini --split dev --checkpoint output/classify/bert-mini/latest.pdckpt
+
+The model comes from the run's config.json, its vocabulary and labels from the run directory, and every
+other setting from its train_config.json; a flag given here overrides it. Under
+paddle.distributed.launch each rank evaluates its own share and the counts are summed.
+"""
+import argparse
+import functools
+import os
+
+import utils  # first: it silences the warning `import paddle` prints
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+import reader
+import squad
+from models import MODELS, build_model
+from models.bert import BertConfig
+from tokenizer import Tokenizer
+
+
+def pretrain_loader(args, tokenizer, split, train=False):
+    """(dataset, loader, sampler) of DATA_DIR/pretrain/SPLIT.txt; eval sets are this rank's share."""
+    docs = reader.read_documents(os.path.join(args.data_dir, "pretrain", f"{split}.txt"), tokenizer)
+    dataset = reader.PretrainDataset(docs, tokenizer, args.max_seq_len, seed=args.seed if train else 1234)  # dev: fixed masks
+    if not train:
+        dataset.examples = dataset.examples[utils.rank()::utils.world_size()]
+    sampler = reader.BatchSampler(len(dataset), args.batch_size, shuffle=train, seed=getattr(args, "seed", 0), shard=train)
+    pad_to = args.max_seq_len if getattr(args, "to_static", False) else None  # fixed shape: no recompiles
+    loader = utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=functools.partial(
+        reader.collate_pretrain, pad_id=tokenizer.pad_id, pad_to=pad_to))
+    return dataset, loader, sampler
+
+
+def pair_loader(args, tokenizer, labels, split, train=False):
+    dataset = reader.load_pairs(os.path.join(args.data_dir, "classify", f"{split}.tsv"), tokenizer, labels,
+                                args.max_seq_len, args.skip_bad_samples)
+    if not train:
+        dataset.examples = dataset.examples[utils.rank()::utils.world_size()]
+    sampler = reader.BatchSampler(len(dataset), args.batch_size, shuffle=train, seed=getattr(args, "seed", 0), shard=train)
+    pad_to = args.max_seq_len if getattr(args, "to_static", False) else None
+    loader = utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=functools.partial(
+        reader.collate_pairs, pad_id=tokenizer.pad_id, pad_to=pad_to))
+    return dataset, loader, sampler
+
+
+def squad_loader(args, tokenizer, split, train=False):
+    """(dataset, loader, sampler) of DATA_DIR/squad/{train,dev}-v1.1.json; the dataset keeps the
+    examples and features that prediction maps back to answers. Eval shards by question."""
+    examples = squad.read_examples(os.path.join(args.data_dir, "squad", squad.FILES[split]), args.skip_bad_samples)
+    if not train:
+        examples = examples[utils.rank()::utils.world_size()]
+    features = squad.make_features(examples, tokenizer, args.max_seq_len, args.doc_stride, args.max_query_len, train)
+    dataset = squad.FeatureDataset(features)
+    dataset.examples = examples
+    sampler = reader.BatchSampler(len(dataset), args.batch_size, shuffle=train, seed=getattr(args, "seed", 0), shard=train)
+    pad_to = args.max_seq_len if getattr(args, "to_static", False) else None
+    loader = utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=functools.partial(
+        squad.collate, pad_id=tokenizer.pad_id, pad_to=pad_to))
+    return dataset, loader, sampler
+
+
+def evaluate(task, model, loader):
+    """Counts summed over ranks, then the figures: classify {acc}, pretrain {mlm_acc, nsp_acc, mlm_loss}."""
+    model.eval()
+    counts = np.zeros(5)
+    if task == "squad":
+        data, starts, ends, order = loader.dataset, [], [], []
+        with paddle.no_grad():
+            for ids, types, _, _, index in utils.progress(loader, len(loader), "eval"):
+                s, e = model(ids, types)
+                starts += list(s.numpy())
+                ends += list(e.numpy())
+                order += index.numpy().tolist()
+        features = [data.features[i] for i in order]
+        answers = {ex["id"]: ex["answers"] for ex in data.examples}
+        em, f1, n = utils.all_reduce_sum(squad.squad_scores(squad.predict_answers(data.examples, features, starts, ends),
+                                                            answers))
+        model.train()
+        return {"exact_match": 100 * em / n, "f1": 100 * f1 / n, "samples": int(n)}
+    with paddle.no_grad():
+        for batch in utils.progress(loader, len(loader), "eval"):
+            if task == "pretrain":
+                ids, types, positions, labels, nsp = batch
+                mlm, nsp_logits = model(ids, types, positions)
+                counts += [(mlm.argmax(-1) == labels).sum().item(), labels.shape[0],
+                           (nsp_logits.argmax(-1) == nsp).sum().item(), nsp.shape[0],
+                           F.cross_entropy(mlm, labels, reduction="sum").item()]
+            else:
+                ids, types, labels = batch
+                counts += [(model(ids, types).argmax(-1) == labels).sum().item(), labels.shape[0], 0, 0, 0]
+    counts = utils.all_reduce_sum(counts)
+    model.train()
+    if task == "pretrain":
+        return {"mlm_acc": counts[0] / counts[1], "nsp_acc": counts[2] / counts[3],
+                "mlm_loss": counts[4] / counts[1], "samples": int(counts[3])}
+    return {"acc": counts[0] / counts[1], "samples": int(counts[1])}
+
+
+def default_checkpoint(output_dir, model):
+    best = os.path.join(output_dir, model, "best.pdparams")
+    return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")
+
+
+def run_flags(parser, argv):
+    """The flags eval, export and infer share; those not given come from the run's saved settings."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--task", default="classify")
+    task = pre.parse_known_args(argv)[0].task
+    parser.add_argument("--task", choices=["pretrain", "classify", "squad"], default="classify", help="which run kind")
+    parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
+                        help="the run to use; unset: the last run trained in OUTPUT_DIR")
+    parser.add_argument("--output_dir", default=f"output/{task}", help="where the runs are: OUTPUT_DIR/MODEL/")
+    parser.add_argument("--checkpoint", default=None,
+                        help="weights to use; unset: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt")
+    parser.add_argument("--data_dir", default=None, help="dataset root; unset: the run's")
+    parser.add_argument("--max_seq_len", type=int, default=None, help="tokens per sequence; unset: the run's")
+    parser.add_argument("--doc_stride", type=int, default=128, help="SQuAD windows' stride; unset: the run's")
+    parser.add_argument("--max_query_len", type=int, default=64, help="SQuAD question tokens; unset: the run's")
+
+
+def load_run(args):
+    """(model with the run's weights, tokenizer, labels) of the run args point at."""
+    utils.load_run_config(args)
+    args.data_dir = args.data_dir or "data/demo"
+    run_dir = os.path.join(args.output_dir, args.model)
+    if not os.path.isfile(os.path.join(run_dir, "config.json")):
+        raise utils.CheckpointError(f"no trained run in {run_dir} (no config.json); train first")
+    cfg = BertConfig.from_json(os.path.join(run_dir, "config.json"))
+    tokenizer = Tokenizer(os.path.join(run_dir, "vocab.txt"))
+    labels = None
+    if args.task == "classify":
+        labels = [l for _, l in utils.read_lines(os.path.join(run_dir, "labels.txt")) if l]
+    model = build_model(args.task, cfg, len(labels or []))
+    utils.load_model(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
+    model.eval()
+    return model, tokenizer, labels
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    run_flags(parser, argv)
+    parser.add_argument("--split", default=None, help="split to evaluate (unset: test for classify, dev for pretrain)")
+    parser.add_argument("--batch_size", type=int, default=64, help="examples per batch")
+    parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
+    parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
+    parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad lines instead of stopping")
+    parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
+    args = utils.parse_args(parser, argv)
+    model, tokenizer, labels = load_run(args)
+    utils.setup(args)
+    args.to_static = False
+    split = args.split or ("test" if args.task == "classify" else "dev")
+    if args.task == "squad":
+        loader = squad_loader(args, tokenizer, split)[1]
+    elif args.task == "pretrain":
+        loader = pretrain_loader(args, tokenizer, split)[1]
+    else:
+        loader = pair_loader(args, tokenizer, labels, split)[1]
+    result = evaluate(args.task, model, loader)
+    if utils.is_main_process():
+        figures = " ".join(f"{k}={v:.4f}" for k, v in result.items() if k != "samples")
+        print(f"eval {args.task} {args.model} on {result['samples']} {split} examples of {args.data_dir}: {figures}")
+        print(f"final metrics: {figures}", flush=True)
+
+
+if __name__ == "__main__":
+    utils.run_main(main)
