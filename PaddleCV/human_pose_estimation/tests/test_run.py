@@ -173,3 +173,26 @@ def test_lr_drops_at_the_decay_epochs():
         scheduler.step()
     assert lrs[0] == lrs[19] == pytest.approx(0.1) and lrs[20] == lrs[29] == pytest.approx(0.01)
     assert lrs[30] == pytest.approx(0.001)
+
+
+def test_person_boxes_from_a_detection_json(trained, demo, tmp_path):
+    """A detector that found exactly the annotated people scores what the annotations' boxes score;
+    boxes under --det_threshold are dropped; a detection of an unknown picture is a one-line error."""
+    with open(os.path.join(demo, "annotations", "person_keypoints_val2017.json")) as f:
+        anns = [a for a in json.load(f)["annotations"] if a["num_keypoints"] > 0]
+    dets = [{"image_id": a["image_id"], "category_id": 1, "bbox": a["bbox"], "score": 1.0} for a in anns]
+    dets.append({"image_id": anns[0]["image_id"], "category_id": 1, "bbox": [1, 1, 30, 40], "score": 0.01})
+    path = str(tmp_path / "dets.json")
+    with open(path, "w") as f:
+        json.dump(dets, f)
+    base = ["--output_dir", trained, "--split", "val", "--num_workers", "0"]
+    gt = evaluation.main(base)
+    found = evaluation.main(base + ["--det_json", path, "--det_threshold", "0.5"])
+    assert found == pytest.approx(gt, abs=1e-9)
+    split = reader.CocoKeypoints(demo, "val", 1.0, detections=path)
+    assert len(split.people) == len(anns) + 1 and split.people[-1]["score"] == 0.01
+    dets[0]["image_id"] = 4242
+    with open(path, "w") as f:
+        json.dump(dets, f)
+    with pytest.raises(utils.DataError, match=r"dets.json: detection 0: image_id 4242 is not in .*person_keypoints_val2017.json"):
+        reader.CocoKeypoints(demo, "val", 1.0, detections=path)
