@@ -64,6 +64,25 @@ def train_step(model, optimizer, batch, kind, num_classes):
     return loss
 
 
+def train_one_epoch(model, loader, optimizer, scheduler, logger, step, total_steps, epoch, args, num_classes,
+                    on_step=None):
+    """Train over the loader (or until total_steps); returns the global step reached."""
+    timer = utils.Timer()
+    for batch in loader:
+        reader_cost = timer.tick()
+        loss = train_step(model, optimizer, batch, args.model, num_classes)
+        scheduler.step()
+        step += 1
+        logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
+        if logger.should_log(step):
+            logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
+        if on_step is not None:
+            on_step(step)
+        if step >= total_steps:
+            break
+    return step
+
+
 def main(argv=None):
     args = get_args(argv)
     state = utils.prepare_run(args)
@@ -113,6 +132,10 @@ def main(argv=None):
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
                               logger=logger, step=step, epoch=step // steps_per_epoch, best_seq_err=best)
 
+    def periodic_checkpoint(step):
+        if args.save_interval and step % args.save_interval == 0:
+            checkpoint(step)
+
     def evaluate_and_keep_best(epoch, step):
         """best.pdparams is chosen on dev; the test list is for eval.py, once, at the end."""
         nonlocal best
@@ -133,19 +156,8 @@ def main(argv=None):
         if step >= total_steps:
             break
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
-        timer = utils.Timer()
-        for batch in loader:
-            reader_cost = timer.tick()
-            loss = train_step(train_model, optimizer, batch, args.model, len(dictionary))
-            scheduler.step()
-            step += 1
-            logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
-            if logger.should_log(step):
-                logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
-            if args.save_interval and step % args.save_interval == 0:
-                checkpoint(step)
-            if step >= total_steps:
-                break
+        step = train_one_epoch(train_model, loader, optimizer, scheduler, logger, step, total_steps, epoch, args,
+                               len(dictionary), on_step=periodic_checkpoint)
         last = step >= total_steps
         checkpoint(step)  # before evaluating: an eval that fails does not lose the epoch
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):

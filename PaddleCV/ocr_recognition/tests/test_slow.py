@@ -50,3 +50,13 @@ def test_exit_codes_and_one_line_errors(demo_dir, tmp_path):
                                                                       "or pass --checkpoint")
     result = script("infer.py", "--inference_dir", str(tmp_path), str(tmp_path / "none.png"))
     assert result.returncode == 4  # no export there: said before any image is read
+
+
+def test_benchmark_prints_loop_step_and_export_latency(trained_run, demo_dir):
+    result = script("benchmark.py", "--data_dir", demo_dir, "--conv_channels", "16", "--rnn_hidden_size", "16",
+                    "--batch_size", "4", "--steps", "4", "--rounds", "2", "--num_workers", "0", "--images", "3",
+                    "--inference_dir", os.path.join(trained_run["output_dir"], "crnn_ctc", "inference"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[1].startswith("pure step:") and lines[2].startswith("training loop:")
+    assert "one image at a time" in lines[3] and " ms" in lines[3]
