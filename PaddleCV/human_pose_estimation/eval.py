@@ -1,5 +1,5 @@
 """Evaluate a trained run: COCO keypoint AP (OKS) with pycocotools, on the test split (val when
-DATA_DIR has none), with the published post-processing.
+DATA_DIR has none), with the published post-processing; PCKh@0.5 on the MPII layout (--dataset mpii).
 
     python eval.py                                the last run trained in output/, with its own settings
     python eval.py --split val --det_json dets.json   person boxes from a detector instead of the annotations
@@ -25,6 +25,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+import mpii
 import reader
 from models import MODELS, build_model
 
@@ -181,13 +182,57 @@ def evaluate(model, loader, split, input_hw, results_json, skip_bad_samples=Fals
     model.train()
     rows = sorted(gather(rows), key=lambda r: r[0])
     people = [split.people[i] for i, _ in rows]
-    results = keypoint_results(people, np.array([p for _, p in rows]).reshape(len(rows), split.num_joints, 3),
-                               split.category_id)
+    preds = np.array([p for _, p in rows]).reshape(len(rows), split.num_joints, 3)
+    return score(split, people, preds, results_json, verbose)
+
+
+def score(split, people, preds, results_json, verbose=False):
+    """Write the predictions and score them: COCO keypoint AP, or PCKh@0.5 for the MPII layout."""
+    if isinstance(split, reader.MpiiKeypoints):
+        return mpii_metrics(split, people, preds, results_json)
     if utils.is_main_process():
-        write_json(results_json, results)
+        write_json(results_json, keypoint_results(people, preds, split.category_id))
     if utils.world_size() > 1:
         dist.barrier()
     return coco_metrics(split.json_path, results_json, sorted({p["image_id"] for p in split.people}), verbose)
+
+
+def mpii_metrics(split, people, preds, results_json):
+    """PCKh@0.5 of every person of an MPII val split against annot/gt_valid.mat (in the json's order);
+    the predictions are written 1-based, as gt_valid.mat and the official tools have them."""
+    if len(people) != len(split.people):
+        raise utils.DataError(f"{split.json_path}: PCKh needs a prediction for every person ({len(people)} of "
+                              f"{len(split.people)}; bad pictures cannot be skipped here)")
+    if utils.is_main_process():
+        write_json(results_json, (preds[:, :, :2] + 1).round(3).tolist())
+    gt, missing, headboxes = mpii.read_ground_truth(split.gt_path)
+    if gt.shape != preds[:, :, :2].shape:
+        raise utils.DataError(f"{split.gt_path}: {gt.shape[0]} people of {gt.shape[1]} joints, "
+                              f"{split.json_path} {len(people)} of {preds.shape[1]}")
+    per_joint, mean = mpii.pckh(preds[:, :, :2] + 1, gt, missing, headboxes)
+    by_name = dict(zip(mpii.JOINTS, per_joint))
+    parts = {"Head": by_name["head"], "Shoulder": (by_name["lsho"] + by_name["rsho"]) / 2,
+             "Elbow": (by_name["lelb"] + by_name["relb"]) / 2, "Wrist": (by_name["lwri"] + by_name["rwri"]) / 2,
+             "Hip": (by_name["lhip"] + by_name["rhip"]) / 2, "Knee": (by_name["lkne"] + by_name["rkne"]) / 2,
+             "Ankle": (by_name["lank"] + by_name["rank"]) / 2}
+    return {"PCKh": mean, **{k: float(v) for k, v in parts.items()}, "people": len(people)}
+
+
+def primary(result):
+    """The figure that picks best.pdparams: PCKh for MPII, AP for COCO."""
+    return result["PCKh"] if "PCKh" in result else result["AP"]
+
+
+def describe(result):
+    if "PCKh" in result:
+        return f"PCKh@0.5 {result['PCKh']:.2f} (head {result['Head']:.1f}, wrist {result['Wrist']:.1f}, ankle {result['Ankle']:.1f})"
+    return f"AP {result['AP']:.4f} AP50 {result['AP50']:.4f} AP75 {result['AP75']:.4f} AR {result['AR']:.4f}"
+
+
+def final_line(result):
+    if "PCKh" in result:
+        return f"final metrics: PCKh@0.5={result['PCKh']:.2f}"
+    return f"final metrics: AP={result['AP']:.4f} AP50={result['AP50']:.4f} AP75={result['AP75']:.4f} AR={result['AR']:.4f}"
 
 
 def mean_pose(train_split, input_hw):
@@ -209,8 +254,7 @@ def trivial_baseline(train_split, split, input_hw, results_json):
     preds = np.ones((len(split.people), split.num_joints, 3), np.float32)
     for i, p in enumerate(split.people):
         preds[i, :, :2] = reader.apply(np.linalg.inv(reader.crop_transform(p["center"], p["size"], 0.0, (w, h))), pose)
-    write_json(results_json, keypoint_results(split.people, preds, split.category_id))
-    return coco_metrics(split.json_path, results_json, sorted({p["image_id"] for p in split.people}))
+    return score(split, split.people, preds, results_json)
 
 
 def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):
@@ -224,6 +268,7 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--input_size", default=None, help="HEIGHTxWIDTH; None: the run's")
     parser.add_argument("--num_joints", type=int, default=None,
                         help="joints; None: the run's (give it only for weights without a run)")
+    parser.add_argument("--dataset", choices=reader.DATASETS, default=None, help="data layout; None: the run's")
     return parser
 
 
@@ -232,7 +277,8 @@ def run_settings(args):
     utils.load_run_config(args)
     args.data_dir = args.data_dir or "data/coco"
     args.input_size = args.input_size or "256x192"
-    args.num_joints = args.num_joints or 17
+    args.dataset = args.dataset or "coco"
+    args.num_joints = args.num_joints or (16 if args.dataset == "mpii" else 17)
     best = os.path.join(args.output_dir, args.model, "best.pdparams")
     return args.checkpoint or (best if os.path.isfile(best) else os.path.join(args.output_dir, args.model,
                                                                               "latest.pdckpt"))
@@ -268,18 +314,18 @@ def main(argv=None):
     utils.setup(args)
     input_hw = reader.parse_size(args.input_size)
     aspect = input_hw[1] / input_hw[0]
-    split_name = args.split if args.split != "auto" else ("test" if reader.has_split(args.data_dir, "test") else "val")
-    split = reader.CocoKeypoints(args.data_dir, split_name, aspect, args.skip_bad_samples, args.det_json,
-                                 args.det_threshold)
+    split_name = args.split if args.split != "auto" else (
+        "test" if reader.has_split(args.data_dir, "test", args.dataset) else "val")
+    split = reader.open_split(args.dataset, args.data_dir, split_name, aspect, args.skip_bad_samples, args.det_json,
+                              args.det_threshold)
     if split.num_joints != args.num_joints:
         raise utils.DataError(f"{split.json_path}: {split.num_joints} keypoints per person, the model {args.num_joints}")
     split.check_files(args.skip_bad_samples)
     out = os.path.join(args.output_dir, args.model)
     if args.trivial:
-        train_split = reader.CocoKeypoints(args.data_dir, "train", aspect, True)
+        train_split = reader.open_split(args.dataset, args.data_dir, "train", aspect, True)
         result = trivial_baseline(train_split, split, input_hw, os.path.join(out, f"trivial_{split_name}.json"))
-        print(f"mean pose in every box on {split_name} of {args.data_dir}: AP {result['AP']:.4f} "
-              f"AP50 {result['AP50']:.4f} AP75 {result['AP75']:.4f} AR {result['AR']:.4f}", flush=True)
+        print(f"mean pose in every box on {split_name} of {args.data_dir}: {describe(result)}", flush=True)
         return result
     model = load_trained_model(args, checkpoint)
     results_json = os.path.join(out, f"keypoints_{split_name}.json")
@@ -289,10 +335,8 @@ def main(argv=None):
     if utils.is_main_process():
         boxes = f"boxes of {args.det_json}" if args.det_json else "ground-truth boxes"
         print(f"eval {args.model} ({checkpoint}) on {len(split.people)} people ({boxes}) of {split_name} of "
-              f"{args.data_dir} at {args.input_size}: AP {result['AP']:.4f} AP50 {result['AP50']:.4f} "
-              f"AP75 {result['AP75']:.4f} AR {result['AR']:.4f}; keypoints in {results_json}")
-        print(f"final metrics: AP={result['AP']:.4f} AP50={result['AP50']:.4f} AP75={result['AP75']:.4f} "
-              f"AR={result['AR']:.4f}", flush=True)
+              f"{args.data_dir} at {args.input_size}: {describe(result)}; keypoints in {results_json}")
+        print(final_line(result), flush=True)
     return result
 
 

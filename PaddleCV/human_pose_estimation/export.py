@@ -27,6 +27,11 @@ def export(model, input_hw, prefix):
     return prefix
 
 
+def flip_pairs(dataset, names):
+    import mpii
+    return [list(p) for p in mpii.FLIP_PAIRS] if dataset == "mpii" else reader.flip_pairs(names)
+
+
 def build_parser():
     return add_run_flags(argparse.ArgumentParser(description=__doc__))
 
@@ -37,8 +42,7 @@ def main(argv=None):
     paddle.set_device("cpu")
     model = load_trained_model(args, checkpoint)
     try:
-        path = reader.split_paths(args.data_dir, "train" if reader.has_split(args.data_dir, "train") else "val")[0]
-        _, names, skeleton = reader.keypoint_info(path, reader.load_json(path))
+        names, skeleton = reader.joint_names(args.dataset, args.data_dir)
     except utils.DataError:  # weights without their data: numbered joints, no skeleton
         names, skeleton = [str(i) for i in range(args.num_joints)], []
     if len(names) != args.num_joints:
@@ -46,8 +50,8 @@ def main(argv=None):
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, reader.parse_size(args.input_size), os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "input_size": args.input_size, "keypoints": names, "skeleton": skeleton,
-                   "flip_pairs": reader.flip_pairs(names)}, f, indent=1)
+        json.dump({"model": args.model, "input_size": args.input_size, "dataset": args.dataset, "keypoints": names, "skeleton": skeleton,
+                   "flip_pairs": flip_pairs(args.dataset, names)}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
     return inference_dir

@@ -26,7 +26,8 @@ import paddle
 from PIL import Image, ImageDraw
 
 import reader
-from eval import add_run_flags, coco_metrics, decode, keypoint_results, load_trained_model, predict_heatmaps, run_settings
+from eval import add_run_flags, decode, describe, load_trained_model, predict_heatmaps, run_settings, score
+from export import flip_pairs
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 LEFT, RIGHT, CENTRE = "#3cb44b", "#e6194b", "#4363d8"
@@ -39,18 +40,18 @@ def build_predictor(args):
         checkpoint = run_settings(args)
         paddle.set_device("cpu")
         model = load_trained_model(args, checkpoint)
-        path = reader.split_paths(args.data_dir, "train" if reader.has_split(args.data_dir, "train") else "val")[0]
-        _, names, skeleton = reader.keypoint_info(path, reader.load_json(path))
+        names, skeleton = reader.joint_names(args.dataset, args.data_dir)
 
         def run(images):
             with paddle.no_grad():
                 return model(paddle.to_tensor(images)).numpy()
-        return run, reader.parse_size(args.input_size), names, skeleton, reader.flip_pairs(names)
+        return run, reader.parse_size(args.input_size), names, skeleton, flip_pairs(args.dataset, names)
     utils.load_run_config(args)
     if not args.inference_dir:
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
     info = utils.check_export(args.inference_dir)
     args.data_dir = args.data_dir or info["config"].get("data_dir")
+    args.dataset = args.dataset or info["config"].get("dataset", "coco")
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
     predictor = utils.create_predictor(os.path.join(args.inference_dir, "model"))
@@ -77,7 +78,7 @@ def read_people(args, aspect):
                        "score": 1.0, "area": float(image.width * image.height)})
     split = None
     if args.split:
-        split = reader.CocoKeypoints(args.data_dir, args.split, aspect, detections=args.det_json)
+        split = reader.open_split(args.dataset, args.data_dir, args.split, aspect, detections=args.det_json)
         people += [dict(p, where=split.where(p)) for p in split.people]
     if not people:
         raise utils.DataError("no input: give pictures, a folder of pictures, or --split")
@@ -158,11 +159,8 @@ def main(argv=None):
     if split is not None:
         mine = [i for i, p in enumerate(people) if "ann" in p]
         results_json = os.path.join(args.save_dir, "results.json")
-        with open(results_json, "w") as f:
-            json.dump(keypoint_results([people[i] for i in mine], preds[mine], split.category_id), f)
-        metrics = coco_metrics(split.json_path, results_json, sorted({p["image_id"] for p in split.people}))
-        print(f"pycocotools on {results_json}: AP {metrics['AP']:.4f} AP50 {metrics['AP50']:.4f} "
-              f"AP75 {metrics['AP75']:.4f} AR {metrics['AR']:.4f}", flush=True)
+        metrics = score(split, [people[i] for i in mine], preds[mine], results_json)
+        print(f"{results_json}: {describe(metrics)}", flush=True)
     print(f"wrote {len(pictures)} pictures and keypoints.json to {args.save_dir}", flush=True)
     return pictures, metrics
 

@@ -12,6 +12,8 @@ the figure's extent. Pictures are 128-192 px (not square), saved as JPEG:
     data/demo/train2017/000000000001.jpg                    (val2017/, test2017/)
 
 val selects the best checkpoint; test is read once, by eval.py. Deterministic for a given --seed.
+`--layout mpii` writes the same figures in the release's MPII layout instead (annot/train.json,
+annot/valid.json, annot/gt_valid.mat, images/; 16 MPII joints, the head box from the drawn head).
 """
 import argparse
 import json
@@ -97,7 +99,11 @@ def draw_figure(image, rng, w, h):
     pts = np.concatenate([joints, head[None] - head_r, head[None] + head_r])
     x1, y1 = np.maximum(pts.min(0) - thick, 0)
     x2, y2 = np.minimum(pts.max(0) + thick, [w, h])
-    return joints, [x1, y1, x2, y2]
+    top = head + (head - neck) / max(np.linalg.norm(head - neck), 1e-6) * head_r
+    mpii_joints = np.stack([joints[16], joints[14], joints[12], joints[11], joints[13], joints[15],
+                            (joints[11] + joints[12]) / 2, (joints[5] + joints[6]) / 2, neck, top, joints[10],
+                            joints[8], joints[6], joints[5], joints[7], joints[9]])
+    return joints, [x1, y1, x2, y2], (mpii_joints, [head - head_r, head + head_r])
 
 
 def make_split(out_dir, split, count, rng, first_id):
@@ -110,7 +116,7 @@ def make_split(out_dir, split, count, rng, first_id):
         image = background(w, h, rng)
         people = [draw_figure(image, rng, w, h) for _ in range(int(rng.choice([1, 1, 2, 2, 3])))]
         draw = ImageDraw.Draw(image)
-        for joints, box in people:
+        for joints, box, _ in people:
             visibility = np.full(17, 2)
             for j in np.where(rng.random(17) < 0.08)[0]:  # hidden under a patch: labelled, not visible
                 r = rng.uniform(4, 8)
@@ -136,9 +142,49 @@ def make_split(out_dir, split, count, rng, first_id):
         json.dump({"images": images, "annotations": annotations, "categories": categories}, f)
 
 
-def make_demo_data(out_dir, train=600, val=60, test=60, seed=0):
+def make_mpii_split(out_dir, split, count, rng, first_id):
+    """The release's MPII layout: annot/<split>.json (1-based centre, scale = size / 200, 16 joints and
+    their flags) and, for valid, annot/gt_valid.mat with the head boxes PCKh needs."""
+    folder = os.path.join(out_dir, "images")
+    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.join(out_dir, "annot"), exist_ok=True)
+    people, gt, missing, headboxes = [], [], [], []
+    for k in range(count):
+        w, h = (int(v) for v in rng.choice(SIZES, size=2))
+        image = background(w, h, rng)
+        name = f"{first_id + k:09d}.jpg"
+        for joints, box, (mpii_joints, head_box) in [draw_figure(image, rng, w, h)
+                                                     for _ in range(int(rng.choice([1, 1, 2])))]:
+            outside = (mpii_joints[:, 0] < 0) | (mpii_joints[:, 1] < 0) | (mpii_joints[:, 0] > w - 1) | (
+                mpii_joints[:, 1] > h - 1)
+            one_based = np.where(outside[:, None], -1.0, mpii_joints + 1)
+            x1, y1, x2, y2 = box
+            scale = max(y2 - y1, x2 - x1) / 200.0
+            center = [(x1 + x2) / 2 + 1, (y1 + y2) / 2 + 1 - 15 * scale]  # the reader lowers it by 15 x scale
+            people.append({"image": name, "center": [round(float(v), 2) for v in center], "scale": round(scale, 4),
+                           "joints": one_based.round(2).tolist(), "joints_vis": (~outside).astype(int).tolist()})
+            gt.append(one_based)
+            missing.append(outside.astype(np.float64))
+            headboxes.append(np.array(head_box) + 1)
+        image.save(os.path.join(folder, name), quality=90)
+    with open(os.path.join(out_dir, "annot", f"{split}.json"), "w") as f:
+        json.dump(people, f)
+    if split == "valid":
+        from scipy.io import savemat
+        import mpii
+        savemat(os.path.join(out_dir, "annot", "gt_valid.mat"),
+                {"pos_gt_src": np.transpose(np.array(gt), (1, 2, 0)), "jnt_missing": np.array(missing).T,
+                 "headboxes_src": np.transpose(np.array(headboxes), (2, 1, 0)), "dataset_joints": np.array(mpii.JOINTS)})
+
+
+def make_demo_data(out_dir, train=600, val=60, test=60, seed=0, layout="coco"):
     rng = np.random.default_rng(seed)
     first = 1
+    if layout == "mpii":  # MPII has no labelled test split
+        for split, count in (("valid", val), ("train", train)):
+            make_mpii_split(out_dir, split, count, rng, first)
+            first += count
+        return out_dir
     for split, count in (("val", val), ("test", test), ("train", train)):  # train last: its json marks "done"
         if count:
             make_split(out_dir, split, count, rng, first)
@@ -153,9 +199,12 @@ def main():
     parser.add_argument("--val", type=int, default=60, help="validation pictures (pick the best checkpoint)")
     parser.add_argument("--test", type=int, default=60, help="test pictures (eval.py, once)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--layout", choices=["coco", "mpii"], default="coco",
+                        help="COCO keypoints, or the release's MPII json + gt_valid.mat (16 joints; no test split)")
     args = parser.parse_args()
-    make_demo_data(args.out_dir, args.train, args.val, args.test, args.seed)
-    print(f"wrote {args.train}/{args.val}/{args.test} train/val/test pictures to {args.out_dir}")
+    make_demo_data(args.out_dir, args.train, args.val, args.test, args.seed, args.layout)
+    test = "no" if args.layout == "mpii" else args.test
+    print(f"wrote {args.train}/{args.val}/{test} train/val/test pictures to {args.out_dir} ({args.layout} layout)")
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ correct when it lies within half the head size (0.6 x the diagonal of the head b
 joint the share of correct among the joints not missing, and the mean over all joints weighted by how
 often each is present, without the pelvis and thorax (joints 6 and 7), as the release reports it.
 
-What is here: the reader of these files (with file:entry errors), the joint order and flip pairs, and
-the metric (`python mpii.py --pred pred.json --gt DATA_DIR/annot/gt_valid.mat`). What is not yet:
-training and evaluating the network on MPII through train.py/eval.py (see README.md, Known limits).
+train.py/eval.py/infer.py take this layout with `--dataset mpii` (reader.MpiiKeypoints). The metric
+also runs alone: `python mpii.py --pred pred.json --gt DATA_DIR/annot/gt_valid.mat`.
 """
 import argparse
 
@@ -24,6 +23,8 @@ import utils
 JOINTS = ["rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thrx", "neck", "head", "rwri", "relb",
           "rsho", "lsho", "lelb", "lwri"]
 FLIP_PAIRS = [(0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13)]
+SKELETON = [(1, 2), (2, 3), (3, 7), (7, 4), (4, 5), (5, 6), (7, 8), (8, 9), (9, 10), (11, 12), (12, 13), (13, 8),
+            (8, 14), (14, 15), (15, 16)]  # 1-based, as COCO's
 HEAD_FACTOR, THRESHOLD = 0.6, 0.5
 
 

@@ -44,13 +44,39 @@ def parse_size(text):
     return h, w
 
 
-def split_paths(data_dir, split):
+DATASETS = ("coco", "mpii")
+
+
+def split_paths(data_dir, split, dataset="coco"):
+    """(annotation file, picture folder) of a split: COCO's person_keypoints_<split>2017.json, or the
+    release's MPII annot/train.json and annot/valid.json (MPII's labelled splits; no test)."""
+    if dataset == "mpii":
+        return os.path.join(data_dir, "annot", {"train": "train", "val": "valid"}.get(split, split) + ".json"), \
+            os.path.join(data_dir, "images")
     return (os.path.join(data_dir, "annotations", f"person_keypoints_{split}2017.json"),
             os.path.join(data_dir, f"{split}2017"))
 
 
-def has_split(data_dir, split):
-    return os.path.isfile(split_paths(data_dir, split)[0])
+def has_split(data_dir, split, dataset="coco"):
+    return (dataset != "mpii" or split != "test") and os.path.isfile(split_paths(data_dir, split, dataset)[0])
+
+
+def joint_names(dataset, data_dir):
+    """(keypoint names, skeleton as 1-based pairs) of a dataset: COCO's from its train (or val) json."""
+    if dataset == "mpii":
+        import mpii
+        return list(mpii.JOINTS), [list(p) for p in mpii.SKELETON]
+    path = split_paths(data_dir, "train" if has_split(data_dir, "train") else "val")[0]
+    _, names, skeleton = keypoint_info(path, load_json(path))
+    return names, skeleton
+
+
+def open_split(dataset, data_dir, split, aspect, skip_bad_samples=False, detections=None, det_threshold=0.0):
+    if dataset == "mpii":
+        if detections:
+            raise SystemExit("error: --det_json is for the COCO layout; MPII's people come with their boxes")
+        return MpiiKeypoints(data_dir, split, aspect, skip_bad_samples)
+    return CocoKeypoints(data_dir, split, aspect, skip_bad_samples, detections, det_threshold)
 
 
 def load_json(path):
@@ -230,6 +256,42 @@ class CocoKeypoints:
         if not self.people:
             raise utils.DataError(f"{self.json_path}: no picture of this split exists")
         return len(used)
+
+
+class MpiiKeypoints:
+    """The release's MPII json (mpii.py) as the people CocoKeypoints gives: the person's centre lowered
+    by 15 x scale and its 200 x scale px square padded by 1.25, as the release crops it (then to the
+    input's aspect ratio). Picture ids are positions in the json's picture order; val needs
+    annot/gt_valid.mat (the head boxes of PCKh), in the json's person order."""
+
+    def __init__(self, data_dir, split, aspect, skip_bad_samples=False):
+        import mpii
+        self.json_path, self.image_dir = split_paths(data_dir, split, "mpii")
+        self.split, self.skipped, self.category_id = split, [], 1
+        self.names, self.num_joints, self.flip_pairs = list(mpii.JOINTS), len(mpii.JOINTS), list(mpii.FLIP_PAIRS)
+        self.skeleton = [list(p) for p in mpii.SKELETON]
+        self.gt_path = os.path.join(data_dir, "annot", "gt_valid.mat") if split == "val" else None
+        if self.gt_path and not os.path.isfile(self.gt_path):
+            raise utils.DataError(f"{self.gt_path}: file not found (PCKh needs its head boxes)")
+        self.images, self.people = {}, []
+        for k, p in enumerate(mpii.read_annotations(self.json_path)):
+            file = os.path.join(self.image_dir, p["image"])
+            image = self.images.setdefault(file, {"id": len(self.images), "file": file})
+            center = p["center"].copy()
+            center[1] += 15 * p["scale"]
+            side = p["scale"] * 200.0
+            w, h = (side, side / aspect) if aspect < 1 else (side * aspect, side)
+            self.people.append({"image_id": image["id"], "ann": k, "file": file, "center": center.astype(np.float32),
+                                "size": np.array([w, h], np.float32) * PADDING, "joints": p["joints"].astype(np.float32),
+                                "visible": (p["visible"] > 0).astype(np.float32), "score": 1.0, "area": side * side})
+        self.images = {v["id"]: v for v in self.images.values()}
+        if not self.people:
+            raise utils.DataError(f"{self.json_path}: no person")
+
+    def where(self, person):
+        return f"{self.json_path}: entry {person['ann']}"
+
+    check_files = CocoKeypoints.check_files
 
 
 def load_image(path, where):

@@ -16,7 +16,7 @@ import utils
 import paddle
 
 import reader
-from eval import evaluate
+from eval import describe, evaluate, primary
 from models import MODELS, build_model
 
 
@@ -25,6 +25,8 @@ def build_parser():
     utils.add_common_flags(parser, model="pose_resnet50", models=MODELS, epochs=140, batch_size=32, lr=0.001,
                            data_dir="data/coco", num_workers=2, log_interval=20)
     g = parser.add_argument_group("Simple Baselines")
+    g.add_argument("--dataset", choices=reader.DATASETS, default="coco",
+                   help="layout of DATA_DIR: COCO keypoints, or the release's MPII json (scored by PCKh@0.5)")
     g.add_argument("--input_size", default="256x192", help="crop HEIGHTxWIDTH (multiples of 32); heatmaps are 1/4")
     g.add_argument("--num_joints", type=int, default=0, help="joints (0: the keypoint names of the train json)")
     g.add_argument("--recipe_batch_size", type=int, default=128,
@@ -55,8 +57,7 @@ def main(argv=None):
     args = get_args(argv)
     reader.parse_size(args.input_size)
     if not args.resume:
-        path = reader.split_paths(args.data_dir, "train")[0]
-        args.num_joints = args.num_joints or len(reader.keypoint_info(path, reader.load_json(path))[1])
+        args.num_joints = args.num_joints or len(reader.joint_names(args.dataset, args.data_dir)[0])
     state = utils.prepare_run(args)  # a resumed run takes its settings (input size, joints) from here on
     input_hw = reader.parse_size(args.input_size)
     aspect = input_hw[1] / input_hw[0]
@@ -64,11 +65,11 @@ def main(argv=None):
     out_dir = os.path.join(args.output_dir, args.model)
 
     # data: every json and picture that training and evaluation will read is checked before step 1
-    train_split = reader.CocoKeypoints(args.data_dir, "train", aspect, args.skip_bad_samples)
-    val_split = reader.CocoKeypoints(args.data_dir, "val", aspect, args.skip_bad_samples)
+    train_split = reader.open_split(args.dataset, args.data_dir, "train", aspect, args.skip_bad_samples)
+    val_split = reader.open_split(args.dataset, args.data_dir, "val", aspect, args.skip_bad_samples)
     splits = [train_split, val_split]
-    if reader.has_split(args.data_dir, "test"):  # eval.py reports it at the end
-        splits.append(reader.CocoKeypoints(args.data_dir, "test", aspect, args.skip_bad_samples))
+    if reader.has_split(args.data_dir, "test", args.dataset):  # eval.py reports it at the end
+        splits.append(reader.open_split(args.dataset, args.data_dir, "test", aspect, args.skip_bad_samples))
     for split in splits:
         if split.num_joints != args.num_joints:
             raise utils.DataError(f"{split.json_path}: {split.num_joints} keypoints per person, the run "
@@ -93,7 +94,7 @@ def main(argv=None):
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
     optimizer = paddle.optimizer.Adam(learning_rate=scheduler, parameters=model.parameters())
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
-    step, best_ap = 0, -1.0
+    step, best_ap = 0, -1.0  # the best val AP (PCKh for MPII)
     if state is not None:
         utils.load_checkpoint(state, model, optimizer, scheduler, logger=logger)
         step, best_ap = state["step"], state["best_ap"]
@@ -113,17 +114,16 @@ def main(argv=None):
                               logger=logger, step=step, epoch=step // steps_per_epoch, best_ap=best_ap)
 
     def evaluate_and_keep_best(epoch):
-        """Keypoint AP on val, the split that selects best.pdparams (a test split is left for eval.py)."""
+        """Keypoint AP (PCKh) on val, the split that selects best.pdparams (a test split is left for eval.py)."""
         nonlocal best_ap
         utils.broadcast_from_rank0(model)
         result = evaluate(model, val_loader, val_split, input_hw, os.path.join(out_dir, "keypoints_val.json"),
                           args.skip_bad_samples, flip=not args.no_flip_test)
         if utils.is_main_process():
-            print(f"eval epoch {epoch}: val AP {result['AP']:.4f} AP50 {result['AP50']:.4f} "
-                  f"AP75 {result['AP75']:.4f} AR {result['AR']:.4f}", flush=True)
+            print(f"eval epoch {epoch}: val {describe(result)}", flush=True)
             logger.write({"epoch": epoch, "step": step, **{f"val_{k}": v for k, v in result.items()}})
-        if result["AP"] > best_ap:
-            best_ap = result["AP"]
+        if primary(result) > best_ap:
+            best_ap = primary(result)
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
@@ -164,7 +164,7 @@ def main(argv=None):
         print(f"skipped {bad_samples.skipped} bad samples", flush=True)
     if utils.is_main_process():
         curves = utils.plot_curves(out_dir)
-        print(f"best val AP {best_ap:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights {out_dir}/best.pdparams, "
+        print(f"best val {'PCKh' if args.dataset == 'mpii' else 'AP'} {best_ap:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights {out_dir}/best.pdparams, "
               f"log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
     return best_ap
 

@@ -89,3 +89,19 @@ def test_a_failing_worker_fails_train_sh(demo, tmp_path):
                          env=dict(env, NPROC="2", DATA_DIR=demo, MODEL=MODEL), capture_output=True, text=True,
                          timeout=600)
     assert run.returncode != 0 and "tail of" in run.stdout
+
+
+def test_mpii_layout_trains_evaluates_exports_and_infers(tmp_path):
+    """--dataset mpii end to end: eval.py's PCKh@0.5 and infer.py's over the val split agree."""
+    data, out = str(tmp_path / "mpii"), str(tmp_path / "out")
+    assert script("make_demo_data.py", "--layout", "mpii", "--out_dir", data, "--train", "10", "--val", "4").returncode == 0
+    run = script("train.py", "--dataset", "mpii", "--data_dir", data, "--output_dir", out, *TINY, "--max_steps", "3")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "16 joints" in run.stdout and "val PCKh@0.5" in run.stdout
+    evaluated = script("eval.py", "--output_dir", out, "--num_workers", "0")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    line = [x for x in evaluated.stdout.splitlines() if x.startswith("final metrics: PCKh@0.5=")][-1]
+    assert script("export.py", "--output_dir", out).returncode == 0
+    inferred = script("infer.py", "--output_dir", out, "--split", "val", "--save_dir", str(tmp_path / "drawn"))
+    assert inferred.returncode == 0, inferred.stderr[-2000:]
+    assert f"PCKh@0.5 {line.split('=')[1]}" in inferred.stdout
