@@ -27,13 +27,13 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   # Narrower than the release (README.md) so that a CPU trains the demo in minutes.
   case ${MODEL:-CGAN} in
     CGAN) EXTRA=(--epochs 10 --gf_dim 64 --df_dim 32) ;;
-    DCGAN) EXTRA=(--epochs 10 --gf_dim 32 --df_dim 32 --gfc_dim 512 --dfc_dim 256) ;;
+    DCGAN) EXTRA=(--epochs 6 --gf_dim 32 --df_dim 32 --gfc_dim 512 --dfc_dim 256) ;;
   esac
 fi
 MODEL=${MODEL:-CGAN}
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
-  EXTRA+=(--max_steps 6 --batch_size 16 --log_interval 2 --sample_interval 3 --eval_samples 5
+  EXTRA=(--epochs 10 --max_steps 6 --batch_size 16 --log_interval 2 --sample_interval 3 --eval_samples 5
           --gf_dim 16 --df_dim 16 --gfc_dim 64 --dfc_dim 64 --num_workers 0 --overwrite)
   EVAL=(--per_class 10)
 fi

@@ -88,3 +88,18 @@ def test_the_scoring_classifier_reads_real_digits(demo):
     preds, feats = scorer.classify(model, test.images)
     assert feats.shape == (40, 128)
     assert (preds == test.labels).mean() > 0.5  # 110 training digits; chance is 0.1
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_one_training_step_of_every_model_changes_both_networks(name):
+    paddle.seed(1)
+    G, D = build_model(name, gf_dim=8, df_dim=8, gfc_dim=32, dfc_dim=32)
+    opts = train.OptimizerPair(paddle.optimizer.Adam(1e-3, parameters=G.parameters()),
+                               paddle.optimizer.Adam(1e-3, parameters=D.parameters()))
+    before = [p.numpy().copy() for p in (G.parameters()[0], D.parameters()[0])]
+    real, labels = paddle.rand([4, 1, 28, 28]) * 2 - 1, paddle.to_tensor([1, 2, 3, 4])
+    d_loss, g_loss = train.gan_step(G, D, opts, real, labels, paddle.randn([4, 100]), MODELS[name].conditional)
+    assert np.isfinite(d_loss.item()) and np.isfinite(g_loss.item())
+    after = [p.numpy() for p in (G.parameters()[0], D.parameters()[0])]
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(after, before))
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in G.parameters() + D.parameters())

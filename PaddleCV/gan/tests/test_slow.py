@@ -1,0 +1,66 @@
+"""What needs its own processes: exit codes and one-line errors of the scripts, and two ranks."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import reader
+from conftest import FOLDER, TINY
+from test_data import copy_of, rewrite
+
+pytestmark = pytest.mark.slow
+
+
+def script(*argv, timeout=300, cwd=FOLDER, env=None):
+    return subprocess.run([sys.executable, *argv], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_bad_input_is_one_line_and_exit_2(demo, tmp_path):
+    root = str(tmp_path / "d")
+    mnist = copy_of(demo, root)
+    path = os.path.join(mnist, "train-labels-idx1-ubyte")
+    labels = reader.read_idx_labels(path).astype(np.uint8).copy()
+    labels[2] = 11
+    rewrite(path, ">II", (2049, len(labels)), labels.tobytes())
+    args = TINY + ["--data_dir", root, "--max_steps", "2"]
+    run = script("train.py", *args, "--output_dir", str(tmp_path / "a"))
+    assert (run.returncode, run.stderr) == (2, f"error: {path}:3: label 11 outside 0-9\n")
+    skipped = script("train.py", *args, "--skip_bad_samples", "--output_dir", str(tmp_path / "b"))
+    assert skipped.returncode == 0, skipped.stderr
+    assert "skipped 1 bad samples" in skipped.stdout
+
+    images = os.path.join(mnist, "t10k-images-idx3-ubyte")
+    with open(images, "r+b") as f:
+        f.truncate(16 + 28 * 28 * 3)  # a corrupt (cut) test file is found before step 1
+    run = script("train.py", *args, "--skip_bad_samples", "--output_dir", str(tmp_path / "c"))
+    assert run.returncode == 2 and run.stderr.startswith(f"error: {images}:4: image 4 of 40 is truncated")
+    assert len(run.stderr.strip().splitlines()) == 1 and "step" not in run.stdout
+
+
+def test_missing_checkpoint_is_exit_4(trained, tmp_path):
+    missing = str(tmp_path / "none.pdparams")
+    run = script("eval.py", "--output_dir", trained, "--checkpoint", missing)
+    assert (run.returncode, run.stderr) == (4, f"error: no checkpoint at {missing}; train first, or pass --checkpoint\n")
+
+
+def test_two_processes_train_evaluate_and_export(tmp_path):
+    """NPROC=2 bash train.sh on the CPU (gloo): both ranks train, rank 0 evaluates and saves."""
+    copy = str(tmp_path / "folder")
+    shutil.copytree(FOLDER, copy, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    run = subprocess.run(["bash", "train.sh"], cwd=copy, capture_output=True, text=True, timeout=600,
+                         env={**env, "SMOKE": "1", "NPROC": "2"})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "final metrics: class_acc=" in run.stdout
+    log = open(os.path.join(copy, "output/smoke/CGAN/dist_log/workerlog.0")).read()
+    assert "x 2 processes" in log and "step 6/6" in log
+
+
+def test_benchmark_prints_both_rates_and_the_overhead(demo):
+    run = script("benchmark.py", "--data_dir", demo, "--gf_dim", "8", "--df_dim", "8", "--batch_size", "4",
+                 "--steps", "2")
+    assert run.returncode == 0, run.stderr
+    assert "CGAN pure step:" in run.stdout and "CGAN loop:" in run.stdout and "loop overhead" in run.stdout
