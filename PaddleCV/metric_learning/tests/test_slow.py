@@ -56,3 +56,20 @@ def test_two_ranks_gather_the_embeddings_and_evaluate_like_one(trained):
     figures = " ".join(f"{k}={v:.4f}" for k, v in one.items() if k.startswith("recall"))
     assert line.strip() == f"final metrics: {figures}"
     assert f"on {one['samples']} test images" in text
+
+
+def test_nproc_2_train_sh_runs_both_stages_on_two_ranks(demo, tmp_path):
+    """NPROC=2 bash train.sh: both stages under paddle.distributed.launch (gloo on the CPU), then eval
+    and export of the fine-tuned run; flags after train.sh reach both stages."""
+    out = str(tmp_path / "two")
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    env.update(DATA_DIR=demo, MODEL="ResNet18", NPROC="2", FINETUNE="triplet")
+    run = subprocess.run(["bash", "train.sh", "--image_size", "24", "--batch_size", "4", "--max_steps", "2",
+                          "--num_workers", "0", "--dev_fraction", "0.25", "--lr", "0.001", "--output_dir", out],
+                         cwd=FOLDER, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for stage in (os.path.join(out, "arcmargin"), out):
+        with open(os.path.join(stage, "ResNet18", "dist_log", "workerlog.0")) as f:
+            assert "step 2/2" in f.read()
+    assert f"on 20 test images of {demo}" in run.stdout
+    assert os.path.isfile(os.path.join(out, "ResNet18", "inference", "export_info.json"))
