@@ -144,6 +144,21 @@ def load_run(args):
     return model, tokenizer, labels
 
 
+def baselines(data_dir, split):
+    """The trivial baselines on DATA_DIR, no model: the majority class of classify/train.tsv on the
+    classify split, and SQuAD's first span of the answer's length on the squad dev set."""
+    rows = reader.read_pairs(os.path.join(data_dir, "classify", "train.tsv"))[0]
+    counts = {}
+    for r in rows:
+        counts[r[3]] = counts.get(r[3], 0) + 1
+    majority = max(sorted(counts), key=counts.get)
+    gold = reader.read_pairs(os.path.join(data_dir, "classify", f"{split}.tsv"))[0]
+    print(f"classify {split}: majority class {majority!r} acc={sum(r[3] == majority for r in gold) / len(gold):.4f}")
+    examples = squad.read_examples(os.path.join(data_dir, "squad", squad.FILES["dev"]))
+    em, f1, n = squad.squad_scores(squad.first_span_baseline(examples), {e["id"]: e["answers"] for e in examples})
+    print(f"squad dev: first span of the answer's length exact_match={100 * em / n:.4f} f1={100 * f1 / n:.4f}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     run_flags(parser, argv)
@@ -153,7 +168,11 @@ def main(argv=None):
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
     parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad lines instead of stopping")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
+    parser.add_argument("--baselines", action="store_true",
+                        help="print the trivial baselines of --data_dir (majority class, SQuAD first span) and stop")
     args = utils.parse_args(parser, argv)
+    if args.baselines:
+        return baselines(args.data_dir or "data/demo", args.split or "test")
     model, tokenizer, labels = load_run(args)
     utils.setup(args)
     args.to_static = False

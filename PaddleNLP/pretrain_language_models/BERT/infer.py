@@ -2,7 +2,7 @@
 
 From the export of the last classify run (what `bash train.sh` wrote; Paddle Inference, oneDNN on CPU);
 an export older than its checkpoint is refused:
-    python infer.py --pair "miri works as a doctor ." "miri lives in rome ."
+    python infer.py --pair "miri lives in paris ." "miri lives in a city in france ."
     python infer.py --input_file pairs.tsv     # a tsv in the dataset layout: its accuracy is printed too
 From a training checkpoint (dynamic graph):
     python infer.py --checkpoint output/classify/bert-mini/latest.pdckpt --pair "..." "..."

@@ -8,9 +8,9 @@
 A small invented world holds the facts: every person lives in one city, works as one thing and keeps
 one pet; every city lies in one country. Each pre-training document tells some facts about one person
 (in random order, with filler sentences), so the same facts recur across documents: masked-LM learns
-them. The pair task asks whether sentence2 is true of the world, given an unrelated true sentence1 about
-the same person: the answer is in the facts, which pre-training saw and the small fine-tuning set only
-partly shows. SQuAD questions ask where a person lives, what they work as, which pet they have or
+them. The pair task gives where a person lives (sentence1) and asks whether sentence2, "X lives in a
+city in K .", follows: the answer needs which country each city is in, a fact the documents state
+again and again and the small fine-tuning set shows only partly. SQuAD questions ask where a person lives, what they work as, which pet they have or
 which country a city is in, about a document that says it. People's names are made of syllables that are vocabulary pieces, not words, so WordPiece
 splits them.
 
@@ -63,10 +63,11 @@ def document(rng, person):
 
 
 def pair(rng, person):
-    """(sentence1, sentence2, label): sentence2 names the person's city, or another one."""
+    """(sentence1, sentence2, label): sentence1 says where the person lives, sentence2 names a country
+    that is that city's, or another one; which country a city is in is a fact of the world."""
     true = rng.random() < 0.5
-    city = person["city"] if true else int(rng.choice([c for c in range(len(CITIES)) if c != person["city"]]))
-    return fact(person, str(rng.choice(["job", "pet"]))), fact(person, "city", city), \
+    country = person["city"] if true else int(rng.choice([c for c in range(len(CITIES)) if c != person["city"]]))
+    return fact(person, "city"), f"{person['name']} lives in a city in {COUNTRIES[country]} .", \
         "entailment" if true else "not_entailment"
 
 
@@ -117,6 +118,7 @@ def main(argv=None):
         docs = [document(rng, people[int(rng.integers(len(people)))]) for _ in range(n)]
         with open(os.path.join(args.out_dir, "pretrain", f"{split}.txt"), "w") as f:
             f.write("\n\n".join("\n".join(d) for d in docs) + "\n")
+    rng = np.random.default_rng((args.seed, 2))  # the fine-tuning sets draw from their own generator
     for split, n in (("train", args.num_train), ("dev", args.num_eval), ("test", args.num_eval)):
         with open(os.path.join(args.out_dir, "classify", f"{split}.tsv"), "w") as f:
             f.write("index\tsentence1\tsentence2\tlabel\n")

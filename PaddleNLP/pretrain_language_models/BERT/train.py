@@ -13,7 +13,6 @@ linear decay to 0; SQuAD lr 3e-5, batch 32, 2 epochs, 384 tokens, doc stride 128
 --accum_steps to reach it on fewer devices).
 """
 import argparse
-import functools
 import math
 import os
 import shutil

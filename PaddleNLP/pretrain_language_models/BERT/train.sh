@@ -18,9 +18,9 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   [[ -f $DATA_DIR/vocab.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   MODEL=${MODEL:-bert-tiny}
   # the demo recipe: a tiny model learns fast with a larger LR and short sequences
-  PRE=(--batch_size 32 --lr 1e-3 --epochs 12 --max_seq_len 64)
-  FINE=(--batch_size 32 --lr 5e-4 --epochs 10 --max_seq_len 64)
-  QA=(--batch_size 32 --lr 5e-4 --epochs 6 --max_seq_len 64 --doc_stride 32)
+  PRE=(--batch_size 32 --lr 1e-3 --epochs 6 --max_seq_len 64)
+  FINE=(--batch_size 32 --lr 1e-3 --epochs 10 --max_seq_len 64 --eval_interval 2)
+  QA=(--batch_size 32 --lr 5e-4 --epochs 4 --max_seq_len 64 --doc_stride 32)
 fi
 MODEL=${MODEL:-bert-base}
 if [[ $SMOKE == 1 ]]; then
@@ -54,7 +54,7 @@ if [[ $TASK == all || $TASK == classify ]]; then
   python eval.py --task classify --output_dir "$OUTPUT_DIR/classify"
   python export.py --output_dir "$OUTPUT_DIR/classify"
   if [[ $SMOKE == 1 ]]; then
-    python infer.py --output_dir "$OUTPUT_DIR/classify" --pair "miri works as a doctor ." "miri lives in rome ."
+    python infer.py --output_dir "$OUTPUT_DIR/classify" --pair "miri lives in paris ." "miri lives in a city in france ."
   fi
 fi
 if [[ $TASK == all || $TASK == squad ]]; then

@@ -4,12 +4,11 @@ import math
 
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 import pytest
 
 from models import build_model
 from models.bert import config_for
-from train import build_optimizer, compute_loss, train_step
+from train import build_optimizer, train_step
 
 
 def count(layer):

@@ -50,3 +50,20 @@ def test_two_ranks_train_and_gather_the_dev_metric(demo_dir, tmp_path):
     single = script("eval.py", "--output_dir", out, "--split", "dev", "--checkpoint", f"{out}/bert-tiny/latest.pdckpt")
     assert single.returncode == 0, single.stderr
     assert single.stdout.strip().splitlines()[-1] == f"final metrics: acc={dev}"
+
+
+def test_to_static_trains_on_fixed_shapes_and_benchmark_runs(demo_dir, tmp_path):
+    """--to_static pads every batch to --max_seq_len (one compiled shape) and trains like dygraph; the
+    benchmark prints its three figures."""
+    losses = []
+    for extra in ([], ["--to_static"]):
+        out = str(tmp_path / f"run{len(extra)}")
+        result = script("train.py", "--task", "pretrain", "--data_dir", demo_dir, "--output_dir", out, *TINY,
+                        "--max_steps", "2", "--log_interval", "1", "--dropout", "0", *extra)
+        assert result.returncode == 0, result.stderr[-2000:]
+        losses.append(re.findall(r"step 1/2 loss (\S+)", result.stdout)[0])
+    assert losses[0] == losses[1]  # padding to max_seq_len changes nothing
+    result = script("benchmark.py", "--data_dir", demo_dir, "--steps", "2", "--rounds", "1", "--warmup", "1",
+                    "--max_seq_len", "48")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pure step:" in result.stdout and "training loop:" in result.stdout

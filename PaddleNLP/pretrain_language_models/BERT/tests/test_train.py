@@ -9,7 +9,6 @@ import paddle
 import pytest
 
 import eval as eval_script
-import export as export_script
 import infer as infer_script
 import train
 import utils
