@@ -69,6 +69,42 @@ def majority_baseline(args, tokenizer, split):
     return float(np.mean([label == majority for _, label in examples]))
 
 
+def unigram_baseline(args, tokenizer, split):
+    """Masked-LM accuracy of always answering the training corpus's most frequent character."""
+    train = reader.load_split(args.data_dir, "pretrain", "train", tokenizer, args.max_seq_len, args.skip_bad_samples)
+    counts = np.bincount(np.concatenate([ids[units >= 0] for ids, units in train]), minlength=len(tokenizer))
+    labels = np.concatenate([labels[labels != reader.IGNORE] for _, labels in reader.load_split(
+        args.data_dir, "pretrain", split, tokenizer, args.max_seq_len, args.skip_bad_samples)])
+    return float(np.mean(labels == counts.argmax()))
+
+
+def dictionary_baseline(args, tokenizer, split):
+    """Chunk F1 of tagging, longest first, every string that is an entity somewhere in the training split
+    (with its most frequent type there): what memorising names without context gives."""
+    from metric import bio_chunks
+    names = collections.defaultdict(collections.Counter)
+    for ids, tags in reader.load_split(args.data_dir, "ner", "train", tokenizer, args.max_seq_len):
+        tags = [reader.NER_TAGS[t] for t in tags[1:-1]]
+        for kind, s, e in bio_chunks(tags):
+            names[tuple(ids[1 + s:1 + e])][kind] += 1
+    longest = max(map(len, names), default=1)
+    counts = ChunkCounts()
+    for ids, gold in reader.load_split(args.data_dir, "ner", split, tokenizer, args.max_seq_len):
+        ids, gold = list(ids[1:-1]), [reader.NER_TAGS[t] for t in gold[1:-1]]
+        pred, i = ["O"] * len(ids), 0
+        while i < len(ids):
+            for n in range(min(longest, len(ids) - i), 0, -1):
+                if tuple(ids[i:i + n]) in names:
+                    kind = names[tuple(ids[i:i + n])].most_common(1)[0][0]
+                    pred[i:i + n] = [f"B-{kind}"] + [f"I-{kind}"] * (n - 1)
+                    i += n
+                    break
+            else:
+                i += 1
+        counts.update(pred, gold)
+    return counts.summary()["f1"]
+
+
 def eval_loader(args, tokenizer, split):
     """This rank's share of a split (no duplicates), in order."""
     examples = reader.load_split(args.data_dir, args.task, split, tokenizer, args.max_seq_len, args.skip_bad_samples)
@@ -106,6 +142,8 @@ def fill_from_run(args):
 def load_run(args):
     """(tokenizer, model with the run's weights, checkpoint path) of the run args names."""
     run_dir = os.path.join(args.output_dir, args.model)
+    if not os.path.isfile(os.path.join(run_dir, "vocab.txt")):
+        raise utils.CheckpointError(f"no trained run in {run_dir} (it has no vocab.txt); train first, or pass --output_dir")
     tokenizer = reader.Tokenizer.load(os.path.join(run_dir, "vocab.txt"))
     config = make_config(args.model, len(tokenizer))
     model = build_model(args.task, config, reader.num_classes(args.task, len(tokenizer)))
@@ -137,6 +175,10 @@ def main(argv=None):
         extra = ""
         if args.task == "classify":
             extra = f" (majority-class baseline {majority_baseline(args, tokenizer, split):.4f})"
+        elif args.task == "ner":
+            extra = f" (training-names dictionary baseline f1 {dictionary_baseline(args, tokenizer, split):.4f})"
+        else:
+            extra = f" (most-frequent-character baseline {unigram_baseline(args, tokenizer, split):.4f})"
         print(f"eval {args.task} {args.model} ({checkpoint}) on {split} of {args.data_dir}: {figures}{extra}")
         print(f"final metrics: {figures}", flush=True)
 
