@@ -1,7 +1,7 @@
 """Speed on this machine: training tokens/s (real tokens, padding not counted) of the whole loop
 (DataLoader, collate, masking, logging) against the pure step (forward, backward, optimizer on batches
-already in memory) over the same batches; then the exported classifier's latency through Paddle
-Inference (the last classification run's export, or a fresh export of an untrained model).
+already in memory) over the same batches; then the latency through Paddle Inference of a classifier of
+the same configuration, exported fresh (untrained: the weights do not change the time).
 
     python benchmark.py --task pretrain --steps 40
 """

@@ -45,7 +45,7 @@ def evaluate(model, loader, task):
                 for pred, gold in zip(logits.argmax(axis=-1).numpy(), targets.numpy()):
                     keep = gold != reader.IGNORE
                     chunks.update([reader.NER_TAGS[t] for t in pred[keep]], [reader.NER_TAGS[t] for t in gold[keep]])
-                counts[3] += 1
+                counts[3] += len(targets)
     model.train()
     if task == "pretrain":
         loss_sum, right, scored, _ = utils.all_reduce_sum(counts[:4])
@@ -61,35 +61,37 @@ def format_metrics(result):
     return " ".join(f"{k}={v:.4f}" for k, v in result.items() if isinstance(v, float))
 
 
-def majority_baseline(args, tokenizer, split):
+# The trivial baselines eval.py prints beside the metric: each reads the training split and scores the
+# evaluated split's examples (as eval_loader parsed them).
+
+def majority_baseline(args, tokenizer, examples):
     """Accuracy of always answering the training split's most frequent label."""
     train = reader.load_split(args.data_dir, "classify", "train", tokenizer, args.max_seq_len, args.skip_bad_samples)
     majority = collections.Counter(label for _, label in train).most_common(1)[0][0]
-    examples = reader.load_split(args.data_dir, "classify", split, tokenizer, args.max_seq_len, args.skip_bad_samples)
     return float(np.mean([label == majority for _, label in examples]))
 
 
-def unigram_baseline(args, tokenizer, split):
+def unigram_baseline(args, tokenizer, examples):
     """Masked-LM accuracy of always answering the training corpus's most frequent character."""
     train = reader.load_split(args.data_dir, "pretrain", "train", tokenizer, args.max_seq_len, args.skip_bad_samples)
     counts = np.bincount(np.concatenate([ids[units >= 0] for ids, units in train]), minlength=len(tokenizer))
-    labels = np.concatenate([labels[labels != reader.IGNORE] for _, labels in reader.load_split(
-        args.data_dir, "pretrain", split, tokenizer, args.max_seq_len, args.skip_bad_samples)])
+    labels = np.concatenate([labels[labels != reader.IGNORE] for _, labels in examples])
     return float(np.mean(labels == counts.argmax()))
 
 
-def dictionary_baseline(args, tokenizer, split):
+def dictionary_baseline(args, tokenizer, examples):
     """Chunk F1 of tagging, longest first, every string that is an entity somewhere in the training split
     (with its most frequent type there): what memorising names without context gives."""
     from metric import bio_chunks
     names = collections.defaultdict(collections.Counter)
-    for ids, tags in reader.load_split(args.data_dir, "ner", "train", tokenizer, args.max_seq_len):
+    for ids, tags in reader.load_split(args.data_dir, "ner", "train", tokenizer, args.max_seq_len,
+                                       args.skip_bad_samples):
         tags = [reader.NER_TAGS[t] for t in tags[1:-1]]
         for kind, s, e in bio_chunks(tags):
             names[tuple(ids[1 + s:1 + e])][kind] += 1
     longest = max(map(len, names), default=1)
     counts = ChunkCounts()
-    for ids, gold in reader.load_split(args.data_dir, "ner", split, tokenizer, args.max_seq_len):
+    for ids, gold in examples:
         ids, gold = list(ids[1:-1]), [reader.NER_TAGS[t] for t in gold[1:-1]]
         pred, i = ["O"] * len(ids), 0
         while i < len(ids):
@@ -168,17 +170,17 @@ def main(argv=None):
     split = args.split or ("dev" if args.task == "pretrain" else "test")
     utils.setup(args)
     tokenizer, model, checkpoint = load_run(args)
-    _, loader = eval_loader(args, tokenizer, split)
+    examples, loader = eval_loader(args, tokenizer, split)
     result = evaluate(model, loader, args.task)
     if utils.is_main_process():
         figures = format_metrics(result)
         extra = ""
         if args.task == "classify":
-            extra = f" (majority-class baseline {majority_baseline(args, tokenizer, split):.4f})"
+            extra = f" (majority-class baseline {majority_baseline(args, tokenizer, examples):.4f})"
         elif args.task == "ner":
-            extra = f" (training-names dictionary baseline f1 {dictionary_baseline(args, tokenizer, split):.4f})"
+            extra = f" (training-names dictionary baseline f1 {dictionary_baseline(args, tokenizer, examples):.4f})"
         else:
-            extra = f" (most-frequent-character baseline {unigram_baseline(args, tokenizer, split):.4f})"
+            extra = f" (most-frequent-character baseline {unigram_baseline(args, tokenizer, examples):.4f})"
         print(f"eval {args.task} {args.model} ({checkpoint}) on {split} of {args.data_dir}: {figures}{extra}")
         print(f"final metrics: {figures}", flush=True)
 

@@ -76,7 +76,7 @@ class ErnieModel(nn.Layer):
         self.encoder = nn.TransformerEncoder(layer, c["num_hidden_layers"])
         self.pooler = ErniePooler(c["hidden_size"])
         init = nn.initializer.TruncatedNormal(std=c["initializer_range"])
-        for name, p in self.named_parameters():
+        for p in self.parameters():
             if p.ndim == 2:  # embeddings and linear weights; biases 0 and norms 1 keep their defaults
                 init(p)
 
@@ -115,7 +115,6 @@ class MaskedLMHead(nn.Layer):
 
 class ErnieForPretraining(nn.Layer):
     """Masked LM over every position (the loss keeps only the masked ones)."""
-    task = "pretrain"
 
     def __init__(self, config, num_classes=None):
         super().__init__()
@@ -128,7 +127,6 @@ class ErnieForPretraining(nn.Layer):
 
 
 class ErnieForSequenceClassification(nn.Layer):
-    task = "classify"
 
     def __init__(self, config, num_classes=2):
         super().__init__()
@@ -142,7 +140,6 @@ class ErnieForSequenceClassification(nn.Layer):
 
 
 class ErnieForTokenClassification(nn.Layer):
-    task = "ner"
 
     def __init__(self, config, num_classes=7):
         super().__init__()

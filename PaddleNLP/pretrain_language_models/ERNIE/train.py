@@ -17,6 +17,7 @@ not scaled with the total batch size (the recipes give a per-run batch only).
 """
 import argparse
 import filecmp
+import json
 import os
 import shutil
 
@@ -61,16 +62,15 @@ def get_args(argv=None):
     return args
 
 
-def load_pretrained(model, path, config, vocab_file):
-    """--pretrained: the encoder of a pre-training run (its directory or weights file). The config json and
-    vocabulary beside the weights must match this run's; returns (skipped keys, initialised keys)."""
+def check_pretrained(path, config, vocab_file):
+    """--pretrained: the weights file of a pre-training run (given as its directory or the file). The config
+    json and vocabulary beside the weights must match this run's; checked before the model is built."""
     if os.path.isdir(path):
         path = os.path.join(path, "best.pdparams") if os.path.isfile(os.path.join(path, "best.pdparams")) \
             else os.path.join(path, "latest.pdckpt")
     folder = os.path.dirname(path)
     config_path = os.path.join(folder, CONFIG_FILE)
     if os.path.isfile(config_path):
-        import json
         with open(config_path) as f:
             saved = json.load(f)
         differ = [k for k in saved if saved[k] != config.get(k)]
@@ -82,6 +82,12 @@ def load_pretrained(model, path, config, vocab_file):
         raise utils.CheckpointError(f"{path} was pre-trained with {vocab_path}, not {vocab_file}; pass that --vocab_file")
     if not os.path.isfile(path):
         raise utils.CheckpointError(f"no checkpoint at {path}; pre-train first (TASK=pretrain bash train.sh)")
+    return path
+
+
+def load_pretrained(model, path):
+    """The encoder from a weights file that check_pretrained accepted; the new head keeps its
+    initialisation. Returns (skipped keys, initialised keys)."""
     state = paddle.load(path)
     state = state.get("model", state)
     own = model.state_dict()
@@ -201,9 +207,12 @@ def main(argv=None):
         save_config(config, out_dir)
         if os.path.abspath(args.vocab_file) != os.path.abspath(os.path.join(out_dir, "vocab.txt")):
             shutil.copyfile(args.vocab_file, os.path.join(out_dir, "vocab.txt"))
+    pretrained = None
+    if args.pretrained and state is None:  # before building: a wrong --model fails at once, not after a big build
+        pretrained = check_pretrained(args.pretrained, config, args.vocab_file)
     model = build_model(args.task, config, reader.num_classes(args.task, len(tokenizer)))
-    if args.pretrained and state is None:
-        load_pretrained(model, args.pretrained, config, args.vocab_file)
+    if pretrained:
+        load_pretrained(model, pretrained)
     optimizer, scheduler = build_optimizer(args, model, total_steps)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best = 0, -1.0

@@ -52,10 +52,14 @@ def test_pretrained_reports_skipped_and_initialised_keys(trained_run, demo_dir, 
     assert re.match(r"loaded 39/41 tensors from .*best.pdparams; skipped \(pre-training heads\): "
                     r"predictions.decoder_bias, predictions.layer_norm.bias, .*; initialised: classifier.bias, "
                     r"classifier.weight$", line), line
+    with open(tmp_path / "ernie-demo" / "metrics.jsonl") as f:
+        evals = [r for r in map(json.loads, f) if "loss" not in r]
+    assert evals[-1]["dev_samples"] == 60  # dev sentences counted, not batches
     trained = paddle.load(os.path.join(trained_run["pretrain_dir"], "ernie-demo", "best.pdparams"))
     model = build_model("ner", make_config("ernie-demo", trained["ernie.embeddings.word_embeddings.weight"].shape[0]), 7)
-    skipped, initialised = train.load_pretrained(model, os.path.join(trained_run["pretrain_dir"], "ernie-demo"),
-                                                 model.ernie.config, os.path.join(demo_dir, "vocab.txt"))
+    weights = train.check_pretrained(os.path.join(trained_run["pretrain_dir"], "ernie-demo"), model.ernie.config,
+                                     os.path.join(demo_dir, "vocab.txt"))
+    skipped, initialised = train.load_pretrained(model, weights)
     np.testing.assert_array_equal(model.ernie.pooler.dense.weight.numpy(), trained["ernie.pooler.dense.weight"].numpy())
     assert initialised == ["classifier.bias", "classifier.weight"] and len(skipped) == 5
 
