@@ -136,6 +136,8 @@ def main(argv=None):
                                             f"{', '.join(not_loaded[:5])}")
             print("initialised for the task (not in the pre-trained weights): "
                   + ", ".join(k for k, _ in model.named_parameters() if not k.startswith("elmo.")), flush=True)
+        elif args.pretrained and resumed is None:  # bigru_crf: any weights that fit (an earlier tagger's)
+            utils.load_pretrained(model, args.pretrained)
         params = [p for p in model.parameters() if not p.stop_gradient]
         optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=params)
     else:

@@ -67,4 +67,11 @@ if [[ $TASK == all || $TASK == tagger ]]; then
     run_train --model bigru_crf --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${TAG[@]}" "$@"
   fi
 fi
+if [[ $TASK == all && $SMOKE != 1 ]]; then  # the three runs' curves, one under the other (the README's figure)
+  python -c "import sys; from PIL import Image; ims = [Image.open(p) for p in sys.argv[2:]]
+out = Image.new('RGB', (max(i.width for i in ims), sum(i.height for i in ims)), 'white')
+for k, im in enumerate(ims): out.paste(im, (0, sum(i.height for i in ims[:k])))
+out.save(sys.argv[1])" "$OUTPUT_DIR/curves.png" "$OUTPUT_DIR/$MODEL/curves.png" "$OUTPUT_DIR/bigru_crf_elmo/curves.png" \
+    "$OUTPUT_DIR/bigru_crf/curves.png"
+fi
 echo "run: $OUTPUT_DIR/{$MODEL,bigru_crf_elmo,bigru_crf} (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/)"

@@ -54,3 +54,27 @@ def test_two_ranks_train_and_evaluate_like_one(trained, tmp_path):
         return {k: float(v) for k, v in (kv.split("=") for kv in metric.findall(text)[-1].split())}
     two, one = values(rank0), values(single.stdout)
     assert set(two) == set(one) and all(two[k] == pytest.approx(one[k], rel=1e-5) for k in one), (two, one)
+
+
+def test_benchmark_times_loop_step_and_export(trained):
+    result = run([sys.executable, "benchmark.py", "--data_dir", trained["data"], "--steps", "2", "--rounds", "1",
+                  "--batch_size", "8", "--repeats", "2", "--inference_dir",
+                  os.path.join(trained["out"], "bigru_crf_elmo", "inference")])
+    assert result.returncode == 0, result.stderr[-2000:]
+    for line in ("training loop: ", "pure step: ", "loop overhead: ", "export bigru_crf_elmo", "batch 32, median"):
+        assert line in result.stdout, result.stdout
+
+
+def test_to_static_trains_like_dygraph(trained, tmp_path):
+    """The same 4 steps with and without --to_static: the same logged losses."""
+    import json
+    from conftest import PRETRAIN
+    logged = []
+    for flag in ([], ["--to_static"]):
+        out = tmp_path / ("static" if flag else "dygraph")
+        result = run([sys.executable, "train.py", *PRETRAIN, "--data_dir", trained["data"], "--output_dir", str(out),
+                      "--max_steps", "4", "--log_interval", "2", "--dropout", "0", *flag])
+        assert result.returncode == 0, result.stderr[-2000:]
+        with open(out / "elmo_small" / "metrics.jsonl") as f:
+            logged.append([r["loss"] for r in map(json.loads, f) if "loss" in r])
+    assert len(logged[0]) == 2 and logged[1] == pytest.approx(logged[0], rel=1e-4)
