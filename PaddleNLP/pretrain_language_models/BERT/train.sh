@@ -19,7 +19,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   MODEL=${MODEL:-bert-tiny}
   # the demo recipe: a tiny model learns fast with a larger LR and short sequences
   PRE=(--batch_size 32 --lr 1e-3 --epochs 6 --max_seq_len 64)
-  FINE=(--batch_size 32 --lr 1e-3 --epochs 10 --max_seq_len 64 --eval_interval 2)
+  FINE=(--batch_size 32 --lr 1e-3 --epochs 40 --max_seq_len 64 --eval_interval 5)
   QA=(--batch_size 32 --lr 5e-4 --epochs 4 --max_seq_len 64 --doc_stride 32)
 fi
 MODEL=${MODEL:-bert-base}
