@@ -94,6 +94,18 @@ def draw(path, image, text, attention, out_path):
     return out_path
 
 
+def stack(paths, out_path):
+    from PIL import Image
+    images = [Image.open(p).convert("RGB") for p in paths]
+    sheet = Image.new("RGB", (max(i.width for i in images), sum(i.height for i in images)), "white")
+    y = 0
+    for image in images:
+        sheet.paste(image, (0, y))
+        y += image.height
+    sheet.save(out_path)
+    return out_path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("images", nargs="*", help="images of single text lines")
@@ -103,6 +115,7 @@ def main(argv=None):
                         help="an export to use; unset: OUTPUT_DIR/MODEL/inference of the last trained run")
     parser.add_argument("--out_dir", default="output/infer", help="where the images with their text go")
     parser.add_argument("--max_drawn", type=int, default=20, help="images drawn at most")
+    parser.add_argument("--sheet", default=None, help="also stack the drawn images into this one PNG")
     parser.add_argument("--skip_bad_samples", action="store_true", help="in a list, skip bad lines and count them")
     add_decoding_flags(parser)
     args = utils.parse_args(parser, argv)
@@ -111,7 +124,7 @@ def main(argv=None):
     args.max_width = max_width
     items = inputs(args, dictionary)
     os.makedirs(args.out_dir, exist_ok=True)
-    refs, hyps = [], []
+    refs, hyps, drawn = [], [], []
     for k, (where, path, label) in enumerate(items):
         try:
             image = reader.load_image(path, max_width)
@@ -123,11 +136,13 @@ def main(argv=None):
         print(f"{path}\t{text}")
         if k < args.max_drawn:
             name = os.path.splitext(os.path.basename(path))[0] + "_ocr.png"
-            draw(path, image, text, attention, os.path.join(args.out_dir, name))
+            drawn.append(draw(path, image, text, attention, os.path.join(args.out_dir, name)))
         if label is not None:
             refs.append(label)
             hyps.append(ids)
     print(f"images with their text in {args.out_dir}", file=sys.stderr)
+    if args.sheet:
+        stack(drawn, args.sheet)
     if refs:
         result = rates(error_counts(refs, hyps))
         print(f"final metrics: seq_err={result['seq_err']:.4f} cer={result['cer']:.4f}")

@@ -26,7 +26,7 @@ if [[ $SMOKE == 1 ]]; then
 elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/test.list ]] || python make_demo_data.py --out_dir "$DATA_DIR"
-  EXTRA+=(--conv_channels 32 --rnn_hidden_size 96 --epochs 2 --lr 3e-3 --log_interval 25)
+  EXTRA+=(--conv_channels 32 --rnn_hidden_size 96 --epochs 5 --lr 3e-3 --log_interval 25)
 fi
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
