@@ -29,7 +29,8 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   MODEL=${MODEL:-ResNet18}
   COMMON=(--image_size 32 --dev_fraction 0.2 --lr_decay_steps "" --eval_interval 2)
   STAGE1=("${COMMON[@]}" --epochs 4 --batch_size 32 --lr 0.05 --arc_scale 30 --warmup_steps 20)
-  STAGE2=("${COMMON[@]}" --epochs 2 --batch_size 32 --samples_each_class 4 --lr 0.002)
+  # K = 4 pictures per product (npairs takes pairs: K = 2)
+  STAGE2=("${COMMON[@]}" --epochs 2 --batch_size 32 --samples_each_class $([[ ${FINETUNE:-} == npairs ]] && echo 2 || echo 4) --lr 0.002)
 else
   # the release: arcmargin at batch 256 for 30000 steps, then the pair loss at LR 1e-4, batch 120 (60 x 2)
   STAGE2=(--lr 0.0001 --batch_size 120 --lr_decay_steps "" --epochs 100 --max_steps 100000)
