@@ -6,7 +6,8 @@
 
 Defaults are the release's: Adam, LR 2e-4, beta1 0.5, batch 32, the networks at the release's
 widths (--gf_dim/--df_dim/... change them). One step = one D update (real and fake) then one G
-update (non-saturating loss); the logged loss is D loss + G loss.
+update (non-saturating loss), D seeing real and fake digits in one batch; the logged loss is
+D loss + G loss.
 """
 import argparse
 import os
@@ -83,14 +84,19 @@ def bce(logits, target):
 
 
 def gan_step(G, D, opts, real, labels, z, conditional):
-    """One D update then one G update; returns (d_loss, g_loss)."""
+    """One D update then one G update; returns (d_loss, g_loss). D sees real and fake digits in ONE
+    batch, so its batch norm normalises them together: normalised apart, a batch of identical fakes
+    becomes all zeros and D cannot tell its level from the real batch's (DCGAN then stays grey)."""
+    n = real.shape[0]
     cond = (labels,) if conditional else ()
+    both = (paddle.concat([labels, labels]),) if conditional else ()
     fake = G(z, *cond)
-    d_loss = bce(D(real, *cond), 1.0) + bce(D(fake.detach(), *cond), 0.0)
+    logits = D(paddle.concat([real, fake.detach()]), *both)
+    d_loss = bce(logits[:n], 1.0) + bce(logits[n:], 0.0)
     d_loss.backward()
     opts.D.step()
     opts.D.clear_grad()
-    g_loss = bce(D(fake, *cond), 1.0)
+    g_loss = bce(D(paddle.concat([real, fake]), *both)[n:], 1.0)
     g_loss.backward()
     opts.G.step()
     opts.G.clear_grad()
