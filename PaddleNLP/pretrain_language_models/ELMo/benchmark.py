@@ -31,11 +31,11 @@ def time_export(inference_dir, data_dir, repeats):
     run = utils.create_predictor(os.path.join(inference_dir, "model"))
     vocab = reader.Vocabulary.load(os.path.join(data_dir, "vocab.txt"))
     sentences = reader.load_lm_split(data_dir, "dev", vocab, cfg["max_chars"]).sentences[:32]
+    lac = reader.LacVocab(inference_dir) if cfg["tagger"] else None
     for batch in (1, 32):
         chosen = sentences[:batch]
         elmo = [reader.sentence_chars(s, cfg["max_chars"]) for s in chosen]
         if cfg["tagger"]:
-            lac = reader.LacVocab(inference_dir)
             chars, elmo_chars, lengths, _ = reader.lac_collate([(lac.char_ids(s), e) for s, e in zip(chosen, elmo)])
             inputs = [chars, lengths, elmo_chars] if cfg["elmo"] else [chars, lengths]
         else:

@@ -44,14 +44,12 @@ def evaluate_lm(model, dataset, batch_size=64):
 
 def unigram_perplexity(train_set, dataset, vocab):
     """(forward, backward) perplexity of the training frequencies of each direction's targets."""
-    def counts(ds, drop):  # forward targets drop <S>, backward ones </S>
-        ids = np.concatenate([vocab.encode(s) for s in ds.sentences])
-        return ids[ids != drop]
+    train_ids, ids = (np.concatenate([vocab.encode(s) for s in ds.sentences]) for ds in (train_set, dataset))
     result = []
-    for drop in (vocab.bos_id, vocab.eos_id):
-        freq = np.bincount(counts(train_set, drop), minlength=len(vocab)).astype(np.float64) + 1e-3  # unseen: tiny
+    for drop in (vocab.bos_id, vocab.eos_id):  # forward targets drop <S>, backward ones </S>
+        freq = np.bincount(train_ids[train_ids != drop], minlength=len(vocab)).astype(np.float64) + 1e-3  # unseen: tiny
         log_prob = np.log(freq / freq.sum())
-        result.append(float(np.exp(-log_prob[counts(dataset, drop)].mean())))
+        result.append(float(np.exp(-log_prob[ids[ids != drop]].mean())))
     return tuple(result)
 
 

@@ -222,8 +222,7 @@ def main(argv=None):
             reader_cost = timer.tick()
             loss = train_step(batch)
             step += 1
-            if not math.isfinite(loss.item()):
-                raise utils.TrainingDiverged(f"loss {loss.item()} at step {step}")
+            # no host sync here: TrainLogger.log raises TrainingDiverged on a non-finite loss (last step too)
             logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):
                 logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())

@@ -104,7 +104,7 @@ def test_learns_a_fixed_batch():
     chars, words, lengths = (paddle.to_tensor(a) for a in reader.lm_collate(samples))
     opt = paddle.optimizer.Adam(learning_rate=0.01, parameters=model.parameters())
     losses = []
-    for _ in range(60):
+    for _ in range(40):
         nll_f, nll_b, count = model(chars, lengths, words)
         loss = (nll_f + nll_b) / (2 * count)
         loss.backward()
