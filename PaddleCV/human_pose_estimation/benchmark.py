@@ -6,8 +6,8 @@ Prints, for one model (default: the demo's pose_resnet18_x0_25 at the demo's 96x
 - the real training loop of train.py on the demo data (decode, affine crop, targets, DataLoader
   workers); their ratio (goal >= 0.9: the loop costs at most 10% over the step);
 - the data pipeline alone with its workers, over the demo's training people (people/s);
-- the exported model through Paddle Inference with oneDNN, one person crop per call, with and without
-  the flip test's second pass (ms per person; the decoding is not included).
+- the exported model through Paddle Inference with oneDNN, one person crop per call (ms per person;
+  the decoding is not included), and twice that for the flip test's two passes (computed, not timed).
 
     python benchmark.py --model pose_resnet18_x0_25 --input_size 96x64 --batch_size 32 --steps 10
 """
@@ -113,7 +113,7 @@ def main():
     print(f"training loop (train.py):    {loop:8.2f} people/s  (median reader_cost {reader_cost * 1000:.1f} ms/step)")
     print(f"loop / pure step:            {loop / pure:8.2f}  (goal >= 0.90)")
     print(f"data pipeline, {args.num_workers} workers:   {pipeline:8.2f} people/s  ({pipeline / loop:.1f}x the loop)")
-    print(f"exported model, oneDNN:      {latency:8.2f} ms per crop (median), {2 * latency:.2f} ms with the flip test")
+    print(f"exported model, oneDNN:      {latency:8.2f} ms per crop (median), {2 * latency:.2f} ms with the flip test (x2)")
 
 
 if __name__ == "__main__":

@@ -104,14 +104,18 @@ def oks_nms(preds, areas, scores, threshold=OKS_NMS_THRESHOLD, sigmas=COCO_SIGMA
     return keep
 
 
+def person_score(pred, box_score):
+    """A person's score: its box score times the mean of its [K, 3] prediction's joint maxima above 0.2."""
+    confident = pred[:, 2][pred[:, 2] > SCORE_THRESHOLD]
+    return box_score * (float(confident.mean()) if len(confident) else 0.0)
+
+
 def keypoint_results(people, preds, category_id):
-    """The COCO results json of these people's [N, K, 3] predictions: rescored (box score x mean joint
-    maximum above 0.2) and OKS-NMS'd per picture."""
+    """The COCO results json of these people's [N, K, 3] predictions: rescored (person_score) and
+    OKS-NMS'd per picture."""
     by_image = {}
     for person, pred in zip(people, preds):
-        confident = pred[:, 2][pred[:, 2] > SCORE_THRESHOLD]
-        score = person["score"] * (float(confident.mean()) if len(confident) else 0.0)
-        by_image.setdefault(person["image_id"], []).append((pred, person["area"], score))
+        by_image.setdefault(person["image_id"], []).append((pred, person["area"], person_score(pred, person["score"])))
     results = []
     for image_id, rows in sorted(by_image.items()):
         preds_i = np.stack([r[0] for r in rows])
@@ -144,7 +148,7 @@ def coco_metrics(annotation_json, results_json, image_ids, verbose=False):
         with contextlib.redirect_stdout(quiet):
             coco_eval.summarize()
     stats = [max(float(v), 0.0) for v in coco_eval.stats]  # -1: no ground truth in that range
-    return {**dict(zip(names, stats[:5] + [stats[5]])), "people": len(results)}
+    return {**dict(zip(names, stats)), "people": len(results)}
 
 
 def gather(items):
@@ -249,11 +253,10 @@ def mean_pose(train_split, input_hw):
 
 def trivial_baseline(train_split, split, input_hw, results_json):
     """The mean pose put in every person box, every joint with confidence 1."""
-    h, w = input_hw
-    pose = mean_pose(train_split, input_hw)
+    pose = mean_pose(train_split, input_hw) / 4.0  # in heatmap pixels, as to_picture takes them
     preds = np.ones((len(split.people), split.num_joints, 3), np.float32)
     for i, p in enumerate(split.people):
-        preds[i, :, :2] = reader.apply(np.linalg.inv(reader.crop_transform(p["center"], p["size"], 0.0, (w, h))), pose)
+        preds[i, :, :2] = to_picture(pose, p["center"], p["size"], input_hw)
     return score(split, split.people, preds, results_json)
 
 

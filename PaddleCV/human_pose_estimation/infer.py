@@ -10,7 +10,7 @@ keypoints as json.
 Simple Baselines is top-down: it needs a box per person. A plain picture is taken as one person box
 (crop your people first, or give a split and a detector's boxes). It writes, in --save_dir: each
 picture with its skeletons drawn (joints scoring >= --draw_threshold), keypoints.json (per picture:
-its people, each with named keypoints [x, y, score] in the picture's pixels and a person score) and
+its people, each with named keypoints [x, y, score] in the picture's pixels and eval.py's person score) and
 results.json (the same as a COCO keypoint results json). By default it runs the exported model (Paddle
 Inference, oneDNN on CPU) of the last run trained in OUTPUT_DIR and refuses an export older than its
 checkpoint. Preprocessing and decoding are eval.py's (reader.crop_person, flip test, eval.decode), so
@@ -26,7 +26,8 @@ import paddle
 from PIL import Image, ImageDraw
 
 import reader
-from eval import add_run_flags, decode, describe, load_trained_model, predict_heatmaps, run_settings, score
+from eval import (add_run_flags, decode, describe, load_trained_model, person_score, predict_heatmaps, run_settings,
+                  score)
 from export import flip_pairs
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -140,13 +141,12 @@ def main(argv=None):
     readable = {}
     for person, pred in zip(people, preds):
         entry = readable.setdefault((person["file"], person["image_id"]), [])
-        entry.append({"keypoints": pred.round(2).tolist(), "names": names, "box_score": person["score"]})
+        entry.append({"keypoints": pred.round(2).tolist(), "score": person_score(pred, person["score"])})
     pictures = []
     for (path, image_id), found in readable.items():
         pictures.append({"image": path, "image_id": image_id,
                          "people": [{"keypoints": {n: k for n, k in zip(names, p["keypoints"])},
-                                     "score": round(float(np.mean([k[2] for k in p["keypoints"]])), 4)}
-                                    for p in found]})
+                                     "score": round(p["score"], 4)} for p in found]})
         shown = [sum(k[2] >= args.draw_threshold for k in p["keypoints"]) for p in found]
         print(f"{path}: {len(found)} people, joints at score >= {args.draw_threshold}: {shown}", flush=True)
         if not args.no_draw:

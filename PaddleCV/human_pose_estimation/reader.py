@@ -134,10 +134,10 @@ class CocoKeypoints:
 
     def __init__(self, data_dir, split, aspect, skip_bad_samples=False, detections=None, det_threshold=0.0):
         self.json_path, self.image_dir = split_paths(data_dir, split)
-        self.split, self.skipped = split, []
+        self.skipped = []
         path = self.json_path
         data = load_json(path)
-        self.category_id, self.names, self.skeleton = keypoint_info(path, data)
+        self.category_id, self.names, _ = keypoint_info(path, data)
         self.num_joints = len(self.names)
         self.flip_pairs = flip_pairs(self.names)
         images, annotations = data.get("images"), data.get("annotations", [])
@@ -267,9 +267,8 @@ class MpiiKeypoints:
     def __init__(self, data_dir, split, aspect, skip_bad_samples=False):
         import mpii
         self.json_path, self.image_dir = split_paths(data_dir, split, "mpii")
-        self.split, self.skipped, self.category_id = split, [], 1
+        self.skipped, self.category_id = [], 1
         self.names, self.num_joints, self.flip_pairs = list(mpii.JOINTS), len(mpii.JOINTS), list(mpii.FLIP_PAIRS)
-        self.skeleton = [list(p) for p in mpii.SKELETON]
         self.gt_path = os.path.join(data_dir, "annot", "gt_valid.mat") if split == "val" else None
         if self.gt_path and not os.path.isfile(self.gt_path):
             raise utils.DataError(f"{self.gt_path}: file not found (PCKh needs its head boxes)")

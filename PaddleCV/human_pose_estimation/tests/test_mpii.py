@@ -45,7 +45,9 @@ def test_ground_truth_mat_layout(tmp_path):
     savemat(path, {"pos_gt_src": np.transpose(gt, (1, 2, 0)), "jnt_missing": missing.T,
                    "headboxes_src": np.transpose(headboxes, (2, 1, 0)), "dataset_joints": np.array(mpii.JOINTS)})
     g, m, h = mpii.read_ground_truth(path)
-    np.testing.assert_array_equal(g, gt) and np.testing.assert_array_equal(h, headboxes)
+    np.testing.assert_array_equal(g, gt)
+    np.testing.assert_array_equal(m, missing)
+    np.testing.assert_array_equal(h, headboxes)
     pred_path = tmp_path / "pred.json"
     pred_path.write_text(json.dumps(gt.tolist()))
     assert mpii.main(["--pred", str(pred_path), "--gt", path])[1] == 100.0
