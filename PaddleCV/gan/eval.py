@@ -19,7 +19,7 @@ import paddle
 
 import reader
 import scorer
-from models import MODELS
+from models import MODELS, SHAPE_FLAGS
 
 NUM_CLASSES = reader.NUM_CLASSES
 
@@ -49,10 +49,10 @@ def generate(G, inputs, batch_size=250):
     return np.concatenate(out)
 
 
-def score(images, labels, classifier, real_images):
-    """The metrics of generated images against real ones; class_acc when labels were asked for."""
+def score(images, labels, classifier, real_feats):
+    """The metrics of generated images against real ones (their classifier features, computed once by
+    the caller); class_acc when labels were asked for."""
     preds, feats = scorer.classify(classifier, images)
-    _, real_feats = scorer.classify(classifier, real_images)
     result = {"fid": scorer.fid(feats, real_feats), "kid": scorer.kid(feats, real_feats)}
     if labels is not None:
         result["class_acc"] = float((preds == labels).mean())
@@ -62,11 +62,8 @@ def score(images, labels, classifier, real_images):
 
 def evaluate(G, conditional, z_dim, classifier, real_set, per_class, seed=0):
     inputs = sample_inputs(conditional, z_dim, per_class * NUM_CLASSES, seed)
-    return score(generate(G, inputs), inputs[1], classifier, real_set.images)
-
-
-def load_scorer(data_dir):
-    return scorer.load_classifier(data_dir)
+    _, real_feats = scorer.classify(classifier, real_set.images)
+    return score(generate(G, inputs), inputs[1], classifier, real_feats)
 
 
 def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):
@@ -77,7 +74,7 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
     parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
-    for key in ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim"):
+    for key in SHAPE_FLAGS:
         parser.add_argument(f"--{key}", type=int, default=None, help=f"{key}; None: the run's")
     return parser
 
@@ -111,9 +108,9 @@ def baselines(real_set, train_set, classifier, count, seed=0):
     mean, std = train_set.images.mean(0), train_set.images.std(0)
     noise = np.clip(mean + std * rng.standard_normal((count,) + mean.shape), -1, 1).astype("float32")
     real = train_set.images[rng.choice(len(train_set), min(count, len(train_set)), replace=False)]
-    preds, _ = scorer.classify(classifier, real_set.images)
-    return {"noise": score(noise, None, classifier, real_set.images)["fid"],
-            "real": score(real, None, classifier, real_set.images)["fid"],
+    preds, real_feats = scorer.classify(classifier, real_set.images)
+    return {"noise": score(noise, None, classifier, real_feats)["fid"],
+            "real": score(real, None, classifier, real_feats)["fid"],
             "classifier_acc": float((preds == real_set.labels).mean())}
 
 
@@ -133,7 +130,7 @@ def main(argv=None):
     real_set = reader.MnistDataset(args.data_dir, args.split)
     train_set = reader.MnistDataset(args.data_dir, "train", skip_bad_samples=True)
     G = load_generator(args, checkpoint)
-    classifier = load_scorer(args.data_dir)
+    classifier = scorer.load_classifier(args.data_dir)
     conditional = MODELS[args.model].conditional
     result = evaluate(G, conditional, args.z_dim, classifier, real_set, args.per_class, args.seed)
     base = baselines(real_set, train_set, classifier, result["samples"])

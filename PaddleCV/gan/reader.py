@@ -69,11 +69,11 @@ class MnistDataset:
         if split != "test":
             cut = len(labels) - int(round(len(labels) * dev_fraction))
             index = index[:cut] if split == "train" else index[cut:]
-        bad = [int(i) for i in index if labels[i] >= NUM_CLASSES]
-        if bad and not skip_bad_samples:
+        bad = index[labels[index] >= NUM_CLASSES]
+        if len(bad) and not skip_bad_samples:
             raise utils.DataError(f"{self.labels_path}:{bad[0] + 1}: label {labels[bad[0]]} outside 0-{NUM_CLASSES - 1}")
         self.skipped = len(bad)
-        index = np.array([i for i in index if labels[i] < NUM_CLASSES], dtype=np.int64)
+        index = index[labels[index] < NUM_CLASSES]
         self.images = images[index].astype(np.float32)[:, None] / 127.5 - 1.0
         self.labels = labels[index]
         if not len(self.labels):

@@ -18,10 +18,9 @@ import paddle
 import paddle.nn.functional as F
 
 import reader
-from eval import evaluate, load_scorer, sample_inputs, generate
-from models import MODELS, build_model
-
-SHAPE_FLAGS = ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim")
+import scorer
+from eval import evaluate, sample_inputs, generate
+from models import MODELS, SHAPE_FLAGS, build_model
 
 
 def build_parser():
@@ -140,7 +139,7 @@ def main(argv=None):
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    scorer = load_scorer(args.data_dir) if utils.is_main_process() else None
+    classifier = scorer.load_classifier(args.data_dir) if utils.is_main_process() else None
 
     # models, optimizers
     gan = GAN(args.model, **model_shape(args))
@@ -168,6 +167,7 @@ def main(argv=None):
               f"{len(train_set)} training images, {steps_per_epoch} steps/epoch, batch {args.batch_size} "
               f"x {utils.world_size()} processes, lr {lr:g}", flush=True)
     grid_inputs = sample_inputs(spec.conditional, args.z_dim, 100 if spec.conditional else 64, seed=1234)
+    grid_rows = 10 if spec.conditional else 8
 
     def checkpoint():
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
@@ -179,7 +179,7 @@ def main(argv=None):
         utils.broadcast_from_rank0(gan)
         if not utils.is_main_process():
             return
-        result = evaluate(gan.G, spec.conditional, args.z_dim, scorer, dev_set, args.eval_samples, seed=0)
+        result = evaluate(gan.G, spec.conditional, args.z_dim, classifier, dev_set, args.eval_samples, seed=0)
         print(f"eval epoch {epoch}: dev fid {result['fid']:.3f} kid {result['kid']:.4f}"
               + (f" class_acc {result['class_acc']:.4f}" if spec.conditional else ""), flush=True)
         logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
@@ -204,7 +204,7 @@ def main(argv=None):
             if logger.should_log(step):
                 logger.log(epoch + 1, args.epochs, step, opts.G.get_lr())
             if args.sample_interval and step % args.sample_interval == 0 and utils.is_main_process():
-                save_grid(generate(gan.G, grid_inputs), 10 if spec.conditional else 8,
+                save_grid(generate(gan.G, grid_inputs), grid_rows,
                           os.path.join(out_dir, "samples", f"step_{step:06d}.png"))
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint()
@@ -219,7 +219,7 @@ def main(argv=None):
     if skipped and utils.is_main_process():
         print(f"skipped {skipped} bad samples", flush=True)
     if utils.is_main_process():
-        grid = save_grid(generate(gan.G, grid_inputs), 10 if spec.conditional else 8,
+        grid = save_grid(generate(gan.G, grid_inputs), grid_rows,
                          os.path.join(out_dir, "samples", "last.png"))
         curves = utils.plot_curves(out_dir)
         print(f"best dev fid {best_fid:.3f}; checkpoint {out_dir}/latest.pdckpt, best weights "

@@ -1,14 +1,15 @@
-"""The model registry: --model NAME -> a Spec (what data it reads, its generator/discriminator
-builder and the settings that shape it, with the release's values as defaults)."""
+"""The model registry: --model NAME -> a Spec (its generator/discriminator builder, whether it takes
+a class, and the settings that shape it, with the release's values as defaults)."""
 from collections import namedtuple
 
 from . import mnist_gan
 
-Spec = namedtuple("Spec", "build data conditional shape")
+Spec = namedtuple("Spec", "build conditional shape")
+SHAPE_FLAGS = ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim")  # every setting that shapes a model
 
 MODELS = {
-    "CGAN": Spec(mnist_gan.cgan, "mnist", True, {"z_dim": 100, "gf_dim": 128, "df_dim": 64}),
-    "DCGAN": Spec(mnist_gan.dcgan, "mnist", False,
+    "CGAN": Spec(mnist_gan.cgan, True, {"z_dim": 100, "gf_dim": 128, "df_dim": 64}),
+    "DCGAN": Spec(mnist_gan.dcgan, False,
                   {"z_dim": 100, "gf_dim": 64, "df_dim": 64, "gfc_dim": 2048, "dfc_dim": 1024}),
 }
 NOT_DONE = ["Pix2Pix", "CycleGAN", "StarGAN", "AttGAN", "STGAN", "SPADE"]

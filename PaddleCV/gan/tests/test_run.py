@@ -15,6 +15,7 @@ import infer
 import train
 import utils
 from conftest import MODEL, RUN_STEPS, TINY, run_train
+from models import build_model
 
 
 def losses(out_dir, model=MODEL):
@@ -56,6 +57,19 @@ def test_export_gives_the_dygraph_outputs(trained):
     expected = evaluation.generate(G, (z, labels))
     got = utils.create_predictor(os.path.join(trained, MODEL, "inference", "model"))([z, labels])[0]
     assert got.shape == (20, 1, 28, 28)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_dcgan_export_gives_the_dygraph_outputs(tmp_path):
+    """The unconditional generator (input z only) through export.export and Paddle Inference."""
+    paddle.seed(3)
+    G, _ = build_model("DCGAN", gf_dim=8, gfc_dim=32)
+    G.eval()
+    z, _ = evaluation.sample_inputs(False, 100, 6, seed=5)
+    expected = evaluation.generate(G, (z, None))
+    prefix = export.export(G, 100, False, str(tmp_path / "model"))
+    got = utils.create_predictor(prefix)([z])[0]
+    assert got.shape == (6, 1, 28, 28)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -129,6 +143,13 @@ def test_optimizer_pair_round_trips_both_optimizers():
         opt.step()
     state = pair.state_dict()
     assert set(state) == {"G", "D"} and state["G"] and state["D"]
+    fresh = train.OptimizerPair(paddle.optimizer.Adam(0.1, parameters=G.parameters()),
+                                paddle.optimizer.Adam(0.2, parameters=D.parameters()))
+    fresh.set_state_dict(state)
+    for part in ("G", "D"):
+        moments = {k: v for k, v in state[part].items() if hasattr(v, "numpy")}
+        restored = fresh.state_dict()[part]
+        assert moments and all(np.array_equal(restored[k].numpy(), v.numpy()) for k, v in moments.items())
 
 
 @pytest.mark.parametrize("script", [train, evaluation, export, infer])
