@@ -38,8 +38,8 @@ def main(argv=None):
     args.device, args.seed, args.no_shared_memory, args.skip_bad_samples, args.to_static = "cpu", 42, False, False, False
     utils.setup(args)
     tok = Tokenizer(os.path.join(args.data_dir, "vocab.txt"))
-    labels = sorted({r[3] for r in reader.read_pairs(os.path.join(args.data_dir, "classify", "train.tsv"))[0]})
-    train_set, loader, sampler = pair_loader(args, tok, labels, "train", train=True)
+    train_set, loader, sampler = pair_loader(args, tok, None, "train", train=True)
+    labels = train_set.labels
     model = build_model("classify", config_for(args.model, len(tok), args.max_seq_len), len(labels))
     opt_args = argparse.Namespace(lr=1e-4, warmup_proportion=0.0, weight_decay=0.01)
     optimizer, scheduler = build_optimizer(opt_args, model, 10 ** 6)

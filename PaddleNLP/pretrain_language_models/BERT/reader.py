@@ -97,7 +97,7 @@ class PretrainDataset(paddle.io.Dataset):
         ids = np.array([tok.cls_id] + a + [tok.sep_id] + b + [tok.sep_id], dtype=np.int64)
         types = np.array([0] * (len(a) + 2) + [1] * (len(b) + 1), dtype=np.int64)
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        candidates = np.array([i for i in range(len(ids)) if ids[i] not in (tok.cls_id, tok.sep_id)])
+        candidates = np.flatnonzero((ids != tok.cls_id) & (ids != tok.sep_id))
         n = max(1, int(round(len(candidates) * self.mask_prob)))
         positions = np.sort(rng.choice(candidates, size=min(n, len(candidates)), replace=False))
         labels = ids[positions].copy()
@@ -172,8 +172,8 @@ def encode_pair(tokenizer, a, b, max_seq_len):
 
 
 class PairDataset(paddle.io.Dataset):
-    def __init__(self, examples):
-        self.examples = examples  # (ids, types, label id)
+    def __init__(self, examples, labels):
+        self.examples, self.labels = examples, labels  # (ids, types, label id); the label names
 
     def __len__(self):
         return len(self.examples)
@@ -183,8 +183,11 @@ class PairDataset(paddle.io.Dataset):
 
 
 def load_pairs(path, tokenizer, labels, max_seq_len, skip_bad_samples=False):
-    """A PairDataset of a tsv file; a label outside `labels` is a DataError naming the line."""
+    """A PairDataset of a tsv file; a label outside `labels` is a DataError naming the line.
+    labels None: the sorted set of the file's own labels (a run's train.tsv defines them)."""
     rows, skipped = read_pairs(path, skip_bad_samples)
+    if labels is None:
+        labels = sorted({r[3] for r in rows})
     examples = []
     for lineno, a, b, label in rows:
         if label not in labels:
@@ -195,7 +198,7 @@ def load_pairs(path, tokenizer, labels, max_seq_len, skip_bad_samples=False):
         examples.append((*encode_pair(tokenizer, a, b, max_seq_len), labels.index(label)))
     if skipped and utils.is_main_process():
         print(f"skipped {skipped} bad line(s) in {path}", flush=True)
-    return PairDataset(examples)
+    return PairDataset(examples, labels)
 
 
 def collate_pairs(batch, pad_id, pad_to=None):

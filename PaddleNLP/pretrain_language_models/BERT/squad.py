@@ -29,8 +29,11 @@ FILES = {"train": "train-v1.1.json", "dev": "dev-v1.1.json"}
 
 # ------------------------------------------------------------------------------------ the official metric
 
+PUNCTUATION = set(string.punctuation)
+
+
 def normalize_answer(text):
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = "".join(ch for ch in text.lower() if ch not in PUNCTUATION)
     return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 

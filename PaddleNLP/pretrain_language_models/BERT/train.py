@@ -22,7 +22,6 @@ import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
-import reader
 from eval import evaluate, pair_loader, pretrain_loader, squad_loader
 from models import MODELS, build_model
 from models.bert import BertConfig, config_for
@@ -60,7 +59,7 @@ def load_weights(model, path):
     state = utils._load(path)
     state = state.get("model", state)
     own = model.state_dict()
-    state = {(k if k in own or not ("bert." + k) in own else "bert." + k): v for k, v in state.items()}
+    state = {("bert." + k if k not in own and "bert." + k in own else k): v for k, v in state.items()}
     wrong = [k for k in own if k in state and list(state[k].shape) != list(own[k].shape)]
     if wrong:
         raise utils.CheckpointError(f"{path} does not fit the model: {wrong[0]} is {list(state[wrong[0]].shape)} "
@@ -146,9 +145,8 @@ def main(argv=None):
         dev_loader = squad_loader(args, tokenizer, "dev")[1]
         labels = None
     else:
-        rows, _ = reader.read_pairs(os.path.join(args.data_dir, "classify", "train.tsv"), args.skip_bad_samples)
-        labels = sorted({r[3] for r in rows})
-        train_set, loader, sampler = pair_loader(args, tokenizer, labels, "train", train=True)
+        train_set, loader, sampler = pair_loader(args, tokenizer, None, "train", train=True)
+        labels = train_set.labels  # the sorted set of train.tsv's labels
         dev_loader = pair_loader(args, tokenizer, labels, "dev")[1]
     steps_per_epoch = len(sampler) // args.accum_steps
     if steps_per_epoch == 0:
