@@ -119,9 +119,10 @@ def main(argv=None):
     out_dir = args.out_dir or os.path.join(args.output_dir, args.model or "", "retrieval")
     os.makedirs(out_dir, exist_ok=True)
     index_of = {os.path.abspath(p): i for i, p in enumerate(g_paths)}
+    gallery_unit = unit(gallery)  # once, not per query
     results = []
     for i, (path, query) in enumerate(zip(q_paths, unit(queries))):
-        sim = unit(gallery) @ query
+        sim = gallery_unit @ query
         itself = index_of.get(os.path.abspath(path))
         if itself is not None:
             sim[itself] = -np.inf

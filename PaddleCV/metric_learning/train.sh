@@ -20,8 +20,9 @@ if [[ $SMOKE == 1 ]]; then
   [[ -f $DATA_DIR/Ebay_test.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_classes 12 \
     --test_classes 12 --per_class 4 --size 40
   MODEL=${MODEL:-ResNet18}
-  COMMON=(--image_size 32 --dev_fraction 0.25 --batch_size 8 --max_steps 3 --log_interval 1 --num_workers 0 --overwrite)
-  STAGE1=("${COMMON[@]}" --arc_scale 30); STAGE2=("${COMMON[@]}" --lr 0.001)
+  COMMON=(--image_size 32 --dev_fraction 0.25 --batch_size 8 --log_interval 1 --num_workers 0 --overwrite)
+  # stage 2: one epoch of its 2 P x K batches (a third step would start a second epoch and its dev eval)
+  STAGE1=("${COMMON[@]}" --max_steps 3 --arc_scale 30); STAGE2=("${COMMON[@]}" --max_steps 2 --lr 0.001)
 elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/Ebay_test.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"

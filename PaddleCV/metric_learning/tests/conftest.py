@@ -48,13 +48,43 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained(demo, tmp_path_factory):
-    """OUTPUT_DIR of one finished tiny run (6 steps, 3 per epoch, logging every 4) and its export."""
+    """OUTPUT_DIR of one finished tiny run (6 steps, 3 per epoch, logging every 4, a checkpoint every 2)
+    and its export. Its step-2 checkpoint is kept beside OUTPUT_DIR (step2.pdckpt: outside it, so that
+    run_copy does not copy it), as if the run had been stopped there, for the resume test."""
     import export
     out = str(tmp_path_factory.mktemp("run"))
-    run_train(TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", str(RUN_STEPS),
-                      "--log_interval", "4"])
+    save = utils.save_checkpoint
+
+    def keep_step_2(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        if kwargs["step"] == 2:
+            shutil.copy(path, os.path.join(os.path.dirname(out), "step2.pdckpt"))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "save_checkpoint", keep_step_2)
+        run_train(TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", str(RUN_STEPS),
+                          "--log_interval", "4", "--save_interval", "2"])
     export.main(["--output_dir", out])
     return out
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_predictor_per_export():
+    """Building a Paddle Inference predictor costs about 1 s of CPU (oneDNN); the tests that run the
+    session's export (infer.py and the round trip) build it once. Keyed by the export's files and their
+    mtimes, so a new or re-written export gets its own predictor."""
+    create, cache = utils.create_predictor, {}
+
+    def cached(prefix, use_onednn=True):
+        files = utils.inference_files(prefix)
+        key = (tuple(os.path.abspath(f) for f in files), tuple(os.path.getmtime(f) for f in files), use_onednn)
+        if key not in cache:
+            cache[key] = create(prefix, use_onednn)
+        return cache[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "create_predictor", cached)
+        yield
 
 
 @pytest.fixture
