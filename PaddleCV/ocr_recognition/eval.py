@@ -108,10 +108,12 @@ def eval_loader(args, dictionary, split):
 
 
 def baseline(data_dir, dictionary, samples, args):
-    """The trivial baseline: the most frequent training text for every line."""
-    train = reader.load_split(data_dir, "train", dictionary, args, verbose=False)
+    """The trivial baseline: the most frequent training text for every line of this rank's share, the
+    counts summed over ranks (the training list is parsed for its labels; no image is read)."""
+    train = reader.load_split(data_dir, "train", dictionary, args, verbose=False, check_images=False)
     common = collections.Counter(tuple(s.label) for s in train).most_common(1)[0][0]
-    return dictionary.decode(common), rates(error_counts([s.label for s in samples], [common] * len(samples)))
+    counts = utils.all_reduce_sum(error_counts([s.label for s in samples], [common] * len(samples)))
+    return dictionary.decode(common), rates(counts)
 
 
 def default_checkpoint(output_dir, model):
@@ -167,9 +169,8 @@ def main(argv=None):
     model, dictionary, _ = load_run(args)
     samples, loader = eval_loader(args, dictionary, args.split)
     result = evaluate(model, loader, samples, dygraph_recognizer(model, args.model, len(dictionary), args))
+    common, base = baseline(args.data_dir, dictionary, samples, args)
     if utils.is_main_process():
-        all_samples = reader.load_split(args.data_dir, args.split, dictionary, args, verbose=False)
-        common, base = baseline(args.data_dir, dictionary, all_samples, args)
         how = "greedy" if args.decoder == "greedy" else f"beam {args.beam_size}"
         print(f"baseline (every line read as {common!r}, the most frequent training text): "
               f"seq_err {base['seq_err']:.4f} cer {base['cer']:.4f}")

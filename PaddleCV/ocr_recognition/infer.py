@@ -71,7 +71,7 @@ def inputs(args, dictionary):
     return items
 
 
-def draw(path, image, text, attention, out_path):
+def draw(image, text, attention, out_path):
     """The image (as the model saw it: gray, height 48), the text under it, and for the attention model
     one row per decoded character showing where on the image it looked."""
     from PIL import Image, ImageDraw
@@ -136,7 +136,7 @@ def main(argv=None):
         print(f"{path}\t{text}")
         if k < args.max_drawn:
             name = os.path.splitext(os.path.basename(path))[0] + "_ocr.png"
-            drawn.append(draw(path, image, text, attention, os.path.join(args.out_dir, name)))
+            drawn.append(draw(image, text, attention, os.path.join(args.out_dir, name)))
         if label is not None:
             refs.append(label)
             hyps.append(ids)

@@ -8,7 +8,7 @@ On-disk layout (DATA_DIR):
     train.list / dev.list / test.list, one sample per line, in either of two formats:
         the release's:  `width height image_name label_ids`, e.g. `185 48 00508_0215.jpg 7,53,23`
                         the image is {split}_images/image_name; label_ids are comma-separated dictionary ids
-        text lines:     `image_path<TAB>text`; image_path relative to DATA_DIR (or absolute)
+        text lines:     `image_path<TAB>text`; image_path relative to the list file's folder (or absolute)
     {split}_images/               the images of the release's lists (X.list: X_images/) (any format Pillow reads; colour is converted to gray)
 
 Every image is converted to gray, scaled to height 48 keeping its aspect ratio (width clipped to
@@ -134,9 +134,10 @@ def check_image(sample, max_width):
     sample.width = scaled_width(w, h, max_width)
 
 
-def load_split(data_dir, split, dictionary, args, verbose=True, train=False):
+def load_split(data_dir, split, dictionary, args, verbose=True, train=False, check_images=True):
     """The checked samples of a split: every line parsed, every image found and readable, before the
-    first step. With --skip_bad_samples bad lines are skipped and counted."""
+    first step. With --skip_bad_samples bad lines are skipped and counted. `check_images=False` parses
+    the lines only (for their labels: no image is opened)."""
     path = os.path.join(data_dir, SPLITS[split]) if split in SPLITS else split  # a split name or a list's path
     stem = os.path.splitext(os.path.basename(path))[0]
     images_dir = os.path.join(os.path.dirname(os.path.abspath(path)), f"{stem}_images")
@@ -148,7 +149,8 @@ def load_split(data_dir, split, dictionary, args, verbose=True, train=False):
             sample = parse_line(path, number, line.rstrip("\n"), dictionary, images_dir)
             if train and not sample.label:
                 raise utils.DataError(f"{path}:{number}: empty label")
-            check_image(sample, max_width)
+            if check_images:
+                check_image(sample, max_width)
         except utils.DataError:
             if not getattr(args, "skip_bad_samples", False):
                 raise
