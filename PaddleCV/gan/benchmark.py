@@ -13,12 +13,12 @@ import paddle
 
 import reader
 import train
-from models import MODELS
+from models import DIGIT_MODELS, MODELS
 
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
-    parser.add_argument("--model", default="CGAN", choices=sorted(MODELS), help="model")
+    parser.add_argument("--model", default="CGAN", choices=DIGIT_MODELS, help="model (the digit models; Pix2Pix not yet)")
     parser.add_argument("--data_dir", default="data/demo", help="dataset root (MNIST idx layout)")
     parser.add_argument("--batch_size", type=int, default=32, help="images per step")
     parser.add_argument("--steps", type=int, default=30, help="timed steps of each kind (after 3 warm-up steps)")

@@ -1,4 +1,5 @@
-"""Evaluate a trained generator on the test split (t10k): FID and KID of its digits to the real
+"""Evaluate a trained generator on the test split (t10k; Pix2Pix: the test list, L1 and PSNR to the
+known targets against the input and the mean-image baselines, see translate.py): FID and KID of its digits to the real
 test digits, and for CGAN the share of generated digits the scoring classifier reads as the class
 that was asked for (chance: 0.1). The feature network of FID/KID is that classifier (scorer.py),
 trained on the real training digits; nothing is downloaded.
@@ -19,7 +20,7 @@ import paddle
 
 import reader
 import scorer
-from models import MODELS, SHAPE_FLAGS
+from models import MODELS, SHAPE_FLAGS, TRANSLATORS
 
 NUM_CLASSES = reader.NUM_CLASSES
 
@@ -116,17 +117,40 @@ def baselines(real_set, train_set, classifier, count, seed=0):
 
 def build_parser():
     parser = add_run_flags(argparse.ArgumentParser(description=__doc__))
-    parser.add_argument("--split", choices=["dev", "test"], default="test", help="real digits to compare with")
-    parser.add_argument("--per_class", type=int, default=100, help="generated digits per class")
+    parser.add_argument("--split", choices=["dev", "test"], default="test", help="real images to compare with")
+    parser.add_argument("--per_class", type=int, default=100, help="generated digits per class (digit models)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generator's inputs")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
     return parser
+
+
+def evaluate_translator(args, checkpoint):
+    """Pix2Pix: L1 and PSNR of G(input) to the known target over the split, against the input itself
+    and the mean training target."""
+    import paired
+    import translate
+    data = paired.PairedDataset(args.data_dir, args.split)
+    train_set = paired.PairedDataset(args.data_dir, "train", skip_bad_samples=True)
+    G = load_generator(args, checkpoint)
+    result = translate.score(translate.translate(G, data.inputs), data)
+    base = translate.baselines(data, train_set)
+    result.update({f"baseline_{k}": v for k, v in base.items()})
+    if utils.is_main_process():
+        print(f"eval {args.model} ({checkpoint}) on {len(data)} {args.split} pairs of {args.data_dir}: "
+              f"l1 {result['l1']:.4f} psnr {result['psnr']:.2f} dB (the input as output: l1 {base['input_l1']:.4f} "
+              f"psnr {base['input_psnr']:.2f}; the mean training target: l1 {base['mean_l1']:.4f} psnr "
+              f"{base['mean_psnr']:.2f})")
+        print(f"final metrics: l1={result['l1']:.4f} psnr={result['psnr']:.3f} baseline_input_l1={base['input_l1']:.4f} "
+              f"baseline_mean_l1={base['mean_l1']:.4f} baseline_mean_psnr={base['mean_psnr']:.3f}", flush=True)
+    return result
 
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     checkpoint = run_settings(args)
     utils.setup(args)
+    if args.model in TRANSLATORS:
+        return evaluate_translator(args, checkpoint)
     real_set = reader.MnistDataset(args.data_dir, args.split)
     train_set = reader.MnistDataset(args.data_dir, "train", skip_bad_samples=True)
     G = load_generator(args, checkpoint)

@@ -2,7 +2,8 @@
 model.json (or .pdmodel on older Paddle builds) + model.pdiparams, infer_cfg.json (what infer.py
 needs: the model, its noise size, whether it takes a class), and export_info.json (which
 checkpoint, when). Inputs: z [N, z_dim] float32, and for CGAN label [N] int64; output: images
-[N, 1, 28, 28] in [-1, 1]. The batch dimension is left free.
+[N, 1, 28, 28] in [-1, 1]. Pix2Pix: input `image` [N, 3, H, W], output [N, 3, H, W], both in [-1, 1]
+(H, W free but multiples of 2**num_downs). The batch dimension is left free.
 
     python export.py                             the last run trained in output/
     python export.py --model CGAN --checkpoint output/CGAN/latest.pdckpt
@@ -15,13 +16,15 @@ import utils
 import paddle
 
 from eval import add_run_flags, load_generator, run_settings
-from models import MODELS
+from models import MODELS, TRANSLATORS
 
 
-def export(G, z_dim, conditional, prefix):
+def export(G, z_dim, conditional, prefix, translator=False):
     G.eval()
     spec = [paddle.static.InputSpec([None, z_dim], "float32", name="z")]
-    if conditional:
+    if translator:  # Pix2Pix: an image [N, 3, H, W] in [-1, 1], H and W multiples of 2**num_downs
+        spec = [paddle.static.InputSpec([None, 3, None, None], "float32", name="image")]
+    elif conditional:
         spec.append(paddle.static.InputSpec([None], "int64", name="label"))
     paddle.jit.save(paddle.jit.to_static(G, input_spec=spec, full_graph=True), prefix)
     return prefix
@@ -38,9 +41,10 @@ def main(argv=None):
     G = load_generator(args, checkpoint)
     conditional = MODELS[args.model].conditional
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
-    prefix = export(G, args.z_dim, conditional, os.path.join(inference_dir, "model"))
+    translator = args.model in TRANSLATORS
+    prefix = export(G, args.z_dim, conditional, os.path.join(inference_dir, "model"), translator)
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "z_dim": args.z_dim, "conditional": conditional,
+        json.dump({"model": args.model, "z_dim": args.z_dim, "conditional": conditional, "translator": translator,
                    "data_dir": args.data_dir}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported the {args.model} generator ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)

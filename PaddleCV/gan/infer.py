@@ -1,9 +1,11 @@
-"""Draw digits with a trained generator and write them as a sample grid (PNG).
+"""Draw digits with a trained generator and write them as a sample grid (PNG); for Pix2Pix, translate
+the split's inputs and write input | output | target rows.
 
     python infer.py                              100 digits of the last run's export: one row per class (CGAN)
     python infer.py --per_class 20 --out my_grid.png --seed 7
     python infer.py --checkpoint output/CGAN/best.pdparams   the dynamic graph instead of the export
     python infer.py --score                      also read the digits with the scoring classifier
+    python infer.py --model Pix2Pix --score      8 input | output | target rows, and the test L1 / PSNR
 
 By default it runs the exported generator (Paddle Inference) of the last run trained in OUTPUT_DIR
 and refuses an export older than its checkpoint. The inputs come from eval.sample_inputs, so with
@@ -19,7 +21,7 @@ import paddle
 
 import scorer
 from eval import add_run_flags, generate, load_generator, run_settings, sample_inputs
-from models import MODELS
+from models import MODELS, TRANSLATORS
 from train import save_grid
 
 
@@ -30,6 +32,9 @@ def build_generator(args):
         checkpoint = run_settings(args)
         paddle.set_device("cpu")
         G = load_generator(args, checkpoint)
+        if args.model in TRANSLATORS:
+            import translate
+            return (lambda inputs: translate.translate(G, inputs)), 0, False, args.data_dir
         return (lambda inputs: generate(G, inputs)), args.z_dim, MODELS[args.model].conditional, args.data_dir
     if not args.inference_dir:
         utils.load_run_config(args)
@@ -37,7 +42,12 @@ def build_generator(args):
     utils.check_export(args.inference_dir)
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
+    args.model = args.model or cfg["model"]
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+
+    if cfg.get("translator"):
+        return (lambda images: np.concatenate([run([images[b:b + 64]])[0] for b in range(0, len(images), 64)]),
+                0, False, args.data_dir or cfg["data_dir"])
 
     def predict(inputs):
         z, labels = inputs
@@ -55,13 +65,36 @@ def build_parser():
     parser.add_argument("--per_class", type=int, default=10, help="digits per class (unconditional: count / 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise")
     parser.add_argument("--out", default=None, help="the grid PNG; None: OUTPUT_DIR/MODEL/grid.png")
-    parser.add_argument("--score", action="store_true", help="print the scoring classifier's reading of the digits")
+    parser.add_argument("--score", action="store_true", help="print the scoring classifier's reading of the digits; "
+                        "Pix2Pix: L1 and PSNR to the targets over the whole split")
+    parser.add_argument("--split", choices=["dev", "test"], default="test", help="Pix2Pix: the pairs to translate")
+    parser.add_argument("--rows", type=int, default=8, help="Pix2Pix: input | output | target rows in the grid")
     return parser
+
+
+def translate_split(args, predict, data_dir):
+    """Pix2Pix: translate the split's inputs (eval.py's preprocessing: paired.PairedDataset), write
+    the first --rows as input | output | target, and with --score the split's L1 and PSNR."""
+    import paired
+    import translate
+    data = paired.PairedDataset(data_dir, args.split)
+    outputs = predict(data.inputs if args.score else data.inputs[:args.rows])
+    rows = min(args.rows, len(data))
+    out = args.out or os.path.join(args.output_dir, args.model, "grid.png")
+    save_grid(translate.triplets(data.inputs[:rows], outputs[:rows], data.targets[:rows]), rows, out)
+    print(f"wrote {rows} input | output | target rows of the {args.split} split of {data_dir} to {out}", flush=True)
+    result = None
+    if args.score:
+        result = translate.score(outputs, data)
+        print(f"{args.split} pairs: {result['samples']}, l1 {result['l1']:.4f} psnr {result['psnr']:.2f}", flush=True)
+    return outputs, result
 
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     predict, z_dim, conditional, data_dir = build_generator(args)
+    if args.model in TRANSLATORS:
+        return translate_split(args, predict, data_dir)
     inputs = sample_inputs(conditional, z_dim, args.per_class * 10, args.seed)
     images = predict(inputs)
     out = args.out or os.path.join(args.output_dir, args.model, "grid.png")

@@ -7,6 +7,10 @@ MNIST layout (what CGAN and DCGAN read): DATA_DIR/mnist/{train,t10k}-images-idx3
 The digits are drawn with Pillow's bundled font, each with its own size, stroke width, slant,
 position and a little noise, so a small classifier learns them and a generator has real variety
 to match.
+
+Paired layout (Pix2Pix): DATA_DIR/edges2shapes/pix2pix_{train,test}_list naming 64x32 PNGs under
+train/ and test/, each an edge map (left) beside its filled shape (right), the release's
+side-by-side format. A shape's colour is set by its kind, so the target is a function of the input.
 """
 import argparse
 import os
@@ -56,9 +60,53 @@ def make_mnist(out_dir, train_per_class=300, test_per_class=50, seed=0):
     return root
 
 
-def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0):
+SHAPE_COLOURS = {"circle": (220, 60, 40), "square": (40, 170, 70), "triangle": (50, 90, 220)}
+
+
+def draw_pair(rng, size=32):
+    """(edges, shape) uint8 [size, size, 3] each: a white outline on black, and the same shape filled
+    with its kind's colour (circle red, square green, triangle blue) on a light grey ground. The
+    colour follows from the outline's form, so the true target is known and learnable."""
+    from PIL import Image as PILImage
+    kind = list(SHAPE_COLOURS)[int(rng.integers(3))]
+    r = float(rng.uniform(0.22, 0.4)) * size
+    cx, cy = rng.uniform(r + 1, size - r - 1, 2)
+    if kind == "circle":
+        box = [cx - r, cy - r, cx + r, cy + r]
+        draw = lambda d, **kw: d.ellipse(box, **kw)
+    elif kind == "square":
+        box = [cx - r * 0.85, cy - r * 0.85, cx + r * 0.85, cy + r * 0.85]
+        draw = lambda d, **kw: d.rectangle(box, **kw)
+    else:
+        pts = [(cx, cy - r), (cx - r * 0.95, cy + r * 0.75), (cx + r * 0.95, cy + r * 0.75)]
+        draw = lambda d, **kw: d.polygon(pts, **kw)
+    edges, shape = PILImage.new("RGB", (size, size), 0), PILImage.new("RGB", (size, size), (200, 200, 200))
+    draw(ImageDraw.Draw(edges), outline=(255, 255, 255))
+    draw(ImageDraw.Draw(shape), fill=SHAPE_COLOURS[kind], outline=(30, 30, 30))
+    return np.asarray(edges), np.asarray(shape)
+
+
+def make_pairs(out_dir, train=480, test=96, size=32, seed=0):
+    """The release's paired layout: DATA_DIR/pix2pix_{train,test}_list naming side-by-side
+    edges|shape PNGs under train/ and test/."""
+    root = os.path.join(out_dir, "edges2shapes")
+    rng = np.random.default_rng(seed + 1)
+    for split, count in (("train", train), ("test", test)):
+        os.makedirs(os.path.join(root, split), exist_ok=True)
+        names = []
+        for i in range(count):
+            name = f"{split}/{i:05d}.png"
+            Image.fromarray(np.concatenate(draw_pair(rng, size), axis=1)).save(os.path.join(root, name))
+            names.append(name)
+        with open(os.path.join(root, f"pix2pix_{split}_list"), "w") as f:
+            f.write("\n".join(names) + "\n")
+    return root
+
+
+def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0, pairs=(480, 96)):
     """Every layout the folder reads, under out_dir; returns out_dir."""
     make_mnist(out_dir, train_per_class, test_per_class, seed)
+    make_pairs(out_dir, *pairs, seed=seed)
     return out_dir
 
 
@@ -67,9 +115,12 @@ def main():
     parser.add_argument("--out_dir", default="data/demo", help="where to write (default: %(default)s)")
     parser.add_argument("--train_per_class", type=int, default=300, help="training digits per class (default: %(default)s)")
     parser.add_argument("--test_per_class", type=int, default=50, help="test digits per class (default: %(default)s)")
+    parser.add_argument("--train_pairs", type=int, default=480, help="edge->shape training pairs (default: %(default)s)")
+    parser.add_argument("--test_pairs", type=int, default=96, help="edge->shape test pairs (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     args = parser.parse_args()
-    make_demo_data(args.out_dir, args.train_per_class, args.test_per_class, args.seed)
+    make_demo_data(args.out_dir, args.train_per_class, args.test_per_class, args.seed,
+                   (args.train_pairs, args.test_pairs))
     print(f"demo data written to {args.out_dir}")
 
 

@@ -1,5 +1,6 @@
 """Train a GAN of the folder: alternating discriminator and generator steps, a sample grid every
---sample_interval steps, the generator kept on the dev split's FID.
+--sample_interval steps, the generator kept on the dev split's FID (digit models) or L1 to the
+target (Pix2Pix, whose loop is translate.py's).
 
     python train.py --model CGAN --data_dir data/demo
     python -m paddle.distributed.launch --gpus 0,1 train.py --model DCGAN ...
@@ -20,7 +21,7 @@ import paddle.nn.functional as F
 import reader
 import scorer
 from eval import evaluate, sample_inputs, generate
-from models import MODELS, SHAPE_FLAGS, build_model
+from models import MODELS, SHAPE_FLAGS, TRANSLATORS, build_model
 
 
 def build_parser():
@@ -32,9 +33,13 @@ def build_parser():
     g.add_argument("--df_dim", type=int, default=0, help="discriminator width (0: the release's)")
     g.add_argument("--gfc_dim", type=int, default=0, help="DCGAN generator's first linear layer (0: 2048)")
     g.add_argument("--dfc_dim", type=int, default=0, help="DCGAN discriminator's linear layer (0: 1024)")
+    g.add_argument("--num_downs", type=int, default=0, help="Pix2Pix U-Net halvings, 2**N divides the image size "
+                   "(0: 8, the release's unet_256)")
+    g.add_argument("--lambda_l1", type=float, default=100.0, help="Pix2Pix weight of the L1 loss to the target")
     g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 of both optimizers")
     g.add_argument("--sample_interval", type=int, default=200, help="steps between sample grids (0: none)")
-    g.add_argument("--eval_samples", type=int, default=50, help="generated images per class for the dev FID")
+    g.add_argument("--eval_samples", type=int, default=50, help="generated images per class for the dev FID "
+                   "(digit models)")
     g.add_argument("--save_interval", type=int, default=0, help="steps between checkpoints (0: each epoch)")
     return parser
 
@@ -126,6 +131,14 @@ def main(argv=None):
     utils.setup(args)
     out_dir = os.path.join(args.output_dir, args.model)
     spec = MODELS[args.model]
+    if args.model in TRANSLATORS:
+        import translate
+        gan = GAN(args.model, **model_shape(args))
+        if args.pretrained:
+            utils.load_pretrained(gan, args.pretrained)
+        opts = OptimizerPair(paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.G.parameters()),
+                             paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.D.parameters()))
+        return translate.train(args, state, out_dir, gan, opts, utils.TrainLogger(out_dir, 0, args.log_interval))
 
     # data: every file training and evaluation will read is checked before step 1
     train_set = reader.MnistDataset(args.data_dir, "train", args.skip_bad_samples)

@@ -3,6 +3,7 @@
 #   bash train.sh                 demo data, CGAN on the drawn digits, eval on t10k, export, a sample grid
 #   DATA_DIR=/path bash train.sh  the real MNIST idx files (DATA_DIR/mnist/...) with the release's recipe
 #   MODEL=DCGAN bash train.sh --epochs 5   another model; extra arguments go to train.py
+#   MODEL=Pix2Pix bash train.sh   edge->shape pairs (32x32), or DATA_DIR=data/cityscapes (the release's paired layout)
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
 #   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
 set -euo pipefail
@@ -20,21 +21,24 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
   if [[ $SMOKE == 1 ]]; then
     DATA_DIR=data/smoke   # a small set: the scoring classifier and the dev FID stay cheap
-    [[ -f $DATA_DIR/mnist/t10k-labels-idx1-ubyte ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10
+    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10 --train_pairs 24 --test_pairs 8
   else
-    [[ -f $DATA_DIR/mnist/t10k-labels-idx1-ubyte ]] || python make_demo_data.py --out_dir "$DATA_DIR"
+    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   fi
   # Narrower than the release (README.md) so that a CPU trains the demo in minutes.
   case ${MODEL:-CGAN} in
     CGAN) EXTRA=(--epochs 10 --gf_dim 64 --df_dim 32) ;;
     DCGAN) EXTRA=(--epochs 6 --gf_dim 32 --df_dim 32 --gfc_dim 512 --dfc_dim 256) ;;
+    Pix2Pix) EXTRA=(--epochs 10 --batch_size 8 --gf_dim 32 --df_dim 32 --num_downs 5 --sample_interval 100 --log_interval 20) ;;
   esac
+  if [[ ${MODEL:-CGAN} == Pix2Pix ]]; then DATA_DIR=$DATA_DIR/edges2shapes; fi
 fi
 MODEL=${MODEL:-CGAN}
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
   EXTRA=(--epochs 10 --max_steps 6 --batch_size 16 --log_interval 2 --sample_interval 3 --eval_samples 5
           --gf_dim 16 --df_dim 16 --gfc_dim 64 --dfc_dim 64 --num_workers 0 --overwrite)
+  if [[ $MODEL == Pix2Pix ]]; then EXTRA+=(--num_downs 5 --batch_size 4); fi
   EVAL=(--per_class 10)
 fi
 

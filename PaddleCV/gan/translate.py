@@ -1,0 +1,158 @@
+"""The image-to-image translators (Pix2Pix): their training loop, their metric and their grids,
+called by train.py, eval.py, export.py and infer.py when --model is a translator.
+
+One Pix2Pix step (the release's trainer/Pix2pix.py, the paper's objective): one discriminator update
+on (input, target) as real and (input, G(input)) as fake, each patch logit against 1 or 0, the loss
+halved; then one generator update on the non-saturating adversarial loss plus `lambda_l1` (100) times
+the L1 distance of G(input) to the target. The logged loss is D loss + G loss (its L1 part included).
+
+The metric: L1 (mean absolute error, pixels in [0, 1]) and PSNR of G(input) to the known target,
+against two trivial baselines: the input itself, and the mean training target.
+"""
+import os
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+import paired
+import utils
+
+
+def bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, paddle.full_like(logits, target))
+
+
+def pix2pix_step(G, D, opts, a, b, lambda_l1):
+    """One D update then one G update; returns (d_loss, g_loss)."""
+    fake = G(a)
+    d_loss = 0.5 * (bce(D(a, b), 1.0) + bce(D(a, fake.detach()), 0.0))
+    d_loss.backward()
+    opts.D.step()
+    opts.D.clear_grad()
+    g_loss = bce(D(a, fake), 1.0) + lambda_l1 * (fake - b).abs().mean()
+    g_loss.backward()
+    opts.G.step()
+    opts.G.clear_grad()
+    opts.D.clear_grad()  # the G step's gradients reached D too
+    return d_loss, g_loss
+
+
+@paddle.no_grad()
+def translate(G, inputs, batch_size=64):
+    """G (eval mode) over inputs [N, 3, H, W] -> outputs [N, 3, H, W]."""
+    was_training = G.training
+    G.eval()
+    out = [G(paddle.to_tensor(inputs[b:b + batch_size])).numpy() for b in range(0, len(inputs), batch_size)]
+    if was_training:
+        G.train()
+    return np.concatenate(out)
+
+
+def score(outputs, data):
+    l1, psnr = paired.l1_psnr(outputs, data.targets)
+    return {"l1": l1, "psnr": psnr, "samples": len(outputs)}
+
+
+def baselines(data, train_set):
+    """The trivial answers: the input as the output, and the mean training target for every input."""
+    mean = np.repeat(train_set.targets.mean(0, keepdims=True), len(data), 0)
+    return {f"{name}_{k}": v for name, out in (("input", data.inputs), ("mean", mean))
+            for k, v in score(out, data).items() if k != "samples"}
+
+
+def triplets(inputs, outputs, targets):
+    """[input, output, target] interleaved, for a grid of 3 columns."""
+    return np.stack([inputs, outputs, targets], 1).reshape((-1,) + inputs.shape[1:])
+
+
+def train(args, state, out_dir, gan, opts, logger):
+    """The training loop of a translator; returns the best dev L1."""
+    from train import save_grid
+    train_set = paired.PairedDataset(args.data_dir, "train", args.skip_bad_samples)
+    dev_set = paired.PairedDataset(args.data_dir, "dev", args.skip_bad_samples)
+    paired.PairedDataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
+    skipped = train_set.skipped + dev_set.skipped
+    import reader
+    order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
+    steps_per_epoch = len(order)
+    if steps_per_epoch == 0:
+        raise utils.DataError(f"{train_set.list_path}: fewer training pairs than one batch per process")
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    logger.total_steps = total_steps
+    step, best_l1 = 0, float("inf")
+    if state is not None:
+        utils.load_checkpoint(state, gan, opts, logger=logger)
+        step, best_l1 = state["step"], state["best_l1"]
+        print(f"resumed from {args.resume} at step {step}", flush=True)
+    G, D = gan.G, gan.D
+    if args.to_static:
+        G, D = paddle.jit.to_static(G), paddle.jit.to_static(D)
+    if utils.world_size() > 1:
+        G, D = paddle.DataParallel(G), paddle.DataParallel(D)
+    if utils.is_main_process():
+        count = lambda layer: sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
+        h, w = train_set.inputs.shape[2:]
+        print(f"{args.model}: generator {count(gan.G):,} and discriminator {count(gan.D):,} parameters, "
+              f"{len(train_set)} training pairs of {w}x{h}, {steps_per_epoch} steps/epoch, batch "
+              f"{args.batch_size} x {utils.world_size()} processes, lr {args.lr:g}, L1 weight {args.lambda_l1:g}",
+              flush=True)
+    shown = dev_set.inputs[:8]
+
+    def grid(name):
+        return save_grid(triplets(shown, translate(gan.G, shown), dev_set.targets[:8]), len(shown),
+                         os.path.join(out_dir, "samples", name))
+
+    def checkpoint():
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
+                              step=step, epoch=step // steps_per_epoch, best_l1=best_l1)
+
+    def evaluate_and_keep_best(epoch):
+        nonlocal best_l1
+        utils.broadcast_from_rank0(gan)
+        if not utils.is_main_process():
+            return
+        result = score(translate(gan.G, dev_set.inputs), dev_set)
+        print(f"eval epoch {epoch}: dev l1 {result['l1']:.4f} psnr {result['psnr']:.2f}", flush=True)
+        logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
+        if result["l1"] < best_l1:
+            best_l1 = result["l1"]
+            paddle.save(gan.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
+            os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            checkpoint()
+
+    for epoch in range(step // steps_per_epoch, args.epochs):
+        if step >= total_steps:
+            break
+        timer = utils.Timer()
+        for index in order.epoch(epoch, start_batch=step - epoch * steps_per_epoch):
+            a, b = paddle.to_tensor(train_set.inputs[index]), paddle.to_tensor(train_set.targets[index])
+            reader_cost = timer.tick()
+            d_loss, g_loss = pix2pix_step(G, D, opts, a, b, args.lambda_l1)
+            step += 1
+            logger.update(d_loss + g_loss, len(index), reader_cost, reader_cost + timer.tick())
+            if logger.should_log(step):
+                logger.log(epoch + 1, args.epochs, step, opts.G.get_lr())
+            if args.sample_interval and step % args.sample_interval == 0 and utils.is_main_process():
+                grid(f"step_{step:06d}.png")
+            if args.save_interval and step % args.save_interval == 0:
+                checkpoint()
+            if step >= total_steps:
+                break
+        last = step >= total_steps
+        checkpoint()
+        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+            evaluate_and_keep_best(epoch + 1)
+        if last:
+            break
+    if skipped and utils.is_main_process():
+        print(f"skipped {skipped} bad samples", flush=True)
+    if utils.is_main_process():
+        last_grid = grid("last.png")
+        curves = utils.plot_curves(out_dir)
+        print(f"best dev l1 {best_l1:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, samples {last_grid} (rows: input | output | target), "
+              f"log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
+    return best_l1
