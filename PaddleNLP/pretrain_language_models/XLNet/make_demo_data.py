@@ -41,7 +41,7 @@ POSITIVE = ["good", "great", "wonderful", "funny", "moving", "clever", "beautifu
 NEGATIVE = ["bad", "boring", "awful", "dull", "silly", "weak", "ugly", "slow"]
 ASPECTS = ["the plot", "the acting", "the music", "the ending", "the camera work", "the script", "the cast"]
 MOVIE = ["the film is set in {c} .", "the story follows a {j} .", "a {p} appears in one scene .",
-         "it runs for two hours .", "i watched it with {f} friends .".replace("{f}", "two")]
+         "it runs for two hours .", "i watched it with two friends ."]
 
 
 def world(rng):
@@ -101,14 +101,15 @@ def review(rng):
 
 
 def train_spiece(texts, prefix, vocab_size):
-    """A sentencepiece unigram model with XLNet's ids: <unk> 0, <s> 1, </s> 2, then the control
-    pieces <cls> 3, <sep> 4, <pad> 5, <mask> 6, <eod> 7, <eop> 8."""
+    """Train a sentencepiece unigram model with XLNet's ids (<unk> 0, <s> 1, </s> 2, then the control
+    pieces <cls> 3, <sep> 4, <pad> 5, <mask> 6, <eod> 7, <eop> 8); returns its number of pieces."""
     import sentencepiece
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(texts), model_prefix=prefix, vocab_size=vocab_size, model_type="unigram",
         character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
         control_symbols=["<cls>", "<sep>", "<pad>", "<mask>", "<eod>", "<eop>"], minloglevel=2,
         num_threads=1, hard_vocab_limit=False)
+    return sentencepiece.SentencePieceProcessor(model_file=prefix + ".model").get_piece_size()
 
 
 def main(argv=None):
@@ -117,7 +118,7 @@ def main(argv=None):
     parser.add_argument("--num_docs", type=int, default=1200, help="pre-training documents (dev gets a tenth)")
     parser.add_argument("--num_sts", type=int, default=2000, help="STS-B training pairs (dev, test: a quarter each)")
     parser.add_argument("--num_imdb", type=int, default=1600, help="IMDB training reviews (test: a quarter)")
-    parser.add_argument("--vocab_size", type=int, default=400, help="sentencepiece pieces")
+    parser.add_argument("--vocab_size", type=int, default=400, help="sentencepiece pieces at most (the demo text has fewer)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -151,9 +152,9 @@ def main(argv=None):
                 f.write(text)
             texts.append(text)
 
-    train_spiece(texts, os.path.join(out, "spiece"), args.vocab_size)
+    pieces = train_spiece(texts, os.path.join(out, "spiece"), args.vocab_size)
     print(f"wrote {out}: {args.num_docs} documents, {args.num_sts} STS-B pairs, {args.num_imdb} IMDB reviews, "
-          f"spiece.model ({args.vocab_size} pieces)")
+          f"spiece.model ({pieces} pieces; --vocab_size {args.vocab_size} is an upper bound)")
 
 
 if __name__ == "__main__":

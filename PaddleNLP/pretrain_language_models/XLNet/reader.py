@@ -32,8 +32,8 @@ MAX_SEQ_LEN = {"pretrain": 32, "stsb": 128, "imdb": 512}  # pretrain: tokens per
 
 
 class Tokenizer:
-    """sentencepiece pieces -> ids, lower-cased as the released English models' preprocessing is
-    not (the released models are cased; the demo is lower-case text)."""
+    """sentencepiece pieces -> ids of the text as it is: no lower-casing (the released models are
+    cased; the demo text is lower-case already)."""
 
     def __init__(self, path):
         import sentencepiece

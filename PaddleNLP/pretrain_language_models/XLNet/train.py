@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import shutil
+import warnings
 
 import utils  # first: it silences the warning `import paddle` prints
 import paddle
@@ -119,7 +120,9 @@ def load_pretrained(model, path):
     state = state.get("model", state)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
-    model.set_state_dict(usable)
+    with warnings.catch_warnings():  # Paddle warns once per missing key; the line below reports them all
+        warnings.simplefilter("ignore", UserWarning)
+        model.set_state_dict(usable)
     skipped, initialised = sorted(set(state) - set(usable)), sorted(set(own) - set(usable))
     if utils.is_main_process():
         print(f"pretrained {path}: loaded {len(usable)}/{len(own)} tensors; skipped {len(skipped)} "
