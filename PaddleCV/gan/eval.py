@@ -125,22 +125,30 @@ def build_parser():
 
 
 def evaluate_translator(args, checkpoint):
-    """Pix2Pix: L1 and PSNR of G(input) to the known target over the split, against the input itself
-    and the mean training target."""
+    """Pix2Pix, CycleGAN (A->B): L1 and PSNR of G(input) to the known target over the split, against
+    the input itself and the mean training target; CycleGAN also the cycle error A->B->A."""
     import paired
     import translate
-    data = paired.PairedDataset(args.data_dir, args.split)
-    train_set = paired.PairedDataset(args.data_dir, "train", skip_bad_samples=True)
+    Dataset = paired.UnpairedDataset if args.model == "CycleGAN" else paired.PairedDataset
+    data = Dataset(args.data_dir, args.split)
+    train_set = Dataset(args.data_dir, "train", skip_bad_samples=True)
     G = load_generator(args, checkpoint)
     result = translate.score(translate.translate(G, data.inputs), data)
     base = translate.baselines(data, train_set)
     result.update({f"baseline_{k}": v for k, v in base.items()})
+    if args.model == "CycleGAN":
+        result["cycle_l1"] = translate.cycle_error(G, data.inputs)
+        if utils.is_main_process():
+            print(f"eval CycleGAN: cycle error (A->B->A to A) l1 {result['cycle_l1']:.4f}" + (
+                "" if data.paired else f"; {args.split}B is not testA's recolouring (names differ): the l1 / psnr "
+                                       f"to B below are not to a known target"))
     if utils.is_main_process():
         print(f"eval {args.model} ({checkpoint}) on {len(data)} {args.split} pairs of {args.data_dir}: "
               f"l1 {result['l1']:.4f} psnr {result['psnr']:.2f} dB (the input as output: l1 {base['input_l1']:.4f} "
               f"psnr {base['input_psnr']:.2f}; the mean training target: l1 {base['mean_l1']:.4f} psnr "
               f"{base['mean_psnr']:.2f})")
-        print(f"final metrics: l1={result['l1']:.4f} psnr={result['psnr']:.3f} baseline_input_l1={base['input_l1']:.4f} "
+        print("final metrics: " + (f"cycle_l1={result['cycle_l1']:.4f} " if "cycle_l1" in result else "")
+              + f"l1={result['l1']:.4f} psnr={result['psnr']:.3f} baseline_input_l1={base['input_l1']:.4f} "
               f"baseline_mean_l1={base['mean_l1']:.4f} baseline_mean_psnr={base['mean_psnr']:.3f}", flush=True)
     return result
 

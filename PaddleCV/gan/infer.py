@@ -6,6 +6,7 @@ the split's inputs and write input | output | target rows.
     python infer.py --checkpoint output/CGAN/best.pdparams   the dynamic graph instead of the export
     python infer.py --score                      also read the digits with the scoring classifier
     python infer.py --model Pix2Pix --score      8 input | output | target rows, and the test L1 / PSNR
+    python infer.py --model CycleGAN --score     the same for CycleGAN's A -> B (testA -> testB)
 
 By default it runs the exported generator (Paddle Inference) of the last run trained in OUTPUT_DIR
 and refuses an export older than its checkpoint. The inputs come from eval.sample_inputs, so with
@@ -77,7 +78,7 @@ def translate_split(args, predict, data_dir):
     the first --rows as input | output | target, and with --score the split's L1 and PSNR."""
     import paired
     import translate
-    data = paired.PairedDataset(data_dir, args.split)
+    data = (paired.UnpairedDataset if args.model == "CycleGAN" else paired.PairedDataset)(data_dir, args.split)
     outputs = predict(data.inputs if args.score else data.inputs[:args.rows])
     rows = min(args.rows, len(data))
     out = args.out or os.path.join(args.output_dir, args.model, "grid.png")

@@ -11,6 +11,10 @@ to match.
 Paired layout (Pix2Pix): DATA_DIR/edges2shapes/pix2pix_{train,test}_list naming 64x32 PNGs under
 train/ and test/, each an edge map (left) beside its filled shape (right), the release's
 side-by-side format. A shape's colour is set by its kind, so the target is a function of the input.
+
+Unpaired layout (CycleGAN): DATA_DIR/shapes2colours/{trainA,trainB,testA,testB}/NNNNN.png, the
+same kinds of shapes in two colour schemes; trainA and trainB are drawn apart, testB/NAME is
+testA/NAME recoloured (the known target of the A->B translation).
 """
 import argparse
 import os
@@ -103,10 +107,51 @@ def make_pairs(out_dir, train=480, test=96, size=32, seed=0):
     return root
 
 
-def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0, pairs=(480, 96)):
+SCHEME_B = {"circle": (235, 200, 40), "square": (200, 60, 200), "triangle": (40, 200, 210)}
+
+
+def draw_domains(rng, size=32):
+    """(A, B) uint8 [size, size, 3]: one random shape in colour scheme A (draw_pair's target: red
+    circle, green square, blue triangle on light grey) and the same shape in scheme B (yellow,
+    magenta, cyan on dark grey)."""
+    from PIL import Image as PILImage
+    state = rng.bit_generator.state
+    _, a = draw_pair(rng, size)
+    rng.bit_generator.state = state  # the same geometry again
+    kind = list(SHAPE_COLOURS)[int(rng.integers(3))]
+    rng.bit_generator.state = state
+    saved = dict(SHAPE_COLOURS)
+    SHAPE_COLOURS.update(SCHEME_B)
+    try:
+        _, b = draw_pair(rng, size)
+    finally:
+        SHAPE_COLOURS.update(saved)
+    b = np.where((b == 200).all(-1, keepdims=True), np.uint8(60), b)  # the dark ground
+    return a, b
+
+
+def make_domains(out_dir, train=240, test=48, size=32, seed=0):
+    """The release's unpaired layout: DATA_DIR/{trainA,trainB,testA,testB}/*.png. trainA and trainB
+    are drawn independently (unpaired); testB/NAME is testA/NAME in scheme B, the known target."""
+    root = os.path.join(out_dir, "shapes2colours")
+    rng = np.random.default_rng(seed + 2)
+    for split, count in (("train", train), ("test", test)):
+        for folder in ("A", "B"):
+            os.makedirs(os.path.join(root, split + folder), exist_ok=True)
+        for i in range(count):
+            a, b = draw_domains(rng, size)
+            if split == "train":
+                b = draw_domains(rng, size)[1]  # another shape: the domains are unpaired
+            Image.fromarray(a).save(os.path.join(root, f"{split}A", f"{i:05d}.png"))
+            Image.fromarray(b).save(os.path.join(root, f"{split}B", f"{i:05d}.png"))
+    return root
+
+
+def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0, pairs=(480, 96), domains=(240, 48)):
     """Every layout the folder reads, under out_dir; returns out_dir."""
     make_mnist(out_dir, train_per_class, test_per_class, seed)
     make_pairs(out_dir, *pairs, seed=seed)
+    make_domains(out_dir, *domains, seed=seed)
     return out_dir
 
 
@@ -120,7 +165,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     args = parser.parse_args()
     make_demo_data(args.out_dir, args.train_per_class, args.test_per_class, args.seed,
-                   (args.train_pairs, args.test_pairs))
+                   (args.train_pairs, args.test_pairs), (args.train_pairs // 2, args.test_pairs // 2))
     print(f"demo data written to {args.out_dir}")
 
 

@@ -1,4 +1,5 @@
-"""The paired-image data path of the translators (Pix2Pix): the release's layout, checked image by image.
+"""The image data paths of the translators, the release's layouts, checked image by image: paired
+(Pix2Pix, below) and unpaired (CycleGAN, UnpairedDataset at the end).
 
 Layout (as the release's data/cityscapes): DATA_DIR/pix2pix_train_list and pix2pix_test_list, one
 sample a line, paths relative to DATA_DIR: either one image holding input|target side by side (the
@@ -19,13 +20,14 @@ LISTS = {"train": "pix2pix_train_list", "dev": "pix2pix_train_list", "test": "pi
 
 def _load(path, where):
     from PIL import Image
+    prefix = where if where == path else f"{where}: {path}"
     if not os.path.isfile(path):
-        raise utils.DataError(f"{where}: {path}: image not found")
+        raise utils.DataError(f"{prefix}: image not found")
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
     except Exception as e:  # truncated, not an image, ...
-        raise utils.DataError(f"{where}: {path}: cannot read the image ({type(e).__name__})") from None
+        raise utils.DataError(f"{prefix}: cannot read the image ({type(e).__name__})") from None
 
 
 class PairedDataset:
@@ -88,3 +90,54 @@ def l1_psnr(output, target):
     mse = ((a - b) ** 2).reshape(len(a), -1).mean(1)
     psnr = float(np.mean(10 * np.log10(1.0 / np.maximum(mse, 1e-10))))
     return l1, psnr
+
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class UnpairedDataset:
+    """CycleGAN's layout (the release's): DATA_DIR/{trainA,trainB,testA,testB}/ images. `dev` is the
+    last `dev_fraction` of trainA and of trainB (by name), `train` the rest. .inputs (domain A) and
+    .targets (domain B) float32 [N, 3, H, W]; .paired says whether B/NAME exists for every A/NAME
+    (in the demo's test set B/NAME is then A/NAME's known target; its train files share names but
+    not shapes, so only the test split is scored against B)."""
+
+    def __init__(self, data_dir, split, skip_bad_samples=False, dev_fraction=1 / 12):
+        folder_split = "test" if split == "test" else "train"
+        self.skipped, size, domains, names = 0, None, [], []
+        for domain in ("A", "B"):
+            folder = os.path.join(data_dir, folder_split + domain)
+            if not os.path.isdir(folder):
+                raise utils.DataError(f"{folder}: domain folder not found (expected {folder_split}A/ and "
+                                      f"{folder_split}B/, see README.md)")
+            files = sorted(f for f in os.listdir(folder) if f.lower().endswith(IMAGE_EXTENSIONS))
+            if split != "test":
+                cut = len(files) - int(round(len(files) * dev_fraction))
+                files = files[:cut] if split == "train" else files[cut:]
+            images, kept = [], []
+            for name in files:
+                path = os.path.join(folder, name)
+                try:
+                    im = _load(path, path)
+                    size = size or im.shape
+                    if im.shape != size:
+                        raise utils.DataError(f"{path}: image is {im.shape[1]}x{im.shape[0]}, the set's first is "
+                                              f"{size[1]}x{size[0]}")
+                except utils.DataError:
+                    if not skip_bad_samples:
+                        raise
+                    self.skipped += 1
+                    continue
+                images.append(im)
+                kept.append(name)
+            if not images:
+                raise utils.DataError(f"{folder}: no usable images in the {split} split")
+            domains.append(np.stack(images).transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0)
+            names.append(kept)
+        self.inputs, self.targets = domains
+        self.paired = names[0] == names[1]
+        self.list_path = os.path.join(data_dir, folder_split + "A")
+        self.images = self.targets
+
+    def __len__(self):
+        return len(self.inputs)

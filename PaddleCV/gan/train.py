@@ -36,6 +36,9 @@ def build_parser():
     g.add_argument("--num_downs", type=int, default=0, help="Pix2Pix U-Net halvings, 2**N divides the image size "
                    "(0: 8, the release's unet_256)")
     g.add_argument("--lambda_l1", type=float, default=100.0, help="Pix2Pix weight of the L1 loss to the target")
+    g.add_argument("--n_blocks", type=int, default=0, help="CycleGAN generator's residual blocks (0: 9, resnet_9block)")
+    g.add_argument("--lambda_cycle", type=float, default=10.0, help="CycleGAN weight of each cycle L1 loss")
+    g.add_argument("--lambda_identity", type=float, default=0.5, help="CycleGAN identity loss, times lambda_cycle")
     g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 of both optimizers")
     g.add_argument("--sample_interval", type=int, default=200, help="steps between sample grids (0: none)")
     g.add_argument("--eval_samples", type=int, default=50, help="generated images per class for the dev FID "

@@ -4,6 +4,7 @@
 #   DATA_DIR=/path bash train.sh  the real MNIST idx files (DATA_DIR/mnist/...) with the release's recipe
 #   MODEL=DCGAN bash train.sh --epochs 5   another model; extra arguments go to train.py
 #   MODEL=Pix2Pix bash train.sh   edge->shape pairs (32x32), or DATA_DIR=data/cityscapes (the release's paired layout)
+#   MODEL=CycleGAN bash train.sh  shapes in two colour schemes (unpaired trainA/ trainB/ testA/ testB/)
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
 #   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
 set -euo pipefail
@@ -30,8 +31,10 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
     CGAN) EXTRA=(--epochs 10 --gf_dim 64 --df_dim 32) ;;
     DCGAN) EXTRA=(--epochs 6 --gf_dim 32 --df_dim 32 --gfc_dim 512 --dfc_dim 256) ;;
     Pix2Pix) EXTRA=(--epochs 10 --batch_size 8 --gf_dim 32 --df_dim 32 --num_downs 5 --sample_interval 100 --log_interval 20) ;;
+    CycleGAN) EXTRA=(--epochs 8 --batch_size 4 --gf_dim 16 --df_dim 16 --n_blocks 6 --sample_interval 100 --log_interval 20) ;;
   esac
   if [[ ${MODEL:-CGAN} == Pix2Pix ]]; then DATA_DIR=$DATA_DIR/edges2shapes; fi
+  if [[ ${MODEL:-CGAN} == CycleGAN ]]; then DATA_DIR=$DATA_DIR/shapes2colours; fi
 fi
 MODEL=${MODEL:-CGAN}
 if [[ $SMOKE == 1 ]]; then
@@ -39,6 +42,7 @@ if [[ $SMOKE == 1 ]]; then
   EXTRA=(--epochs 10 --max_steps 6 --batch_size 16 --log_interval 2 --sample_interval 3 --eval_samples 5
           --gf_dim 16 --df_dim 16 --gfc_dim 64 --dfc_dim 64 --num_workers 0 --overwrite)
   if [[ $MODEL == Pix2Pix ]]; then EXTRA+=(--num_downs 5 --batch_size 4); fi
+  if [[ $MODEL == CycleGAN ]]; then EXTRA+=(--n_blocks 2 --batch_size 4); fi
   EVAL=(--per_class 10)
 fi
 

@@ -1,4 +1,4 @@
-"""The image-to-image translators (Pix2Pix): their training loop, their metric and their grids,
+"""The image-to-image translators (Pix2Pix, CycleGAN): their training loop, their metric and their grids,
 called by train.py, eval.py, export.py and infer.py when --model is a translator.
 
 One Pix2Pix step (the release's trainer/Pix2pix.py, the paper's objective): one discriminator update
@@ -9,6 +9,7 @@ the L1 distance of G(input) to the target. The logged loss is D loss + G loss (i
 The metric: L1 (mean absolute error, pixels in [0, 1]) and PSNR of G(input) to the known target,
 against two trivial baselines: the input itself, and the mean training target.
 """
+import json
 import os
 
 import numpy as np
@@ -21,6 +22,66 @@ import utils
 
 def bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, paddle.full_like(logits, target))
+
+
+def mse(logits, target):
+    return ((logits - target) ** 2).mean()
+
+
+class ImagePool:
+    """The CycleGAN paper's history of generated images (50): once full, each new fake is shown to
+    the discriminator with probability 1/2, else an older one it replaces. Numpy state and its own
+    RNG, both in the checkpoint, so a resumed run draws what the killed run would have."""
+
+    def __init__(self, size=50, seed=0):
+        self.size, self.images, self.rng = size, [], np.random.default_rng(seed)
+
+    def query(self, fakes):
+        out = []
+        for image in fakes.numpy():
+            if len(self.images) < self.size:
+                self.images.append(image)
+                out.append(image)
+            elif self.rng.random() < 0.5:
+                k = int(self.rng.integers(self.size))
+                out.append(self.images[k])
+                self.images[k] = image
+            else:
+                out.append(image)
+        return paddle.to_tensor(np.stack(out))
+
+    def state_dict(self):
+        return {"images": [im.tolist() for im in self.images], "rng": json.dumps(self.rng.bit_generator.state)}
+
+    def set_state_dict(self, state):
+        self.images = [np.asarray(im, np.float32) for im in state["images"]]
+        self.rng.bit_generator.state = json.loads(state["rng"])
+
+
+def cycle_step(G, D, opts, a, b, pools, lambda_cycle=10.0, lambda_identity=0.5):
+    """One generator update (both directions: least-squares adversarial loss, cycle L1 weighted
+    `lambda_cycle`, identity L1 weighted lambda_identity * lambda_cycle), then one update of both
+    discriminators on real images against pooled fakes (least squares, halved); (d_loss, g_loss)."""
+    fake_b, fake_a = G.AB(a), G.BA(b)
+    g_loss = (mse(D.B(fake_b), 1.0) + mse(D.A(fake_a), 1.0)
+              + lambda_cycle * ((G.BA(fake_b) - a).abs().mean() + (G.AB(fake_a) - b).abs().mean()))
+    if lambda_identity:
+        g_loss = g_loss + lambda_identity * lambda_cycle * ((G.AB(b) - b).abs().mean() + (G.BA(a) - a).abs().mean())
+    g_loss.backward()
+    opts.G.step()
+    opts.G.clear_grad()
+    opts.D.clear_grad()  # the G step's gradients reached D too
+    pooled_b, pooled_a = pools[0].query(fake_b.detach()), pools[1].query(fake_a.detach())
+    d_loss = 0.5 * (mse(D.B(b), 1.0) + mse(D.B(pooled_b), 0.0)) + 0.5 * (mse(D.A(a), 1.0) + mse(D.A(pooled_a), 0.0))
+    d_loss.backward()
+    opts.D.step()
+    opts.D.clear_grad()
+    return d_loss, g_loss
+
+
+def cycle_error(G, inputs):
+    """L1 (pixels in [0, 1]) of A -> B -> A to A: CycleGAN's measure that needs no target."""
+    return paired.l1_psnr(translate(G.BA, translate(G.AB, inputs)), inputs)[0]
 
 
 def pix2pix_step(G, D, opts, a, b, lambda_l1):
@@ -69,9 +130,12 @@ def triplets(inputs, outputs, targets):
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of a translator; returns the best dev L1."""
     from train import save_grid
-    train_set = paired.PairedDataset(args.data_dir, "train", args.skip_bad_samples)
-    dev_set = paired.PairedDataset(args.data_dir, "dev", args.skip_bad_samples)
-    paired.PairedDataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
+    cycle = args.model == "CycleGAN"
+    Dataset = paired.UnpairedDataset if cycle else paired.PairedDataset
+    train_set = Dataset(args.data_dir, "train", args.skip_bad_samples)
+    dev_set = Dataset(args.data_dir, "dev", args.skip_bad_samples)
+    Dataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
+    pools = (ImagePool(50, (args.seed, 1)), ImagePool(50, (args.seed, 2)))
     skipped = train_set.skipped + dev_set.skipped
     import reader
     order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
@@ -86,6 +150,9 @@ def train(args, state, out_dir, gan, opts, logger):
     if state is not None:
         utils.load_checkpoint(state, gan, opts, logger=logger)
         step, best_l1 = state["step"], state["best_l1"]
+        if cycle:
+            for pool, pool_state in zip(pools, state["pools"]):
+                pool.set_state_dict(pool_state)
         print(f"resumed from {args.resume} at step {step}", flush=True)
     G, D = gan.G, gan.D
     if args.to_static:
@@ -95,27 +162,36 @@ def train(args, state, out_dir, gan, opts, logger):
     if utils.is_main_process():
         count = lambda layer: sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
         h, w = train_set.inputs.shape[2:]
+        data = (f"{len(train_set)} + {len(train_set.targets)} training images (A + B)" if cycle
+                else f"{len(train_set)} training pairs")
+        weights = (f"cycle weight {args.lambda_cycle:g}, identity {args.lambda_identity:g}" if cycle
+                   else f"L1 weight {args.lambda_l1:g}")
         print(f"{args.model}: generator {count(gan.G):,} and discriminator {count(gan.D):,} parameters, "
-              f"{len(train_set)} training pairs of {w}x{h}, {steps_per_epoch} steps/epoch, batch "
-              f"{args.batch_size} x {utils.world_size()} processes, lr {args.lr:g}, L1 weight {args.lambda_l1:g}",
-              flush=True)
+              f"{data} of {w}x{h}, {steps_per_epoch} steps/epoch, batch {args.batch_size} x "
+              f"{utils.world_size()} processes, lr {args.lr:g}, {weights}", flush=True)
     shown = dev_set.inputs[:8]
 
-    def grid(name):
-        return save_grid(triplets(shown, translate(gan.G, shown), dev_set.targets[:8]), len(shown),
-                         os.path.join(out_dir, "samples", name))
+    def grid(name):  # Pix2Pix: input | output | target; CycleGAN: A | A->B | A->B->A
+        out = translate(gan.G, shown)
+        third = translate(gan.G.BA, out) if cycle else dev_set.targets[:8]
+        return save_grid(triplets(shown, out, third), len(shown), os.path.join(out_dir, "samples", name))
 
     def checkpoint():
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
-                              step=step, epoch=step // steps_per_epoch, best_l1=best_l1)
+                              step=step, epoch=step // steps_per_epoch, best_l1=best_l1,
+                              pools=[pool.state_dict() for pool in pools] if cycle else None)
 
     def evaluate_and_keep_best(epoch):
         nonlocal best_l1
         utils.broadcast_from_rank0(gan)
         if not utils.is_main_process():
             return
-        result = score(translate(gan.G, dev_set.inputs), dev_set)
-        print(f"eval epoch {epoch}: dev l1 {result['l1']:.4f} psnr {result['psnr']:.2f}", flush=True)
+        if cycle:  # the dev domains are unpaired: the cycle error picks the weights
+            result = {"l1": cycle_error(gan.G, dev_set.inputs)}
+            print(f"eval epoch {epoch}: dev cycle l1 (A->B->A) {result['l1']:.4f}", flush=True)
+        else:
+            result = score(translate(gan.G, dev_set.inputs), dev_set)
+            print(f"eval epoch {epoch}: dev l1 {result['l1']:.4f} psnr {result['psnr']:.2f}", flush=True)
         logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
         if result["l1"] < best_l1:
             best_l1 = result["l1"]
@@ -128,9 +204,17 @@ def train(args, state, out_dir, gan, opts, logger):
             break
         timer = utils.Timer()
         for index in order.epoch(epoch, start_batch=step - epoch * steps_per_epoch):
-            a, b = paddle.to_tensor(train_set.inputs[index]), paddle.to_tensor(train_set.targets[index])
+            if cycle:  # B in its own order, a function of (seed, epoch) as A's
+                other = np.random.default_rng((args.seed, epoch, 1)).permutation(len(train_set.targets))
+                a, b = train_set.inputs[index], train_set.targets[other[index % len(other)]]
+            else:
+                a, b = train_set.inputs[index], train_set.targets[index]
+            a, b = paddle.to_tensor(a), paddle.to_tensor(b)
             reader_cost = timer.tick()
-            d_loss, g_loss = pix2pix_step(G, D, opts, a, b, args.lambda_l1)
+            if cycle:
+                d_loss, g_loss = cycle_step(G, D, opts, a, b, pools, args.lambda_cycle, args.lambda_identity)
+            else:
+                d_loss, g_loss = pix2pix_step(G, D, opts, a, b, args.lambda_l1)
             step += 1
             logger.update(d_loss + g_loss, len(index), reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):
@@ -152,7 +236,8 @@ def train(args, state, out_dir, gan, opts, logger):
     if utils.is_main_process():
         last_grid = grid("last.png")
         curves = utils.plot_curves(out_dir)
-        print(f"best dev l1 {best_l1:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
-              f"{out_dir}/best.pdparams, samples {last_grid} (rows: input | output | target), "
+        print(f"best dev {'cycle ' if cycle else ''}l1 {best_l1:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, samples {last_grid} (rows: "
+              + ("A | A->B | A->B->A" if cycle else "input | output | target") + "), "
               f"log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
     return best_l1

@@ -2,20 +2,21 @@
 a class (digit models), and the settings that shape it, with the release's values as defaults)."""
 from collections import namedtuple
 
-from . import mnist_gan, pix2pix
+from . import cyclegan, mnist_gan, pix2pix
 
 Spec = namedtuple("Spec", "build conditional shape")
-SHAPE_FLAGS = ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim", "num_downs")  # every setting that shapes a model
+SHAPE_FLAGS = ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim", "num_downs", "n_blocks")  # every setting that shapes a model
 
 MODELS = {
     "CGAN": Spec(mnist_gan.cgan, True, {"z_dim": 100, "gf_dim": 128, "df_dim": 64}),
     "DCGAN": Spec(mnist_gan.dcgan, False,
                   {"z_dim": 100, "gf_dim": 64, "df_dim": 64, "gfc_dim": 2048, "dfc_dim": 1024}),
     "Pix2Pix": Spec(pix2pix.pix2pix, False, {"gf_dim": 64, "df_dim": 64, "num_downs": 8}),
+    "CycleGAN": Spec(cyclegan.cyclegan, False, {"gf_dim": 64, "df_dim": 64, "n_blocks": 9}),
 }
-TRANSLATORS = {"Pix2Pix"}  # image in, image out: paired.py's data, translate.py's loop and metric
+TRANSLATORS = {"Pix2Pix", "CycleGAN"}  # image in, image out: paired.py's data, translate.py's loop and metric
 DIGIT_MODELS = sorted(set(MODELS) - TRANSLATORS)
-NOT_DONE = ["CycleGAN", "StarGAN", "AttGAN", "STGAN", "SPADE"]
+NOT_DONE = ["StarGAN", "AttGAN", "STGAN", "SPADE"]
 
 
 def build_model(name, **shape):

@@ -74,8 +74,8 @@ class PatchDiscriminator(nn.Layer):
         layers += [conv(dims, last, s=1), bn2d(last), nn.LeakyReLU(0.2), conv(last, 1, s=1, bias=True)]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, a, b):
-        return self.net(paddle.concat([a, b], 1))
+    def forward(self, *images):
+        return self.net(paddle.concat(images, 1) if len(images) > 1 else images[0])
 
 
 def pix2pix(gf_dim=64, df_dim=64, num_downs=8, **_):
