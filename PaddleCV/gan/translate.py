@@ -131,6 +131,8 @@ def train(args, state, out_dir, gan, opts, logger):
     """The training loop of a translator; returns the best dev L1."""
     from train import save_grid
     cycle = args.model == "CycleGAN"
+    if cycle and utils.world_size() > 1:  # its loop reaches into G.AB / G.BA, which DataParallel hides
+        raise SystemExit("error: CycleGAN trains in one process only here (README.md, Known limits)")
     Dataset = paired.UnpairedDataset if cycle else paired.PairedDataset
     train_set = Dataset(args.data_dir, "train", args.skip_bad_samples)
     dev_set = Dataset(args.data_dir, "dev", args.skip_bad_samples)

@@ -64,3 +64,16 @@ def test_benchmark_prints_both_rates_and_the_overhead(demo):
                  "--steps", "2")
     assert run.returncode == 0, run.stderr
     assert "CGAN pure step:" in run.stdout and "CGAN loop:" in run.stdout and "loop overhead" in run.stdout
+
+
+def test_pix2pix_in_two_processes(tmp_path):
+    """MODEL=Pix2Pix NPROC=2 SMOKE=1 bash train.sh: both ranks train, rank 0 evaluates and exports."""
+    copy = str(tmp_path / "folder")
+    shutil.copytree(FOLDER, copy, ignore=shutil.ignore_patterns("data", "output*", "__pycache__", ".pytest_cache"))
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    run = subprocess.run(["bash", "train.sh"], cwd=copy, capture_output=True, text=True, timeout=600,
+                         env={**env, "SMOKE": "1", "NPROC": "2", "MODEL": "Pix2Pix"})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "final metrics: l1=" in run.stdout
+    log = open(os.path.join(copy, "output/smoke/Pix2Pix/dist_log/workerlog.0")).read()
+    assert "x 2 processes" in log and "step 6/6" in log
