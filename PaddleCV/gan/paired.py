@@ -30,6 +30,18 @@ def _load(path, where):
         raise utils.DataError(f"{prefix}: cannot read the image ({type(e).__name__})") from None
 
 
+def _same_size(im, size, where):
+    """The first image's shape (size None: im is the first); a differently sized image is a DataError."""
+    if size is not None and im.shape != size:
+        raise utils.DataError(f"{where}: image is {im.shape[1]}x{im.shape[0]}, the set's first is {size[1]}x{size[0]}")
+    return im.shape
+
+
+def _to_float(images):
+    """uint8 HWC images -> one float32 NCHW array in [-1, 1]."""
+    return np.stack(images).transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
+
+
 class PairedDataset:
     """One split: .inputs and .targets float32 [N, 3, H, W]; `skip_bad_samples` drops unreadable or
     wrongly sized pairs (and counts them)."""
@@ -59,12 +71,7 @@ class PairedDataset:
                     a, b = (_load(os.path.join(data_dir, p), where) for p in parts)
                 else:
                     raise utils.DataError(f"{where}: expected `image` or `input<TAB>target`, got {len(parts)} fields")
-                if size is None:
-                    size = a.shape
-                for im in (a, b):
-                    if im.shape != size:
-                        raise utils.DataError(f"{where}: image is {im.shape[1]}x{im.shape[0]}, the set's first is "
-                                              f"{size[1]}x{size[0]}")
+                size = _same_size(b, _same_size(a, size, where), where)
             except utils.DataError:
                 if not skip_bad_samples:
                     raise
@@ -74,8 +81,7 @@ class PairedDataset:
             targets.append(b)
         if not inputs:
             raise utils.DataError(f"{self.list_path}: no usable pairs in the {split} split")
-        to_float = lambda ims: np.stack(ims).transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
-        self.inputs, self.targets = to_float(inputs), to_float(targets)
+        self.inputs, self.targets = _to_float(inputs), _to_float(targets)
         self.images = self.targets  # what the generic loop calls the real images
 
     def __len__(self):
@@ -119,10 +125,7 @@ class UnpairedDataset:
                 path = os.path.join(folder, name)
                 try:
                     im = _load(path, path)
-                    size = size or im.shape
-                    if im.shape != size:
-                        raise utils.DataError(f"{path}: image is {im.shape[1]}x{im.shape[0]}, the set's first is "
-                                              f"{size[1]}x{size[0]}")
+                    size = _same_size(im, size, path)
                 except utils.DataError:
                     if not skip_bad_samples:
                         raise
@@ -132,7 +135,7 @@ class UnpairedDataset:
                 kept.append(name)
             if not images:
                 raise utils.DataError(f"{folder}: no usable images in the {split} split")
-            domains.append(np.stack(images).transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0)
+            domains.append(_to_float(images))
             names.append(kept)
         self.inputs, self.targets = domains
         self.paired = names[0] == names[1]

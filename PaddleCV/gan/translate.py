@@ -17,6 +17,7 @@ import paddle
 import paddle.nn.functional as F
 
 import paired
+import reader
 import utils
 
 
@@ -139,7 +140,6 @@ def train(args, state, out_dir, gan, opts, logger):
     Dataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
     pools = (ImagePool(50, (args.seed, 1)), ImagePool(50, (args.seed, 2)))
     skipped = train_set.skipped + dev_set.skipped
-    import reader
     order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
     steps_per_epoch = len(order)
     if steps_per_epoch == 0:
