@@ -1,5 +1,6 @@
 """Evaluate a run: the forward and backward perplexity of a pre-training run next to a unigram baseline, or
-the chunk F1 of a tagger next to the per-character majority tagger.
+the chunk F1 of a tagger next to the per-token majority tagger, and its recall on the chunks holding a token
+outside word.dic (in the demo: the names no labelled sentence shows).
 
     python eval.py                              # the last run trained in output/, its best weights, test split
     python eval.py --model elmo_small --split dev
@@ -21,7 +22,7 @@ import numpy as np
 import paddle
 
 import reader
-from metric import ChunkEvaluator
+from metric import ChunkEvaluator, get_chunks
 from model import CONFIGS, MODELS, SHAPING, build_elmo, is_tagger
 
 
@@ -76,6 +77,20 @@ def evaluate_tagger(model, dataset, vocab, batch_size=128):
     total = ChunkEvaluator()
     total.add_counts(utils.all_reduce_sum(evaluator.counts()))
     return total.accumulate()
+
+
+def oov_chunk_recall(model, dataset, vocab, batch_size=128):
+    """Recall on the gold chunks that hold a token outside word.dic (a name the labelled set never showed):
+    (found, total), summed over ranks."""
+    found = total = 0
+    for i, path in predict_tags(model, dataset, batch_size):
+        tokens, gold = dataset.samples[i]
+        predicted = set(get_chunks([vocab.id2tag[int(t)] for t in path]))
+        for chunk in get_chunks([vocab.id2tag[int(t)] for t in gold]):
+            if any(token not in vocab.word2id for token in tokens[chunk[1]:chunk[2]]):
+                found, total = found + (chunk in predicted), total + 1
+    found, total = utils.all_reduce_sum([found, total])
+    return int(found), int(total)
 
 
 def majority_tag_baseline(train_set, dataset, vocab):
@@ -160,8 +175,11 @@ def main(argv=None):
         dataset = test_set if args.split == "test" else dev_set
         precision, recall, f1 = evaluate_tagger(model, dataset, vocab, args.batch_size)
         base = majority_tag_baseline(train_set, dataset, vocab)
-        metrics = {"precision": precision, "recall": recall, "f1": f1, "majority_baseline_f1": base[2]}
-        text = f"precision {precision:.4f} recall {recall:.4f} f1 {f1:.4f}; majority-tag baseline f1 {base[2]:.4f}"
+        found, total = oov_chunk_recall(model, dataset, vocab, args.batch_size)
+        metrics = {"precision": precision, "recall": recall, "f1": f1, "majority_baseline_f1": base[2],
+                   "oov_chunk_recall": found / max(total, 1)}
+        text = (f"precision {precision:.4f} recall {recall:.4f} f1 {f1:.4f}; majority-tag baseline f1 {base[2]:.4f}; "
+                f"recall on the {total} chunks with a token outside word.dic {found / max(total, 1):.4f}")
     else:
         max_chars = CONFIGS[args.model]["max_chars"]
         train_set, dataset = (reader.load_lm_split(args.data_dir, s, vocab, max_chars, args.max_len, args.skip_bad_samples)

@@ -1,13 +1,14 @@
 """Use a trained run on your own sentences, from its export (Paddle Inference; train.sh exports at its end).
 
 A pre-training run scores each sentence with both language models and can save its ELMo vectors:
-    python infer.py --model elmo_small "他 在 市 场 外 提 出 公 司 。"
+    python infer.py --model elmo_small "Tovin works for Besko ."
     python infer.py --model elmo_small --input_file my_sentences.txt --vectors vectors.npz
 Sentences are tokens separated by spaces (--chars: every character is a token). Output line k answers
 input line k: forward and backward perplexity of <S> tokens </S>, tokens outside vocab.txt in [brackets];
 the totals over all lines go to stderr and equal eval.py's on the same file.
 
-A tagger run tags raw text (one sentence a line) or a LAC .tsv (then the chunk F1 is printed, equal to
+A tagger run tags raw text (one sentence a line, words separated by spaces; --chars: every character is a
+token, for Chinese) or a LAC .tsv (then the chunk F1 is printed, equal to
 eval.py's on that file):
     python infer.py --model bigru_crf_elmo --input_file data/demo/lac/infer.txt
 From a checkpoint in the dynamic graph instead of the export: --checkpoint output/MODEL/best.pdparams.
@@ -81,8 +82,13 @@ def score_sentences(run, softmax, vocab, sentences, max_chars, batch_size=32):
     return results
 
 
-def read_tagger_inputs(path, vocab):
-    """[(where, normalised characters, gold tag ids or None)] of raw text or a LAC .tsv."""
+def split_line(text, chars):
+    """Raw text -> tokens: whitespace-separated words, or with --chars every character (Chinese LAC text)."""
+    return list("".join(text.split())) if chars else text.split()
+
+
+def read_tagger_inputs(path, vocab, chars=False):
+    """[(where, normalised tokens, gold tag ids or None)] of raw text (split_line) or a LAC .tsv."""
     inputs = []
     for lineno, line in utils.read_lines(path):
         if lineno == 1 and line.strip() == reader.HEADER:
@@ -97,10 +103,25 @@ def read_tagger_inputs(path, vocab):
                 raise DataError(f"{path}:{lineno}: unknown tag {unknown[0]!r} (not in tag.dic)")
             inputs.append((f"{path}:{lineno}", vocab.normalise(chars), [vocab.tag2id[t] for t in tags]))
         elif line.strip():
-            inputs.append((f"{path}:{lineno}", vocab.normalise(list(line.strip())), None))
+            inputs.append((f"{path}:{lineno}", vocab.normalise(split_line(line, chars)), None))
     if not inputs:
         raise DataError(f"{path}:1: no sentences in the file")
     return inputs
+
+
+def show_chunks(tokens, tags, joiner):
+    """`word/KIND` for each chunk (its tokens joined by `joiner`), tokens outside every chunk as they are."""
+    spans = {a: (b, kind) for kind, a, b in get_chunks(tags)}
+    out, i = [], 0
+    while i < len(tokens):
+        if i in spans:
+            end, kind = spans[i]
+            out.append(f"{joiner.join(tokens[i:end])}/{kind}")
+            i = end
+        else:
+            out.append(tokens[i])
+            i += 1
+    return " ".join(out)
 
 
 def build_parser():
@@ -109,7 +130,8 @@ def build_parser():
     parser.add_argument("--input_file", default=None, help="also read one sentence a line from this file")
     add_run_flags(parser)
     parser.add_argument("--inference_dir", default=None, help="what export.py wrote (None: OUTPUT_DIR/MODEL/inference)")
-    parser.add_argument("--chars", action="store_true", help="LM run: every character of a line is a token")
+    parser.add_argument("--chars", action="store_true",
+                        help="raw text: every character of a line is a token (Chinese), not its words")
     parser.add_argument("--vectors", default=None, help="LM run: save every sentence's three ELMo layers to this .npz")
     parser.add_argument("--output", default=None, help="also write the results, one line per input line, here")
     return parser
@@ -122,8 +144,9 @@ def main(argv=None):
     lines = []
     if cfg["tagger"]:
         vocab = reader.LacVocab(args.inference_dir if not args.checkpoint else os.path.join(args.data_dir, reader.LAC_DIR))
-        inputs = [(f"argument {i}", vocab.normalise(list(s.strip())), None) for i, s in enumerate(args.sentences, 1)]
-        inputs += read_tagger_inputs(args.input_file, vocab) if args.input_file else []
+        inputs = [(f"argument {i}", vocab.normalise(split_line(s, args.chars)), None)
+                  for i, s in enumerate(args.sentences, 1)]
+        inputs += read_tagger_inputs(args.input_file, vocab, args.chars) if args.input_file else []
         if not inputs:
             raise DataError("no sentences given (pass them as arguments or with --input_file)")
         evaluator, paths = ChunkEvaluator(vocab.id2tag), []
@@ -135,7 +158,7 @@ def main(argv=None):
             paths += [out[row, :lengths[row]] for row in range(len(batch))]
         for (where, chars, gold), path in zip(inputs, paths):
             tags = [vocab.id2tag[int(t)] for t in path]
-            lines.append(" ".join(f"{''.join(chars[a:b])}/{kind}" for kind, a, b in get_chunks(tags)))
+            lines.append(show_chunks(chars, tags, "" if args.chars else " "))
             if gold is not None:
                 evaluator.update(path, gold)
             print(lines[-1], flush=True)
@@ -148,7 +171,7 @@ def main(argv=None):
         vocab = reader.Vocabulary.load(os.path.join(args.inference_dir if not args.checkpoint else
                                                     os.path.join(args.output_dir, args.model), "vocab.txt"))
         texts = list(args.sentences) + ([t for _, t in utils.read_lines(args.input_file)] if args.input_file else [])
-        sentences = [list("".join(t.split())) if args.chars else t.split() for t in texts]
+        sentences = [split_line(t, args.chars) for t in texts]
         if not any(sentences):
             raise DataError("no sentences given (pass them as arguments or with --input_file)")
         keep = [i for i, s in enumerate(sentences) if s]

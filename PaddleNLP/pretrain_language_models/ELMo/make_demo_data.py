@@ -1,316 +1,238 @@
-"""Writes the demo data: a pre-training corpus in the 1B Word Benchmark layout and a small LAC tagging set,
-both from one seeded grammar of Chinese sentences (the grammar of PaddleNLP/lexical_analysis, copied).
+"""Writes the demo data: English documents in the 1B Word Benchmark layout for pre-training, and a small English
+entity-tagging set in the LAC layout, both from one seeded world of invented people, organisations and places.
 
-The grammar shares characters between words of different kinds (北京 LOC / 北京大学 ORG, 上海 LOC / 上午
-TIME, 研究 v / vn, person names from characters of ordinary words), so a character's tag depends on its
-context. The language model learns that context from unlabelled sentences; the tagger has only a few
-hundred labelled ones: that is where the pre-trained ELMo can help.
+The world: every entity has a made-up name from the same syllables (Tovin, Marela, Besko...), so a name's
+spelling says nothing about its type, and fixed facts (who works for which organisation, where it is based,
+what kind of place a place is, ...). The pre-training documents state those facts again and again, in
+different documents and words, so the language model learns each name's type and facts from unlabelled text.
+
+The tagging set marks the entities (PER, ORG, LOC, IOB2; every other token O). Most of its sentences do not
+say what the entity is ("Everyone was talking about Tovin ."), and its few labelled sentences mention only
+half of the entities (--labelled_share); the test sentences mention all of them. A tagger that learns only
+from the labelled set cannot know the type of a name it has not seen there; the frozen ELMo knows it from
+the pre-training documents: that is where pre-training helps.
 
 Output (--out_dir, default data/demo):
-    training-monolingual.tokenized.shuffled/news.en-0000{1,2}-of-00100   pre-training sentences, one a line,
-        characters separated by spaces (for ELMo a character is a token, as in the tagger)
-    heldout-monolingual.tokenized.shuffled/news.en.heldout-0000{0,1}-of-00050   test and dev sentences
-    vocab.txt        <S>, </S>, <UNK>, then the training characters by frequency
-    lac/train.tsv, lac/test.tsv, lac/word.dic, lac/tag.dic, lac/q2b.dic, lac/infer.txt   the LAC layout
+    training-monolingual.tokenized.shuffled/news.en-0000{1,2}-of-00100   documents: one sentence a line,
+        tokens separated by spaces, a blank line between documents
+    heldout-monolingual.tokenized.shuffled/news.en.heldout-0000{0,1}-of-00050   test and dev documents
+    vocab.txt        <S>, </S>, <UNK>, then every token of the training shards, most frequent first
+                     (the character CNN reads UTF-8 bytes: its "character vocabulary" is fixed, nothing to build)
+    lac/train.tsv, lac/test.tsv   tokens and tags each joined by \\002; lac/word.dic (the training tokens and
+                     OOV), lac/tag.dic, lac/q2b.dic, lac/infer.txt (raw test sentences)
 Deterministic for a given --seed.
 """
 import argparse
 import os
 import random
 
-CHAR_SEP = "\002"
-
-POS_TAGS = ["n", "f", "s", "t", "nr", "ns", "nt", "nw", "nz", "v", "vd", "vn",
-            "a", "ad", "an", "d", "m", "q", "r", "p", "c", "u", "xc", "w"]
-NER_TAGS = ["PER", "LOC", "ORG", "TIME"]
-
-SURNAMES = list("王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗")
-GIVEN = list("明华建国文平东海军红伟强丽新天京南安学生春光中山金民兴")
-LEX = {
-    "LOC": "北京 上海 天津 南京 广州 深圳 杭州 西安 成都 武汉 重庆 中国 美国 日本 英国 法国 香港 山东 河南 海南".split(),
-    "ORG_SUFFIX": "大学 银行 医院 电视台 日报 市政府".split(),
-    "ORG": "新华社 国务院 人民日报 联合国 外交部 教育部".split(),
-    "TIME": "今天 明天 昨天 上午 下午 晚上 去年 今年 明年 周末".split(),
-    "t": "现在 当时 最近 以前".split(),
-    "n": "学生 老师 医生 经济 问题 会议 公司 新闻 工作 文章 城市 朋友 电影 手机 技术 市场 记者 企业 项目 报告 比赛 书 国家 社会 文化 历史 孩子 人民 生活".split(),
-    "v": "参加 访问 喜欢 发布 看 去 来 举行 支持 提出 介绍 完成 讨论 研究 学习 发展 合作 建设 关心 了解".split(),
-    "vn": "研究 发展 合作 讨论 学习 建设 管理 服务".split(),
-    "vd": "积极 持续 大力".split(),
-    "a": "重要 美丽 新 大 好 年轻 热情 认真 安全".split(),
-    "ad": "认真 迅速 热情 安全".split(),
-    "an": "困难 危险 健康".split(),
-    "d": "很 也 都 已经 正在 不 还 非常 一直".split(),
-    "m": "一个 两位 三个 五次 十二届 几本 一百个 一些".split(),
-    "q": "个 本 位 次 种 件".split(),
-    "r": "我 你 他 她 我们 他们 大家".split(),
-    "p": "在 对 从 向 跟 为".split(),
-    "c": "和 但是 因为 所以 而且".split(),
-    "f": "上 中 里 外 前 后".split(),
-    "s": "附近 周围 东部 南方 国内 海外".split(),
-    "nz": "奥运会 春节 微信 汉语 人工智能".split(),
-    "nw": "红楼梦 西游记 三国演义 水浒传".split(),
-    "ns": "长江 黄河 泰山 西湖".split(),
-    "nt": "华为 腾讯 百度 小米".split(),
-    "xc": "啊 吧 呢".split(),
-}
-# Written full-width in some raw sentences; q2b.dic maps them back to these half-width forms.
-FULL_WIDTH = {",": "，", "!": "！", "?": "？", "0": "０", "1": "１", "2": "２", "9": "９"}
+TOKEN_SEP = "\002"
+TYPES = ("PER", "ORG", "LOC")
+ONSETS = "b d f g k l m n p r s t v z".split()
+VOWELS = "a e i o u".split()
+CODAS = ["", "", "n", "r", "s", "l", "k", "m"]
+ROLES = "engineer doctor teacher lawyer painter pilot writer farmer".split()
+PRODUCTS = "ships bread software phones medicine cars books coffee".split()
+SIZES = "city town village port".split()
+REGIONS = "north south east west".split()
+YEARS = [str(y) for y in range(1950, 2021, 5)]
+# Contexts that do not say what kind of entity X is: a tagger sees only the name.
+OPEN_CONTEXTS = [
+    "everyone was talking about {X} .", "the report mentioned {X} twice .", "{X} was in the news again .",
+    "we read a long story about {X} .", "nobody expected to hear about {X} today .",
+    "i heard about {X} on the radio .", "the article about {X} was very short .",
+    "people often ask about {X} .", "there was a photo of {X} in the paper .",
+    "the story of {X} and {Y} surprised many readers .", "{X} and {Y} were in the news this week .",
+]
 
 
-# LAC has two tag sets for names, places, organisations and times: PER/LOC/ORG/TIME, and
-# nr/ns/nt/t for the words its annotators were less sure of. The demo mimics that with a small
-# random share of low-confidence tags, which no model can predict: the demo F1 stays below 1.
-LOW_CONFIDENCE = {"PER": "nr", "LOC": "ns", "ORG": "nt", "TIME": "t"}
-LOW_CONFIDENCE_RATE = 0.04
+def make_names(rng, count):
+    names = set()
+    while len(names) < count:
+        syllables = rng.choice([2, 2, 3])
+        name = "".join(rng.choice(ONSETS) + rng.choice(VOWELS) for _ in range(syllables)) + rng.choice(CODAS)
+        names.add(name.capitalize())
+    return sorted(names)
 
 
-class Sentence:
-    """Words with their tags, built left to right by the grammar."""
+class World:
+    """The entities and their facts, fixed by the seed."""
 
-    def __init__(self, rng):
-        self.rng = rng
-        self.words = []
+    def __init__(self, rng, num_people=30, num_orgs=15, num_places=15):
+        names = make_names(rng, num_people + num_orgs + num_places)
+        rng.shuffle(names)
+        self.people = names[:num_people]
+        self.orgs = names[num_people:num_people + num_orgs]
+        self.places = names[num_people + num_orgs:]
+        self.type = {**{n: "PER" for n in self.people}, **{n: "ORG" for n in self.orgs},
+                     **{n: "LOC" for n in self.places}}
+        self.place = {p: (rng.choice(SIZES), rng.choice(REGIONS), rng.choice([q for q in self.places if q != p]))
+                      for p in self.places}
+        self.org = {o: (rng.choice(self.places), rng.choice(PRODUCTS), rng.choice(YEARS), rng.choice(self.people))
+                    for o in self.orgs}
+        self.person = {p: (rng.choice(self.orgs), rng.choice(self.places), rng.choice(ROLES), rng.choice(YEARS),
+                           rng.choice(["she", "he"])) for p in self.people}
 
-    def add(self, word, tag):
-        if tag in LOW_CONFIDENCE and self.rng.random() < LOW_CONFIDENCE_RATE:
-            tag = LOW_CONFIDENCE[tag]
-        self.words.append((word, tag))
+    def entities(self):
+        return self.people + self.orgs + self.places
 
-    def pick(self, tag):
-        self.add(self.rng.choice(LEX[tag]), tag)
-
-    def maybe(self, prob):
-        return self.rng.random() < prob
-
-
-def person(s):
-    if s.maybe(0.15):  # low-confidence name: 小王, 老李
-        s.add(s.rng.choice("小老") + s.rng.choice(SURNAMES), "nr")
-    else:
-        s.add(s.rng.choice(SURNAMES) + "".join(s.rng.choice(GIVEN) for _ in range(s.rng.choice([1, 2]))), "PER")
-
-
-def organisation(s):
-    if s.maybe(0.6):
-        s.add(s.rng.choice(LEX["LOC"][:16]) + s.rng.choice(LEX["ORG_SUFFIX"]), "ORG")
-    else:
-        s.pick("ORG")
-
-
-def time_phrase(s):
-    roll = s.rng.random()
-    if roll < 0.5:
-        s.pick("TIME")
-    elif roll < 0.75:
-        s.add(str(s.rng.randint(1990, 2029)) + "年", "TIME")
-    elif roll < 0.9:
-        s.add(s.rng.choice("一二三四五六七八九十") + "月", "TIME")
-    else:
-        s.pick("t")
+    def facts(self, name):
+        """Sentence templates stating the facts of `name` ({X}: it; other names are written in)."""
+        kind = self.type[name]
+        if kind == "PER":
+            org, home, role, born, pronoun = self.person[name]
+            product = self.org[org][1]
+            return [f"{{X}} works for {org} .", f"{{X}} is a {role} at {org} .", f"{{X}} lives in {home} .",
+                    f"{{X}} was born in {born} .", f"{{X}} , a {role} from {home} , works for {org} .",
+                    f"{pronoun} joined {org} as a {role} .", f"at {org} , {{X}} helps to make {product} .",
+                    f"{{X}} moved to {home} to work for {org} ."]
+        if kind == "ORG":
+            base, product, founded, founder = self.org[name]
+            return [f"{{X}} is based in {base} .", f"{{X}} makes {product} .", f"{{X}} was founded in {founded} .",
+                    f"{{X}} was founded by {founder} in {founded} .", f"the company {{X}} sells {product} .",
+                    f"{{X}} , a company in {base} , makes {product} .", f"{founder} started {{X}} in {base} ."]
+        size, region, near = self.place[name]
+        return [f"{{X}} is a {size} in the {region} .", f"{{X}} lies near {near} .",
+                f"the {size} of {{X}} is in the {region} .", f"many people live in {{X}} .",
+                f"{{X}} is a small {size} near {near} .", f"we travelled to {{X}} last summer ."]
 
 
-def noun_phrase(s):
-    roll = s.rng.random()
-    if roll < 0.15:
-        s.pick("m")
-    if roll < 0.35:
-        s.pick("a")
-        s.add("的", "u")
-    elif roll < 0.5:
-        s.pick("LOC")
-        s.add("的", "u")
-    s.pick("n")
+def capitalised(tokens, world):
+    tokens[0] = tokens[0][:1].upper() + tokens[0][1:]
+    return [(t, world.type.get(t)) for t in tokens]
 
 
-def subject(s):
-    roll = s.rng.random()
-    if roll < 0.3:
-        person(s)
-    elif roll < 0.5:
-        s.pick("r")
-    elif roll < 0.65:
-        organisation(s)
-    elif roll < 0.72:
-        s.pick("nt")
-    else:
-        noun_phrase(s)
+def sentence_of(world, rng, name, open_prob, pool):
+    """One sentence naming `name`: an open context (with another name of `pool` for {Y}) or one of its facts."""
+    if rng.random() < open_prob:
+        template = rng.choice(OPEN_CONTEXTS)
+        return capitalised(template.format(X=name, Y=rng.choice([n for n in pool if n != name])).split(), world)
+    return capitalised(rng.choice(world.facts(name)).format(X=name).split(), world)
 
 
-def obj(s):
-    roll = s.rng.random()
-    if roll < 0.4:
-        noun_phrase(s)
-    elif roll < 0.5:
-        person(s)
-    elif roll < 0.6:
-        s.pick("LOC")
-    elif roll < 0.68:
-        organisation(s)
-    elif roll < 0.76:
-        s.pick("nz")
-    elif roll < 0.82:
-        s.pick("ns")
-    elif roll < 0.88:
-        s.pick("an")
-    elif roll < 0.94:
-        s.add("《", "w")
-        s.pick("nw")
-        s.add("》", "w")
-    else:
-        s.add(s.rng.choice(["这", "那"]), "r")
-        s.pick("q")
-        s.pick("n")
+def document(world, rng):
+    """3-6 different sentences about one entity (its facts, an open sentence now and then), then a fact of an
+    entity the first sentence names."""
+    focus = rng.choice(world.entities())
+    templates = rng.sample(world.facts(focus), rng.randint(2, 5))
+    templates.insert(rng.randrange(len(templates) + 1), rng.choice(OPEN_CONTEXTS))
+    others = [n for n in world.entities() if n != focus]
+    sentences = [capitalised(t.format(X=focus, Y=rng.choice(others)).split(), world) for t in templates]
+    related = [t for t, kind in sentences[0] if kind and t != focus]
+    if related:
+        sentences.append(sentence_of(world, rng, rng.choice(related), 0.0, world.entities()))
+    return sentences
 
 
-def verb_phrase(s):
-    roll = s.rng.random()
-    if roll < 0.15:
-        s.pick("vd")
-    elif roll < 0.3:
-        s.pick("ad")
-        s.add("地", "u")
-    s.pick("v")
-    if s.maybe(0.3):
-        s.add(s.rng.choice(["了", "过", "着"]), "u")
-    obj(s)
+def documents(world, rng, num_sentences):
+    docs, total = [], 0
+    while total < num_sentences:
+        docs.append(document(world, rng))
+        total += len(docs[-1])
+    return docs
 
 
-def clause(s):
-    kind = s.rng.random()
-    subject(s)
-    if kind < 0.6 and s.maybe(0.4):
-        s.pick("d")
-    if kind < 0.45:
-        if s.maybe(0.3):
-            s.pick("p")
-            s.pick("LOC" if s.maybe(0.5) else "s")
-        verb_phrase(s)
-    elif kind < 0.6:  # 对 X 进行 vn
-        s.add("对", "p")
-        noun_phrase(s)
-        s.add("进行", "v")
-        if s.maybe(0.4):
-            s.pick("a")
-            s.add("的", "u")
-        s.pick("vn")
-    elif kind < 0.72:  # ... 的 vn 很 a
-        s.add("的", "u")
-        s.pick("vn")
-        s.add(s.rng.choice(["很", "非常"]), "d")
-        s.pick("a")
-    elif kind < 0.84:  # 在 NP f v ...
-        if s.maybe(0.4):
-            s.pick("d")
-        s.add("在", "p")
-        s.pick("n")
-        s.pick("f")
-        verb_phrase(s)
-    else:
-        s.add(s.rng.choice(["很", "非常", "不"]), "d")
-        s.pick("a")
+def write_documents(path, docs):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join("".join(" ".join(t for t, _ in s) + "\n" for s in doc) for doc in docs))
 
 
-def sentence(rng):
-    s = Sentence(rng)
-    if s.maybe(0.35):
-        time_phrase(s)
-        s.add(",", "w")
-    clause(s)
-    if s.maybe(0.25):
-        s.add(",", "w")
-        s.pick("c")
-        clause(s)
-    if s.maybe(0.1):
-        s.pick("xc")
-    s.add(rng.choice(["。", "。", "。", "!", "?"]), "w")
-    return s.words
+def count_tokens(paths):
+    """Token counts of shards, split as reader.read_sentences splits them (whitespace; blank lines separate
+    documents)."""
+    counts = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                for token in line.split():
+                    counts[token] = counts.get(token, 0) + 1
+    return counts
 
 
-def to_chars_and_tags(words):
-    chars, tags = [], []
-    for word, tag in words:
-        for i, ch in enumerate(word):
-            chars.append(ch)
-            tags.append(f"{tag}-{'B' if i == 0 else 'I'}")
-    return chars, tags
+def write_vocab(path, counts):
+    """vocab.txt as bilm-tf's: <S>, </S>, <UNK>, then the tokens by frequency (ties alphabetical)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(w + "\n" for w in ["<S>", "</S>", "<UNK>"] + sorted(counts, key=lambda w: (-counts[w], w)))
 
 
-def widen(chars, rng, prob):
-    """Some raw text is typed full-width; the reader must normalise it through q2b.dic."""
-    return [FULL_WIDTH[c] if c in FULL_WIDTH and rng.random() < prob else c for c in chars]
+def iob(words):
+    return [("O" if kind is None else f"{kind}-B") for _, kind in words]
 
 
-def write_split(path, sentences, rng):
+def write_split(path, sentences):
     with open(path, "w", encoding="utf-8") as f:
         f.write("text_a\tlabel\n")
         for words in sentences:
-            chars, tags = to_chars_and_tags(words)
-            f.write(CHAR_SEP.join(widen(chars, rng, 0.2)) + "\t" + CHAR_SEP.join(tags) + "\n")
+            f.write(TOKEN_SEP.join(t for t, _ in words) + "\t" + TOKEN_SEP.join(iob(words)) + "\n")
 
 
-def write_lines(path, sentences):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        f.writelines(" ".join(to_chars_and_tags(words)[0]) + "\n" for words in sentences)
-
-
-def write_demo(out_dir, num_pretrain=6000, num_heldout=300, num_train=400, num_test=400, seed=0):
+def write_demo(out_dir, num_pretrain=6000, num_heldout=300, num_train=200, num_test=400, seed=0,
+               labelled_share=0.5, open_share=0.7):
     rng = random.Random(seed)
-    pretrain = [sentence(rng) for _ in range(num_pretrain)]
-    heldout = [[sentence(rng) for _ in range(num_heldout)] for _ in range(2)]
-    half = num_pretrain // 2
-    write_lines(os.path.join(out_dir, "training-monolingual.tokenized.shuffled/news.en-00001-of-00100"), pretrain[:half])
-    write_lines(os.path.join(out_dir, "training-monolingual.tokenized.shuffled/news.en-00002-of-00100"), pretrain[half:])
-    for k, sentences in enumerate(heldout):
-        write_lines(os.path.join(out_dir, f"heldout-monolingual.tokenized.shuffled/news.en.heldout-0000{k}-of-00050"),
-                    sentences)
-    counts = {}
-    for words in pretrain:
-        for c in to_chars_and_tags(words)[0]:
-            counts[c] = counts.get(c, 0) + 1
-    with open(os.path.join(out_dir, "vocab.txt"), "w", encoding="utf-8") as f:
-        f.writelines(w + "\n" for w in ["<S>", "</S>", "<UNK>"] + sorted(counts, key=lambda c: (-counts[c], c)))
+    world = World(rng)
+    pretrain = documents(world, rng, num_pretrain)
+    half = len(pretrain) // 2
+    train_dir = os.path.join(out_dir, "training-monolingual.tokenized.shuffled")
+    shards = [os.path.join(train_dir, f"news.en-0000{k}-of-00100") for k in (1, 2)]
+    write_documents(shards[0], pretrain[:half])
+    write_documents(shards[1], pretrain[half:])
+    for k in range(2):
+        name = f"heldout-monolingual.tokenized.shuffled/news.en.heldout-0000{k}-of-00050"
+        write_documents(os.path.join(out_dir, name), documents(world, rng, num_heldout))
+    counts = count_tokens(shards)
+    write_vocab(os.path.join(out_dir, "vocab.txt"), counts)
 
+    # the labelled set names only the first labelled_share of each kind's entities; the test set names all
+    labelled = [n for names in (world.people, world.orgs, world.places)
+                for i, n in enumerate(names) if i < round(len(names) * labelled_share)]
     lac = os.path.join(out_dir, "lac")
     os.makedirs(lac, exist_ok=True)
-    train = [sentence(rng) for _ in range(num_train)]
+    train = []
+    while len(train) < num_train:  # a fact may name a second entity: it must be a labelled one too
+        words = sentence_of(world, rng, rng.choice(labelled), open_share, labelled)
+        if all(kind is None or t in labelled for t, kind in words):
+            train.append(words)
     seen, test = {tuple(words) for words in train}, []
-    while len(test) < num_test:  # test sentences never occur in the training set
-        words = sentence(rng)
+    while len(test) < num_test:  # test sentences never occur in the labelled set
+        words = sentence_of(world, rng, rng.choice(world.entities()), open_share, world.entities())
         if tuple(words) not in seen:
             test.append(words)
-    write_split(os.path.join(lac, "train.tsv"), train, rng)
-    write_split(os.path.join(lac, "test.tsv"), test, rng)
-    train_chars = sorted({c for words in train for c in to_chars_and_tags(words)[0]})
+    write_split(os.path.join(lac, "train.tsv"), train)
+    write_split(os.path.join(lac, "test.tsv"), test)
+    tokens = sorted({t for words in train for t, _ in words})
     with open(os.path.join(lac, "word.dic"), "w", encoding="utf-8") as f:
-        for i, ch in enumerate(train_chars + ["OOV"]):
-            f.write(f"{i}\t{ch}\n")
-    tags = [f"{t}-{p}" for t in POS_TAGS + NER_TAGS for p in "BI"] + ["O"]
+        f.writelines(f"{i}\t{t}\n" for i, t in enumerate(tokens + ["OOV"]))
     with open(os.path.join(lac, "tag.dic"), "w", encoding="utf-8") as f:
-        for i, tag in enumerate(tags):
-            f.write(f"{i}\t{tag}\n")
+        f.writelines(f"{i}\t{t}\n" for i, t in enumerate([f"{k}-{p}" for k in TYPES for p in "BI"] + ["O"]))
     with open(os.path.join(lac, "q2b.dic"), "w", encoding="utf-8") as f:
         f.write("\u3000\t \n")
         for code in range(0xFF01, 0xFF5F):  # full-width ASCII block
             f.write(f"{chr(code)}\t{chr(code - 0xFEE0)}\n")
     with open(os.path.join(lac, "infer.txt"), "w", encoding="utf-8") as f:
-        for words in test[:5]:
-            f.write("".join(widen(to_chars_and_tags(words)[0], rng, 0.5)) + "\n")
-    print(f"wrote {num_pretrain} pre-training sentences ({len(counts)} characters), 2 x {num_heldout} held out, "
-          f"and {len(train)} train / {len(test)} test tagged sentences to {out_dir}")
+        f.writelines(" ".join(t for t, _ in words) + "\n" for words in test[:5])
+    print(f"wrote {sum(map(len, pretrain))} pre-training sentences in {len(pretrain)} documents ({len(counts)} "
+          f"tokens), 2 x {num_heldout}+ held out, and {len(train)} train / {len(test)} test tagged sentences "
+          f"({len(labelled)} of {len(world.entities())} entities in the labelled set) to {out_dir}")
     return out_dir
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where to write the data (default: data/demo)")
-    parser.add_argument("--num_pretrain", type=int, default=6000, help="pre-training sentences (default: 6000)")
+    parser.add_argument("--num_pretrain", type=int, default=6000,
+                        help="pre-training sentences, in whole documents (default: 6000)")
     parser.add_argument("--num_heldout", type=int, default=300, help="sentences of each held-out shard (default: 300)")
-    parser.add_argument("--num_train", type=int, default=400, help="tagged training sentences (default: 400)")
+    parser.add_argument("--num_train", type=int, default=200, help="tagged training sentences (default: 200)")
     parser.add_argument("--num_test", type=int, default=400, help="tagged test sentences (default: 400)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the grammar's choices (default: 0)")
+    parser.add_argument("--labelled_share", type=float, default=0.5,
+                        help="share of each kind's entities that the labelled set names (default: 0.5)")
+    parser.add_argument("--open_share", type=float, default=0.7,
+                        help="share of tagged sentences whose context does not tell the entity's type (default: 0.7)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the world and the grammar's choices (default: 0)")
     args = parser.parse_args()
-    write_demo(args.out_dir, args.num_pretrain, args.num_heldout, args.num_train, args.num_test, args.seed)
+    write_demo(args.out_dir, args.num_pretrain, args.num_heldout, args.num_train, args.num_test, args.seed,
+               args.labelled_share, args.open_share)
 
 
 if __name__ == "__main__":

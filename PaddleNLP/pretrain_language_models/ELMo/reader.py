@@ -6,13 +6,15 @@ Pre-training (DATA_DIR, the layout bilm-tf trains ELMo on):
     heldout-monolingual.tokenized.shuffled/news.en.heldout-00000-of-00050  test (the benchmark's test shard)
     heldout-monolingual.tokenized.shuffled/news.en.heldout-00001-of-00050  dev (best.pdparams is picked on it)
     vocab.txt   one token a line, most frequent first; it must hold <S>, </S> and <UNK>
-Each shard holds one tokenised sentence a line, tokens separated by spaces. Every sentence is read as
+Each shard holds one tokenised sentence a line, tokens separated by spaces; a blank line between documents
+is allowed (the demo's English documents have them). Every sentence is read as
 <S> tokens </S> (cut to --max_len tokens); words outside vocab.txt are <UNK> as softmax targets, while
 the character CNN still reads their bytes.
 
 Tagging (DATA_DIR/lac, the layout of lexical analysis): train.tsv and test.tsv (header `text_a\\tlabel`,
 characters and IOB2 tags each joined by \\002), word.dic, tag.dic, q2b.dic. Every 10th training sentence
-is held out as dev (--dev_every). For ELMo each character of a LAC sentence is one token.
+is held out as dev (--dev_every). A LAC "character" is whatever the file joins with \\002: a Chinese
+character in the release's data, an English word in the demo's; for ELMo each is one token.
 """
 import glob
 import os
@@ -83,23 +85,31 @@ class Vocabulary:
 
 
 def read_sentences(path, skip_bad=False, max_len=0):
-    """Token lists of one shard, and how many bad lines were skipped (an empty line, invalid UTF-8)."""
+    """Token lists of one shard, and how many bad lines were skipped. A blank line ends a document (the
+    benchmark's shards have none; a document corpus has one between documents); a blank line right after
+    another or at the top of the file (an empty document) and invalid UTF-8 are bad lines."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: file not found")
-    sentences, skipped = [], 0
+    sentences, skipped, after_blank = [], 0, True
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:
                 tokens = raw.decode("utf-8").split()
-                error = None if tokens else DataError(f"{path}:{lineno}: empty sentence")
+                error = None
+                if not tokens and after_blank:
+                    where = "at the top of the file" if lineno == 1 else "after a blank line"
+                    error = DataError(f"{path}:{lineno}: empty document (a blank line {where})")
             except UnicodeDecodeError as e:
+                tokens = ["?"]  # not a blank line
                 error = DataError(f"{path}:{lineno}: invalid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})")
             if error is None:
-                sentences.append(tokens[:max_len] if max_len else tokens)
+                if tokens:
+                    sentences.append(tokens[:max_len] if max_len else tokens)
             elif skip_bad:
                 skipped += 1
             else:
                 raise error
+            after_blank = not tokens
     if not sentences:
         raise DataError(f"{path}:1: no sentences in the file")
     return sentences, skipped

@@ -30,7 +30,7 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/vocab.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   # The demo is tiny next to the 1B Word Benchmark: Adam instead of bilm-tf's Adagrad (which needs far
-  # more steps), small batches; the tagger at LR 0.003 (400 labelled sentences, 12 epochs).
+  # more steps), small batches; the tagger at LR 0.003 (200 labelled sentences, 12 epochs).
   PRE+=(--optimizer adam --lr 0.003 --batch_size 32 --epochs 1 --log_interval 20)
   TAG+=(--batch_size 32 --lr 0.003 --epochs 12 --log_interval 20)
 fi

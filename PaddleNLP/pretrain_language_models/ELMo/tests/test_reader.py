@@ -24,7 +24,7 @@ def test_demo_layout_reads(data_dir):
     vocab = reader.Vocabulary.load(os.path.join(data_dir, "vocab.txt"))
     assert vocab.words[:3] == ["<S>", "</S>", "<UNK>"]
     train = reader.load_lm_split(data_dir, "train", vocab, 12)
-    assert len(train) == 300 and len(reader.split_paths(data_dir, "train")) == 2
+    assert 300 <= len(train) < 310 and len(reader.split_paths(data_dir, "train")) == 2  # whole documents
     chars, words = train[0]
     assert words[0] == vocab.bos_id and words[-1] == vocab.eos_id and chars.shape == (len(words), 12)
     assert vocab.encode(["不存在的词"]).tolist() == [vocab.bos_id, vocab.unk_id, vocab.eos_id]
@@ -44,10 +44,15 @@ def test_vocabulary_without_specials(tmp_path):
 
 def test_shard_errors_name_file_and_line(tmp_path):
     path = tmp_path / "shard"
-    path.write_bytes(b"a b\n\nc\n")
-    with pytest.raises(DataError, match=rf"^{path}:2: empty sentence$"):
+    path.write_bytes(b"a b\n\nc\n")  # a blank line between two documents
+    assert reader.read_sentences(str(path)) == ([["a", "b"], ["c"]], 0)
+    path.write_bytes(b"a b\n\n \t\nc\n\n")
+    with pytest.raises(DataError, match=rf"^{path}:3: empty document \(a blank line after a blank line\)$"):
         reader.read_sentences(str(path))
     assert reader.read_sentences(str(path), skip_bad=True) == ([["a", "b"], ["c"]], 1)
+    path.write_bytes(b"\na b\n")
+    with pytest.raises(DataError, match=rf"^{path}:1: empty document \(a blank line at the top of the file\)$"):
+        reader.read_sentences(str(path))
     path.write_bytes(b"a b\nc \xff d\n")
     with pytest.raises(DataError, match=rf"^{path}:2: invalid UTF-8 \(byte 0xff at column 3\)$"):
         reader.read_sentences(str(path))
@@ -68,12 +73,14 @@ def test_lac_bad_lines(data_dir, tmp_path):
     lac = tmp_path / "lac"
     shutil.copytree(os.path.join(data_dir, "lac"), lac)
     vocab = reader.LacVocab(str(lac))
-    good = "他\002好\tr-B\002a-B\n"
-    (lac / "train.tsv").write_text("text_a\tlabel\n" + good + "我\002们\tr-B\textra\n" + good, encoding="utf-8")
+    good = "他\002在\002北\002京\tO\002O\002LOC-B\002LOC-I\n"  # Chinese characters read as the English words do
+    (lac / "train.tsv").write_text("text_a\tlabel\n" + good + "Tovin\002left\tPER-B\tO\n" + good, encoding="utf-8")
     with pytest.raises(DataError, match=rf"^{lac}/train.tsv:3: expected 2 tab-separated fields \(text_a, label\), got 3$"):
         reader.read_lac_split(str(lac / "train.tsv"), vocab, 12)
-    assert reader.read_lac_split(str(lac / "train.tsv"), vocab, 12, skip_bad=True).skipped == 1
-    (lac / "train.tsv").write_text("text_a\tlabel\n" + good + "我\002们\tr-B\002XX-B\n", encoding="utf-8")
+    split = reader.read_lac_split(str(lac / "train.tsv"), vocab, 12, skip_bad=True)
+    assert split.skipped == 1 and split.samples[0][0] == ["他", "在", "北", "京"]
+    assert split[0][1].shape == (6, 12)  # <S> 4 characters </S>, their UTF-8 bytes for the character CNN
+    (lac / "train.tsv").write_text("text_a\tlabel\n" + good + "Tovin\002left\tPER-B\002XX-B\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"train.tsv:3: unknown tag 'XX-B'"):
         reader.read_lac_split(str(lac / "train.tsv"), vocab, 12)
     (lac / "word.dic").write_text("0\t我\n", encoding="utf-8")

@@ -34,7 +34,7 @@ def test_eval_follows_the_last_run_and_reports_both_directions(trained):
         assert json.load(f)["cell_dim"] == 32  # the size eval had to take from the run
     # the last run trained there is the tagger: eval without --model scores it
     tagger, out = call(eval_script.main, ["--output_dir", trained["out"]])
-    assert set(tagger) == {"precision", "recall", "f1", "majority_baseline_f1"}
+    assert set(tagger) == {"precision", "recall", "f1", "majority_baseline_f1", "oov_chunk_recall"}
     assert "bigru_crf_elmo" in out
 
 
@@ -59,7 +59,9 @@ def test_infer_over_the_test_shard_gives_the_eval_perplexity(trained):
     metrics, _ = call(eval_script.main, ["--output_dir", trained["out"], "--model", "elmo_small"])
     (lines, summary), _ = call(infer.main, ["--output_dir", trained["out"], "--model", "elmo_small",
                                             "--input_file", os.path.join(trained["data"], HELDOUT)])
-    assert len(lines) == 30
+    with open(os.path.join(trained["data"], HELDOUT), encoding="utf-8") as f:
+        assert len(lines) == len(f.readlines())  # line k answers line k; a blank line (between documents) stays blank
+    assert lines.count("") == sum(1 for line in open(os.path.join(trained["data"], HELDOUT)) if not line.strip())
     assert summary["forward_ppl"] == pytest.approx(metrics["forward_ppl"], rel=1e-4)
     assert summary["backward_ppl"] == pytest.approx(metrics["backward_ppl"], rel=1e-4)
 
@@ -98,9 +100,10 @@ def test_bad_shard_stops_before_training(trained, tmp_path):
     data = tmp_path / "data"
     import shutil
     shutil.copytree(trained["data"], data)
+    num_lines = len((data / HELDOUT).read_bytes().splitlines())
     with open(data / HELDOUT, "ab") as f:
-        f.write(b"\n")
-    with pytest.raises(utils.DataError, match=rf"{data / HELDOUT}:31: empty sentence"):
+        f.write(b"\n\n")  # the first blank line ends the last document; the second is an empty document
+    with pytest.raises(utils.DataError, match=rf"{data / HELDOUT}:{num_lines + 2}: empty document"):
         call(train.main, PRETRAIN + ["--data_dir", str(data), "--output_dir", str(tmp_path / "o"), "--max_steps", "1"])
     _, log = call(train.main, PRETRAIN + ["--data_dir", str(data), "--output_dir", str(tmp_path / "o"),
                                           "--max_steps", "1", "--skip_bad_samples"])
