@@ -1,0 +1,56 @@
+"""The detectors' post-processing, part of the model so that eval.py and the exported inference model
+run the same code: decode the offsets against the anchors, scale the normalised boxes to the original
+image (im_shape / scale_factor, the inputs PaddleDetection's exports take), softmax the scores and
+run Paddle's multiclass NMS (the `multiclass_nms3` kernel, which runs on CPU and exports) with
+blazeface_1000e's settings: score >= 0.01, the 5000 best, IoU 0.3, at most 750 per image.
+
+forward(image, im_shape, scale_factor) -> (bbox [M, 6]: class id 1 (face), score, x1, y1, x2, y2 in
+original-image pixels; bbox_num [N]: detections per image, in batch order)."""
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+import anchors
+
+NMS = {"score_threshold": 0.01, "nms_top_k": 5000, "keep_top_k": 750, "nms_threshold": 0.3}
+
+
+class FaceDetector(paddle.nn.Layer):
+    def __init__(self, net, spec, nms=None):
+        super().__init__()
+        self.net = net
+        self.spec = spec
+        self.nms = dict(NMS, **(nms or {}))
+        self._priors = {}
+
+    @paddle.jit.not_to_static
+    def _anchors(self, height, width):
+        if (height, width) not in self._priors:
+            self._priors[(height, width)] = anchors.anchors_for(self.spec.layout, height, width)
+        return self._priors[(height, width)]
+
+    def forward(self, image, im_shape, scale_factor):
+        offsets, logits = self.net(image)[:2]
+        priors = paddle.to_tensor(self._anchors(image.shape[2], image.shape[3]))
+        boxes = anchors.decode(offsets, priors)
+        origin = im_shape / scale_factor  # [N, 2] original (h, w)
+        scale = paddle.concat([origin[:, 1:2], origin[:, 0:1], origin[:, 1:2], origin[:, 0:1]], axis=1)
+        boxes = boxes * scale.unsqueeze(1)
+        scores = F.softmax(logits, axis=-1).transpose([0, 2, 1])  # [N, 2, P]
+        bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
+            boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
+            self.nms["nms_threshold"], False, 1.0, 0)
+        return bbox, bbox_num
+
+
+def split_per_image(bbox, bbox_num):
+    """[M, 6] + counts -> a list of [k, 6] float arrays, one per image."""
+    bbox, bbox_num = np.asarray(bbox), np.asarray(bbox_num).reshape(-1)
+    ends = np.cumsum(bbox_num)
+    return [bbox[e - n:e].reshape(-1, 6) for n, e in zip(bbox_num, ends)]
+
+
+def to_xywh_score(dets):
+    """[k, 6] (label, score, x1, y1, x2, y2) -> [k, 5] (x, y, w, h, score), WIDER FACE's result format."""
+    dets = np.asarray(dets, dtype=np.float64).reshape(-1, 6)
+    return np.stack([dets[:, 2], dets[:, 3], dets[:, 4] - dets[:, 2], dets[:, 5] - dets[:, 3], dets[:, 1]], axis=1)
