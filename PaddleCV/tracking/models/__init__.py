@@ -1,0 +1,24 @@
+"""The model registry (--model NAME -> constructor) and what each model's run settings shape."""
+from models.siamfc import SiamFC
+
+MODELS = {"SiamFC": SiamFC}
+
+
+def build_model(name, **kwargs):
+    return MODELS[name](**kwargs)
+
+
+def model_kwargs(args):
+    """Constructor arguments from a run's settings."""
+    return {"width": args.width}
+
+
+def pair_config(args):
+    """How reader.PairDataset crops the training pairs for the model being trained."""
+    if args.model == "SiamFC":
+        return {"max_gap": args.max_gap, "exemplar_size": SiamFC.exemplar_size, "search_size": SiamFC.search_size,
+                "score_size": SiamFC.score_size, "total_stride": SiamFC.total_stride, "radius": 16,
+                "max_shift": 32, "scale_jitter": 0.05}
+    from models.atom import ATOM
+    return {"max_gap": args.max_gap, "image_size": ATOM.image_size, "search_area": ATOM.search_area,
+            "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals}

@@ -1,0 +1,146 @@
+"""The training loop and what follows it. Most tests reuse the session's one tiny run (conftest.py:
+SiamFC at width 0.25, 4 steps, exported)."""
+import argparse
+import json
+import os
+import shutil
+
+import numpy as np
+import paddle
+import pytest
+
+import eval as evaluation
+import export
+import infer
+import train
+import utils
+from conftest import MODEL, RUN_STEPS, run_train, tiny
+from models import build_model
+
+
+def losses(out_dir, model=MODEL):
+    with open(os.path.join(out_dir, model, "metrics.jsonl")) as f:
+        return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
+
+
+def test_the_run_records_its_settings_and_curves(trained):
+    run = os.path.join(trained, MODEL)
+    with open(os.path.join(run, "train_config.json")) as f:
+        assert json.load(f)["width"] == 0.25
+    assert sorted(losses(trained)) == [3, RUN_STEPS]
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        evals = [r for r in map(json.loads, f) if "loss" not in r]
+    assert [r["step"] for r in evals] == [3, RUN_STEPS] and all("dev_auc" in r for r in evals)
+    assert os.path.getsize(os.path.join(run, "curves.png")) > 1000
+
+
+def test_eval_and_infer_give_the_same_figures(trained, demo):
+    """infer.py over each test sequence (the checkpoint's dynamic graph, and the export) gives the
+    one-pass figures eval.py averages."""
+    result = evaluation.main(["--output_dir", trained, "--test_dir", os.path.join(demo, "vot2018"),
+                              "--protocol", "one_pass"])
+    assert result["sequences"] == 2
+    per_seq = {"dygraph": [], "export": []}
+    for name in ("demo_000001", "demo_000002"):
+        seq = os.path.join(demo, "vot2018", name)
+        best = os.path.join(trained, MODEL, "best.pdparams")
+        per_seq["dygraph"].append(infer.main([seq, "--output_dir", trained, "--checkpoint", best, "--no_frames"])[1])
+        boxes, figures = infer.main([seq, "--output_dir", trained, "--out_dir", os.path.join(trained, "t", name)])
+        per_seq["export"].append(figures)
+        assert len(os.listdir(os.path.join(trained, "t", name))) == 13  # 12 frames + boxes.txt
+    for key in ("auc", "precision20"):
+        assert np.mean([r[key] for r in per_seq["dygraph"]]) == pytest.approx(result[key], abs=1e-9)
+        assert np.mean([r[key] for r in per_seq["export"]]) == pytest.approx(result[key], abs=0.03)
+
+
+def test_export_gives_the_dygraph_embedding(trained):
+    model = build_model(MODEL, width=0.25)
+    utils.load_model(model, os.path.join(trained, MODEL, "best.pdparams"))
+    model.eval()
+    predictor = utils.create_predictor(os.path.join(trained, MODEL, "inference", "model"))
+    rng = np.random.default_rng(0)
+    for size in (127, 255):
+        x = rng.uniform(0, 255, (3, 3, size, size)).astype(np.float32)
+        expected = model.embedding(paddle.to_tensor(x)).numpy()
+        np.testing.assert_allclose(predictor([x])[0], expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+    with open(os.path.join(trained, MODEL, "inference", "infer_cfg.json")) as f:
+        assert json.load(f)["adjust"] == pytest.approx([0.001, model.adjust_bias.numpy()[0]])
+
+
+def test_checkpoint_errors_are_plain(trained, tmp_path):
+    with pytest.raises(utils.CheckpointError, match=r"does not fit the model: .*\[24, 3, 11, 11\] in the file, "
+                                                    r"\[48, 3, 11, 11\] in the model"):
+        evaluation.main(["--output_dir", trained, "--width", "0.5"])
+    missing = str(tmp_path / "nowhere.pdparams")
+    with pytest.raises(utils.CheckpointError) as error:
+        export.main(["--output_dir", trained, "--checkpoint", missing])
+    assert str(error.value) == f"no checkpoint at {missing}; train first, or pass --checkpoint"
+    with pytest.raises(utils.CheckpointError, match="no trained run in"):
+        evaluation.main(["--output_dir", str(tmp_path)])
+
+
+def test_infer_refuses_an_export_older_than_its_checkpoint(trained, demo):
+    best = os.path.join(trained, MODEL, "best.pdparams")
+    stat = os.stat(best)
+    os.utime(best, (stat.st_atime, stat.st_mtime + 60))
+    try:
+        with pytest.raises(utils.CheckpointError, match="older than .*run export.py again"):
+            infer.main([os.path.join(demo, "vot2018", "demo_000002"), "--output_dir", trained])
+    finally:
+        os.utime(best, (stat.st_atime, stat.st_mtime))
+
+
+def test_infer_needs_a_box_for_a_plain_folder(trained, demo, tmp_path):
+    folder = tmp_path / "frames"
+    shutil.copytree(os.path.join(demo, "vot2018", "demo_000002"), folder)
+    os.remove(folder / "groundtruth.txt")
+    with pytest.raises(utils.DataError, match="give --init_box"):
+        infer.main([str(folder), "--output_dir", trained])
+    with pytest.raises(utils.DataError, match="expected x,y,w,h"):
+        infer.main([str(folder), "--output_dir", trained, "--init_box", "1,2,3"])
+
+
+def test_resume_restores_the_run_settings(run_copy, demo, capsys):
+    with pytest.raises(utils.CheckpointError, match=r"--width 0.5 differs from the run being resumed \(0.25\)"):
+        run_train(["--output_dir", run_copy, "--resume", "--width", "0.5"])
+    with pytest.raises(utils.CheckpointError, match="already holds a trained run"):
+        run_train(tiny(demo) + ["--output_dir", run_copy])
+    capsys.readouterr()
+    run_train(["--output_dir", run_copy, "--resume", "--epochs", "3", "--max_steps", str(RUN_STEPS + 1),
+               "--log_interval", "1"])
+    assert "note: --epochs 3 replaces the resumed run's 2" in capsys.readouterr().out
+    with open(os.path.join(run_copy, MODEL, "train_config.json")) as f:
+        config = json.load(f)
+    assert (config["width"], config["batch_size"], config["epochs"]) == (0.25, 2, 3)
+    assert max(losses(run_copy)) == RUN_STEPS + 1
+
+
+def test_resume_gives_the_same_losses(trained, demo, tmp_path, monkeypatch):
+    """Resume from the step-2 checkpoint to step 4, logging every 3 steps: the line at step 3 averages
+    steps 1-3, two of them from before the resume (the logger's window travels in the checkpoint)."""
+    parts = str(tmp_path / "parts")
+    at_step_2 = str(tmp_path / "step2.pdckpt")
+    save = utils.save_checkpoint
+
+    def keep_step_2(path, *args, **kwargs):  # as if the run had been killed after step 2's save
+        save(path, *args, **kwargs)
+        if kwargs["step"] == 2:
+            shutil.copy(path, at_step_2)
+
+    monkeypatch.setattr(utils, "save_checkpoint", keep_step_2)
+    run_train(tiny(demo) + ["--output_dir", parts, "--log_interval", "3", "--max_steps", "2", "--save_interval", "2",
+                            "--eval_interval", "0"])
+    os.remove(os.path.join(parts, MODEL, "metrics.jsonl"))
+    run_train(["--output_dir", parts, "--resume", at_step_2, "--max_steps", str(RUN_STEPS)])
+    a, b = losses(trained), losses(parts)
+    assert sorted(b) == [3, 4]
+    assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in (3, 4)), (a, b)
+
+
+@pytest.mark.parametrize("script", [train, evaluation, export, infer])
+def test_help_shows_every_flag_with_its_default(script):
+    parser = script.build_parser()
+    assert issubclass(parser.formatter_class, argparse.ArgumentDefaultsHelpFormatter)
+    flags = [a for a in parser._actions if a.dest != "help"]
+    assert all(a.help for a in flags), [a.dest for a in flags if not a.help]
+    assert parser.format_help().count("(default:") == len([a for a in flags if a.dest != "source"])

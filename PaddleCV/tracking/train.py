@@ -1,0 +1,178 @@
+"""Train a tracker (SiamFC or ATOM's IoU-Net) on GOT-10k-layout sequences.
+
+    python train.py --model SiamFC --data_dir data/GOT-10k
+    python train.py --model ATOM --data_dir data/GOT-10k --pretrained resnet18.pdparams
+    python -m paddle.distributed.launch --gpus 0,1,2,3 train.py --model SiamFC ...
+
+Each step draws `--batch_size` pairs of frames at most `--max_gap` apart from the training sequences
+(reader.PairDataset). SiamFC: exemplar 127 / search 255 crops, the class-balanced logistic loss on the
+17x17 score map with positives within 16 px of the target; SGD momentum 0.9, weight decay 5e-4, LR
+1e-2 decaying exponentially to 1e-5 over the run (the release's recipe). ATOM: the IoU-Net regresses
+the IoU of jittered proposals (MSE), the ResNet18 backbone frozen as in the release, Adam LR 1e-3 x0.2
+every 15 epochs. best.pdparams is picked by the one-pass success AUC on DATA_DIR/val.
+"""
+import argparse
+import os
+
+import utils
+import paddle
+
+import reader
+from eval import evaluate_sequences, tracker_factory
+from models import MODELS, build_model, model_kwargs, pair_config
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__)
+    utils.add_common_flags(parser, model="SiamFC", models=MODELS, epochs=50, batch_size=8, lr=0.01,
+                           data_dir="data/demo/got10k")
+    g = parser.add_argument_group("tracking")
+    g.add_argument("--test_dir", default="data/demo/vot2018", help="VOT2018-layout root eval.py reads (checked before step 1)")
+    g.add_argument("--width", type=float, default=1.0, help="channel multiplier of the backbone (1.0: the release's)")
+    g.add_argument("--pairs_per_epoch", type=int, default=0,
+                   help="training pairs per epoch (0: 10 per training sequence)")
+    g.add_argument("--max_gap", type=int, default=100, help="most frames between the two frames of a pair")
+    g.add_argument("--lr_end", type=float, default=1e-5, help="SiamFC: LR at the end (exponential decay)")
+    g.add_argument("--lr_step_epochs", type=int, default=15, help="ATOM: LR x0.2 every this many epochs")
+    g.add_argument("--weight_decay", type=float, default=5e-4, help="SiamFC's L2 decay")
+    g.add_argument("--dev_sequences", type=int, default=0, help="val sequences tracked per evaluation (0: all)")
+    g.add_argument("--save_interval", type=int, default=0, help="steps between checkpoints (0: each epoch end)")
+    return parser
+
+
+def get_args(argv=None):
+    return utils.parse_args(build_parser(), argv)
+
+
+class LossOf(paddle.nn.Layer):
+    """The training loss of a batch as a forward pass."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *batch):
+        return self.model.loss(batch)
+
+
+def build_optimizer(args, model, steps_per_epoch, total):
+    params = [p for p in model.parameters() if not p.stop_gradient]
+    if args.model == "SiamFC":
+        gamma = (args.lr_end / args.lr) ** (1.0 / max(1, steps_per_epoch * args.epochs))
+        scheduler = paddle.optimizer.lr.ExponentialDecay(args.lr, gamma)
+        optimizer = paddle.optimizer.Momentum(scheduler, momentum=0.9, parameters=params,
+                                              weight_decay=paddle.regularizer.L2Decay(args.weight_decay))
+    else:
+        scheduler = paddle.optimizer.lr.StepDecay(args.lr, args.lr_step_epochs * steps_per_epoch, gamma=0.2)
+        optimizer = paddle.optimizer.Adam(scheduler, parameters=params)
+    return optimizer, scheduler
+
+
+def main(argv=None):
+    args = get_args(argv)
+    state = utils.prepare_run(args)
+    device = utils.setup(args)
+    out_dir = os.path.join(args.output_dir, args.model)
+
+    # data: every list, groundtruth file and frame name of train, val and test is checked before step 1
+    train_seqs, skipped = reader.load_sequences(args.data_dir, "train", args.skip_bad_samples)
+    val_seqs, _ = reader.load_sequences(args.data_dir, "val", args.skip_bad_samples)
+    reader.load_sequences(args.test_dir, "test", args.skip_bad_samples)
+    if args.dev_sequences:
+        val_seqs = val_seqs[:args.dev_sequences]
+    length = args.pairs_per_epoch or 10 * len(train_seqs)
+    train_set = reader.PairDataset(train_seqs, args.model.lower(), length, args.seed, pair_config(args))
+    loader = reader.make_train_loader(train_set, args)
+    sampler = loader.batch_sampler
+    steps_per_epoch = len(sampler)
+    if steps_per_epoch == 0:
+        raise utils.DataError(f"{args.data_dir}/train/list.txt: fewer pairs per epoch than one batch per process")
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    bad_samples = reader.BadSampleFilter(args.skip_bad_samples)
+
+    model = build_model(args.model, **model_kwargs(args))
+    if args.pretrained:
+        utils.load_pretrained(model.backbone if hasattr(model, "backbone") else model, args.pretrained)
+    optimizer, scheduler = build_optimizer(args, model, steps_per_epoch, total_steps)
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
+    step, best_auc = 0, -1.0
+    if state is not None:
+        utils.load_checkpoint(state, model, optimizer, scheduler, logger=logger)
+        step, best_auc = state["step"], state["best_auc"]
+        print(f"resumed from {args.resume} at step {step}", flush=True)
+    model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
+    train_model = LossOf(model)  # DataParallel syncs gradients of what goes through forward()
+    train_model = paddle.jit.to_static(train_model) if args.to_static else train_model
+    if utils.world_size() > 1:
+        train_model = paddle.DataParallel(train_model)
+    if utils.is_main_process():
+        count = sum(p.numel().item() for p in model.parameters() if not p.stop_gradient)
+        print(f"{args.model}: {count:,} trained parameters (width {args.width}), {len(train_seqs)} training and "
+              f"{len(val_seqs)} dev sequences, {length} pairs/epoch, {steps_per_epoch} steps/epoch"
+              + (f", {skipped} bad sequences left out" if skipped else ""), flush=True)
+
+    def checkpoint():
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
+                              logger=logger, step=step, epoch=step // steps_per_epoch, best_auc=best_auc)
+
+    def evaluate_and_keep_best(epoch):
+        """One-pass AUC on the dev sequences picks best.pdparams (the test split is eval.py's)."""
+        nonlocal best_auc
+        utils.broadcast_from_rank0(model)
+        result = evaluate_sequences(tracker_factory(args.model, model), val_seqs, ("one_pass",))
+        model.train()
+        if utils.is_main_process():
+            print(f"eval epoch {epoch}: dev auc {result['auc']:.4f} precision20 {result['precision20']:.4f} "
+                  f"fps {result['fps']:.1f}", flush=True)
+            logger.write({"epoch": epoch, "step": step, "dev_auc": result["auc"],
+                          "dev_precision20": result["precision20"]})
+        if result["auc"] > best_auc:
+            best_auc = result["auc"]
+            if utils.is_main_process():
+                paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
+                os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            checkpoint()
+
+    model.train()
+    for epoch in range(step // steps_per_epoch, args.epochs):
+        if step >= total_steps:
+            break
+        sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
+        train_set.epoch = epoch
+        timer = utils.Timer()
+        for batch in bad_samples(loader):
+            reader_cost = timer.tick()
+            with paddle.amp.auto_cast(enable=use_amp, level=args.amp if use_amp else "O1"):
+                loss = train_model(*batch)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            optimizer.clear_grad()
+            scheduler.step()
+            step += 1
+            logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
+            if logger.should_log(step):
+                logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
+            if args.save_interval and step % args.save_interval == 0:
+                checkpoint()
+            if step >= total_steps:
+                break
+        last = step >= total_steps
+        checkpoint()
+        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+            evaluate_and_keep_best(epoch + 1)
+        if last:
+            break
+    if bad_samples.skipped and utils.is_main_process():
+        print(f"skipped {bad_samples.skipped} bad samples", flush=True)
+    if utils.is_main_process():
+        curves = utils.plot_curves(out_dir)
+        print(f"best dev auc {best_auc:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
+    return best_auc
+
+
+if __name__ == "__main__":
+    utils.run_main(main)

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Train, evaluate and export a tracker. See README.md.
+#   bash train.sh                  demo data -> SiamFC (width 0.5) -> eval on the VOT-layout test split -> export
+#   MODEL=ATOM bash train.sh       ATOM's IoU-Net on the demo (ResNet18 trained here, nothing downloaded)
+#   DATA_DIR=/path/GOT-10k TEST_DIR=/path/VOT2018 bash train.sh   the real data with the release's recipe
+#   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
+#   SMOKE=1 bash train.sh          the CI smoke run, in output/smoke: a few steps, eval, export, one inference
+set -euo pipefail
+cd "$(dirname "$0")"
+export GLOG_minloglevel=${GLOG_minloglevel:-2}
+SMOKE=${SMOKE:-0}
+OUTPUT_DIR=output
+args=("$@")
+for i in "${!args[@]}"; do  # eval and export look where train.py wrote
+  case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
+done
+MODEL=${MODEL:-SiamFC}
+EXTRA=()
+if [[ $SMOKE == 1 ]]; then
+  DEMO=data/smoke   # a tiny set of its own: never mistaken for the full demo set
+  [[ -f $DEMO/vot2018/list.txt ]] || python make_demo_data.py --out_dir "$DEMO" --num_train 3 --num_val 1 --num_test 2 --max_length 10
+  DATA_DIR=$DEMO/got10k TEST_DIR=$DEMO/vot2018
+  OUTPUT_DIR=output/smoke   # never touches a real run's outputs
+  EXTRA=(--width 0.25 --epochs 1 --max_steps 2 --batch_size 2 --log_interval 1 --num_workers 0 --overwrite)
+elif [[ -z "${DATA_DIR:-}" ]]; then
+  DATA_DIR=data/demo/got10k TEST_DIR=data/demo/vot2018
+  [[ -f $TEST_DIR/list.txt ]] || python make_demo_data.py --out_dir data/demo
+  # A CPU gets through the demo in minutes at half the release's channels (README.md).
+  if [[ $MODEL == SiamFC ]]; then
+    EXTRA=(--width 0.5 --epochs 6 --batch_size 8 --pairs_per_epoch 320 --lr 0.01 --lr_end 0.0005 --log_interval 10 --eval_interval 2 --dev_sequences 2)
+  else
+    EXTRA=(--width 0.5 --epochs 6 --batch_size 8 --pairs_per_epoch 320 --lr 0.001 --lr_step_epochs 4 --log_interval 10 --eval_interval 2 --dev_sequences 2)
+  fi
+fi
+TEST_DIR=${TEST_DIR:-data/VOT2018}
+
+train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --test_dir "$TEST_DIR" "${EXTRA[@]}" "$@" --output_dir "$OUTPUT_DIR")
+if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
+  log_dir="$OUTPUT_DIR/$MODEL/dist_log"
+  if [[ -n "${GPUS:-}" ]]; then devices=(--gpus "$GPUS"); else devices=(--nproc_per_node "$NPROC"); fi
+  if ! python -m paddle.distributed.launch "${devices[@]}" --log_dir "$log_dir" "${train[@]}"; then
+    for log in "$log_dir"/workerlog.*; do echo "== tail of $log"; tail -n 30 "$log"; done
+    exit 1
+  fi
+else
+  python "${train[@]}"
+fi
+
+python eval.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
+if [[ $MODEL == SiamFC ]]; then
+  python export.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
+  if [[ $SMOKE == 1 ]]; then
+    python infer.py --output_dir "$OUTPUT_DIR" "$TEST_DIR/$(head -n 1 "$TEST_DIR/list.txt")"
+  fi
+fi
+echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/)"
