@@ -1,6 +1,8 @@
 """Speed on this machine: training tokens/s (real tokens, padding not counted) of the whole training
 loop (DataLoader, collate, logging) against the pure step (forward, backward, AdamW on batches already
-in memory) over the same batches, and the latency of an exported classifier through Paddle Inference.
+in memory) over the same batches, the pure step with the other attention path (--attention: sdpa or
+plain; the two alternate round by round on the same batches), and the latency of an exported
+classifier through Paddle Inference.
 
     python benchmark.py --model bert-tiny --steps 40
     python benchmark.py --model bert-base --max_seq_len 128 --batch_size 8 --steps 10 --export_dir output/classify/bert-base/inference
@@ -18,7 +20,7 @@ import paddle
 import reader
 from eval import pair_loader
 from models import MODELS, build_model
-from models.bert import config_for
+from models.bert import ATTENTION, config_for, set_attention
 from tokenizer import Tokenizer
 from train import build_optimizer, train_step
 
@@ -33,6 +35,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=4, help="the steps are timed in this many alternating rounds")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     parser.add_argument("--export_dir", default=None, help="an export (export.py) to time; unset: skip")
+    parser.add_argument("--attention", choices=ATTENTION, default="sdpa",
+                        help="sdpa: F.scaled_dot_product_attention; plain: matmul + softmax")
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
     args = parser.parse_args(argv)
     args.device, args.seed, args.no_shared_memory, args.skip_bad_samples, args.to_static = "cpu", 42, False, False, False
@@ -40,7 +44,8 @@ def main(argv=None):
     tok = Tokenizer(os.path.join(args.data_dir, "vocab.txt"))
     train_set, loader, sampler = pair_loader(args, tok, None, "train", train=True)
     labels = train_set.labels
-    model = build_model("classify", config_for(args.model, len(tok), args.max_seq_len), len(labels))
+    model = set_attention(build_model("classify", config_for(args.model, len(tok), args.max_seq_len), len(labels)),
+                          args.attention)
     opt_args = argparse.Namespace(lr=1e-4, warmup_proportion=0.0, weight_decay=0.01)
     optimizer, scheduler = build_optimizer(opt_args, model, 10 ** 6)
     scaler = paddle.amp.GradScaler(enable=False)
@@ -56,16 +61,25 @@ def main(argv=None):
     for batch in tensors[:args.warmup]:
         train_step("classify", model, optimizer, scheduler, scaler, [batch], False, "O1")
     size = args.steps // args.rounds
-    pure, loop = [], []
+
+    def pure_step(first, kind):
+        """tokens/s of the pure step over batches first.. with attention `kind`."""
+        set_attention(model, kind)
+        start = time.perf_counter()
+        for batch in tensors[first:first + size]:
+            loss = train_step("classify", model, optimizer, scheduler, scaler, [batch], False, "O1")
+        loss.item()
+        set_attention(model, args.attention)
+        return sum(tokens[first:first + size]) / (time.perf_counter() - start)
+
+    pure, loop, other = [], [], []
+    kinds = {args.attention: pure, [k for k in ATTENTION if k != args.attention][0]: other}
     with tempfile.TemporaryDirectory() as out_dir:
         for r in range(args.rounds):
             first = args.warmup + r * size
             n = sum(tokens[first:first + size])
-            start = time.perf_counter()
-            for batch in tensors[first:first + size]:
-                loss = train_step("classify", model, optimizer, scheduler, scaler, [batch], False, "O1")
-            loss.item()
-            pure.append(n / (time.perf_counter() - start))
+            for kind in sorted(kinds, key=lambda k: (k == args.attention) == (r % 2 == 0)):  # alternating order
+                kinds[kind].append(pure_step(first, kind))
             # the loop of train.py: loader, step, logger (its epoch restarted at the same batches)
             sampler.set_epoch(first // len(sampler), start_batch=first % len(sampler))
             logger = utils.TrainLogger(out_dir, size, 10)
@@ -82,11 +96,15 @@ def main(argv=None):
                     if done == size:
                         break
             loop.append(n / (time.perf_counter() - start))
-    pure, loop = float(np.median(pure)), float(np.median(loop))
-    print(f"{args.model}, batch {args.batch_size}, {utils.cpu_count()} CPU cores")
+    pure, loop, other = float(np.median(pure)), float(np.median(loop)), float(np.median(other))
+    print(f"{args.model}, batch {args.batch_size}, attention {args.attention}, {utils.cpu_count()} CPU cores, "
+          f"load {os.getloadavg()[0]:.1f}")
     print(f"pure step:     {pure:9.0f} tokens/s")
     print(f"training loop: {loop:9.0f} tokens/s")
     print(f"the loop adds {100 * (pure / loop - 1):+.1f}% time over the pure step (median of {args.rounds} rounds)")
+    other_kind = [k for k in ATTENTION if k != args.attention][0]
+    print(f"pure step with {other_kind} attention: {other:9.0f} tokens/s ({args.attention} takes "
+          f"{100 * (other / pure - 1):+.1f}% time against it, same batches, alternating rounds)")
     if args.export_dir:
         predict = utils.create_predictor(os.path.join(args.export_dir, "model"))
         ids, types, _ = reader.collate_pairs([train_set[i] for i in batches[0]], tok.pad_id)

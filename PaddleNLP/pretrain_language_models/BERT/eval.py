@@ -122,14 +122,20 @@ def run_flags(parser, argv):
                         help="weights to use; unset: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt")
     parser.add_argument("--data_dir", default=None, help="dataset root; unset: the run's")
     parser.add_argument("--max_seq_len", type=int, default=None, help="tokens per sequence; unset: the run's")
-    parser.add_argument("--doc_stride", type=int, default=128, help="SQuAD windows' stride; unset: the run's")
-    parser.add_argument("--max_query_len", type=int, default=64, help="SQuAD question tokens; unset: the run's")
+    parser.add_argument("--doc_stride", type=int, default=None,
+                        help="SQuAD: tokens between the starts of the sliding windows a long context is cut "
+                             "into; unset: the run's (train.py's --doc_stride, 128 by default)")
+    parser.add_argument("--max_query_len", type=int, default=None,
+                        help="SQuAD: question tokens kept in each window (the rest are cut); unset: the run's "
+                             "(train.py's --max_query_len, 64 by default)")
 
 
 def load_run(args):
     """(model with the run's weights, tokenizer, labels) of the run args point at."""
     utils.load_run_config(args)
     args.data_dir = args.data_dir or "data/demo"
+    if args.task == "squad":  # a run saved before these flags existed: train.py's defaults
+        args.doc_stride, args.max_query_len = args.doc_stride or 128, args.max_query_len or 64
     run_dir = os.path.join(args.output_dir, args.model)
     if not os.path.isfile(os.path.join(run_dir, "config.json")):
         raise utils.CheckpointError(f"no trained run in {run_dir} (no config.json); train first")

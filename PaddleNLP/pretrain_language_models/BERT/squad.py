@@ -63,9 +63,10 @@ def squad_scores(predictions, answers):
 
 # ---------------------------------------------------------------------------------------------- reading
 
-def read_examples(path, skip_bad_samples=False):
+def read_examples(path, skip_bad_samples=False, need_answers=True):
     """[{id, question, words, answers (texts), start_word, end_word}] of a SQuAD json file. An answer
-    whose text is not at its answer_start in the context is a DataError naming the question id."""
+    whose text is not at its answer_start in the context is a DataError naming the question id.
+    need_answers False (infer.py): a question without answers is kept, with answers [] and word 0."""
     if not os.path.isfile(path):
         raise utils.DataError(f"{path}: file not found")
     with open(path, "rb") as f:
@@ -94,6 +95,10 @@ def read_examples(path, skip_bad_samples=False):
                 char_to_word.append(len(words) - 1)
             for qa in para["qas"]:
                 answer = qa["answers"][0] if qa.get("answers") else None
+                if answer is None and not need_answers:
+                    examples.append({"id": qa["id"], "question": qa["question"], "words": words, "answers": [],
+                                     "start_word": 0, "end_word": 0})
+                    continue
                 if answer is None:
                     raise utils.DataError(f"{path}: question {qa['id']}: no answer (SQuAD v1.1 has one for every question)")
                 start, text = answer["answer_start"], answer["text"]

@@ -24,7 +24,7 @@ import paddle.nn.functional as F
 
 from eval import evaluate, pair_loader, pretrain_loader, squad_loader
 from models import MODELS, build_model
-from models.bert import BertConfig, config_for
+from models.bert import ATTENTION, BertConfig, config_for, set_attention
 from tokenizer import Tokenizer
 
 TASKS = ("pretrain", "classify", "squad")
@@ -49,6 +49,8 @@ def get_args(argv=None):
     g.add_argument("--weight_decay", type=float, default=0.01, help="AdamW decay (not on biases and LayerNorm)")
     g.add_argument("--accum_steps", type=int, default=1, help="batches whose gradients make one optimizer step")
     g.add_argument("--dropout", type=float, default=None, help="dropout of the model (unset: the config's 0.1)")
+    g.add_argument("--attention", choices=ATTENTION, default="sdpa",
+                   help="sdpa: F.scaled_dot_product_attention; plain: the same as matmul + softmax")
     g.add_argument("--save_interval", type=int, default=0, help="steps between checkpoints (0: each epoch's end)")
     return utils.parse_args(parser, argv)
 
@@ -170,7 +172,7 @@ def main(argv=None):
     if cfg.max_position_embeddings < args.max_seq_len:
         raise utils.CheckpointError(f"--max_seq_len {args.max_seq_len} exceeds the model's "
                                     f"{cfg.max_position_embeddings} positions")
-    model = build_model(args.task, cfg, len(labels or []))
+    model = set_attention(build_model(args.task, cfg, len(labels or [])), args.attention)
     if args.pretrained and not state:
         load_weights(model, args.pretrained)
     optimizer, scheduler = build_optimizer(args, model, total_steps)

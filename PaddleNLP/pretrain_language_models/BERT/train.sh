@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Pre-train BERT, fine-tune it on sentence-pair classification and SQuAD, evaluate and export. See README.md.
+# Pre-train BERT, fine-tune it on sentence-pair classification and SQuAD, evaluate and export both. See README.md.
 #   bash train.sh                     demo data: pre-train bert-tiny, then fine-tune it (--pretrained) on both tasks
 #   TASK=pretrain bash train.sh       one stage only (TASK=classify|squad fine-tune from output/pretrain/MODEL if present)
 #   DATA_DIR=/path MODEL=bert-base bash train.sh   real data (layout in README.md) with the published recipes
@@ -61,5 +61,6 @@ if [[ $TASK == all || $TASK == squad ]]; then
   run_train squad --task squad --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR/squad" \
     "${init[@]}" "${QA[@]}" "$@"
   python eval.py --task squad --output_dir "$OUTPUT_DIR/squad"
+  [[ $SMOKE == 1 ]] || python export.py --task squad --output_dir "$OUTPUT_DIR/squad"  # (the tests export squad)
 fi
-echo "run: $OUTPUT_DIR/{pretrain,classify,squad}/$MODEL (latest.pdckpt, best.pdparams, config.json, vocab.txt, metrics.jsonl, curves.png; classify/$MODEL/inference/)"
+echo "run: $OUTPUT_DIR/{pretrain,classify,squad}/$MODEL (latest.pdckpt, best.pdparams, config.json, vocab.txt, metrics.jsonl, curves.png; classify/$MODEL/inference/, squad/$MODEL/inference/)"

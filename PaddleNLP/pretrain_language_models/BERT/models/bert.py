@@ -6,6 +6,10 @@ classification and SQuAD span extraction.
 Parameter names follow the usual Paddle BERT layout (embeddings.word_embeddings, encoder.layers.N.
 self_attn.q_proj, ..., pooler.dense), so PaddleNLP's bert-base-uncased weights map onto this model
 key for key (under the `bert.` prefix the task models add).
+
+Attention goes through paddle.nn.functional.scaled_dot_product_attention ([B, L, H, D] layout, the
+padding mask added to the scores); `set_attention(model, "plain")` switches to the same computation
+written as matmul + softmax (tests/test_models.py checks both give the same outputs and gradients).
 """
 import dataclasses
 import json
@@ -74,6 +78,77 @@ class BertEmbeddings(nn.Layer):
         return self.dropout(self.layer_norm(x))
 
 
+ATTENTION = ("sdpa", "plain")
+
+
+class SelfAttention(nn.Layer):
+    """Multi-head self-attention with nn.MultiHeadAttention's parameters (q_proj, k_proj, v_proj,
+    out_proj), computed by F.scaled_dot_product_attention or, with attention="plain", by matmul + softmax."""
+
+    def __init__(self, hidden, heads, dropout):
+        super().__init__()
+        self.num_heads, self.head_dim, self.dropout = heads, hidden // heads, dropout
+        self.q_proj = nn.Linear(hidden, hidden)
+        self.k_proj = nn.Linear(hidden, hidden)
+        self.v_proj = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, hidden)
+        self.attention = "sdpa"
+
+    def forward(self, x, mask):
+        """x [B, L, hidden]; mask [B, 1, 1, L], added to the scores (0 or -1e4)."""
+        q, k, v = (proj(x).reshape([0, 0, self.num_heads, self.head_dim]) for proj in (self.q_proj, self.k_proj, self.v_proj))
+        mask = mask.astype(q.dtype)  # fp16 under AMP O2
+        if self.attention == "sdpa":
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout, training=self.training)
+        else:
+            q, k, v = (t.transpose([0, 2, 1, 3]) for t in (q, k, v))  # [B, H, L, D]
+            scores = paddle.matmul(q * self.head_dim ** -0.5, k, transpose_y=True) + mask
+            weights = F.dropout(F.softmax(scores, axis=-1), self.dropout, training=self.training)
+            out = paddle.matmul(weights, v).transpose([0, 2, 1, 3])
+        return self.out_proj(out.reshape([0, 0, self.num_heads * self.head_dim]))
+
+
+class EncoderLayer(nn.Layer):
+    """Post-norm Transformer layer with nn.TransformerEncoderLayer's parameter names (self_attn, linear1,
+    linear2, norm1, norm2), created in its order, so a seed gives the same weights as that layer did."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        hidden = cfg.hidden_size
+        self.self_attn = SelfAttention(hidden, cfg.num_attention_heads, cfg.attention_probs_dropout_prob)
+        self.linear1 = nn.Linear(hidden, cfg.intermediate_size)
+        self.linear2 = nn.Linear(cfg.intermediate_size, hidden)
+        self.norm1 = nn.LayerNorm(hidden, epsilon=1e-5)  # nn.TransformerEncoderLayer's epsilon
+        self.norm2 = nn.LayerNorm(hidden, epsilon=1e-5)
+        self.dropout1 = nn.Dropout(cfg.hidden_dropout_prob)
+        self.dropout2 = nn.Dropout(cfg.hidden_dropout_prob)
+
+    def forward(self, x, mask):
+        x = self.norm1(x + self.dropout1(self.self_attn(x, mask)))
+        return self.norm2(x + self.dropout2(self.linear2(F.gelu(self.linear1(x)))))
+
+
+class Encoder(nn.Layer):
+    def __init__(self, cfg):
+        super().__init__()
+        self.layers = nn.LayerList([EncoderLayer(cfg) for _ in range(cfg.num_hidden_layers)])
+
+    def forward(self, x, mask):
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x
+
+
+def set_attention(model, kind):
+    """"sdpa" (F.scaled_dot_product_attention) or "plain" (matmul + softmax) in every layer of a model."""
+    if kind not in ATTENTION:
+        raise ValueError(f"attention {kind!r} is not one of {ATTENTION}")
+    for layer in model.sublayers():
+        if isinstance(layer, SelfAttention):
+            layer.attention = kind
+    return model
+
+
 class BertPooler(nn.Layer):
     def __init__(self, cfg):
         super().__init__()
@@ -92,10 +167,7 @@ class BertModel(nn.Layer):
         super().__init__()
         self.cfg = cfg
         self.embeddings = BertEmbeddings(cfg)
-        layer = nn.TransformerEncoderLayer(cfg.hidden_size, cfg.num_attention_heads, cfg.intermediate_size,
-                                           dropout=cfg.hidden_dropout_prob, activation="gelu",
-                                           attn_dropout=cfg.attention_probs_dropout_prob, act_dropout=0)
-        self.encoder = nn.TransformerEncoder(layer, cfg.num_hidden_layers)
+        self.encoder = Encoder(cfg)
         self.pooler = BertPooler(cfg)
         self.apply(self._init_weights)
 
@@ -106,7 +178,7 @@ class BertModel(nn.Layer):
 
     def forward(self, input_ids, token_type_ids):
         mask = (input_ids == self.cfg.pad_token_id).astype("float32").unsqueeze([1, 2]) * -1e4  # [B, 1, 1, L]
-        hidden = self.encoder(self.embeddings(input_ids, token_type_ids), src_mask=mask)
+        hidden = self.encoder(self.embeddings(input_ids, token_type_ids), mask)
         return hidden, self.pooler(hidden)
 
 

@@ -25,7 +25,8 @@ def demo_dir(tmp_path_factory):
     """A small demo dataset written by make_demo_data.py, in the real on-disk layout."""
     import make_demo_data
     out = str(tmp_path_factory.mktemp("demo"))
-    make_demo_data.main(["--out_dir", out, "--num_docs", "200", "--num_train", "160", "--num_eval", "64"])
+    make_demo_data.main(["--out_dir", out, "--num_docs", "200", "--num_train", "160", "--num_eval", "64",
+                        "--num_squad", "90"])
     return out
 
 
@@ -56,3 +57,16 @@ def trained_run(demo_dir, tmp_path_factory):
                      "--pretrained", f"{out}/pretrain/bert-tiny/best.pdparams"])
     run(export.main, ["--output_dir", f"{out}/classify"])
     return {"output_dir": out, "data_dir": data}
+
+
+@pytest.fixture(scope="session")
+def squad_run(trained_run):
+    """A SQuAD run (2 steps, doc_stride 16 and max_query_len 12: not the defaults, so eval, export and
+    infer must take them from the run) and its export."""
+    import export
+    import train
+    out = f"{trained_run['output_dir']}/squad"
+    run(train.main, ["--task", "squad", "--data_dir", trained_run["data_dir"], "--output_dir", out, *TINY,
+                     "--max_steps", "2", "--log_interval", "1", "--doc_stride", "16", "--max_query_len", "12"])
+    run(export.main, ["--task", "squad", "--output_dir", out])
+    return {"output_dir": out, "data_dir": trained_run["data_dir"]}

@@ -1,5 +1,6 @@
 """The published configurations' exact parameter counts, output shapes, padding invariance, the tied
-MLM decoder, the parameter names later issues load PaddleNLP weights by, and learning on a fixed batch."""
+MLM decoder, the parameter names later issues load PaddleNLP weights by, scaled_dot_product_attention
+against the plain path, and learning on a fixed batch."""
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import paddle
 import pytest
 
 from models import build_model
-from models.bert import config_for
+from models.bert import config_for, set_attention
 from train import build_optimizer, train_step
 
 
@@ -33,6 +34,32 @@ def test_parameter_names_follow_the_paddle_bert_layout():
                 "bert.encoder.layers.1.self_attn.q_proj.weight", "bert.encoder.layers.1.linear2.bias",
                 "bert.encoder.layers.1.norm2.weight", "bert.pooler.dense.weight", "classifier.weight"]:
         assert key in names, key
+
+
+def test_sdpa_equals_the_plain_path_forward_and_backward():
+    """Same weights, a padded batch, eval mode: F.scaled_dot_product_attention and matmul + softmax give
+    the same outputs (max abs diff <= 1e-5) and the same gradients of every parameter."""
+    rng = np.random.default_rng(4)
+    paddle.seed(4)
+    model = build_model("classify", config_for("bert-tiny", 50), 2)
+    model.eval()
+    ids = batch(rng, b=4, length=16)
+    ids[1, 9:], ids[3, 5:] = 0, 0  # two padded rows
+    ids, types = paddle.to_tensor(ids), paddle.to_tensor((np.arange(16) > 7).astype("int64")[None].repeat(4, 0))
+    weight = paddle.to_tensor(rng.standard_normal([4, 16, 128]).astype("float32"))
+    outputs, grads = [], []
+    for kind in ("sdpa", "plain"):
+        set_attention(model, kind)
+        hidden, pooled = model.bert(ids, types)
+        loss = (hidden * weight).sum() + pooled.sum()
+        loss.backward()
+        outputs.append(hidden.numpy())
+        grads.append({n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.grad is not None})
+        model.clear_gradients()
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1e-5
+    assert len(grads[0]) == len(grads[1]) >= 39 and "bert.encoder.layers.0.self_attn.q_proj.weight" in grads[0]
+    for name, g in grads[0].items():
+        np.testing.assert_allclose(g, grads[1][name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def batch(rng, vocab=50, b=4, length=12):

@@ -124,3 +124,40 @@ def test_resume_continues_with_the_same_losses(demo_dir, tmp_path, monkeypatch, 
 def test_missing_checkpoint_is_a_checkpoint_error(tmp_path):
     with pytest.raises(utils.CheckpointError, match="no trained run"):
         run(eval_script.main, ["--output_dir", str(tmp_path), "--model", "bert-tiny"])
+
+
+def test_squad_export_and_infer_give_eval_figures(squad_run, capsys):
+    """infer.py --task squad over dev-v1.1.json through the export (eval.py's windows, taken from the
+    run: doc_stride 16, max_query_len 12) writes an answer per question and prints eval.py's EM/F1; the
+    export's logits equal the dynamic graph's; a stale export is refused."""
+    out, data = squad_run["output_dir"], squad_run["data_dir"]
+    dev = f"{data}/squad/dev-v1.1.json"
+    run(eval_script.main, ["--task", "squad", "--output_dir", out, "--data_dir", data])
+    evaluated = capsys.readouterr().out.strip().splitlines()[-1]
+    assert evaluated.startswith("final metrics: exact_match=")
+    with open(f"{out}/bert-tiny/inference/infer_cfg.json") as f:
+        assert json.load(f) == {"model": "bert-tiny", "task": "squad", "max_seq_len": 48, "doc_stride": 16,
+                                "max_query_len": 12}
+    run(infer_script.main, ["--task", "squad", "--output_dir", out, "--squad_file", dev])
+    assert capsys.readouterr().out.strip().splitlines()[-1] == evaluated
+    with open(f"{out}/bert-tiny/predictions.json") as f:
+        predictions = json.load(f)
+    questions = [q["id"] for a in json.load(open(dev))["data"] for p in a["paragraphs"] for q in p["qas"]]
+    assert sorted(predictions) == sorted(questions) and all(isinstance(a, str) and a for a in predictions.values())
+    args = type("A", (), {"task": "squad", "model": None, "output_dir": out, "checkpoint": None,
+                          "data_dir": None, "max_seq_len": None, "doc_stride": None, "max_query_len": None,
+                          "explicit": set()})()
+    model, tok, _ = load_run(args)
+    ids = np.array([[tok.cls_id] + tok.encode("where does miri live ?") + [tok.sep_id]
+                    + tok.encode("miri lives in rome .") + [tok.sep_id, 0, 0]])
+    types = (np.cumsum(ids == tok.sep_id, axis=1) > 0).astype("int64") * (ids != 0)
+    with paddle.no_grad():
+        expected = [t.numpy() for t in model(paddle.to_tensor(ids), paddle.to_tensor(types))]
+    got = utils.create_predictor(f"{out}/bert-tiny/inference/model")([ids, types])
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    os.utime(f"{out}/bert-tiny/best.pdparams")  # a newer checkpoint: the export is stale
+    info = json.load(open(f"{out}/bert-tiny/inference/export_info.json"))
+    assert info["checkpoint"].endswith("best.pdparams")
+    with pytest.raises(utils.CheckpointError, match="older than"):
+        run(infer_script.main, ["--task", "squad", "--output_dir", out, "--squad_file", dev])
