@@ -1,5 +1,7 @@
 """Evaluate a trained generator on the test split (t10k; Pix2Pix: the test list, L1 and PSNR to the
-known targets against the input and the mean-image baselines, see translate.py): FID and KID of its digits to the real
+known targets against the input and the mean-image baselines, see translate.py; StarGAN, AttGAN,
+STGAN: every test face edited once per attribute, the target rate and preservation against the
+unedited input, see edit.py): FID and KID of its digits to the real
 test digits, and for CGAN the share of generated digits the scoring classifier reads as the class
 that was asked for (chance: 0.1). The feature network of FID/KID is that classifier (scorer.py),
 trained on the real training digits; nothing is downloaded.
@@ -20,7 +22,7 @@ import paddle
 
 import reader
 import scorer
-from models import MODELS, SHAPE_FLAGS, TRANSLATORS
+from models import EDITORS, MODELS, SHAPE_FLAGS, TRANSLATORS
 
 NUM_CLASSES = reader.NUM_CLASSES
 
@@ -77,6 +79,8 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     for key in SHAPE_FLAGS:
         parser.add_argument(f"--{key}", type=int, default=None, help=f"{key}; None: the run's")
+    parser.add_argument("--attrs", default=None, help="attribute editors: the attributes; None: the run's")
+    parser.add_argument("--crop_size", type=int, default=None, help="attribute editors: centre crop; None: the run's")
     return parser
 
 
@@ -159,6 +163,9 @@ def main(argv=None):
     utils.setup(args)
     if args.model in TRANSLATORS:
         return evaluate_translator(args, checkpoint)
+    if args.model in EDITORS:
+        import edit
+        return edit.evaluate_main(args, checkpoint)
     real_set = reader.MnistDataset(args.data_dir, args.split)
     train_set = reader.MnistDataset(args.data_dir, "train", skip_bad_samples=True)
     G = load_generator(args, checkpoint)

@@ -3,7 +3,9 @@ model.json (or .pdmodel on older Paddle builds) + model.pdiparams, infer_cfg.jso
 needs: the model, its noise size, whether it takes a class), and export_info.json (which
 checkpoint, when). Inputs: z [N, z_dim] float32, and for CGAN label [N] int64; output: images
 [N, 1, 28, 28] in [-1, 1]. Pix2Pix: input `image` [N, 3, H, W], output [N, 3, H, W], both in [-1, 1]
-(H, W free but multiples of 2**num_downs). The batch dimension is left free.
+(H, W free but multiples of 2**num_downs). StarGAN, AttGAN, STGAN: inputs `image` [N, 3, S, S],
+`label_org` and `label_trg` [N, K] (0/1 attributes: the image's own, the wanted ones), output the
+edited image. The batch dimension is left free.
 
     python export.py                             the last run trained in output/
     python export.py --model CGAN --checkpoint output/CGAN/latest.pdckpt
@@ -16,13 +18,20 @@ import utils
 import paddle
 
 from eval import add_run_flags, load_generator, run_settings
-from models import MODELS, TRANSLATORS
+from models import EDITORS, MODELS, TRANSLATORS
 
 
-def export(G, z_dim, conditional, prefix, translator=False):
+def export(G, z_dim, conditional, prefix, translator=False, editor=None):
+    """editor: (image_size, c_dim) of an attribute editor, whose inputs are `image` [N, 3, S, S] in
+    [-1, 1], `label_org` and `label_trg` [N, c_dim] (0/1 float32)."""
     G.eval()
     spec = [paddle.static.InputSpec([None, z_dim], "float32", name="z")]
-    if translator:  # Pix2Pix: an image [N, 3, H, W] in [-1, 1], H and W multiples of 2**num_downs
+    if editor:
+        size, c_dim = editor
+        spec = [paddle.static.InputSpec([None, 3, size, size], "float32", name="image"),
+                paddle.static.InputSpec([None, c_dim], "float32", name="label_org"),
+                paddle.static.InputSpec([None, c_dim], "float32", name="label_trg")]
+    elif translator:  # Pix2Pix: an image [N, 3, H, W] in [-1, 1], H and W multiples of 2**num_downs
         spec = [paddle.static.InputSpec([None, 3, None, None], "float32", name="image")]
     elif conditional:
         spec.append(paddle.static.InputSpec([None], "int64", name="label"))
@@ -42,10 +51,12 @@ def main(argv=None):
     conditional = MODELS[args.model].conditional
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     translator = args.model in TRANSLATORS
-    prefix = export(G, args.z_dim, conditional, os.path.join(inference_dir, "model"), translator)
+    editor = (args.image_size, args.c_dim) if args.model in EDITORS else None
+    prefix = export(G, args.z_dim, conditional, os.path.join(inference_dir, "model"), translator, editor)
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
         json.dump({"model": args.model, "z_dim": args.z_dim, "conditional": conditional, "translator": translator,
-                   "data_dir": args.data_dir}, f, indent=1)
+                   "editor": bool(editor), "attrs": args.attrs, "image_size": args.image_size,
+                   "crop_size": args.crop_size, "data_dir": args.data_dir}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported the {args.model} generator ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
     return inference_dir

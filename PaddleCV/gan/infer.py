@@ -7,6 +7,8 @@ the split's inputs and write input | output | target rows.
     python infer.py --score                      also read the digits with the scoring classifier
     python infer.py --model Pix2Pix --score      8 input | output | target rows, and the test L1 / PSNR
     python infer.py --model CycleGAN --score     the same for CycleGAN's A -> B (testA -> testB)
+    python infer.py --model StarGAN --score      8 test faces, each row input | one edit per attribute;
+                                                 the test target rate and preservation
 
 By default it runs the exported generator (Paddle Inference) of the last run trained in OUTPUT_DIR
 and refuses an export older than its checkpoint. The inputs come from eval.sample_inputs, so with
@@ -22,7 +24,7 @@ import paddle
 
 import scorer
 from eval import add_run_flags, generate, load_generator, run_settings, sample_inputs
-from models import MODELS, TRANSLATORS
+from models import EDITORS, MODELS, TRANSLATORS
 from train import save_grid
 
 
@@ -36,6 +38,9 @@ def build_generator(args):
         if args.model in TRANSLATORS:
             import translate
             return (lambda inputs: translate.translate(G, inputs)), 0, False, args.data_dir
+        if args.model in EDITORS:
+            import edit
+            return edit.dygraph_editor(G), 0, True, args.data_dir
         return (lambda inputs: generate(G, inputs)), args.z_dim, MODELS[args.model].conditional, args.data_dir
     if not args.inference_dir:
         utils.load_run_config(args)
@@ -45,6 +50,15 @@ def build_generator(args):
         cfg = json.load(f)
     args.model = args.model or cfg["model"]
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+
+    if cfg.get("editor"):
+        for key in ("attrs", "image_size", "crop_size"):
+            setattr(args, key, getattr(args, key, None) or cfg[key])
+
+        def edit_images(images, org, trg, batch_size=64):
+            return np.concatenate([run([a[b:b + batch_size] for a in (images, org, trg)])[0]
+                                   for b in range(0, len(images), batch_size)])
+        return edit_images, 0, True, args.data_dir or cfg["data_dir"]
 
     if cfg.get("translator"):
         return (lambda images: np.concatenate([run([images[b:b + 64]])[0] for b in range(0, len(images), 64)]),
@@ -68,8 +82,8 @@ def build_parser():
     parser.add_argument("--out", default=None, help="the grid PNG; None: OUTPUT_DIR/MODEL/grid.png")
     parser.add_argument("--score", action="store_true", help="print the scoring classifier's reading of the digits; "
                         "Pix2Pix: L1 and PSNR to the targets over the whole split")
-    parser.add_argument("--split", choices=["dev", "test"], default="test", help="Pix2Pix: the pairs to translate")
-    parser.add_argument("--rows", type=int, default=8, help="Pix2Pix: input | output | target rows in the grid")
+    parser.add_argument("--split", choices=["dev", "test"], default="test", help="translators, editors: the split to translate or edit")
+    parser.add_argument("--rows", type=int, default=8, help="translators, editors: rows in the grid")
     return parser
 
 
@@ -91,11 +105,35 @@ def translate_split(args, predict, data_dir):
     return outputs, result
 
 
+def edit_split(args, edit_images, data_dir):
+    """StarGAN, AttGAN, STGAN: edit the split's faces (eval.py's preprocessing: celeba.CelebA), write the
+    first --rows as input | one edit per attribute, and with --score the split's target rate and
+    preservation (eval.py's figures, read by the same classifier)."""
+    import celeba
+    import edit
+    args.data_dir = data_dir
+    train_set, data = edit.datasets(args, ("train", args.split), skip=False)
+    images, rows = edit.grid_rows(edit_images, data, args.rows)
+    out = args.out or os.path.join(args.output_dir, args.model, "grid.png")
+    save_grid(images, rows, out)
+    print(f"wrote {rows} rows of {args.split} faces of {data_dir} to {out}: input | " + " | ".join(data.attrs)
+          + " (each that attribute flipped)", flush=True)
+    result = None
+    if args.score:
+        classifier = edit.load_classifier(data_dir, train_set, args.image_size, args.crop_size)
+        result = edit.evaluate(edit_images, data, classifier)
+        print(f"{args.split} faces: {len(data)}, target_rate {result['target_rate']:.4f} preservation "
+              f"{result['preservation']:.4f} fid {result['fid']:.3f}", flush=True)
+    return images, result
+
+
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     predict, z_dim, conditional, data_dir = build_generator(args)
     if args.model in TRANSLATORS:
         return translate_split(args, predict, data_dir)
+    if args.model in EDITORS:
+        return edit_split(args, predict, data_dir)
     inputs = sample_inputs(conditional, z_dim, args.per_class * 10, args.seed)
     images = predict(inputs)
     out = args.out or os.path.join(args.output_dir, args.model, "grid.png")

@@ -15,6 +15,11 @@ side-by-side format. A shape's colour is set by its kind, so the target is a fun
 Unpaired layout (CycleGAN): DATA_DIR/shapes2colours/{trainA,trainB,testA,testB}/NNNNN.png, the
 same kinds of shapes in two colour schemes; trainA and trainB are drawn apart, testB/NAME is
 testA/NAME recoloured (the known target of the A->B translation).
+
+CelebA layout (StarGAN, AttGAN, STGAN): DATA_DIR/celeba/img_align_celeba/NNNNNN.jpg, drawn 64x64
+"faces" whose attributes (hair colour, bald, bangs, glasses, eyebrows, open mouth, smile, mustache,
+beard, pale skin, male face shape, age as wrinkles) are set at random and written to
+list_attr_celeba.txt under all 40 CelebA names (the undrawn ones -1), with list_eval_partition.txt.
 """
 import argparse
 import os
@@ -147,9 +152,114 @@ def make_domains(out_dir, train=240, test=48, size=32, seed=0):
     return root
 
 
-def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0, pairs=(480, 96), domains=(240, 48)):
+CELEBA_ATTRS = ("5_o_Clock_Shadow Arched_Eyebrows Attractive Bags_Under_Eyes Bald Bangs Big_Lips Big_Nose Black_Hair "
+                "Blond_Hair Blurry Brown_Hair Bushy_Eyebrows Chubby Double_Chin Eyeglasses Goatee Gray_Hair "
+                "Heavy_Makeup High_Cheekbones Male Mouth_Slightly_Open Mustache Narrow_Eyes No_Beard Oval_Face "
+                "Pale_Skin Pointy_Nose Receding_Hairline Rosy_Cheeks Sideburns Smiling Straight_Hair Wavy_Hair "
+                "Wearing_Earrings Wearing_Hat Wearing_Lipstick Wearing_Necklace Wearing_Necktie Young").split()
+HAIR_COLOURS = {"Black_Hair": (35, 28, 24), "Blond_Hair": (235, 205, 105), "Brown_Hair": (125, 72, 35)}
+
+
+def face_attributes(rng):
+    """A dict name -> bool of the drawn attributes (every other CelebA attribute is False)."""
+    a = {"Male": rng.random() < 0.5, "Young": rng.random() < 0.6, "Pale_Skin": rng.random() < 0.4,
+         "Eyeglasses": rng.random() < 0.3, "Bushy_Eyebrows": rng.random() < 0.4,
+         "Mouth_Slightly_Open": rng.random() < 0.4, "Smiling": rng.random() < 0.5}
+    a["Bald"] = a["Male"] and rng.random() < 0.12
+    hair = None if a["Bald"] else list(HAIR_COLOURS)[int(rng.integers(3))]
+    for name in HAIR_COLOURS:
+        a[name] = name == hair
+    a["Bangs"] = not a["Bald"] and rng.random() < 0.3
+    a["Mustache"] = a["Male"] and rng.random() < 0.35
+    a["No_Beard"] = not (a["Male"] and rng.random() < 0.4)
+    return a
+
+
+def draw_face(a, rng, size=64):
+    """A drawn 'face' with the attributes `a` (face_attributes), uint8 [size, size, 3]; drawn at 64x64.
+    Male: a wide square jaw and short hair; female: an oval face and long hair at the sides. Hair
+    colour black / blond / brown (none when bald), bangs over the forehead, pale or tanned skin, old
+    (not Young): dark wrinkles under the eyes and by the mouth, glasses, bushy or thin eyebrows, an
+    open (dark) or closed mouth, a smile (curved up), mustache, beard."""
+    from PIL import Image as PILImage
+    s = size / 64
+    bg = tuple(int(v) for v in rng.integers(150, 235, 3))
+    im = PILImage.new("RGB", (size, size), bg)
+    d = ImageDraw.Draw(im)
+    j = lambda v: v + float(rng.normal(0, 0.8))  # jitter in 64-px units
+    P = lambda *xy: [float(v) * s for v in xy]
+    skin = (246, 222, 206) if a["Pale_Skin"] else (196, 138, 96)
+    skin = tuple(int(np.clip(c + rng.normal(0, 6), 0, 255)) for c in skin)
+    hair = next((HAIR_COLOURS[n] for n in HAIR_COLOURS if a[n]), None)
+    dark = (40, 30, 25)
+    cx, top = j(32), j(12)
+    if hair is not None:
+        d.ellipse(P(cx - 19, top - 6, cx + 19, top + 26), fill=hair)
+        if not a["Male"]:
+            d.rectangle(P(cx - 20, top + 8, cx - 11, 60), fill=hair)
+            d.rectangle(P(cx + 11, top + 8, cx + 20, 60), fill=hair)
+    if a["Male"]:
+        d.rounded_rectangle(P(cx - 16, top, cx + 16, 56), radius=8 * s, fill=skin)
+    else:
+        d.ellipse(P(cx - 13, top, cx + 13, 56), fill=skin)
+    if a["Bangs"]:
+        d.chord(P(cx - 15, top - 4, cx + 15, top + 18), 180, 360, fill=hair)
+        d.rectangle(P(cx - 14, top + 6, cx + 14, top + 11), fill=hair)
+    ey = j(31)
+    brow = 3 if a["Bushy_Eyebrows"] else 1
+    for ex in (cx - 7, cx + 7):
+        d.ellipse(P(ex - 2, ey - 2, ex + 2, ey + 2), fill=dark)
+        d.rectangle(P(ex - 5, ey - 6 - brow, ex + 5, ey - 5), fill=dark)
+        if a["Eyeglasses"]:
+            d.ellipse(P(ex - 6, ey - 5, ex + 6, ey + 5), outline=(10, 10, 10), width=max(1, int(2 * s)))
+        if not a["Young"]:
+            d.line(P(ex - 4, ey + 4, ex + 4, ey + 4), fill=(90, 50, 40), width=max(1, int(s)))
+    if a["Eyeglasses"]:
+        d.line(P(cx - 1, ey, cx + 1, ey), fill=(10, 10, 10), width=max(1, int(2 * s)))
+    my = j(45)
+    if not a["Young"]:
+        for sx in (-1, 1):
+            d.line(P(cx + sx * 8, my - 7, cx + sx * 10, my + 3), fill=(90, 50, 40), width=max(1, int(2 * s)))
+    if not a["No_Beard"]:
+        d.chord(P(cx - 15, my - 12, cx + 15, 57), 0, 180, fill=hair or dark)
+    if a["Mustache"]:
+        d.rectangle(P(cx - 6, my - 4, cx + 6, my - 2), fill=hair or dark)
+    lips = (150, 40, 45)
+    if a["Mouth_Slightly_Open"]:
+        d.ellipse(P(cx - 5, my - 1, cx + 5, my + 5 if a["Smiling"] else my + 4), fill=(60, 10, 15), outline=lips)
+    elif a["Smiling"]:
+        d.arc(P(cx - 6, my - 5, cx + 6, my + 3), 20, 160, fill=lips, width=max(1, int(2 * s)))
+    else:
+        d.line(P(cx - 5, my + 1, cx + 5, my + 1), fill=lips, width=max(1, int(2 * s)))
+    pixels = np.asarray(im, dtype=np.float32) + rng.normal(0, 4, (size, size, 3))
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def make_faces(out_dir, count=1200, seed=0, size=64):
+    """The CelebA layout: DATA_DIR/celeba/img_align_celeba/NNNNNN.jpg, list_attr_celeba.txt (the count,
+    the 40 CelebA names, then one 1/-1 row per image) and list_eval_partition.txt (80 / 10 / 10%)."""
+    root = os.path.join(out_dir, "celeba")
+    os.makedirs(os.path.join(root, "img_align_celeba"), exist_ok=True)
+    rng = np.random.default_rng(seed + 3)
+    rows, parts = [], []
+    for i in range(count):
+        a = face_attributes(rng)
+        name = f"{i + 1:06d}.jpg"
+        Image.fromarray(draw_face(a, rng, size)).save(os.path.join(root, "img_align_celeba", name), quality=95)
+        rows.append(name + " " + " ".join(f"{1 if a.get(n) else -1:2d}" for n in CELEBA_ATTRS))
+        parts.append(f"{name} {0 if i < count - 2 * (count // 10) else 1 if i < count - count // 10 else 2}")
+    with open(os.path.join(root, "list_attr_celeba.txt"), "w") as f:
+        f.write(f"{count}\n" + " ".join(CELEBA_ATTRS) + "\n" + "\n".join(rows) + "\n")
+    with open(os.path.join(root, "list_eval_partition.txt"), "w") as f:
+        f.write("\n".join(parts) + "\n")
+    return root
+
+
+def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0, pairs=(480, 96), domains=(240, 48),
+                   faces=1200):
     """Every layout the folder reads, under out_dir; returns out_dir."""
     make_mnist(out_dir, train_per_class, test_per_class, seed)
+    make_faces(out_dir, faces, seed)
     make_pairs(out_dir, *pairs, seed=seed)
     make_domains(out_dir, *domains, seed=seed)
     return out_dir
@@ -162,10 +272,11 @@ def main():
     parser.add_argument("--test_per_class", type=int, default=50, help="test digits per class (default: %(default)s)")
     parser.add_argument("--train_pairs", type=int, default=480, help="edge->shape training pairs (default: %(default)s)")
     parser.add_argument("--test_pairs", type=int, default=96, help="edge->shape test pairs (default: %(default)s)")
+    parser.add_argument("--faces", type=int, default=1200, help="drawn faces, CelebA layout (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     args = parser.parse_args()
     make_demo_data(args.out_dir, args.train_per_class, args.test_per_class, args.seed,
-                   (args.train_pairs, args.test_pairs), (args.train_pairs // 2, args.test_pairs // 2))
+                   (args.train_pairs, args.test_pairs), (args.train_pairs // 2, args.test_pairs // 2), args.faces)
     print(f"demo data written to {args.out_dir}")
 
 

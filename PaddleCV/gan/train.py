@@ -1,6 +1,6 @@
 """Train a GAN of the folder: alternating discriminator and generator steps, a sample grid every
---sample_interval steps, the generator kept on the dev split's FID (digit models) or L1 to the
-target (Pix2Pix, whose loop is translate.py's).
+--sample_interval steps, the generator kept on the dev split's FID (digit models), L1 to the
+target (Pix2Pix, CycleGAN: translate.py's loop) or edit score (StarGAN, AttGAN, STGAN: edit.py's).
 
     python train.py --model CGAN --data_dir data/demo
     python -m paddle.distributed.launch --gpus 0,1 train.py --model DCGAN ...
@@ -21,7 +21,7 @@ import paddle.nn.functional as F
 import reader
 import scorer
 from eval import evaluate, sample_inputs, generate
-from models import MODELS, SHAPE_FLAGS, TRANSLATORS, build_model
+from models import EDITORS, MODELS, SHAPE_FLAGS, TRANSLATORS, build_model
 
 
 def build_parser():
@@ -36,7 +36,22 @@ def build_parser():
     g.add_argument("--num_downs", type=int, default=0, help="Pix2Pix U-Net halvings, 2**N divides the image size "
                    "(0: 8, the release's unet_256)")
     g.add_argument("--lambda_l1", type=float, default=100.0, help="Pix2Pix weight of the L1 loss to the target")
-    g.add_argument("--n_blocks", type=int, default=0, help="CycleGAN generator's residual blocks (0: 9, resnet_9block)")
+    g.add_argument("--n_blocks", type=int, default=0, help="residual blocks of the CycleGAN generator (0: 9, "
+                   "resnet_9block) or the StarGAN generator (0: 6)")
+    g.add_argument("--n_layers", type=int, default=0, help="StarGAN critic's stride-2 convs (0: 6); AttGAN/STGAN "
+                   "encoder, decoder and critic levels (0: 5); 2**N divides --image_size")
+    g.add_argument("--image_size", type=int, default=0, help="attribute editors: side the images are resized to "
+                   "(0: the release's 128)")
+    g.add_argument("--crop_size", type=int, default=0, help="attribute editors: centre crop before resizing "
+                   "(0: the largest square; the release: 178 StarGAN, 170 AttGAN/STGAN on CelebA)")
+    g.add_argument("--attrs", default="", help="attribute editors: comma-separated CelebA attributes (empty: "
+                   "StarGAN the paper's 5, AttGAN/STGAN the release's 13)")
+    g.add_argument("--n_critic", type=int, default=5, help="attribute editors: critic updates per generator update")
+    g.add_argument("--lambda_cls", type=float, default=None, help="attribute editors: weight of the generator's "
+                   "attribute loss (None: StarGAN 1, AttGAN/STGAN 10)")
+    g.add_argument("--lambda_rec", type=float, default=None, help="attribute editors: weight of the L1 "
+                   "reconstruction (None: StarGAN 10, AttGAN/STGAN 100)")
+    g.add_argument("--lambda_gp", type=float, default=10.0, help="attribute editors: weight of the gradient penalty")
     g.add_argument("--lambda_cycle", type=float, default=10.0, help="CycleGAN weight of each cycle L1 loss")
     g.add_argument("--lambda_identity", type=float, default=0.5, help="CycleGAN identity loss, times lambda_cycle")
     g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 of both optimizers")
@@ -53,8 +68,16 @@ def get_args(argv=None):
 
 def resolve_model_shape(args):
     """Write the release's widths into the run's settings, so eval/export/infer rebuild the same nets."""
+    if args.model in EDITORS:
+        import edit
+        args.attrs = args.attrs or edit.DEFAULT_ATTRS[args.model]
+        args.c_dim = len([a for a in args.attrs.split(",") if a])
+        for key, value in edit.LOSS_WEIGHTS[args.model].items():
+            setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
+        if args.model == "StarGAN" and "lr" not in args.explicit:
+            args.lr = 1e-4  # the StarGAN paper's and the release's
     for key, value in MODELS[args.model].shape.items():
-        setattr(args, key, getattr(args, key) or value)
+        setattr(args, key, getattr(args, key, 0) or value)
     for key in SHAPE_FLAGS:
         if key not in MODELS[args.model].shape:
             setattr(args, key, 0)
@@ -134,14 +157,16 @@ def main(argv=None):
     utils.setup(args)
     out_dir = os.path.join(args.output_dir, args.model)
     spec = MODELS[args.model]
-    if args.model in TRANSLATORS:
+    if args.model in TRANSLATORS or args.model in EDITORS:
+        import edit
         import translate
         gan = GAN(args.model, **model_shape(args))
         if args.pretrained:
             utils.load_pretrained(gan, args.pretrained)
         opts = OptimizerPair(paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.G.parameters()),
                              paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.D.parameters()))
-        return translate.train(args, state, out_dir, gan, opts, utils.TrainLogger(out_dir, 0, args.log_interval))
+        loop = edit.train if args.model in EDITORS else translate.train
+        return loop(args, state, out_dir, gan, opts, utils.TrainLogger(out_dir, 0, args.log_interval))
 
     # data: every file training and evaluation will read is checked before step 1
     train_set = reader.MnistDataset(args.data_dir, "train", args.skip_bad_samples)

@@ -5,6 +5,7 @@
 #   MODEL=DCGAN bash train.sh --epochs 5   another model; extra arguments go to train.py
 #   MODEL=Pix2Pix bash train.sh   edge->shape pairs (32x32), or DATA_DIR=data/cityscapes (the release's paired layout)
 #   MODEL=CycleGAN bash train.sh  shapes in two colour schemes (unpaired trainA/ trainB/ testA/ testB/)
+#   MODEL=StarGAN bash train.sh   drawn faces, CelebA layout (also MODEL=AttGAN, MODEL=STGAN); DATA_DIR=data/celeba for CelebA
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
 #   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
 set -euo pipefail
@@ -22,9 +23,9 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
   if [[ $SMOKE == 1 ]]; then
     DATA_DIR=data/smoke   # a small set: the scoring classifier and the dev FID stay cheap
-    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10 --train_pairs 24 --test_pairs 8
+    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10 --train_pairs 24 --test_pairs 8 --faces 60
   else
-    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list ]] || python make_demo_data.py --out_dir "$DATA_DIR"
+    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   fi
   # Narrower than the release (README.md) so that a CPU trains the demo in minutes.
   case ${MODEL:-CGAN} in
@@ -32,9 +33,14 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
     DCGAN) EXTRA=(--epochs 6 --gf_dim 32 --df_dim 32 --gfc_dim 512 --dfc_dim 256) ;;
     Pix2Pix) EXTRA=(--epochs 10 --batch_size 8 --gf_dim 32 --df_dim 32 --num_downs 5 --sample_interval 100 --log_interval 20) ;;
     CycleGAN) EXTRA=(--epochs 8 --batch_size 4 --gf_dim 16 --df_dim 16 --n_blocks 6 --sample_interval 100 --log_interval 20) ;;
+    StarGAN) EXTRA=(--epochs 4 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --n_blocks 2 --n_layers 4
+                    --n_critic 2 --sample_interval 100 --log_interval 20) ;;
+    AttGAN|STGAN) EXTRA=(--epochs 4 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --dfc_dim 128 --n_layers 4
+                    --n_critic 2 --sample_interval 100 --log_interval 20) ;;
   esac
   if [[ ${MODEL:-CGAN} == Pix2Pix ]]; then DATA_DIR=$DATA_DIR/edges2shapes; fi
   if [[ ${MODEL:-CGAN} == CycleGAN ]]; then DATA_DIR=$DATA_DIR/shapes2colours; fi
+  case ${MODEL:-CGAN} in StarGAN|AttGAN|STGAN) DATA_DIR=$DATA_DIR/celeba ;; esac
 fi
 MODEL=${MODEL:-CGAN}
 if [[ $SMOKE == 1 ]]; then
@@ -43,6 +49,7 @@ if [[ $SMOKE == 1 ]]; then
           --gf_dim 16 --df_dim 16 --gfc_dim 64 --dfc_dim 64 --num_workers 0 --overwrite)
   if [[ $MODEL == Pix2Pix ]]; then EXTRA+=(--num_downs 5 --batch_size 4); fi
   if [[ $MODEL == CycleGAN ]]; then EXTRA+=(--n_blocks 2 --batch_size 4); fi
+  case $MODEL in StarGAN|AttGAN|STGAN) EXTRA+=(--image_size 32 --n_layers 3 --n_blocks 1 --n_critic 2 --batch_size 4) ;; esac
   EVAL=(--per_class 10)
 fi
 

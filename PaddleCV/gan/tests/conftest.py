@@ -40,10 +40,10 @@ def run_train(argv):
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """12 training and 4 test digits per class; 24 training and 8 test edge->shape pairs;
-    12 + 12 training and 4 + 4 test images of the two colour schemes."""
+    12 + 12 training and 4 + 4 test images of the two colour schemes; 40 drawn faces (32 / 4 / 4)."""
     from make_demo_data import make_demo_data
     return make_demo_data(str(tmp_path_factory.mktemp("demo")), train_per_class=12, test_per_class=4, seed=1,
-                          pairs=(24, 8), domains=(12, 4))
+                          pairs=(24, 8), domains=(12, 4), faces=40)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,9 @@ from models import DIGIT_MODELS, MODELS, NOT_DONE, build_model
 # models/mnist_gan.py's layers (see README.md): CGAN G = (110*1024+1024) + 2*1024 + (1034*6272+6272)
 # + 2*6272 + 138*128*16 + 2*128 + 128*16; D = 11*64*9 + 74*64*9 + 2*64 + (2314*1024+1024) + 2*1024 + 1035.
 PARAMS = {"CGAN": (6_904_704, 2_422_731), "DCGAN": (13_339_008, 6_558_977),
-          "Pix2Pix": (54_413_952, 2_768_705), "CycleGAN": (2 * 11_383_427, 2 * 2_765_633)}  # unet_256 and the basic 70x70 PatchGAN, batch norm
+          "Pix2Pix": (54_413_952, 2_768_705), "CycleGAN": (2 * 11_383_427, 2 * 2_765_633),  # unet_256, basic PatchGAN
+          # the attribute editors at the release's configuration (128x128, 5 or 13 attributes): tests/test_editors.py
+          "StarGAN": (8_430_528, 44_758_016), "AttGAN": (43_459_203, 44_717_006), "STGAN": (74_998_771, 44_718_990)}
 
 
 def count(layer):
