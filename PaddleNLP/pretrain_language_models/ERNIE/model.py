@@ -5,6 +5,10 @@ sequence classification and sequence labelling.
 Parameter names follow the usual layout (ernie.embeddings.word_embeddings, ernie.encoder.layers.N.
 self_attn.q_proj, ..., ernie.pooler.dense), so that released ERNIE 1.0 weights can be mapped in by name.
 Every model reads its shape from a config dict, which travels with the weights as model_config.json.
+
+Attention goes through paddle.nn.functional.scaled_dot_product_attention ([B, T, H, D] layout, the
+padding mask added to the scores); set_attention(model, "plain") switches to the same computation
+written as matmul + softmax (tests/test_model.py checks both give the same outputs and gradients).
 """
 import copy
 import json
@@ -58,22 +62,91 @@ class ErnieEmbeddings(nn.Layer):
         return self.dropout(self.layer_norm(x))
 
 
+ATTENTION = ("sdpa", "plain")
+
+
+class SelfAttention(nn.Layer):
+    """Multi-head self-attention with nn.MultiHeadAttention's parameters (q_proj, k_proj, v_proj,
+    out_proj), computed by F.scaled_dot_product_attention or, with attention="plain", by matmul + softmax."""
+
+    def __init__(self, hidden, heads, dropout):
+        super().__init__()
+        self.num_heads, self.head_dim, self.dropout = heads, hidden // heads, dropout
+        self.q_proj = nn.Linear(hidden, hidden)
+        self.k_proj = nn.Linear(hidden, hidden)
+        self.v_proj = nn.Linear(hidden, hidden)
+        self.out_proj = nn.Linear(hidden, hidden)
+        self.attention = "sdpa"
+
+    def forward(self, x, mask):
+        """x [B, T, hidden]; mask [B, 1, 1, T], added to the scores (0 or -1e4)."""
+        q, k, v = (proj(x).reshape([0, 0, self.num_heads, self.head_dim]) for proj in (self.q_proj, self.k_proj, self.v_proj))
+        mask = mask.astype(q.dtype)  # fp16 under AMP O2
+        if self.attention == "sdpa":
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=self.dropout, training=self.training)
+        else:
+            q, k, v = (t.transpose([0, 2, 1, 3]) for t in (q, k, v))  # [B, H, T, D]
+            scores = paddle.matmul(q * self.head_dim ** -0.5, k, transpose_y=True) + mask
+            weights = F.dropout(F.softmax(scores, axis=-1), self.dropout, training=self.training)
+            out = paddle.matmul(weights, v).transpose([0, 2, 1, 3])
+        return self.out_proj(out.reshape([0, 0, self.num_heads * self.head_dim]))
+
+
+class EncoderLayer(nn.Layer):
+    """Post-norm Transformer layer with nn.TransformerEncoderLayer's parameter names (self_attn, linear1,
+    linear2, norm1, norm2), created in its order, so a seed gives the same weights as that layer did."""
+
+    def __init__(self, c):
+        super().__init__()
+        hidden = c["hidden_size"]
+        self.self_attn = SelfAttention(hidden, c["num_attention_heads"], c["attention_probs_dropout_prob"])
+        self.linear1 = nn.Linear(hidden, c["intermediate_size"])
+        self.linear2 = nn.Linear(c["intermediate_size"], hidden)
+        self.norm1 = nn.LayerNorm(hidden, epsilon=1e-5)  # nn.TransformerEncoderLayer's epsilon
+        self.norm2 = nn.LayerNorm(hidden, epsilon=1e-5)
+        self.dropout1 = nn.Dropout(c["hidden_dropout_prob"])
+        self.dropout2 = nn.Dropout(c["hidden_dropout_prob"])
+        self.activation = getattr(F, c["hidden_act"])
+
+    def forward(self, x, mask):
+        x = self.norm1(x + self.dropout1(self.self_attn(x, mask)))
+        return self.norm2(x + self.dropout2(self.linear2(self.activation(self.linear1(x)))))
+
+
+class Encoder(nn.Layer):
+    def __init__(self, c):
+        super().__init__()
+        self.layers = nn.LayerList([EncoderLayer(c) for _ in range(c["num_hidden_layers"])])
+
+    def forward(self, x, mask):
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x
+
+
+def set_attention(model, kind):
+    """"sdpa" (F.scaled_dot_product_attention) or "plain" (matmul + softmax) in every layer of a model."""
+    if kind not in ATTENTION:
+        raise ValueError(f"attention {kind!r} is not one of {ATTENTION}")
+    for layer in model.sublayers():
+        if isinstance(layer, SelfAttention):
+            layer.attention = kind
+    return model
+
+
 class ErnieModel(nn.Layer):
     """The encoder: embeddings, post-norm Transformer layers, and the [CLS] pooler (dense + tanh).
 
-    Attention goes through nn.MultiHeadAttention (matmul + softmax): padding is an additive mask of
-    shape [batch, 1, 1, time] built from the ids, so neither padding nor a new length recompiles a
-    to_static graph (both dimensions stay free in the input spec)."""
+    Attention is F.scaled_dot_product_attention (or matmul + softmax, set_attention): padding is an
+    additive mask of shape [batch, 1, 1, time] built from the ids, so neither padding nor a new length
+    recompiles a to_static graph (both dimensions stay free in the input spec)."""
 
     def __init__(self, config):
         super().__init__()
         c = self.config = config
         self.pad_token_id = c["pad_token_id"]
         self.embeddings = ErnieEmbeddings(c)
-        layer = nn.TransformerEncoderLayer(
-            c["hidden_size"], c["num_attention_heads"], c["intermediate_size"], dropout=c["hidden_dropout_prob"],
-            activation=c["hidden_act"], attn_dropout=c["attention_probs_dropout_prob"], act_dropout=0)
-        self.encoder = nn.TransformerEncoder(layer, c["num_hidden_layers"])
+        self.encoder = Encoder(c)
         self.pooler = ErniePooler(c["hidden_size"])
         init = nn.initializer.TruncatedNormal(std=c["initializer_range"])
         for p in self.parameters():
@@ -84,7 +157,7 @@ class ErnieModel(nn.Layer):
         if token_type_ids is None:
             token_type_ids = paddle.zeros_like(ids)
         mask = (ids == self.pad_token_id).astype("float32").unsqueeze([1, 2]) * -1e4
-        sequence = self.encoder(self.embeddings(ids, token_type_ids), src_mask=mask)
+        sequence = self.encoder(self.embeddings(ids, token_type_ids), mask)
         return sequence, self.pooler(sequence)
 
 

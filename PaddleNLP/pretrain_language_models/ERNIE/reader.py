@@ -297,12 +297,35 @@ class ListDataset(paddle.io.Dataset):
         return self.examples[i]
 
 
+class MaskedCorpus(paddle.io.Dataset):
+    """The pre-training corpus, masked as it is read, so DataLoader workers do the masking. Its keys are
+    (example index, global step) pairs (ResumableBatchSampler(with_step=True) yields them): the example
+    is masked by a generator seeded by (seed, step, index), the same in any process and in a resumed
+    run, with single characters before step `knowledge_from` and whole spans from there on."""
+
+    def __init__(self, examples, tokenizer, seed=0, mask_prob=0.15, knowledge_from=0):
+        self.examples, self.tokenizer, self.seed, self.mask_prob = examples, tokenizer, seed, mask_prob
+        self.knowledge_from = knowledge_from
+
+    def __len__(self):
+        return len(self.examples)
+
+    def __getitem__(self, key):
+        index, step = key
+        ids, units = self.examples[index]
+        inputs, labels = mask_tokens(ids[None], units[None], np.random.default_rng((self.seed, step, index)),
+                                     self.tokenizer, step >= self.knowledge_from, self.mask_prob)
+        return inputs[0], labels[0]
+
+
 class ResumableBatchSampler(paddle.io.BatchSampler):
     """Shuffled batches (by seed and epoch), an equal share per rank; set_epoch(epoch, start_batch) starts
-    mid-epoch so that --resume neither repeats nor skips a batch. Eval sets come already sharded."""
+    mid-epoch so that --resume neither repeats nor skips a batch. Eval sets come already sharded.
+    with_step: each index comes as (index, global step of its batch), for MaskedCorpus."""
 
-    def __init__(self, num_samples, batch_size, shuffle=True, seed=0, shard=True):
+    def __init__(self, num_samples, batch_size, shuffle=True, seed=0, shard=True, with_step=False):
         self.num_samples, self.batch_size, self.shuffle, self.seed, self.shard = num_samples, batch_size, shuffle, seed, shard
+        self.with_step = with_step
         self.epoch, self.start_batch = 0, 0
 
     def set_epoch(self, epoch, start_batch=0):
@@ -317,7 +340,10 @@ class ResumableBatchSampler(paddle.io.BatchSampler):
         return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
 
     def __iter__(self):
-        yield from self._batches()[self.start_batch:]
+        batches = self._batches()
+        for k in range(self.start_batch, len(batches)):
+            step = self.epoch * len(batches) + k
+            yield [(i, step) for i in batches[k]] if self.with_step else batches[k]
 
     def __len__(self):
         return len(self._batches())

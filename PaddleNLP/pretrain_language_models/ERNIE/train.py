@@ -8,6 +8,8 @@ MSRA-style sequence labelling (see reader.py for every on-disk layout).
 
 Pre-training is masked LM in two stages, as ERNIE 1.0 does: the first --basic_masking_fraction of the
 steps mask single characters; the rest mask whole annotated phrases and entities (knowledge masking).
+The masking is done by the dataset (reader.MaskedCorpus, in the DataLoader workers with --num_workers),
+seeded by (seed, global step, example), so the step only sees ready tensors and --resume masks alike.
 Fine-tuning adds a head to the encoder; --pretrained loads the encoder from a pre-training run and
 reports the keys it skipped (the masked-LM head) and the ones it initialised (the new head).
 The optimizer is AdamW (weight decay off for biases and norms), linear warmup then linear decay, and
@@ -22,13 +24,12 @@ import os
 import shutil
 
 import utils  # first: it silences the warning `import paddle` prints
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 
 import reader
 from eval import KEY_METRIC, eval_loader, evaluate
-from model import CONFIG_FILE, MODELS, build_model, input_spec, make_config, save_config
+from model import ATTENTION, CONFIG_FILE, MODELS, build_model, input_spec, make_config, save_config, set_attention
 
 # task: (epochs, batch size, lr, max_seq_len) of the published ERNIE 1.0 recipes (pre-training: its
 # per-device batch and peak LR; it trained far longer than one epoch of any corpus here)
@@ -51,6 +52,8 @@ def get_args(argv=None):
     g.add_argument("--mask_prob", type=float, default=0.15, help="pre-training: share of the tokens masked")
     g.add_argument("--warmup_proportion", type=float, default=0.1, help="share of the steps with a linear LR warmup")
     g.add_argument("--weight_decay", type=float, default=0.01, help="AdamW weight decay (not on biases and norms)")
+    g.add_argument("--attention", choices=ATTENTION, default="sdpa",
+                   help="sdpa: F.scaled_dot_product_attention; plain: the same as matmul + softmax")
     g.add_argument("--save_interval", type=int, default=0, help="steps between checkpoints (0: each epoch's end)")
     args = utils.parse_args(parser, argv)
     for name, value in zip(("epochs", "batch_size", "lr", "max_seq_len"), RECIPES[args.task]):
@@ -143,30 +146,21 @@ def train_step(model, optimizer, scheduler, scaler, ids, targets, use_amp, amp_l
     return loss
 
 
-def make_batch(batch, step, args, tokenizer, total_steps):
-    """Tensors (ids, targets) for one step; pre-training masks here, with a generator seeded by the step
-    (so a resumed run masks as the unbroken run did), basic masking first, then knowledge masking."""
-    ids, targets = batch
-    if args.task != "pretrain":
-        return ids, targets
-    knowledge = step >= int(args.basic_masking_fraction * total_steps)
-    rng = np.random.default_rng((args.seed, step, utils.rank()))
-    inputs, labels = reader.mask_tokens(ids.numpy(), targets.numpy(), rng, tokenizer, knowledge, args.mask_prob)
-    return paddle.to_tensor(inputs), paddle.to_tensor(labels)
-
-
-def train_loader(args, examples):
-    sampler = reader.ResumableBatchSampler(len(examples), args.batch_size, shuffle=True, seed=args.seed)
-    return sampler, utils.make_loader(reader.ListDataset(examples), args, batch_sampler=sampler,
-                                      collate_fn=reader.collate)
+def train_loader(args, examples, tokenizer):
+    """(sampler, loader) of the training examples. Pre-training masks in the dataset (in the DataLoader
+    workers with --num_workers > 0): set loader.dataset.knowledge_from, the first knowledge-masking step."""
+    pretrain = args.task == "pretrain"
+    sampler = reader.ResumableBatchSampler(len(examples), args.batch_size, shuffle=True, seed=args.seed,
+                                           with_step=pretrain)
+    dataset = reader.MaskedCorpus(examples, tokenizer, args.seed, args.mask_prob) if pretrain else reader.ListDataset(examples)
+    return sampler, utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=reader.collate)
 
 
 def train_one_epoch(model, loader, optimizer, scheduler, scaler, logger, step, total_steps, epoch, args, use_amp,
-                    tokenizer, on_step=None):
+                    on_step=None):
     """Train over the loader (or until total_steps); returns the global step reached."""
     timer = utils.Timer()
-    for batch in loader:
-        ids, targets = make_batch(batch, step, args, tokenizer, total_steps)
+    for ids, targets in loader:
         reader_cost = timer.tick()
         loss = train_step(model, optimizer, scheduler, scaler, ids, targets, use_amp, args.amp if use_amp else "O1")
         step += 1
@@ -190,7 +184,7 @@ def main(argv=None):
     tokenizer = reader.Tokenizer.load(args.vocab_file)
     train_examples = reader.load_split(args.data_dir, args.task, "train", tokenizer, args.max_seq_len,
                                        args.skip_bad_samples)
-    sampler, loader = train_loader(args, train_examples)
+    sampler, loader = train_loader(args, train_examples, tokenizer)
     _, dev_loader = eval_loader(args, tokenizer, "dev")
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
@@ -199,6 +193,8 @@ def main(argv=None):
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
+    if args.task == "pretrain":
+        loader.dataset.knowledge_from = int(args.basic_masking_fraction * total_steps)
 
     config = make_config(args.model, len(tokenizer))
     if config["max_position_embeddings"] < args.max_seq_len:
@@ -210,7 +206,8 @@ def main(argv=None):
     pretrained = None
     if args.pretrained and state is None:  # before building: a wrong --model fails at once, not after a big build
         pretrained = check_pretrained(args.pretrained, config, args.vocab_file)
-    model = build_model(args.task, config, reader.num_classes(args.task, len(tokenizer)))
+    model = set_attention(build_model(args.task, config, reader.num_classes(args.task, len(tokenizer))),
+                          args.attention)
     if pretrained:
         load_pretrained(model, pretrained)
     optimizer, scheduler = build_optimizer(args, model, total_steps)
@@ -260,7 +257,7 @@ def main(argv=None):
             break
         sampler.set_epoch(epoch, start_batch=step - epoch * steps_per_epoch)
         step = train_one_epoch(train_model, loader, optimizer, scheduler, scaler, logger, step, total_steps, epoch,
-                               args, use_amp, tokenizer, on_step=periodic_checkpoint)
+                               args, use_amp, on_step=periodic_checkpoint)
         last = step >= total_steps
         checkpoint(step)  # before evaluating: an eval that fails does not lose the epoch
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):

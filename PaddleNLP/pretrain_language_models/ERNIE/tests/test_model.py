@@ -1,12 +1,13 @@
 """The published ERNIE 1.0 configuration builds with its exact parameter count; shapes of every head;
-padding never changes a prediction; a fixed batch is learned."""
+padding never changes a prediction; scaled_dot_product_attention equals the plain path; a fixed batch
+is learned."""
 import math
 
 import numpy as np
 import paddle
 import pytest
 
-from model import CONFIGS, build_model, make_config
+from model import CONFIGS, build_model, make_config, set_attention
 from train import task_loss
 
 
@@ -53,6 +54,30 @@ def test_shapes_and_padding_is_invisible(task, shape):
     padded = np.concatenate([ids, np.zeros((3, 4), dtype=ids.dtype)], axis=1)  # [PAD] is id 0
     again = model(paddle.to_tensor(padded)).numpy()
     np.testing.assert_allclose(again if task == "classify" else again[:, :7], out.numpy(), atol=1e-5)
+
+
+def test_sdpa_equals_the_plain_path_forward_and_backward():
+    """Same weights, a padded batch, eval mode: F.scaled_dot_product_attention and matmul + softmax give
+    the same outputs (max abs diff <= 1e-5) and the same gradients of every parameter."""
+    paddle.seed(4)
+    model = build_model("ner", make_config("ernie-demo", 50), 7)
+    model.eval()
+    rng = np.random.default_rng(4)
+    ids = rng.integers(5, 50, size=(4, 16))
+    ids[:, 0], ids[1, 9:], ids[3, 5:] = 1, 0, 0  # two padded rows
+    ids, weight = paddle.to_tensor(ids), paddle.to_tensor(rng.standard_normal([4, 16, 7]).astype("float32"))
+    outputs, grads = [], []
+    for kind in ("sdpa", "plain"):
+        set_attention(model, kind)
+        logits = model(ids)
+        (logits * weight).sum().backward()
+        outputs.append(logits.numpy())
+        grads.append({n: p.grad.numpy().copy() for n, p in model.named_parameters() if p.grad is not None})
+        model.clear_gradients()
+    assert np.abs(outputs[0] - outputs[1]).max() <= 1e-5
+    assert len(grads[0]) == len(grads[1]) >= 37 and "ernie.encoder.layers.0.self_attn.q_proj.weight" in grads[0]
+    for name, g in grads[0].items():
+        np.testing.assert_allclose(g, grads[1][name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_a_fixed_batch_is_learned():

@@ -148,3 +148,30 @@ def test_bio_chunks_and_f1_by_hand():
     result = counts.summary()
     assert result["precision"] == pytest.approx(1 / 2) and result["recall"] == pytest.approx(1 / 3)
     assert result["f1"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
+
+
+def test_masked_corpus_masks_by_step_and_index_and_the_sampler_names_the_step():
+    """The dataset masks (so DataLoader workers do it): item (index, step) depends on nothing else, so a
+    resumed run, or another process, masks alike; steps before knowledge_from cut spans, later ones not.
+    The sampler yields each index with its batch's global step, mid-epoch starts included."""
+    t = reader.Tokenizer(VOCAB + [chr(0x4e00 + i) for i in range(40)])
+    units = np.array([-100] + [1] * 4 + [0] * 3 + [2] * 3 + [0] * 4 + [3] * 4 + [0] * 5 + [-100])
+    ids = np.where(units >= 0, 20, 1)
+    corpus = reader.MaskedCorpus([(ids, units)] * 3, t, seed=7, knowledge_from=50)
+    first = corpus[(1, 60)]
+    again = reader.MaskedCorpus([(ids, units)] * 3, t, seed=7, knowledge_from=50)[(1, 60)]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not np.array_equal(corpus[(1, 61)][1], first[1]) or not np.array_equal(corpus[(2, 60)][1], first[1])
+    cut = whole = 0
+    for step in range(100):
+        masked = corpus[(0, step)][1] != reader.IGNORE
+        broken = any(0 < masked[units == s].sum() < (units == s).sum() for s in (1, 2, 3))
+        cut += broken and step < 50
+        whole += broken and step >= 50
+    assert cut > 5 and whole == 0
+    sampler = reader.ResumableBatchSampler(10, 4, seed=1, with_step=True)
+    sampler.set_epoch(2)
+    full = list(sampler)
+    assert [{s for _, s in b} for b in full] == [{6}, {7}, {8}]  # 3 batches an epoch: epoch 2 is steps 6-8
+    sampler.set_epoch(2, start_batch=1)
+    assert list(sampler) == full[1:]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, run_train, tiny
 
 pytestmark = pytest.mark.slow
 ENV = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"} | {"GLOG_minloglevel": "2"}
@@ -38,6 +38,19 @@ def test_two_ranks_train_and_evaluate_every_dev_example_once(demo_dir, tmp_path)
     with open(work / "output/smoke/classify/ernie-demo/metrics.jsonl") as f:
         evals = [r for r in map(json.loads, f) if "loss" not in r]
     assert evals[-1]["dev_samples"] == 60  # all of dev, split over the ranks, counted once
+
+
+def test_dataloader_workers_mask_as_the_main_process_does(demo_dir, tmp_path):
+    """Pre-training masks in the dataset: two DataLoader workers give the losses of no worker (the masks
+    depend on (seed, step, example) only), across the switch to knowledge masking at step 3 of 8."""
+    losses = []
+    for workers in ("0", "2"):
+        out = tmp_path / f"w{workers}"
+        run_train(tiny(demo_dir, "pretrain", out, "--max_steps", "8", "--log_interval", "2", "--eval_interval", "0",
+                       "--num_workers", workers))
+        with open(out / "ernie-demo" / "metrics.jsonl") as f:
+            losses.append({r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r})
+    assert sorted(losses[0]) == [2, 4, 6, 8] and losses[0] == losses[1]
 
 
 def test_exit_codes_and_one_line_errors(demo_dir, tmp_path):
