@@ -25,8 +25,8 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
 fi
 if [[ $DATA_DIR == data/demo || $SMOKE == 1 ]]; then
   # No pretrained weights offline: from scratch at 96 px (the demo pictures are 96-144 px), README.md.
-  EXTRA=(--image_size 96 --batch_size 16 --epochs 20 --lr 0.004 --warmup_steps 30 --lr_decay_epochs 16
-         --anchor_sampling 0 --eval_interval 5 --log_interval 10)
+  EXTRA=(--image_size 96 --batch_size 8 --epochs 10 --lr 0.008 --warmup_steps 20 --lr_decay_epochs 8
+         --anchor_sampling 0 --eval_interval 2 --log_interval 20)
 fi
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
