@@ -1,6 +1,6 @@
-"""Evaluate a trained run: the KITTI 3D AP of cars at IoU 0.7 on easy, moderate and hard (R11 and
-R40), of the final detections and of the stage-one proposals, on the test split (val when DATA_DIR
-has none).
+"""Evaluate a trained run: the KITTI 3D AP of cars at IoU 0.7 (and at the devkit's looser 0.5) on
+easy, moderate and hard (R11 and R40), of the final detections and of the stage-one proposals, on the
+test split (val when DATA_DIR has none).
 
     python eval.py                        the last run trained in output/, with its own settings
     python eval.py --split val            the split that picked best.pdparams (optimistic)
@@ -68,9 +68,13 @@ def score(split, found):
     """found: {frame index: (boxes, scores, proposal boxes, proposal scores)} -> AP dict."""
     indices = sorted(found)
     gts = [kitti_eval.label_frame(split.frames[i]["labels"]) for i in indices]
-    final = kitti_eval.average_precision(gts, [detection_frame(*found[i][:2], split.frames[i]) for i in indices])
-    props = kitti_eval.average_precision(gts, [detection_frame(*found[i][2:], split.frames[i]) for i in indices])
-    return {"final": final, "proposals": props, "frames": len(indices)}
+    finals = [detection_frame(*found[i][:2], split.frames[i]) for i in indices]
+    props = [detection_frame(*found[i][2:], split.frames[i]) for i in indices]
+    out = {"frames": len(indices)}
+    for iou, suffix in ((0.7, ""), (0.5, "@0.5")):  # 0.7: KITTI's car criterion; 0.5: its looser one
+        out["final" + suffix] = kitti_eval.average_precision(gts, finals, iou)
+        out["proposals" + suffix] = kitti_eval.average_precision(gts, props, iou)
+    return out
 
 
 def gather(items):
@@ -114,6 +118,7 @@ def summary(ap, which):
 def metrics_line(ap):
     parts = [f"{which}_{d}_R40={ap[which][d]['R40']:.2f}" for which in ("final", "proposals")
              for d in kitti_eval.DIFFICULTIES]
+    parts += [f"{which}_moderate_R40={ap[which]['moderate']['R40']:.2f}" for which in ("final@0.5", "proposals@0.5")]
     return "final metrics: " + " ".join(parts)
 
 
@@ -168,7 +173,7 @@ def main(argv=None):
     if args.baseline:
         ap, box = mean_car_baseline(reader.KittiSplit(args.data_dir, "train", True), split)
         print(f"mean-car baseline {np.round(box, 2).tolist()} on {ap['frames']} {name} frames: "
-              f"3D AP@0.7 R11/R40 {summary(ap, 'final')}", flush=True)
+              f"3D AP@0.7 R11/R40 {summary(ap, 'final')}; 3D AP@0.5 {summary(ap, 'final@0.5')}", flush=True)
         return ap
     model = load_trained_model(args, checkpoint)
     cfg = MODELS[args.model]
@@ -177,7 +182,8 @@ def main(argv=None):
     ap = evaluate(model, loader, split, cfg, results, args.skip_bad_samples)
     if utils.is_main_process():
         print(f"eval {args.model} ({checkpoint}) on {ap['frames']} {name} frames of {args.data_dir}, Car 3D AP@0.7 "
-              f"R11/R40: final {summary(ap, 'final')}; proposals {summary(ap, 'proposals')}; results in {results}")
+              f"R11/R40: final {summary(ap, 'final')}; proposals {summary(ap, 'proposals')}; at IoU 0.5: final "
+              f"{summary(ap, 'final@0.5')}; proposals {summary(ap, 'proposals@0.5')}; results in {results}")
         print(metrics_line(ap), flush=True)
     return ap
 

@@ -128,7 +128,7 @@ def main(argv=None):
     if args.split:
         ap = score(split, found)
         print(f"Car 3D AP@0.7 R11/R40 over {ap['frames']} {args.split} frames: final {summary(ap, 'final')}; "
-              f"proposals {summary(ap, 'proposals')}", flush=True)
+              f"proposals {summary(ap, 'proposals')}; at IoU 0.5: final {summary(ap, 'final@0.5')}", flush=True)
     print(f"wrote {len(found)} result files" + ("" if args.no_draw else " and BEV pictures") + f" to {args.save_dir}",
           flush=True)
     return found, ap

@@ -94,7 +94,8 @@ def main(argv=None):
         for p in model.rpn.parameters():
             p.stop_gradient = True
     params = [p for p in model.parameters() if not p.stop_gradient]
-    scheduler = paddle.optimizer.lr.OneCycleLR(args.lr, max(total_steps, 2), divide_factor=10.0,
+    # The cycle spans --epochs, so that --max_steps cuts a run short without changing its schedule.
+    scheduler = paddle.optimizer.lr.OneCycleLR(args.lr, max(steps_per_epoch * args.epochs, 2), divide_factor=10.0,
                                                end_learning_rate=args.lr / 10 * 1e-4, phase_pct=0.4)
     optimizer = paddle.optimizer.Adam(scheduler, parameters=params, weight_decay=args.weight_decay or None,
                                       grad_clip=paddle.nn.ClipGradByGlobalNorm(args.grad_clip))
@@ -183,12 +184,13 @@ def sync_gradients(params):
     two networks, outside any one forward()."""
     if utils.world_size() == 1:
         return
-    for p in params:
-        grad = p.grad if p.grad is not None else paddle.zeros_like(p)  # every rank joins every all-reduce
-        paddle.distributed.all_reduce(grad)
-        if p.grad is None:
-            p.grad = grad
-        grad.scale_(1.0 / utils.world_size())
+    with paddle.no_grad():
+        for p in params:
+            if p.grad is None:  # every rank joins every all-reduce, even without this gradient
+                p.grad = paddle.zeros_like(p)
+            grad = p.grad
+            paddle.distributed.all_reduce(grad)
+            grad.scale_(1.0 / utils.world_size())
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ def expected_counts(cfg):
     SA MLPs take their input's channels + 3 (xyz), FP MLPs the coarse level's and the skip's channels,
     conv + BN in the RPN, conv + bias in the RCNN, heads with a plain last layer."""
     r = cfg["rpn"]
-    total, channels, skip = 0, 0, [0]
+    channels = 3 if r.get("xyz_feature") else 0  # the lite model's input feature: each point's x, y, z
+    total, skip = 0, [channels]
     for mlps in r["mlps"]:
         total += sum(mlp([channels + 3] + m, True) for m in mlps)
         channels = sum(m[-1] for m in mlps)
@@ -61,7 +62,7 @@ def test_release_parameter_counts():
 def test_lite_parameter_counts():
     with paddle.LazyGuard():
         model = build_model("pointrcnn_lite")
-    assert (count(model.rpn), count(model.rcnn)) == (195_601, 55_631) == expected_counts(CONFIGS["pointrcnn_lite"])
+    assert (count(model.rpn), count(model.rcnn)) == (195_733, 55_631) == expected_counts(CONFIGS["pointrcnn_lite"])
 
 
 def test_output_shapes():

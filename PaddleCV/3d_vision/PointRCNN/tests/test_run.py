@@ -46,7 +46,7 @@ def test_eval_equals_infer_from_the_export_and_the_checkpoint(trained, tmp_path)
     _, dygraph = infer.main(["--output_dir", trained, "--split", "val", "--save_dir", str(tmp_path / "b"),
                              "--checkpoint", os.path.join(trained, MODEL, "best.pdparams"), "--no_draw"])
     for other in (exported, dygraph):
-        for which in ("final", "proposals"):
+        for which in ("final", "proposals", "final@0.5", "proposals@0.5"):
             for d in ("easy", "moderate", "hard"):
                 assert other[which][d]["R40"] == pytest.approx(ap[which][d]["R40"], abs=1e-6)
     results = os.path.join(trained, MODEL, "results_val")
@@ -74,11 +74,16 @@ def test_export_round_trip(trained):
         assert np.allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
-def test_stale_export_and_missing_checkpoint_are_refused(run_copy):
+def test_stale_export_and_missing_checkpoint_are_refused(run_copy, tmp_path):
     ckpt = os.path.join(run_copy, MODEL, "best.pdparams")
-    os.utime(ckpt, (os.path.getmtime(ckpt) + 100, os.path.getmtime(ckpt) + 100))
+    info_path = os.path.join(run_copy, MODEL, "inference", "export_info.json")
+    with open(info_path) as f:
+        info = json.load(f)
+    with open(info_path, "w") as f:  # the copy's export names the copy's checkpoint
+        json.dump(dict(info, checkpoint=ckpt), f)
+    os.utime(ckpt, (os.path.getmtime(ckpt) + 100, os.path.getmtime(ckpt) + 100))  # trained further since
     with pytest.raises(utils.CheckpointError, match="older than"):
-        infer.main(["--output_dir", run_copy, "--split", "val"])
+        infer.main(["--output_dir", run_copy, "--split", "val", "--save_dir", str(tmp_path)])
     with pytest.raises(utils.CheckpointError, match="no checkpoint at"):
         evaluation.main(["--output_dir", run_copy, "--checkpoint", str(ckpt) + ".gone"])
     other = build_model("pointrcnn")  # the release's widths do not fit the lite weights
