@@ -10,7 +10,7 @@ The tagging set marks the entities (PER, ORG, LOC, IOB2; every other token O). M
 say what the entity is ("Everyone was talking about Tovin ."), and its few labelled sentences mention only
 half of the entities (--labelled_share); the test sentences mention all of them. A tagger that learns only
 from the labelled set cannot know the type of a name it has not seen there; the frozen ELMo knows it from
-the pre-training documents: that is where pre-training helps.
+the pre-training documents: that is where pre-training can help.
 
 Output (--out_dir, default data/demo):
     training-monolingual.tokenized.shuffled/news.en-0000{1,2}-of-00100   documents: one sentence a line,

@@ -96,3 +96,12 @@ def test_batches_cover_every_sentence_once():
     sampler.set_epoch(0, start_batch=1)
     assert list(sampler) == list(reader.LengthBucketBatchSampler(lengths, 3, seed=1))[1:]
     assert sorted(i for b in reader.eval_batches(lengths, 4) for i in b) == list(range(10))
+
+
+def test_raw_text_is_words_or_with_chars_characters():
+    import infer
+    assert infer.split_line(" Tovin  works .\n", chars=False) == ["Tovin", "works", "."]
+    assert infer.split_line("他在 北京\n", chars=True) == ["他", "在", "北", "京"]
+    tags = ["PER-B", "O", "O", "ORG-B", "O"]
+    assert infer.show_chunks(["Tovin", "works", "for", "Besko", "."], tags, " ") == "Tovin/PER works for Besko/ORG ."
+    assert infer.show_chunks(list("他在北京"), ["r-B", "p-B", "LOC-B", "LOC-I"], "") == "他/r 在/p 北京/LOC"
