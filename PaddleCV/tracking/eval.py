@@ -33,10 +33,12 @@ def evaluate_sequences(make_tracker, sequences, protocols=("vot", "one_pass")):
     for i in utils.progress(mine, len(mine), "tracking"):
         seq = sequences[i]
         record = {"index": i, "length": len(seq)}
+        boxes = None
         if "one_pass" in protocols:
-            record.update(metrics.one_pass(trackers.track_one_pass(make_tracker(), seq, timing), seq.boxes))
-        if "vot" in protocols:
-            overlaps, inits, failures = metrics.run_vot(trackers.restarting(make_tracker(), seq, timing),
+            boxes = trackers.track_one_pass(make_tracker(), seq, timing)
+            record.update(metrics.one_pass(boxes, seq.boxes))
+        if "vot" in protocols:  # until its first failure, the VOT run is the one-pass run
+            overlaps, inits, failures = metrics.run_vot(trackers.restarting(make_tracker(), seq, timing, boxes),
                                                         len(seq), seq.boxes)
             record["vot"] = (overlaps.tolist(), inits, failures)
         records.append(record)
@@ -68,12 +70,12 @@ def siamfc_factory(network, width_adjust=None):
     return lambda: trackers.SiamFCTracker(embed, adjust)
 
 
-def tracker_factory(model_name, network):
+def tracker_factory(model_name, network, refine=True):
     if model_name == "SiamFC":
         return siamfc_factory(network)
     from tracker_atom import ATOMTracker
     network.eval()
-    return lambda: ATOMTracker(network)
+    return lambda: ATOMTracker(network, refine=refine)
 
 
 def baseline_factory(name):
@@ -90,6 +92,7 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
     parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
     parser.add_argument("--width", type=float, default=None, help="channel multiplier; None: the run's")
+    parser.add_argument("--image_size", type=int, default=None, help="ATOM's crop size; None: the run's")
     return parser
 
 
@@ -118,6 +121,8 @@ def build_parser():
     parser.add_argument("--baseline", choices=["static", "pixels"], default=None,
                         help="evaluate a trivial baseline instead of a trained run")
     parser.add_argument("--protocol", choices=["both", "vot", "one_pass"], default="both", help="which protocol(s)")
+    parser.add_argument("--no_refine", action="store_true",
+                        help="ATOM: the classifier's position with the last size, without the IoU-Net's refinement")
     parser.add_argument("--skip_bad_samples", action="store_true", help="leave out and count bad sequences")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
     parser.add_argument("--output", default=None, help="also write the figures as JSON here")
@@ -132,11 +137,11 @@ def main(argv=None):
     else:
         checkpoint = run_settings(args)
         args.test_dir = args.test_dir or "data/demo/vot2018"
-        name = f"{args.model} ({checkpoint})"
+        name = f"{args.model} ({checkpoint})" + (" without IoU refinement" if args.no_refine else "")
     utils.setup(args)
     sequences, skipped = reader.load_sequences(args.test_dir, "test", args.skip_bad_samples)
     make = baseline_factory(args.baseline) if args.baseline else tracker_factory(
-        args.model, load_trained_model(args, checkpoint))
+        args.model, load_trained_model(args, checkpoint), refine=not args.no_refine)
     protocols = ("vot", "one_pass") if args.protocol == "both" else (args.protocol,)
     result = evaluate_sequences(make, sequences, protocols)
     if utils.is_main_process():

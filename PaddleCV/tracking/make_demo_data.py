@@ -103,7 +103,7 @@ def fmt(values):
     return ",".join(f"{v:.2f}" for v in values)
 
 
-def make_demo_data(out_dir, num_train=24, num_val=4, num_test=6, length=(40, 70), size=128, seed=0):
+def make_demo_data(out_dir, num_train=24, num_val=4, num_test=6, length=(30, 50), size=128, seed=0):
     rng = np.random.default_rng(seed)
     splits = [("got10k/train", num_train), ("got10k/val", num_val), ("vot2018", num_test)]
     for split, count in splits:
@@ -126,11 +126,11 @@ def main():
     parser.add_argument("--num_train", type=int, default=24, help="training sequences (default: %(default)s)")
     parser.add_argument("--num_val", type=int, default=4, help="dev sequences (default: %(default)s)")
     parser.add_argument("--num_test", type=int, default=6, help="VOT-layout test sequences (default: %(default)s)")
-    parser.add_argument("--max_length", type=int, default=70, help="longest sequence (default: %(default)s)")
+    parser.add_argument("--max_length", type=int, default=50, help="longest sequence (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     args = parser.parse_args()
     make_demo_data(args.out_dir, args.num_train, args.num_val, args.num_test,
-                   (min(40, args.max_length), args.max_length), seed=args.seed)
+                   (min(30, args.max_length), args.max_length), seed=args.seed)
     print(f"wrote {args.num_train} training, {args.num_val} dev and {args.num_test} test sequences to {args.out_dir}")
 
 

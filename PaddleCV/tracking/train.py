@@ -8,8 +8,9 @@ Each step draws `--batch_size` pairs of frames at most `--max_gap` apart from th
 (reader.PairDataset). SiamFC: exemplar 127 / search 255 crops, the class-balanced logistic loss on the
 17x17 score map with positives within 16 px of the target; SGD momentum 0.9, weight decay 5e-4, LR
 1e-2 decaying exponentially to 1e-5 over the run (the release's recipe). ATOM: the IoU-Net regresses
-the IoU of jittered proposals (MSE), the ResNet18 backbone frozen as in the release, Adam LR 1e-3 x0.2
-every 15 epochs. best.pdparams is picked by the one-pass success AUC on DATA_DIR/val.
+the IoU of jittered proposals (MSE); Adam LR 1e-3 x0.2 every 15 epochs. The release freezes an
+ImageNet-pretrained ResNet18; nothing is downloaded here, so the backbone trains with the IoU-Net
+(from scratch, or from --pretrained, a ResNet18 state dict loaded into the backbone). best.pdparams is picked by the one-pass success AUC on DATA_DIR/val.
 """
 import argparse
 import os
@@ -29,6 +30,8 @@ def build_parser():
     g = parser.add_argument_group("tracking")
     g.add_argument("--test_dir", default="data/demo/vot2018", help="VOT2018-layout root eval.py reads (checked before step 1)")
     g.add_argument("--width", type=float, default=1.0, help="channel multiplier of the backbone (1.0: the release's)")
+    g.add_argument("--image_size", type=int, default=0,
+                   help="ATOM: crop size, a multiple of 16 (0: the release's 288)")
     g.add_argument("--pairs_per_epoch", type=int, default=0,
                    help="training pairs per epoch (0: 10 per training sequence)")
     g.add_argument("--max_gap", type=int, default=100, help="most frames between the two frames of a pair")

@@ -27,9 +27,9 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   [[ -f $TEST_DIR/list.txt ]] || python make_demo_data.py --out_dir data/demo
   # A CPU gets through the demo in minutes at half the release's channels (README.md).
   if [[ $MODEL == SiamFC ]]; then
-    EXTRA=(--width 0.5 --epochs 6 --batch_size 8 --pairs_per_epoch 320 --lr 0.01 --lr_end 0.0005 --log_interval 10 --eval_interval 2 --dev_sequences 2)
+    EXTRA=(--width 0.5 --epochs 3 --batch_size 8 --pairs_per_epoch 160 --lr 0.01 --lr_end 0.001 --log_interval 5 --eval_interval 3 --dev_sequences 2)
   else
-    EXTRA=(--width 0.5 --epochs 6 --batch_size 8 --pairs_per_epoch 320 --lr 0.001 --lr_step_epochs 4 --log_interval 10 --eval_interval 2 --dev_sequences 2)
+    EXTRA=(--width 0.25 --image_size 128 --epochs 3 --batch_size 8 --pairs_per_epoch 160 --lr 0.001 --lr_step_epochs 2 --log_interval 5 --eval_interval 3 --dev_sequences 2)
   fi
 fi
 TEST_DIR=${TEST_DIR:-data/VOT2018}

@@ -1,7 +1,8 @@
 """The model registry (--model NAME -> constructor) and what each model's run settings shape."""
+from models.atom import ATOM
 from models.siamfc import SiamFC
 
-MODELS = {"SiamFC": SiamFC}
+MODELS = {"SiamFC": SiamFC, "ATOM": ATOM}
 
 
 def build_model(name, **kwargs):
@@ -10,6 +11,8 @@ def build_model(name, **kwargs):
 
 def model_kwargs(args):
     """Constructor arguments from a run's settings."""
+    if args.model == "ATOM":
+        return {"width": args.width, "image_size": getattr(args, "image_size", None) or ATOM.image_size}
     return {"width": args.width}
 
 
@@ -19,6 +22,5 @@ def pair_config(args):
         return {"max_gap": args.max_gap, "exemplar_size": SiamFC.exemplar_size, "search_size": SiamFC.search_size,
                 "score_size": SiamFC.score_size, "total_stride": SiamFC.total_stride, "radius": 16,
                 "max_shift": 32, "scale_jitter": 0.05}
-    from models.atom import ATOM
-    return {"max_gap": args.max_gap, "image_size": ATOM.image_size, "search_area": ATOM.search_area,
-            "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals}
+    return {"max_gap": args.max_gap, "image_size": args.image_size or ATOM.image_size,
+            "search_area": ATOM.search_area, "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals}

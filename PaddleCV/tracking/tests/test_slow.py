@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import eval as evaluation
-from conftest import FOLDER, MODEL, tiny
+from conftest import FOLDER, tiny
 
 pytestmark = pytest.mark.slow
 
@@ -54,16 +54,17 @@ def test_two_ranks_evaluate_like_one(trained, demo):
     assert all(float(got[k]) == pytest.approx(v, abs=1e-4) or (v != v) for k, v in expected.items()), (got, one)
 
 
-def test_nproc_2_train_sh(demo, tmp_path):
-    """Two CPU processes (gloo) through train.sh: the run trains, evaluates and exports."""
+@pytest.mark.parametrize("model", ["SiamFC", "ATOM"])
+def test_nproc_2_train_sh(demo, tmp_path, model):
+    """Two CPU processes (gloo) through train.sh: the run trains, evaluates and (SiamFC) exports."""
     out = str(tmp_path / "two")
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
-    env.update(NPROC="2", DATA_DIR=os.path.join(demo, "got10k"), TEST_DIR=os.path.join(demo, "vot2018"))
-    run = subprocess.run(["bash", "train.sh", "--width", "0.25", "--batch_size", "1", "--pairs_per_epoch", "4",
+    env.update(NPROC="2", MODEL=model, DATA_DIR=os.path.join(demo, "got10k"), TEST_DIR=os.path.join(demo, "vot2018"))
+    run = subprocess.run(["bash", "train.sh", "--width", "0.25", "--image_size", "64", "--batch_size", "1", "--pairs_per_epoch", "4",
                           "--epochs", "1", "--num_workers", "0", "--log_interval", "1", "--output_dir", out],
                          cwd=FOLDER, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "final metrics: auc=" in run.stdout
-    with open(os.path.join(out, MODEL, "metrics.jsonl")) as f:
+    with open(os.path.join(out, model, "metrics.jsonl")) as f:
         assert [r["step"] for r in map(json.loads, f) if "loss" in r] == [1, 2]  # 4 pairs, 2 ranks of batch 1
-    assert os.path.isfile(os.path.join(out, MODEL, "inference", "model.pdiparams"))
+    assert os.path.isfile(os.path.join(out, model, "inference", "model.pdiparams")) == (model == "SiamFC")

@@ -1,0 +1,113 @@
+"""ATOM: exact parameter counts, PrRoIPool against a brute-force numeric integral (values and box
+gradients), learning on a fixed batch, and one tracked frame."""
+import math
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+import reader
+from models import build_model
+from models.atom import prroi_pool
+from tracker_atom import ATOMTracker
+
+
+def count(layer, trainable=True):
+    return sum(math.prod(p.shape) for p in layer.parameters() if (not p.stop_gradient) == trainable)
+
+
+def test_atom_release_configuration():
+    with paddle.LazyGuard():
+        model = build_model("ATOM", width=1.0)
+    # ResNet18 up to layer3: conv1 9,408 + bn1 128 + layer1 147,968 + layer2 525,568 + layer3 2,099,712
+    assert count(model.backbone) == 2_782_784
+    # the release's AtomIouNet at input_dim (128, 256), pred_input_dim = pred_inter_dim = (256, 256)
+    assert count(model.iou_net) == 5_595_521
+
+
+def bilinear(feature, x, y):
+    """The bilinear interpolant of a [C, H, W] map (zero outside) at points x, y."""
+    _, h, w = feature.shape
+    ky = np.maximum(0, 1 - np.abs(y[None] - np.arange(h)[:, None]))  # [H, n]
+    kx = np.maximum(0, 1 - np.abs(x[None] - np.arange(w)[:, None]))  # [W, n]
+    return np.einsum("chw,hn,wn->cn", feature, ky, kx)
+
+
+def brute_force(feature, roi, scale, out_h, out_w, n=120):
+    x1, y1, x2, y2 = np.asarray(roi, np.float64) * scale
+    out = np.zeros((feature.shape[0], out_h, out_w))
+    for p in range(out_h):
+        for q in range(out_w):
+            u = (np.arange(n) + 0.5) / n  # midpoint rule
+            xs = x1 + (q + u) * (x2 - x1) / out_w
+            ys = y1 + (p + u) * (y2 - y1) / out_h
+            X, Y = np.meshgrid(xs, ys)
+            out[:, p, q] = bilinear(feature, X.ravel(), Y.ravel()).mean(1)
+    return out
+
+
+def test_prroi_pool_is_the_exact_integral():
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(2, 3, 6, 7)).astype(np.float32)
+    rois = np.array([[3.1, 2.2, 30.5, 40.3], [-5.0, -3.0, 20.0, 12.0], [10.0, 9.0, 61.0, 50.0]], np.float32)
+    index = [1, 0, 1]
+    got = prroi_pool(paddle.to_tensor(f), paddle.to_tensor(rois), paddle.to_tensor(index), 1 / 8, 2, 3).numpy()
+    for r in range(3):
+        np.testing.assert_allclose(got[r], brute_force(f[index[r]], rois[r], 1 / 8, 2, 3), atol=2e-4)
+
+
+def test_prroi_pool_gradient_in_the_box():
+    """d(pooled)/d(x2) against a central difference of the brute-force integral."""
+    rng = np.random.default_rng(1)
+    f = rng.normal(size=(1, 2, 5, 5)).astype(np.float32)
+    roi = paddle.to_tensor([[4.0, 6.0, 25.0, 30.0]], stop_gradient=False)
+    out = prroi_pool(paddle.to_tensor(f), roi, paddle.to_tensor([0]), 1 / 8, 1, 1)
+    grad = paddle.grad(out.sum(), roi)[0].numpy()[0, 2]
+    eps = 0.05
+    hi = brute_force(f[0], [4, 6, 25 + eps, 30], 1 / 8, 1, 1).sum()
+    lo = brute_force(f[0], [4, 6, 25 - eps, 30], 1 / 8, 1, 1).sum()
+    assert grad == pytest.approx((hi - lo) / (2 * eps), abs=2e-3)
+
+
+def atom_batch(demo, image_size=64):
+    sequences, _ = reader.load_sequences(os.path.join(demo, "got10k"), "train")
+    cfg = {"max_gap": 5, "image_size": image_size, "search_area": 5.0, "center_jitter": 0.5, "num_proposals": 8}
+    ds = reader.PairDataset(sequences, "atom", 4, seed=0, cfg=cfg)
+    return [paddle.to_tensor(np.stack(f)) for f in zip(*[ds[i] for i in range(4)])]
+
+
+def test_atom_pairs_and_iou_targets(demo):
+    ref, test, ref_box, proposals, iou = atom_batch(demo)
+    assert ref.shape == [4, 3, 64, 64] and proposals.shape == [4, 8, 4] and iou.shape == [4, 8]
+    assert 0 <= float(iou.min()) and float(iou.max()) <= 1 and float(iou.std()) > 0.05
+    # the reference box sits at the crop centre, sqrt(w h) a fifth of the crop (up to the centre jitter)
+    assert (ref_box[:, 2] * ref_box[:, 3]).sqrt().numpy() == pytest.approx(np.full(4, 64 / 5), rel=1e-3)
+
+
+def test_atom_iou_loss_drops_on_a_fixed_batch(demo):
+    paddle.seed(0)
+    batch = atom_batch(demo)
+    model = build_model("ATOM", width=0.25, image_size=64)
+    opt = paddle.optimizer.Adam(1e-3, parameters=model.parameters())
+    history = []
+    for _ in range(12):
+        loss = model.loss(batch)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        history.append(loss.item())
+    assert min(history[-3:]) < 0.3 * history[0], history
+
+
+def test_atom_tracker_runs_a_frame(demo):
+    paddle.seed(0)
+    model = build_model("ATOM", width=0.25, image_size=64)
+    model.eval()
+    seq = reader.load_sequences(os.path.join(demo, "vot2018"), "test")[0][1]
+    tracker = ATOMTracker(model)
+    tracker.init(reader.load_frame(seq.frames[0]), seq.boxes[0])
+    # layer3 is 4x4 at 64 px: the PCA projection keeps the 16 components 16 positions have (64 at 288 px)
+    assert tracker.filter.shape == [1, 16, 4, 4] and tracker.projection.shape == [16, 64]
+    box = tracker.update(reader.load_frame(seq.frames[1]))
+    assert box.shape == (4,) and np.isfinite(box).all() and len(tracker.samples) == 5
