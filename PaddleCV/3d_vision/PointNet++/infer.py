@@ -156,7 +156,7 @@ def main(argv=None):
                       flush=True)
                 if picture:
                     present = [c for c in range(len(names)) if counts[c]]
-                    draw_bev(points[:, :3], PALETTE[p], f"{name}: predicted classes", picture,
+                    draw_bev(points[:, :3], PALETTE[p], f"{os.path.basename(name)}: predicted classes", picture,
                              legend=[(names[c], PALETTE[c]) for c in present])
             images += picture is not None
     metrics = None
