@@ -35,7 +35,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
     CycleGAN) EXTRA=(--epochs 8 --batch_size 4 --gf_dim 16 --df_dim 16 --n_blocks 6 --sample_interval 100 --log_interval 20) ;;
     StarGAN) EXTRA=(--epochs 4 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --n_blocks 2 --n_layers 4
                     --n_critic 2 --sample_interval 100 --log_interval 20) ;;
-    AttGAN|STGAN) EXTRA=(--epochs 4 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --dfc_dim 128 --n_layers 4
+    AttGAN|STGAN) EXTRA=(--epochs 2 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --dfc_dim 128 --n_layers 4
                     --n_critic 2 --sample_interval 100 --log_interval 20) ;;
   esac
   if [[ ${MODEL:-CGAN} == Pix2Pix ]]; then DATA_DIR=$DATA_DIR/edges2shapes; fi
