@@ -1,0 +1,100 @@
+"""RetinaNet as PaddleDetection's retinanet_r50_fpn_1x_coco: ResNet50 res3-res5, FPN P3-P5 plus P6,
+P7 by stride-2 convs (P6 on P5's output), four 3x3 convs of 256 with ReLU in each of the class and
+box towers (shared over levels), 9 anchors per place (3 octave scales x 3 aspect ratios, base size
+4 x stride), sigmoid focal loss (alpha 0.25, gamma 2; `paddle.nn.functional.sigmoid_focal_loss`)
+and an L1 box loss, both over the positives' count; anchors IoU >= 0.5 positive, < 0.4 negative,
+each gt's best anchors positive. Test: sigmoid scores over all levels, multi-class NMS (score 0.05,
+IoU 0.5, 100 kept; PaddleDetection first keeps each level's 1000 best, this keeps each class's 1000
+best over all levels).
+"""
+import math
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+from paddle import _C_ops
+
+from .boxes import base_anchors, decode, encode, grid_anchors, match
+from .rcnn import FPN
+from .resnet import ResNet
+
+
+class RetinaNet(nn.Layer):
+    def __init__(self, num_classes=80, depth=50, width=1.0, fpn_channels=256, freeze_at=0, freeze_norm=True,
+                 score_threshold=0.05, nms_threshold=0.5, keep_top_k=100, nms_top_k=1000):
+        super().__init__()
+        self.num_classes = num_classes
+        self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
+        self.keep_top_k, self.nms_top_k = keep_top_k, nms_top_k
+        self.backbone = ResNet(depth, width, return_idx=[1, 2, 3], freeze_at=freeze_at, freeze_norm=freeze_norm)
+        self.neck = FPN(self.backbone.out_channels, fpn_channels, extra="conv", num_extra=2)
+        self.strides = [8, 16, 32, 64, 128]
+        for i, stride in enumerate(self.strides):
+            sizes = [4 * stride * 2 ** (k / 3) for k in range(3)]
+            self.register_buffer(f"anchors{i}", paddle.to_tensor(base_anchors(sizes, [0.5, 1.0, 2.0])),
+                                 persistable=False)
+        a = 9
+        init = paddle.ParamAttr(initializer=nn.initializer.Normal(std=0.01))
+
+        def tower():
+            layers = []
+            for _ in range(4):
+                layers += [nn.Conv2D(fpn_channels, fpn_channels, 3, padding=1, weight_attr=init), nn.ReLU()]
+            return nn.Sequential(*layers)
+        self.cls_tower, self.reg_tower = tower(), tower()
+        prior = -math.log((1 - 0.01) / 0.01)
+        self.cls = nn.Conv2D(fpn_channels, a * num_classes, 3, padding=1, weight_attr=init,
+                             bias_attr=paddle.ParamAttr(initializer=nn.initializer.Constant(prior)))
+        self.reg = nn.Conv2D(fpn_channels, a * 4, 3, padding=1, weight_attr=init)
+
+    def forward(self, image, im_shape, scale_factor, targets=None):
+        feats = self.neck(self.backbone(image))
+        n = paddle.shape(image)[0]
+        logits, deltas, anchors = [], [], []
+        for i, f in enumerate(feats):
+            logits.append(self.cls(self.cls_tower(f)).transpose([0, 2, 3, 1]).reshape([n, -1, self.num_classes]))
+            deltas.append(self.reg(self.reg_tower(f)).transpose([0, 2, 3, 1]).reshape([n, -1, 4]))
+            anchors.append(grid_anchors(f, self.strides[i], getattr(self, f"anchors{i}")).reshape([-1, 4]))
+        logits, deltas, anchors = paddle.concat(logits, 1), paddle.concat(deltas, 1), paddle.concat(anchors)
+        if self.training:
+            return self.losses(logits, deltas, anchors, targets)
+        boxes = decode(deltas, anchors.unsqueeze(0))
+        h, w = im_shape[:, 0].reshape([-1, 1]), im_shape[:, 1].reshape([-1, 1])
+        boxes = paddle.stack([paddle.minimum(paddle.clip(boxes[..., 0], min=0), w),
+                              paddle.minimum(paddle.clip(boxes[..., 1], min=0), h),
+                              paddle.minimum(paddle.clip(boxes[..., 2], min=0), w),
+                              paddle.minimum(paddle.clip(boxes[..., 3], min=0), h)], -1)
+        scores = F.sigmoid(logits).transpose([0, 2, 1])
+        rows, _, counts = _C_ops.multiclass_nms3(boxes, scores, None, self.score_threshold, self.nms_top_k,
+                                                 self.keep_top_k, self.nms_threshold, False, 1.0, -1)
+        scale = paddle.repeat_interleave(scale_factor, counts, axis=0)
+        box = rows[:, 2:] / paddle.concat([scale[:, 1:2], scale[:, 0:1], scale[:, 1:2], scale[:, 0:1]], 1)
+        return paddle.concat([rows[:, :2], box], 1), counts
+
+    def losses(self, logits, deltas, anchors, targets):
+        all_anchors = anchors.numpy()
+        labels, keep, fg_rows, tgt = [], [], [], []
+        m = len(all_anchors)
+        for i, (gt, lab) in enumerate(zip(targets["gt_boxes"], targets["gt_labels"])):
+            best, flags, _ = match(all_anchors, gt, 0.5, 0.4, True)
+            onehot = np.zeros((m, self.num_classes), np.float32)
+            fg = np.where(flags == 1)[0]
+            if len(fg):
+                onehot[fg, lab[best[fg]]] = 1
+                tgt.append(encode(gt[best[fg]], all_anchors[fg]))
+            labels.append(onehot)
+            keep.append(np.where(flags >= 0)[0] + i * m)
+            fg_rows.append(fg + i * m)
+        keep, fg_rows = np.concatenate(keep), np.concatenate(fg_rows)
+        num_pos = paddle.to_tensor(max(len(fg_rows), 1), "float32")
+        flat = logits.reshape([-1, self.num_classes])
+        target = paddle.to_tensor(np.concatenate(labels)[keep])
+        cls = F.sigmoid_focal_loss(paddle.gather(flat, paddle.to_tensor(keep)), target, normalizer=num_pos,
+                                   alpha=0.25, gamma=2.0, reduction="sum")
+        if len(fg_rows):
+            pred = paddle.gather(deltas.reshape([-1, 4]), paddle.to_tensor(fg_rows))
+            reg = (pred - paddle.to_tensor(np.concatenate(tgt))).abs().sum() / num_pos
+        else:
+            reg = (deltas * 0).sum()
+        return {"loss_cls": cls, "loss_reg": reg}
