@@ -74,7 +74,8 @@ def make_picture(rng):
         s = rng.uniform(10, 48)
         x, y = rng.uniform(0, w - s), rng.uniform(0, h - s)
         fill = skin(rng) if rng.random() < 0.5 else tuple(int(v) for v in rng.uniform(0, 255, 3))
-        (draw.ellipse if rng.random() < 0.6 else draw.rectangle)([x, y, x + s * rng.uniform(0.6, 1.2), y + s], fill=fill)
+        shape = draw.ellipse if rng.random() < 0.6 else draw.rectangle
+        shape([x, y, x + s * rng.uniform(0.6, 1.2), y + s], fill=fill)
     faces = []
     count = 0 if rng.random() < 0.08 else int(rng.integers(1, 6))
     for _ in range(count * 4):

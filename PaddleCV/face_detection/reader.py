@@ -33,7 +33,7 @@ from paddle.io.dataloader.collate import default_collate_fn
 
 import anchors
 
-MEAN = np.array([123.0, 117.0, 104.0], dtype=np.float32)  # the recipes' normalisation (BGR-free, RGB order)
+MEAN = np.array([123.0, 117.0, 104.0], dtype=np.float32)  # the recipes' mean colour, RGB
 STD = 127.502231
 FIELDS = "x y w h blur expression illumination invalid occlusion pose"
 

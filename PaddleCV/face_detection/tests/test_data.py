@@ -40,7 +40,8 @@ def test_invalid_faces_and_zero_count_entries(tmp_path):
     os.makedirs(os.path.join(root, "wider_face_split"))
     from PIL import Image
     for name in ("a", "b"):
-        Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(os.path.join(root, "WIDER_train", "images", "0--Parade", f"{name}.jpg"))
+        path = os.path.join(root, "WIDER_train", "images", "0--Parade", f"{name}.jpg")
+        Image.fromarray(np.full((40, 40, 3), 128, np.uint8)).save(path)
     with open(reader.gt_file(root, "train"), "w") as f:
         f.write("0--Parade/a.jpg\n3\n1 2 10 12 0 0 0 0 0 0 \n5 5 0 0 0 0 0 1 0 0 \n20 20 8 9 2 0 0 1 1 0 \n"
                 "0--Parade/b.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n")
@@ -147,21 +148,24 @@ def test_non_utf8_annotation_names_file_and_line(demo, tmp_path):
 
 
 def test_data_anchor_sampling_resizes_a_face_to_an_anchor_scale():
+    """A 40 px face (nearest anchor 32 px, index 1 of 16 ... 512) is rescaled to a target anchor of
+    index 0, 1 or 2 (16, 32 or 64 px), i.e. to a size in [8, 128] px, inside a 128 px window."""
     rng = np.random.default_rng(0)
     image = np.full((200, 300, 3), 90, np.uint8)
-    face = np.array([[100, 50, 140, 90]], np.float32)  # 40 px: nearest anchor 32 (index 1 of 16..512)
+    face = np.array([[100, 50, 140, 90]], np.float32)
     sizes = MODELS["pyramidbox"].anchor_sizes
+    assert sizes == [16, 32, 64, 128, 256, 512]
     seen = []
-    for _ in range(40):
+    for _ in range(60):
         out, boxes = reader.data_anchor_sampling(image, face, rng, sizes, 128)
         assert out.shape == (128, 128, 3)
         assert len(boxes) == 1  # the chosen face's centre is always inside the window
-        side = boxes[0, 2:] - boxes[0, :2]
         assert (boxes >= 0).all() and (boxes <= 128).all()
-        seen.append(np.sqrt((face[0, 2] - face[0, 0]) ** 2) * out.shape[0] / 128)
-        full = np.sqrt(np.prod(side))
-        assert full <= 2 * 64 + 1  # target anchor index at most nearest + 1 (64 px): at most 2 x 64
-    assert len(seen) == 40
+        side = boxes[0, 2:] - boxes[0, :2]
+        if (boxes[0, :2] > 0).all() and (boxes[0, 2:] < 128).all():  # not clipped by the window
+            seen.append(float(np.sqrt(np.prod(side))))
+    assert 8 - 0.5 <= min(seen) and max(seen) <= 128 + 0.5, seen
+    assert min(seen) < 24 and max(seen) > 48  # small and large targets both drawn
 
 
 def test_head_boxes_grow_the_face_by_half_each_side():
