@@ -15,6 +15,7 @@ import os
 import utils
 import paddle
 
+import pretrained
 import reader
 from models import MODELS, build_model
 
@@ -38,7 +39,8 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
                         help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
-    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--checkpoint", "--pretrained", default=None,
+                        help=checkpoint_help + "; a PaddleClas 2.6 .pdparams of MODEL is converted (pretrained.py)")
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     parser.add_argument("--image_size", type=int, default=None, help="crop size; None: the run's")
     parser.add_argument("--num_classes", type=int, default=None,
@@ -70,7 +72,7 @@ def default_checkpoint(output_dir, model):
 
 def load_trained_model(args, checkpoint):
     model = build_model(args.model, num_classes=args.num_classes)
-    utils.load_model(model, checkpoint)
+    pretrained.load(model, args.model, checkpoint, strict=True)
     model.eval()
     return model
 

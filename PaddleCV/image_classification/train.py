@@ -16,6 +16,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 from eval import evaluate
 from models import MODELS, build_model
@@ -140,7 +141,7 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, num_classes=args.num_classes)
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.model, args.pretrained, strict=False)
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
     optimizer = paddle.optimizer.Momentum(

@@ -1,0 +1,88 @@
+"""pretrained.py without PaddleClas: a hand-made suite-style state dict (the suite's key names are
+only needed for the classifier, which is what marks a PaddleClas file) loads, and an unmapped key or
+a wrong shape is a CheckpointError naming the key. tools/check_pretrained.py (slow tier) runs the
+real suite."""
+import numpy as np
+import paddle
+import pytest
+
+import pretrained
+import utils
+from models import build_model
+
+NAME = "SqueezeNet1_1"
+
+
+def suite_style(model):
+    """Our tensors under made-up suite names, the classifier under PaddleClas's (`_conv9`)."""
+    items = list(model.state_dict().items())
+    state = {f"layer{i}.{k.rsplit('.', 1)[1]}": v.numpy() + 1 for i, (k, v) in enumerate(items[:-2])}
+    state["_conv9.weight"] = items[-2][1].numpy() + 1
+    state["_conv9.bias"] = items[-1][1].numpy() + 1
+    return state
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_model(NAME, num_classes=4)
+
+
+def test_suite_file_converted_exactly(model, tmp_path):
+    state = suite_style(model)
+    path = str(tmp_path / "suite.pdparams")
+    paddle.save(state, path)
+    target = build_model(NAME, num_classes=4)
+    pretrained.load(target, NAME, path, strict=True)
+    for (key, value), expected in zip(target.state_dict().items(), state.values()):
+        np.testing.assert_array_equal(value.numpy(), expected, err_msg=key)
+    assert target.classifier[0].mode == "downscale_in_infer"  # PaddleClas's SqueezeNet dropout
+
+
+def test_unmapped_key_and_wrong_shape_name_the_key(model, tmp_path):
+    state = suite_style(model)
+    state["extra_layer.weight"] = np.zeros([3], "float32")
+    path = str(tmp_path / "extra.pdparams")
+    paddle.save(state, path)
+    with pytest.raises(utils.CheckpointError, match="not mapped: extra_layer.weight"):
+        pretrained.load(build_model(NAME, num_classes=4), NAME, path, strict=True)
+
+    state = suite_style(model)
+    state["layer0.weight"] = np.zeros([5, 3, 3, 3], "float32")
+    paddle.save(state, path)
+    with pytest.raises(utils.CheckpointError, match=r"layer0.weight: \[5, 3, 3, 3\] in the file"):
+        pretrained.load(build_model(NAME, num_classes=4), NAME, path, strict=True)
+
+    # A 1000-class PaddleClas file into a 4-class model: an error in eval, the new head in train.
+    state = suite_style(build_model(NAME, num_classes=10))
+    paddle.save(state, path)
+    with pytest.raises(utils.CheckpointError, match=r"_conv9.weight: \[10, 512, 1, 1\] in the file"):
+        pretrained.load(build_model(NAME, num_classes=4), NAME, path, strict=True)
+    target = build_model(NAME, num_classes=4)
+    pretrained.load(target, NAME, path, strict=False)
+    np.testing.assert_array_equal(target.state_dict()["features.0.weight"].numpy(), state["layer0.weight"])
+
+
+def test_own_checkpoint_and_foreign_file(model, tmp_path):
+    path = str(tmp_path / "ours.pdparams")
+    paddle.save(model.state_dict(), path)
+    target = build_model(NAME, num_classes=4)
+    pretrained.load(target, NAME, path, strict=True)
+    np.testing.assert_array_equal(target.state_dict()["features.0.weight"].numpy(),
+                                  model.state_dict()["features.0.weight"].numpy())
+    assert target.classifier[0].mode == "upscale_in_train"
+    paddle.save({"something.weight": np.zeros([2], "float32")}, path)
+    with pytest.raises(utils.CheckpointError, match="neither SqueezeNet1_1's weights nor PaddleClas's"):
+        pretrained.load(target, NAME, path, strict=True)
+
+
+def test_senet_se_linear_becomes_1x1_conv():
+    linear = np.arange(6, dtype="float32").reshape(3, 2)  # PaddleClas Linear: [in 3, out 2]
+    conv = pretrained._senet_linear_to_conv("bb_0_0.scale.squeeze.weight", linear)
+    assert conv.shape == (2, 3, 1, 1) and conv[1, 2, 0, 0] == linear[2, 1]
+    assert pretrained._senet_linear_to_conv("bb_0_0.conv0._conv.weight", linear) is linear
+
+
+def test_shufflenet_order_puts_the_shortcut_last():
+    keys = ["_conv1._conv.weight", "2_1._conv_dw_1._conv.weight", "2_1._conv_linear_1._conv.weight",
+            "2_1._conv_pw_2._conv.weight", "2_1._conv_dw_2._conv.weight", "2_1._conv_linear_2._conv.weight"]
+    assert pretrained._shufflenet_order(keys) == [keys[0]] + keys[3:] + keys[1:3]

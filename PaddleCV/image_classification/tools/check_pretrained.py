@@ -1,0 +1,120 @@
+"""Prove that PaddleClas 2.6 weights give our models the suite's outputs.
+
+    bash tools/suite_env.sh                      # once: .suite_venv with paddleclas 2.6.0 (no deps)
+    .suite_venv/bin/python tools/check_pretrained.py --model ResNet50
+    .suite_venv/bin/python tools/check_pretrained.py --all      # the 18 catalogue models
+
+Per model: PaddleClas's model with random weights (fixed seed; BatchNorm scales, shifts and running
+statistics randomised too, so they are checked) is saved with paddle.save(state_dict) as the suite
+saves its .pdparams; that file is loaded into ours through --pretrained's code path (pretrained.load,
+strict); both run in eval mode on the same random batch, and the largest absolute difference of the
+logits must be <= --tol. Exit 1 if a model fails, 4 if a file does not map.
+"""
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, FOLDER)
+
+import utils  # noqa: E402
+
+# The catalogue rows of the top-level README (ShuffleNetV2 is x1_0); PaddleClas uses the same names.
+CATALOGUE = ["AlexNet", "VGG19", "GoogLeNet", "ResNet50", "ResNet200_vd", "InceptionV4", "MobileNetV1",
+             "MobileNetV2", "SENet154_vd", "ShuffleNetV2_x1_0", "EfficientNetB0", "Xception71", "DPN107",
+             "MobileNetV3_small_x1_0", "DarkNet53", "DenseNet161", "ResNeXt152_vd_64x4d", "SqueezeNet1_1"]
+
+
+def suite_backbones():
+    """ppcls.arch.backbone from the installed paddleclas (`import paddleclas` itself needs faiss)."""
+    spec = importlib.util.find_spec("paddleclas")
+    if spec is None:
+        raise utils.CheckpointError("paddleclas is not installed here; run `bash tools/suite_env.sh` and use "
+                                    ".suite_venv/bin/python")
+    sys.path.insert(0, os.path.dirname(spec.origin))
+    from ppcls.utils import logger
+    logger.init_logger()
+    import ppcls.arch.backbone as backbone
+    return backbone
+
+
+def randomise(layer, seed):
+    """Random BatchNorm scale/shift/statistics and biases (the suite initialises them to constants)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    for name, tensor in layer.state_dict().items():
+        if len(tensor.shape) != 1:
+            continue
+        if name.endswith("_variance"):
+            value = rng.uniform(0.5, 1.5, tensor.shape)
+        elif name.endswith(".weight") or name.endswith(".scale"):
+            value = rng.uniform(0.8, 1.2, tensor.shape)
+        else:  # biases, shifts, running means
+            value = rng.normal(0, 0.1, tensor.shape)
+        tensor.set_value(value.astype(tensor.numpy().dtype))
+
+
+def check(name, batch, image_size, seed):
+    import numpy as np
+    import paddle
+    import pretrained
+    from models import MODELS, build_model
+    backbone = suite_backbones()
+    paddle.seed(seed)
+    theirs = getattr(backbone, name)()
+    randomise(theirs, seed)
+    theirs.eval()
+    ours = build_model(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"{name}_pretrained.pdparams")
+        paddle.save(theirs.state_dict(), path)
+        pretrained.load(ours, name, path, strict=True)
+    ours.eval()
+    size = image_size or MODELS[name].input_size
+    x = paddle.to_tensor(np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype("float32"))
+    with paddle.no_grad():
+        a = theirs(x)
+        b = ours(x)
+    a = a[0] if isinstance(a, (list, tuple)) else a  # GoogLeNet: PaddleClas returns [main, aux1, aux2]
+    a, b = a.numpy(), b.numpy()
+    diff = float(np.abs(a - b).max())
+    return diff, float(np.abs(a).max())
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", nargs="+", default=[], help="model name(s), as in --help of train.py")
+    parser.add_argument("--all", action="store_true", help="every catalogue model: " + ", ".join(CATALOGUE))
+    parser.add_argument("--batch_size", type=int, default=2, help="images in the random batch")
+    parser.add_argument("--image_size", type=int, default=None, help="input size; None: the model's (224 or 299)")
+    parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed absolute logit difference")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
+    args = parser.parse_args(argv)
+    names = CATALOGUE if args.all else args.model
+    if not names:
+        parser.error("give --model NAME or --all")
+    if len(names) > 1:  # one process per model: PaddleClas names some parameters globally
+        failed = 0
+        for name in names:
+            cmd = [sys.executable, os.path.abspath(__file__), "--model", name, "--batch_size", str(args.batch_size),
+                   "--tol", str(args.tol), "--seed", str(args.seed)]
+            if args.image_size:
+                cmd += ["--image_size", str(args.image_size)]
+            failed += subprocess.call(cmd) != 0
+        print(f"{len(names) - failed}/{len(names)} models equal within {args.tol:g}", flush=True)
+        return 1 if failed else 0
+    utils.configure_cpu()
+    start = time.time()
+    diff, scale = check(names[0], args.batch_size, args.image_size, args.seed)
+    ok = diff <= args.tol
+    print(f"{names[0]}: max abs logit difference {diff:.3g} (largest |logit| {scale:.3g}) "
+          f"{'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    utils.run_main(lambda: sys.exit(main()))
