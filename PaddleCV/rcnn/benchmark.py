@@ -36,9 +36,9 @@ def pure_step_images_per_second(model_name, batch_size, size, steps, rois_per_im
     model = build_model(model_name, num_classes=num_classes)
     model.rois_per_image = rois_per_image
     opt = paddle.optimizer.Momentum(0.001, momentum=0.9, parameters=model.parameters())
-    width = size * 4 // 3 // 32 * 32
-    images = paddle.randn([batch_size, 3, size, width])
-    im_shape = paddle.to_tensor([[size, width]] * batch_size, "float32")
+    height, width = -(-size // 32) * 32, -(-size * 4 // 3 // 32) * 32  # padded to 32, as batches are
+    images = paddle.randn([batch_size, 3, height, width])
+    im_shape = paddle.to_tensor([[size, size * 4 // 3]] * batch_size, "float32")
     scale = paddle.ones([batch_size, 2])
     boxes = [np.array([[4, 6, size * 0.5, size * 0.6], [size * 0.4, size * 0.3, width - 5, size - 4]], np.float32)
              for _ in range(batch_size)]
