@@ -53,4 +53,6 @@ if [[ $MODEL == SiamFC ]]; then
     python infer.py --output_dir "$OUTPUT_DIR" "$TEST_DIR/$(head -n 1 "$TEST_DIR/list.txt")"
   fi
 fi
-echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/)"
+if [[ $MODEL == SiamFC ]]; then outputs="latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/"
+else outputs="latest.pdckpt, best.pdparams, metrics.jsonl, curves.png"; fi
+echo "run: $OUTPUT_DIR/$MODEL ($outputs)"
