@@ -52,10 +52,15 @@ def records_ap(records, detections):
                                             [~r["invalid"] for r in records])
 
 
+def detected(found, records):
+    """(records, detections) of the images detect() returned, in dataset order: images skipped as bad
+    are left out of the metric."""
+    indices = sorted(found)
+    return [records[i] for i in indices], [found[i] for i in indices]
+
+
 def evaluate_records(detector, loader, dataset, skip_bad_samples=False):
-    found = detect(detector, loader, skip_bad_samples)
-    indices = sorted(found)  # images skipped as bad are left out of the metric
-    return records_ap([dataset.records[i] for i in indices], [found[i] for i in indices])
+    return records_ap(*detected(detect(detector, loader, skip_bad_samples), dataset.records))
 
 
 def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):
@@ -86,7 +91,6 @@ def default_checkpoint(output_dir, model):
 def load_detector(args, checkpoint):
     model = build_model(args.model)
     utils.load_model(model, checkpoint)
-    model.eval()
     detector = FaceDetector(model, MODELS[args.model])
     detector.eval()
     return detector
@@ -185,8 +189,7 @@ def main(argv=None):
         return score(records, read_detections(args.detections, records), mats, args.detections)
     dataset = reader.WiderFace(records, args.image_size)
     found = detect(detector, reader.make_loader(dataset, args, train=False), args.skip_bad_samples)
-    indices = sorted(found)
-    return score([records[i] for i in indices], [found[i] for i in indices], mats, f"{args.model} ({checkpoint})")
+    return score(*detected(found, records), mats, f"{args.model} ({checkpoint})")
 
 
 if __name__ == "__main__":

@@ -46,14 +46,6 @@ def image_root(data_dir, split):
     return os.path.join(data_dir, f"WIDER_{split}", "images")
 
 
-def _bad(message, skip, counter):
-    if not skip:
-        raise utils.DataError(message)
-    counter.append(message)
-    if utils.is_main_process():
-        print(f"skipped bad sample: {message}", flush=True)
-
-
 def read_split(data_dir, split, skip_bad_samples=False):
     """Records of every image of `split` (train or val) in file order: image path, `where` (file:line of
     its name), event, name (without .jpg), boxes [G, 4] float32 (x, y, w, h of every face, invalid ones
@@ -62,7 +54,7 @@ def read_split(data_dir, split, skip_bad_samples=False):
     path = gt_file(data_dir, split)
     root = image_root(data_dir, split)
     lines = utils.read_lines(path)
-    records, skipped = [], []
+    records, bad = [], BadSampleFilter(skip_bad_samples)
     i = 0
     while i < len(lines):
         lineno, text = lines[i]
@@ -103,7 +95,7 @@ def read_split(data_dir, split, skip_bad_samples=False):
             if count:
                 rows.append((face_line, values))
         if problem:
-            _bad(problem, skip_bad_samples, skipped)
+            bad.report(problem)
             continue
         boxes, attrs, degenerate = [], [], None
         for k, (face_line, v) in enumerate(rows, 1):
@@ -117,10 +109,10 @@ def read_split(data_dir, split, skip_bad_samples=False):
             attrs.append([int(a) for a in v[4:]])
         image = os.path.join(root, name)
         if degenerate:
-            _bad(degenerate, skip_bad_samples, skipped)
+            bad.report(degenerate)
             continue
         if not os.path.isfile(image):
-            _bad(f"{where}: image {image} not found", skip_bad_samples, skipped)
+            bad.report(f"{where}: image {image} not found")
             continue
         attrs = np.array(attrs, dtype=np.int64).reshape(-1, 6)
         records.append({"image": image, "where": where, "event": os.path.dirname(name),
@@ -129,7 +121,7 @@ def read_split(data_dir, split, skip_bad_samples=False):
                         "invalid": attrs[:, 3] != 0, "attributes": attrs})
     if not records:
         raise utils.DataError(f"{path}:1: no image in this split")
-    return records, len(skipped)
+    return records, bad.skipped
 
 
 def split_dev(records, dev_every):
@@ -327,26 +319,29 @@ def collate_with_errors(samples):
 
 
 class BadSampleFilter:
-    """Stops at the first bad sample with its message, or with --skip_bad_samples skips and counts."""
+    """Stops at the first bad sample with its message, or with --skip_bad_samples skips and counts
+    (bad annotation entries in read_split, bad pictures in a loader's batches)."""
 
     def __init__(self, skip):
         self.skip, self.skipped = skip, 0
 
+    def report(self, message):
+        if not self.skip:
+            raise utils.DataError(message)
+        self.skipped += 1
+        if utils.is_main_process():
+            print(f"skipped bad sample: {message}", flush=True)
+
     def __call__(self, loader):
         for batch, errors in loader:
             for message in errors:
-                if not self.skip:
-                    raise utils.DataError(message)
-                self.skipped += 1
-                if utils.is_main_process():
-                    print(f"skipped bad sample: {message}", flush=True)
+                self.report(message)
             if not (isinstance(batch, dict) and _NO_GOOD_SAMPLES in batch):
                 yield batch
 
 
-def make_loader(dataset, args, train, batch_size=None):
+def make_loader(dataset, args, train):
     if train:
         sampler = ResumableBatchSampler(len(dataset), args.batch_size, shuffle=True, seed=args.seed)
         return utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=collate_with_errors)
-    return utils.make_loader(eval_shard(dataset), args, batch_size=batch_size or args.batch_size,
-                             collate_fn=collate_with_errors)
+    return utils.make_loader(eval_shard(dataset), args, batch_size=args.batch_size, collate_fn=collate_with_errors)

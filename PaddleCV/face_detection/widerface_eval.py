@@ -59,15 +59,12 @@ def image_eval(dets, gts, counted, iou=IOU):
 
 
 def image_pr(dets, proposal, recalled, thresholds=THRESHOLDS):
-    """[T, 2]: (proposals, recalled faces) among the detections scored >= each threshold."""
-    out = np.zeros((thresholds, 2))
-    for t in range(thresholds):
-        above = np.where(dets[:, 4] >= 1 - (t + 1) / thresholds)[0]
-        if len(above):
-            last = above[-1]
-            out[t, 0] = np.sum(proposal[:last + 1] == 1)
-            out[t, 1] = recalled[last]
-    return out
+    """[T, 2]: (proposals, recalled faces) among the detections scored >= each threshold t_k. dets are
+    sorted by descending score, so those are the first n_k; the official loop over thresholds, at once."""
+    cuts = 1 - (np.arange(thresholds) + 1) / thresholds
+    n = np.searchsorted(-dets[:, 4], -cuts, side="right")  # n_k: how many score >= t_k
+    proposals = np.concatenate(([0], np.cumsum(proposal == 1)))
+    return np.stack([proposals[n], np.concatenate(([0], recalled))[n]], axis=1).astype(np.float64)
 
 
 def voc_ap(recall, precision):

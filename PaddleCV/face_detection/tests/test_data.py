@@ -55,11 +55,16 @@ def test_invalid_faces_and_zero_count_entries(tmp_path):
     assert records[1]["where"] == f"{reader.gt_file(root, 'train')}:6"
 
 
-def copy_of(demo, root):
-    """A writable copy of the demo's annotation files (pictures linked)."""
+def copy_of(demo, root, copy_train_images=False):
+    """A writable copy of the demo's annotation files (pictures linked; the training pictures copied,
+    so that one can be broken, with copy_train_images)."""
     shutil.copytree(demo, root, ignore=shutil.ignore_patterns("WIDER_train", "WIDER_val"))
     for split in ("train", "val"):
-        os.symlink(os.path.join(demo, f"WIDER_{split}"), os.path.join(root, f"WIDER_{split}"))
+        source, target = os.path.join(demo, f"WIDER_{split}"), os.path.join(root, f"WIDER_{split}")
+        if split == "train" and copy_train_images:
+            shutil.copytree(source, target)
+        else:
+            os.symlink(source, target)
     return root
 
 
@@ -120,9 +125,7 @@ def test_bad_annotations_stop_with_file_and_line(demo, tmp_path, case):
 
 
 def test_corrupt_jpeg_is_named_at_read_time(demo, tmp_path):
-    root = copy_of(demo, str(tmp_path / "data"))
-    os.remove(os.path.join(root, "WIDER_train"))
-    shutil.copytree(os.path.join(demo, "WIDER_train"), os.path.join(root, "WIDER_train"))
+    root = copy_of(demo, str(tmp_path / "data"), copy_train_images=True)
     records, _ = reader.read_split(root, "train")
     broken = records[3]["image"]  # index 3: the first dev image with --dev_every 4
     with open(broken, "wb") as f:

@@ -21,9 +21,7 @@ def script(*argv, timeout=300):
 
 def test_corrupt_jpeg_is_one_line_and_exit_2_or_skipped(demo, tmp_path):
     """Through DataLoader workers and the script entry point; --skip_bad_samples skips and counts."""
-    root = copy_of(demo, str(tmp_path / "data"))
-    os.remove(os.path.join(root, "WIDER_train"))
-    shutil.copytree(os.path.join(demo, "WIDER_train"), os.path.join(root, "WIDER_train"))
+    root = copy_of(demo, str(tmp_path / "data"), copy_train_images=True)
     record = reader.read_split(root, "train")[0][2]
     with open(record["image"], "wb") as f:
         f.write(b"\xff\xd8\xff\xe0 not a jpeg")
