@@ -88,11 +88,17 @@ RECIPES = {
 DOWNSCALE_IN_INFER = r"(AlexNet|VGG\d+|GoogLeNet|InceptionV4|MobileNetV3_.*|SqueezeNet1_[01]|DenseNet\d+)$"
 
 
-def use_suite_dropout(model, model_name):
+def use_suite_layers(model, model_name):
+    """Eval-time settings under which PaddleClas's weights were trained (see above and below)."""
     if re.match(DOWNSCALE_IN_INFER, model_name):
         for layer in model.sublayers():
             if isinstance(layer, paddle.nn.Dropout):
                 layer.mode = "downscale_in_infer"
+    if model_name.startswith("MobileNetV3_"):
+        # PaddleClas's SE gate is hardsigmoid(x, slope=0.2, offset=0.5); ours defaults to 1/6.
+        for layer in model.sublayers():
+            if hasattr(layer, "slope"):
+                layer.slope = 0.2
 
 
 def _recipe(model_name):
@@ -156,7 +162,7 @@ def load(model, model_name, path, strict):
         weights = convert(state, utils.unwrap(model), model_name, new_head=not strict)
         utils.unwrap(model).set_state_dict(weights)
         if strict:
-            use_suite_dropout(utils.unwrap(model), model_name)
+            use_suite_layers(utils.unwrap(model), model_name)
         if utils.is_main_process():
             print(f"loaded {len(weights)}/{len(own)} tensors from {path} (PaddleClas {model_name}, converted)", flush=True)
         return []

@@ -29,6 +29,10 @@ def conv_bn(in_ch, out_ch, k=1, stride=1, groups=1, act=nn.ReLU):
 
 
 class SqueezeExcite(nn.Layer):
+    # The V3 paper's cheap sigmoid, relu6(x + 3) / 6. PaddleClas uses slope 0.2 (offset 0.5), so
+    # pretrained.py sets 0.2 on the model when it loads PaddleClas's weights.
+    slope = 1 / 6
+
     def __init__(self, ch):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2D(1)
@@ -37,8 +41,7 @@ class SqueezeExcite(nn.Layer):
 
     def forward(self, x):
         w = self.expand(F.relu(self.reduce(self.pool(x))))
-        # The V3 paper's cheap sigmoid, relu6(x + 3) / 6 (PaddleClas uses slope 0.2, not 1/6).
-        return x * F.hardsigmoid(w)
+        return x * F.hardsigmoid(w, slope=self.slope, offset=0.5)
 
 
 class InvertedResidual(nn.Layer):
