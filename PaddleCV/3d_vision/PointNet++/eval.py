@@ -96,7 +96,7 @@ def main(argv=None):
     dataset = reader.build_dataset(args, args.split, blocks=blocks)
     model = load_trained_model(args, checkpoint)
     result = evaluate(model, reader.make_loader(dataset, args, train=False), args.num_classes)
-    majority, base = majority_baseline(reader.build_dataset(args, "train", blocks=blocks).labels,
+    majority, base = majority_baseline(reader.split_labels(args, "train", blocks),
                                        dataset.labels, args.num_classes)
     result["baseline"] = {k: base[k] for k in ("acc", "mean_class_acc", "miou")}
     if utils.is_main_process():

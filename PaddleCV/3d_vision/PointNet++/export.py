@@ -28,6 +28,12 @@ def export(model, num_points, channels, prefix):
     return prefix
 
 
+def infer_config(args):
+    """What infer.py needs of a run beside the network: task, point count, features, class names."""
+    return {"model": args.model, "task": args.task, "num_points": args.num_points, "in_channels": args.in_channels,
+            "use_normals": args.use_normals, "label_names": class_names(args)}
+
+
 def build_parser():
     return add_run_flags(argparse.ArgumentParser(description=__doc__))
 
@@ -40,9 +46,7 @@ def main(argv=None):
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, args.num_points, 3 + args.in_channels, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "task": args.task, "num_points": args.num_points,
-                   "in_channels": args.in_channels, "use_normals": args.use_normals,
-                   "label_names": class_names(args)}, f, indent=1)
+        json.dump(infer_config(args), f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
     return inference_dir

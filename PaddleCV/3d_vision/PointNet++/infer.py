@@ -57,7 +57,8 @@ def height_colours(z):
 def build_predictor(args):
     """(predict(batch) -> logits, settings dict) from the export or, with --checkpoint, the dynamic graph."""
     if args.checkpoint:
-        from eval import class_names, load_trained_model, run_settings
+        from eval import load_trained_model, run_settings
+        from export import infer_config
         checkpoint = run_settings(args)
         paddle.set_device("cpu")
         model = load_trained_model(args, checkpoint)
@@ -65,9 +66,7 @@ def build_predictor(args):
         def predict(batch):
             with paddle.no_grad():
                 return model(paddle.to_tensor(batch)).numpy()
-        cfg = {"model": args.model, "task": args.task, "num_points": args.num_points,
-               "in_channels": args.in_channels, "use_normals": args.use_normals, "label_names": class_names(args)}
-        return predict, cfg
+        return predict, infer_config(args)
     if not args.inference_dir:
         utils.load_run_config(args)
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")

@@ -21,8 +21,6 @@ import os
 import numpy as np
 
 SHAPES = ["sphere", "box", "cylinder", "cone", "torus", "pyramid", "capsule", "ring"]
-S3DIS_CLASSES = ["ceiling", "floor", "wall", "beam", "column", "window", "door", "table", "chair", "sofa",
-                 "bookcase", "board", "clutter"]
 
 
 def _unit(v):
@@ -46,14 +44,13 @@ def sample_shape(name, n, rng):
         return p, normal
     if name in ("cylinder", "ring"):
         t = 2 * np.pi * u
-        inner = name == "ring" and True
         r_out, height = (1.0, 2.0) if name == "cylinder" else (1.0, 0.4)
         side = rng.random(n) < (0.7 if name == "cylinder" else 0.5)
         p = np.stack([r_out * np.cos(t), r_out * np.sin(t), (v - 0.5) * height], 1)
         normal = np.stack([np.cos(t), np.sin(t), np.zeros(n)], 1)
         cap = ~side
         radius = np.sqrt(rng.random(n)) * r_out
-        if inner:  # a washer: the caps have a hole
+        if name == "ring":  # a washer: the caps have a hole
             radius = 0.6 + 0.4 * np.sqrt(rng.random(n))
         top = rng.random(n) < 0.5
         p[cap] = np.stack([radius * np.cos(t), radius * np.sin(t), np.where(top, height / 2, -height / 2)], 1)[cap]

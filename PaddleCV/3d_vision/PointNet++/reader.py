@@ -86,29 +86,36 @@ def dataset_num_classes(data_dir, task):
     return len(shape_names(data_dir)) if task == "cls" else len(S3DIS_CLASSES)
 
 
+def modelnet_split(data_dir, split, val_every=10):
+    """The shapes of a split as (shape names, list path, [(point file, label)]), from the lists alone:
+    train is the train list without every val_every-th shape, val those, test the test list."""
+    root = os.path.join(data_dir, MODELNET)
+    names = shape_names(data_dir)
+    index = {n: i for i, n in enumerate(names)}
+    list_path = os.path.join(root, f"modelnet40_{'test' if split == 'test' else 'train'}.txt")
+    entries = []
+    for number, line in utils.read_lines(list_path):
+        name = line.strip()
+        if not name:
+            continue
+        shape = name.rsplit("_", 1)[0]
+        if shape not in index:
+            raise utils.DataError(f"{list_path}:{number}: shape {shape!r} is not in modelnet40_shape_names.txt")
+        entries.append((os.path.join(root, shape, name + ".txt"), index[shape]))
+    if split != "test":
+        entries = [e for i, e in enumerate(entries) if (i % val_every == val_every - 1) == (split == "val")]
+    return names, list_path, entries
+
+
 class ModelNet40(paddle.io.Dataset):
     """split: train (the train list without every val_every-th shape), val (those), test."""
 
     def __init__(self, data_dir, split, num_points, use_normals=False, val_every=10, train=False, seed=42,
                  skip_bad_samples=False):
-        self.root = os.path.join(data_dir, MODELNET)
-        self.names = shape_names(data_dir)
-        index = {n: i for i, n in enumerate(self.names)}
-        self.list_path = os.path.join(self.root, f"modelnet40_{'test' if split == 'test' else 'train'}.txt")
-        entries = []
-        for number, line in utils.read_lines(self.list_path):
-            name = line.strip()
-            if not name:
-                continue
-            shape = name.rsplit("_", 1)[0]
-            if shape not in index:
-                raise utils.DataError(f"{self.list_path}:{number}: shape {shape!r} is not in modelnet40_shape_names.txt")
-            entries.append((os.path.join(self.root, shape, name + ".txt"), index[shape], number))
-        if split != "test":
-            entries = [e for i, e in enumerate(entries) if (i % val_every == val_every - 1) == (split == "val")]
+        self.names, self.list_path, entries = modelnet_split(data_dir, split, val_every)
         self.num_points, self.use_normals, self.train, self.seed, self.epoch = num_points, use_normals, train, seed, 0
         points, labels, self.paths, self.skipped = [], [], [], 0
-        for path, label, _ in utils.progress(entries, len(entries), f"reading {split} shapes"):
+        for path, label in utils.progress(entries, len(entries), f"reading {split} shapes"):
             try:
                 points.append(preprocess_cls(read_point_file(path, num_points), use_normals))
             except utils.DataError:
@@ -232,6 +239,15 @@ def build_dataset(args, split, train=False, blocks=None):
         return ModelNet40(args.data_dir, split, args.num_points, args.use_normals, args.val_every, train, args.seed,
                           getattr(args, "skip_bad_samples", False))
     return Indoor3D(args.data_dir, split, args.num_points, args.test_area, args.val_every, train, args.seed, blocks)
+
+
+def split_labels(args, split, blocks=None):
+    """The labels of a split without building its dataset (no point file read, no block copied): for
+    the majority-class baseline. Segmentation takes the blocks read_indoor3d returned."""
+    if args.task == "cls":
+        return np.asarray([label for _, label in modelnet_split(args.data_dir, split, args.val_every)[2]])
+    _, label, rooms = blocks
+    return label[indoor3d_split(rooms, split, args.test_area, args.val_every)]
 
 
 # ----------------------------------------------------------------------------------------- batching

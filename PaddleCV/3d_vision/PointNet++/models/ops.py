@@ -23,16 +23,20 @@ def farthest_point_sample(xyz, npoint):
     """[B, N, 3] -> int64 indices [B, npoint]. The first pick is point 0; each next pick is the point
     whose distance to the picked set is largest (the first such point on ties). In the dynamic graph
     the npoint picks are a Python loop; traced for export they become one while op."""
+    def next_pick(far, mindist):
+        """Take `far` [B, 1] into the set: the distances to the set and the next farthest point."""
+        centre = paddle.take_along_axis(xyz, far.unsqueeze(-1).expand([-1, -1, 3]), axis=1)
+        mindist = paddle.minimum(mindist, ((xyz - centre) ** 2).sum(-1))
+        return paddle.argmax(mindist, axis=1, keepdim=True), mindist
+
     with paddle.no_grad():
         far = paddle.zeros_like(xyz[:, :1, 0], dtype="int64")
         mindist = paddle.full_like(xyz[:, :, 0], 1e10)
-        if paddle.in_dynamic_mode():
+        if paddle.in_dynamic_mode():  # a Python loop: a tensor `i < npoint` would sync the host every pick
             picks = []
             for _ in range(npoint):
                 picks.append(far)
-                centre = paddle.take_along_axis(xyz, far.unsqueeze(-1).expand([-1, -1, 3]), axis=1)
-                mindist = paddle.minimum(mindist, ((xyz - centre) ** 2).sum(-1))
-                far = paddle.argmax(mindist, axis=1, keepdim=True)
+                far, mindist = next_pick(far, mindist)
             return paddle.concat(picks, 1)
 
         def cond(i, idx, far, mindist):
@@ -40,10 +44,7 @@ def farthest_point_sample(xyz, npoint):
 
         def body(i, idx, far, mindist):
             idx = paddle.put_along_axis(idx, paddle.zeros_like(far) + i, far, axis=1)
-            centre = paddle.take_along_axis(xyz, far.unsqueeze(-1).expand([-1, -1, 3]), axis=1)
-            mindist = paddle.minimum(mindist, ((xyz - centre) ** 2).sum(-1))
-            far = paddle.argmax(mindist, axis=1, keepdim=True)
-            return i + 1, idx, far, mindist
+            return (i + 1, idx, *next_pick(far, mindist))
 
         i = paddle.zeros([1], dtype="int64")
         idx = paddle.zeros_like(xyz[:, :1, 0], dtype="int64").expand([-1, npoint])

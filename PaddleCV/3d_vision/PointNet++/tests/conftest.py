@@ -1,6 +1,6 @@
-"""Shared fixtures: the folder on sys.path, the CPU configured, a tiny demo set, and ONE tiny training
+"""Shared fixtures: the folder on sys.path, the CPU configured, a tiny demo set, ONE tiny training
 run per model family per test session (then exported) that the eval, export, infer and resume tests
-reuse."""
+reuse, and one inference predictor per export."""
 import os
 import shutil
 import sys
@@ -38,6 +38,25 @@ def run_train(argv):
     import train
     with paddle.utils.unique_name.guard():
         return train.main(argv)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_predictor_per_export():
+    """Building and warming up a Paddle Inference predictor costs about 1 s of CPU: the tests (and the
+    infer.py calls they make) share one per exported file, keyed by its path and time, so a new export
+    still gets a new predictor. The smoke run builds its own in a fresh process."""
+    made, create = {}, utils.create_predictor
+
+    def shared(prefix, **kwargs):
+        files = utils.inference_files(prefix)
+        key = tuple((os.path.realpath(f), os.path.getmtime(f)) for f in files) + tuple(sorted(kwargs.items()))
+        if key not in made:
+            made[key] = create(prefix, **kwargs)
+        return made[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "create_predictor", shared)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The readers parse the demo data (the real layouts) and stop on each kind of bad input with
 `file:line: what`."""
+import argparse
 import os
 import shutil
 
@@ -14,6 +15,12 @@ import utils
 def copy_of(demo, dst):
     shutil.copytree(demo, dst)
     return dst
+
+
+def replace_line(path, index, text):
+    lines = open(path).read().splitlines()
+    lines[index] = text
+    open(path, "w").write("\n".join(lines) + "\n")
 
 
 def test_modelnet_splits_and_preprocessing(demo):
@@ -32,14 +39,14 @@ def test_modelnet_splits_and_preprocessing(demo):
     assert not np.allclose(a, train[3][0])
     with_normals = reader.ModelNet40(demo, "test", 64, use_normals=True)
     assert with_normals[0][0].shape == (64, 6)
+    args = argparse.Namespace(task="cls", data_dir=demo, val_every=3)  # the baseline's labels, from the lists
+    assert reader.split_labels(args, "train").tolist() == train.labels.tolist()
 
 
 def test_a_point_file_with_the_wrong_column_count_names_file_and_line(demo, tmp_path):
     root = copy_of(demo, str(tmp_path / "d"))
     path = os.path.join(root, reader.MODELNET, "cone", "cone_0002.txt")
-    lines = open(path).read().splitlines()
-    lines[6] = "0.1,0.2,0.3,0.0,1.0"
-    open(path, "w").write("\n".join(lines) + "\n")
+    replace_line(path, 6, "0.1,0.2,0.3,0.0,1.0")
     with pytest.raises(utils.DataError) as e:
         reader.ModelNet40(root, "train", 64)
     assert str(e.value) == f"{path}:7: expected 6 comma-separated values (x,y,z,nx,ny,nz), got 5"
@@ -50,9 +57,7 @@ def test_a_point_file_with_the_wrong_column_count_names_file_and_line(demo, tmp_
 def test_other_bad_point_files(demo, tmp_path):
     root = copy_of(demo, str(tmp_path / "d"))
     path = os.path.join(root, reader.MODELNET, "box", "box_0001.txt")
-    lines = open(path).read().splitlines()
-    lines[2] = "0.1,0.2,abc,0,0,1"
-    open(path, "w").write("\n".join(lines) + "\n")
+    replace_line(path, 2, "0.1,0.2,abc,0,0,1")
     with pytest.raises(utils.DataError, match=rf"^{path}:3: not a number in '0.1,0.2,abc,0,0,1'$"):
         reader.read_point_file(path, 64)
     os.remove(path)
@@ -83,7 +88,16 @@ def test_indoor3d_blocks_and_area_5_held_out(demo):
     assert len(train) + len(val) + len(test) == len(data) and not set(train.rooms) & set(val.rooms)
     points, labels = train[0]
     assert points.shape == (64, 9) and labels.shape == (64,)
+    args = argparse.Namespace(task="seg", data_dir=demo, val_every=3, test_area=5)
+    np.testing.assert_array_equal(reader.split_labels(args, "train", blocks), train.labels)
     assert set(np.unique(label)) <= set(range(13)) and {0, 1, 2} <= set(np.unique(label))
+
+
+def write_h5(path, data, label=None):
+    with h5py.File(path, "w") as f:
+        f.create_dataset("data", data=data)
+        if label is not None:
+            f.create_dataset("label", data=label)
 
 
 def test_bad_indoor3d_files(demo, tmp_path):
@@ -97,23 +111,16 @@ def test_bad_indoor3d_files(demo, tmp_path):
         f["label"][...] = lab
     with pytest.raises(utils.DataError, match=rf"^{listing}:1: {first} block 1 has label 13, outside \[0, 13\)$"):
         reader.read_indoor3d(root)
-    with h5py.File(first, "w") as f:
-        f.create_dataset("data", data=np.zeros((2, 10, 6), np.float32))
-        f.create_dataset("label", data=np.zeros((2, 10), np.uint8))
+    write_h5(first, np.zeros((2, 10, 6), np.float32), np.zeros((2, 10), np.uint8))
     with pytest.raises(utils.DataError, match=r"has data \[2, 10, 6\] and label \[2, 10\]; expected"):
         reader.read_indoor3d(root)
-    with h5py.File(first, "w") as f:
-        f.create_dataset("data", data=np.zeros((2, 10, 9), np.float32))
+    write_h5(first, np.zeros((2, 10, 9), np.float32))
     with pytest.raises(utils.DataError, match=rf"^{listing}:1: cannot read `data` and `label` from {first}"):
         reader.read_indoor3d(root)
-    with h5py.File(first, "w") as f:
-        f.create_dataset("data", data=np.zeros((2, 10, 9), np.float32))
-        f.create_dataset("label", data=np.zeros((2, 10), np.uint8))
+    write_h5(first, np.zeros((2, 10, 9), np.float32), np.zeros((2, 10), np.uint8))
     with pytest.raises(utils.DataError, match=r"ply_data_all_1.h5 has blocks of 96 points, the files before it 10$"):
         reader.read_indoor3d(root)
-    with h5py.File(first, "w") as f:
-        f.create_dataset("data", data=np.zeros((2, 96, 9), np.float32))
-        f.create_dataset("label", data=np.zeros((2, 96), np.uint8))
+    write_h5(first, np.zeros((2, 96, 9), np.float32), np.zeros((2, 96), np.uint8))
     with pytest.raises(utils.DataError, match=r"room_filelist.txt:\d+: \d+ rooms listed for \d+ blocks$"):
         reader.read_indoor3d(root)
 

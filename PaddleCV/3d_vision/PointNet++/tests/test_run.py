@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 
+import h5py
 import numpy as np
 import paddle
 import pytest
@@ -76,9 +77,12 @@ def test_segmentation_run_evaluates_exports_and_infers(seg_trained, demo, tmp_pa
     args = utils.parse_args(evaluation.build_parser(), ["--output_dir", seg_trained])
     model = evaluation.load_trained_model(args, evaluation.run_settings(args))
     np.testing.assert_allclose(predictor([x])[0], model(paddle.to_tensor(x)).numpy(), rtol=1e-4, atol=1e-4)
-    h5 = os.path.join(demo, reader.INDOOR3D, "ply_data_all_0.h5")
-    results, _ = infer.main(["--output_dir", seg_trained, h5, "--max_images", "1", "--out_dir", str(tmp_path / "one")])
-    assert len(results[0]["labels"]) == 64 and os.listdir(tmp_path / "one") == ["ply_data_all_0_0.png"]
+    room = str(tmp_path / "room.h5")  # a user's file in the real layout: two 96-point blocks (not all 100)
+    with h5py.File(os.path.join(demo, reader.INDOOR3D, "ply_data_all_0.h5"), "r") as f, h5py.File(room, "w") as g:
+        g.create_dataset("data", data=f["data"][:2])
+        g.create_dataset("label", data=f["label"][:2])
+    results, _ = infer.main(["--output_dir", seg_trained, room, "--max_images", "1", "--out_dir", str(tmp_path / "one")])
+    assert [len(r["labels"]) for r in results] == [64, 64] and os.listdir(tmp_path / "one") == ["room_0.png"]
 
 
 def test_infer_on_a_users_xyz_file_draws_it(trained, tmp_path):
