@@ -73,7 +73,8 @@ def main(argv=None):
         return sum(tokens[first:first + size]) / (time.perf_counter() - start)
 
     pure, loop, other = [], [], []
-    kinds = {args.attention: pure, [k for k in ATTENTION if k != args.attention][0]: other}
+    other_kind = [k for k in ATTENTION if k != args.attention][0]
+    kinds = {args.attention: pure, other_kind: other}
     with tempfile.TemporaryDirectory() as out_dir:
         for r in range(args.rounds):
             first = args.warmup + r * size
@@ -102,7 +103,6 @@ def main(argv=None):
     print(f"pure step:     {pure:9.0f} tokens/s")
     print(f"training loop: {loop:9.0f} tokens/s")
     print(f"the loop adds {100 * (pure / loop - 1):+.1f}% time over the pure step (median of {args.rounds} rounds)")
-    other_kind = [k for k in ATTENTION if k != args.attention][0]
     print(f"pure step with {other_kind} attention: {other:9.0f} tokens/s ({args.attention} takes "
           f"{100 * (other / pure - 1):+.1f}% time against it, same batches, alternating rounds)")
     if args.export_dir:

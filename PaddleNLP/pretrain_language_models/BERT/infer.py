@@ -69,8 +69,8 @@ def answer_squad(args, predict, tokenizer):
     """Answers to every question of --squad_file, through eval.py's windows and n-best extraction;
     written to --predictions as {question id: answer}; EM/F1 printed when the file has answers."""
     examples = squad.read_examples(args.squad_file, args.skip_bad_samples, need_answers=False)
-    features = squad.make_features(examples, tokenizer, args.max_seq_len, args.doc_stride or 128,
-                                   args.max_query_len or 64, train=False)
+    features = squad.make_features(examples, tokenizer, args.max_seq_len, args.doc_stride, args.max_query_len,
+                                   train=False)
     starts, ends = [], []
     for i in utils.progress(range(0, len(features), args.batch_size), (len(features) + args.batch_size - 1)
                             // args.batch_size, "infer"):
