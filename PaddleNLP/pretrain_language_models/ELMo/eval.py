@@ -69,26 +69,26 @@ def predict_tags(model, dataset, batch_size=128):
     return out
 
 
-def evaluate_tagger(model, dataset, vocab, batch_size=128):
-    """Chunk (precision, recall, f1), counts summed over ranks."""
+def evaluate_tagger(model, dataset, vocab, batch_size=128, predicted=None):
+    """Chunk (precision, recall, f1), counts summed over ranks; `predicted`: predict_tags' output, if at hand."""
     evaluator = ChunkEvaluator(vocab.id2tag)
-    for i, path in predict_tags(model, dataset, batch_size):
+    for i, path in predict_tags(model, dataset, batch_size) if predicted is None else predicted:
         evaluator.update(path, dataset.samples[i][1])
     total = ChunkEvaluator()
     total.add_counts(utils.all_reduce_sum(evaluator.counts()))
     return total.accumulate()
 
 
-def oov_chunk_recall(model, dataset, vocab, batch_size=128):
-    """Recall on the gold chunks that hold a token outside word.dic (a name the labelled set never showed):
-    (found, total), summed over ranks."""
+def oov_chunk_recall(predicted, dataset, vocab):
+    """Recall on the gold chunks that hold a token outside word.dic (a name the labelled set never showed),
+    over predict_tags' output: (found, total), summed over ranks."""
     found = total = 0
-    for i, path in predict_tags(model, dataset, batch_size):
+    for i, path in predicted:
         tokens, gold = dataset.samples[i]
-        predicted = set(get_chunks([vocab.id2tag[int(t)] for t in path]))
+        chunks = set(get_chunks([vocab.id2tag[int(t)] for t in path]))
         for chunk in get_chunks([vocab.id2tag[int(t)] for t in gold]):
             if any(token not in vocab.word2id for token in tokens[chunk[1]:chunk[2]]):
-                found, total = found + (chunk in predicted), total + 1
+                found, total = found + (chunk in chunks), total + 1
     found, total = utils.all_reduce_sum([found, total])
     return int(found), int(total)
 
@@ -173,9 +173,10 @@ def main(argv=None):
         train_set, dev_set, test_set = reader.load_lac_splits(os.path.join(args.data_dir, reader.LAC_DIR), vocab,
                                                               max_chars_of(args), args.dev_every, args.skip_bad_samples)
         dataset = test_set if args.split == "test" else dev_set
-        precision, recall, f1 = evaluate_tagger(model, dataset, vocab, args.batch_size)
+        predicted = predict_tags(model, dataset, args.batch_size)  # once, for both figures
+        precision, recall, f1 = evaluate_tagger(model, dataset, vocab, predicted=predicted)
         base = majority_tag_baseline(train_set, dataset, vocab)
-        found, total = oov_chunk_recall(model, dataset, vocab, args.batch_size)
+        found, total = oov_chunk_recall(predicted, dataset, vocab)
         metrics = {"precision": precision, "recall": recall, "f1": f1, "majority_baseline_f1": base[2],
                    "oov_chunk_recall": found / max(total, 1)}
         text = (f"precision {precision:.4f} recall {recall:.4f} f1 {f1:.4f}; majority-tag baseline f1 {base[2]:.4f}; "

@@ -138,15 +138,14 @@ def write_documents(path, docs):
         f.write("\n".join("".join(" ".join(t for t, _ in s) + "\n" for s in doc) for doc in docs))
 
 
-def count_tokens(paths):
-    """Token counts of shards, split as reader.read_sentences splits them (whitespace; blank lines separate
-    documents)."""
+def count_tokens(docs):
+    """Token counts of the documents written to the training shards (their tokens hold no whitespace, so
+    reader.read_sentences splits the shards into exactly these)."""
     counts = {}
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                for token in line.split():
-                    counts[token] = counts.get(token, 0) + 1
+    for doc in docs:
+        for sentence in doc:
+            for token, _ in sentence:
+                counts[token] = counts.get(token, 0) + 1
     return counts
 
 
@@ -180,7 +179,7 @@ def write_demo(out_dir, num_pretrain=6000, num_heldout=300, num_train=200, num_t
     for k in range(2):
         name = f"heldout-monolingual.tokenized.shuffled/news.en.heldout-0000{k}-of-00050"
         write_documents(os.path.join(out_dir, name), documents(world, rng, num_heldout))
-    counts = count_tokens(shards)
+    counts = count_tokens(pretrain)
     write_vocab(os.path.join(out_dir, "vocab.txt"), counts)
 
     # the labelled set names only the first labelled_share of each kind's entities; the test set names all
