@@ -20,7 +20,6 @@ share of untouched attributes that still read as the input's labels. The baselin
 itself, unedited. FID and KID use that classifier's 128-d penultimate layer as the feature network
 (not Inception, nothing is downloaded): comparable within this folder only.
 """
-import json
 import os
 
 import numpy as np
@@ -29,7 +28,6 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 import celeba
-import reader
 import scorer
 import utils
 
@@ -109,19 +107,11 @@ def load_classifier(data_dir, train_set, image_size, crop_size, epochs=15, min_s
     stat = os.stat(os.path.join(data_dir, celeba.ATTR_FILE))
     key = {"size": stat.st_size, "mtime": stat.st_mtime, "attrs": train_set.attrs, "crop": crop_size,
            "images": len(train_set), "network": ARCH}
-    if os.path.isfile(weights) and os.path.isfile(weights + ".json"):
-        with open(weights + ".json") as f:
-            if json.load(f) == key:
-                state = paddle.get_rng_state()  # building it draws initial weights: the run's RNG stays put
-                with paddle.utils.unique_name.guard():
-                    model = AttrClassifier(len(train_set.attrs))
-                paddle.set_rng_state(state)
-                model.set_state_dict(paddle.load(weights))
-                model.eval()
-                return model
+    model = scorer.load_cached(weights, key, lambda: AttrClassifier(len(train_set.attrs)))
+    if model is not None:
+        return model
     rng = np.random.default_rng(seed)
-    with paddle.utils.unique_name.guard():
-        state = paddle.get_rng_state()
+    with scorer.classifier_scope():
         paddle.seed(seed)
         model = AttrClassifier(len(train_set.attrs))
         opt = paddle.optimizer.Adam(2e-3, parameters=model.parameters())
@@ -136,13 +126,7 @@ def load_classifier(data_dir, train_set, image_size, crop_size, epochs=15, min_s
                 loss.backward()
                 opt.step()
                 opt.clear_grad()
-        paddle.set_rng_state(state)
-    model.eval()
-    tmp = f"{weights}.tmp{os.getpid()}"
-    paddle.save(model.state_dict(), tmp)
-    os.replace(tmp, weights)
-    with open(weights + ".json", "w") as f:
-        json.dump(key, f)
+    scorer.save_cached(model, weights, key)
     if verbose and utils.is_main_process():
         print(f"trained the scoring classifier on {len(train_set)} real images of {data_dir}: {weights}", flush=True)
     return model
@@ -238,18 +222,12 @@ def datasets(args, splits=("train", "dev", "test"), skip=None):
 
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of an attribute editor; returns the best dev edit score."""
-    from train import save_grid
+    from train import count_params, plan_steps, save_best, save_grid
     if utils.world_size() > 1:  # the loop calls G twice per step and reaches into AttGAN/STGAN's encoder
         raise SystemExit("error: the attribute editors train in one process only here (README.md, Known limits)")
     train_set, dev_set, _ = datasets(args)  # every file the run reads is checked before step 1
     skipped = train_set.skipped + dev_set.skipped
-    order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
-    steps_per_epoch = len(order)
-    if steps_per_epoch == 0:
-        raise utils.DataError(f"{train_set.attr_path}: fewer training images than one batch per process")
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
+    order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.attr_path, "images")
     logger.total_steps = total_steps
     classifier = load_classifier(args.data_dir, train_set, args.image_size, args.crop_size) if utils.is_main_process() else None
     step, best = 0, -1.0
@@ -259,8 +237,7 @@ def train(args, state, out_dir, gan, opts, logger):
         print(f"resumed from {args.resume} at step {step}", flush=True)
     G, D = gan.G, gan.D
     if utils.is_main_process():
-        count = lambda layer: sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
-        print(f"{args.model}: generator {count(gan.G):,} and discriminator {count(gan.D):,} parameters, "
+        print(f"{args.model}: generator {count_params(gan.G):,} and discriminator {count_params(gan.D):,} parameters, "
               f"{len(train_set)} training images of {args.image_size}x{args.image_size}, attributes "
               f"{','.join(train_set.attrs)}, {steps_per_epoch} steps/epoch, batch {args.batch_size} x "
               f"{utils.world_size()} processes, lr {args.lr:g}, n_critic {args.n_critic}, lambda_cls "
@@ -290,8 +267,7 @@ def train(args, state, out_dir, gan, opts, logger):
         logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items() if k != "per_attr"}})
         if result["edit_score"] > best:
             best = result["edit_score"]
-            paddle.save(gan.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
-            os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            save_best(gan, out_dir)
             checkpoint()
 
     for epoch in range(step // steps_per_epoch, args.epochs):

@@ -109,10 +109,9 @@ def edit_split(args, edit_images, data_dir):
     """StarGAN, AttGAN, STGAN: edit the split's faces (eval.py's preprocessing: celeba.CelebA), write the
     first --rows as input | one edit per attribute, and with --score the split's target rate and
     preservation (eval.py's figures, read by the same classifier)."""
-    import celeba
     import edit
     args.data_dir = data_dir
-    train_set, data = edit.datasets(args, ("train", args.split), skip=False)
+    data, = edit.datasets(args, (args.split,), skip=False)
     images, rows = edit.grid_rows(edit_images, data, args.rows)
     out = args.out or os.path.join(args.output_dir, args.model, "grid.png")
     save_grid(images, rows, out)
@@ -120,6 +119,7 @@ def edit_split(args, edit_images, data_dir):
           + " (each that attribute flipped)", flush=True)
     result = None
     if args.score:
+        train_set, = edit.datasets(args, ("train",), skip=False)  # the classifier's data: read only to score
         classifier = edit.load_classifier(data_dir, train_set, args.image_size, args.crop_size)
         result = edit.evaluate(edit_images, data, classifier)
         print(f"{args.split} faces: {len(data)}, target_rate {result['target_rate']:.4f} preservation "

@@ -6,6 +6,7 @@ comparable within this folder only, not with published Inception FIDs.
 The classifier is trained once per dataset (10 epochs, a few seconds on a CPU for the demo) and cached
 as DATA_DIR/mnist/demo_classifier.pdparams, keyed by the training file's size and mtime.
 """
+import contextlib
 import json
 import os
 
@@ -39,25 +40,58 @@ def _key(data_dir):
     return {"size": stat.st_size, "mtime": stat.st_mtime, "network": ARCH}
 
 
+@contextlib.contextmanager
+def classifier_scope():
+    """Build or train a scoring classifier without touching the run: Paddle's random stream and the
+    layer-name counters are put back afterwards, so the run's draws (GAN weights, noise) and parameter
+    names (the optimizer state's keys) do not depend on whether the classifier came from the cache."""
+    state = paddle.get_rng_state()
+    try:
+        with paddle.utils.unique_name.guard():
+            yield
+    finally:
+        paddle.set_rng_state(state)
+
+
+def load_cached(weights, key, build):
+    """build() with the weights cached at `weights` if its key file says `key`; None otherwise."""
+    if not (os.path.isfile(weights) and os.path.isfile(weights + ".json")):
+        return None
+    with open(weights + ".json") as f:
+        if json.load(f) != key:
+            return None
+    with classifier_scope():
+        model = build()
+    model.set_state_dict(paddle.load(weights))
+    model.eval()
+    return model
+
+
+def save_cached(model, weights, key):
+    """Cache a freshly trained classifier (atomically) with its key file; returns it in eval mode."""
+    model.eval()
+    tmp = f"{weights}.tmp{os.getpid()}"
+    paddle.save(model.state_dict(), tmp)
+    os.replace(tmp, weights)
+    with open(weights + ".json", "w") as f:
+        json.dump(key, f)
+    return model
+
+
 def load_classifier(data_dir, epochs=10, min_steps=100, seed=0, verbose=True):
     """The data's classifier, trained on its `train` split on first use and cached: `epochs` passes,
     or more on a small set, so that it takes at least `min_steps` steps of 64."""
     weights = os.path.join(data_dir, "mnist", "demo_classifier.pdparams")
     key = _key(data_dir)
-    model = DigitClassifier()
-    if os.path.isfile(weights) and os.path.isfile(weights + ".json"):
-        with open(weights + ".json") as f:
-            if json.load(f) == key:
-                model.set_state_dict(paddle.load(weights))
-                model.eval()
-                return model
+    model = load_cached(weights, key, DigitClassifier)
+    if model is not None:
+        return model
     train = reader.MnistDataset(data_dir, "train", skip_bad_samples=True)
     rng = np.random.default_rng(seed)
-    with paddle.utils.unique_name.guard():
+    with classifier_scope():
         paddle.seed(seed)
         model = DigitClassifier()
         opt = paddle.optimizer.Adam(1e-3, parameters=model.parameters())
-        state = paddle.get_rng_state()
         batches = max(1, len(train) // 64)
         for _ in range(max(epochs, -(-min_steps // batches))):
             order = rng.permutation(len(train))
@@ -68,13 +102,7 @@ def load_classifier(data_dir, epochs=10, min_steps=100, seed=0, verbose=True):
                 loss.backward()
                 opt.step()
                 opt.clear_grad()
-        paddle.set_rng_state(state)
-    model.eval()
-    tmp = f"{weights}.tmp{os.getpid()}"
-    paddle.save(model.state_dict(), tmp)
-    os.replace(tmp, weights)
-    with open(weights + ".json", "w") as f:
-        json.dump(key, f)
+    save_cached(model, weights, key)
     if verbose:
         print(f"trained the scoring classifier on {len(train)} images of {data_dir}: {weights}", flush=True)
     return model

@@ -149,6 +149,27 @@ def save_grid(images, rows, path):
     return path
 
 
+def plan_steps(num_train, args, path, what):
+    """(batch order, steps per epoch, total steps) of the run; `path` names the file of a set too small."""
+    order = reader.BatchOrder(num_train, args.batch_size, args.seed)
+    if len(order) == 0:
+        raise utils.DataError(f"{path}: fewer training {what} than one batch per process")
+    total_steps = len(order) * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    return order, len(order), total_steps
+
+
+def count_params(layer):
+    return sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
+
+
+def save_best(gan, out_dir):
+    """out_dir/best.pdparams, written atomically."""
+    paddle.save(gan.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
+    os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+
+
 def main(argv=None):
     args = get_args(argv)
     if not args.resume:
@@ -173,13 +194,7 @@ def main(argv=None):
     dev_set = reader.MnistDataset(args.data_dir, "dev", args.skip_bad_samples)
     reader.MnistDataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
     skipped = train_set.skipped + dev_set.skipped
-    order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
-    steps_per_epoch = len(order)
-    if steps_per_epoch == 0:
-        raise utils.DataError(f"{train_set.images_path}: fewer training images than one batch per process")
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
+    order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.images_path, "images")
     classifier = scorer.load_classifier(args.data_dir) if utils.is_main_process() else None
 
     # models, optimizers
@@ -203,8 +218,7 @@ def main(argv=None):
     if utils.world_size() > 1:
         G, D = paddle.DataParallel(G), paddle.DataParallel(D)
     if utils.is_main_process():
-        count = lambda layer: sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
-        print(f"{args.model}: generator {count(gan.G):,} and discriminator {count(gan.D):,} parameters, "
+        print(f"{args.model}: generator {count_params(gan.G):,} and discriminator {count_params(gan.D):,} parameters, "
               f"{len(train_set)} training images, {steps_per_epoch} steps/epoch, batch {args.batch_size} "
               f"x {utils.world_size()} processes, lr {lr:g}", flush=True)
     grid_inputs = sample_inputs(spec.conditional, args.z_dim, 100 if spec.conditional else 64, seed=1234)
@@ -226,8 +240,7 @@ def main(argv=None):
         logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
         if result["fid"] < best_fid:
             best_fid = result["fid"]
-            paddle.save(gan.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
-            os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            save_best(gan, out_dir)
             checkpoint()  # so that a resumed run knows the best so far
 
     for epoch in range(step // steps_per_epoch, args.epochs):

@@ -17,7 +17,6 @@ import paddle
 import paddle.nn.functional as F
 
 import paired
-import reader
 import utils
 
 
@@ -130,7 +129,7 @@ def triplets(inputs, outputs, targets):
 
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of a translator; returns the best dev L1."""
-    from train import save_grid
+    from train import count_params, plan_steps, save_best, save_grid
     cycle = args.model == "CycleGAN"
     if cycle and utils.world_size() > 1:  # its loop reaches into G.AB / G.BA, which DataParallel hides
         raise SystemExit("error: CycleGAN trains in one process only here (README.md, Known limits)")
@@ -140,13 +139,7 @@ def train(args, state, out_dir, gan, opts, logger):
     Dataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
     pools = (ImagePool(50, (args.seed, 1)), ImagePool(50, (args.seed, 2)))
     skipped = train_set.skipped + dev_set.skipped
-    order = reader.BatchOrder(len(train_set), args.batch_size, args.seed)
-    steps_per_epoch = len(order)
-    if steps_per_epoch == 0:
-        raise utils.DataError(f"{train_set.list_path}: fewer training pairs than one batch per process")
-    total_steps = steps_per_epoch * args.epochs
-    if args.max_steps:
-        total_steps = min(total_steps, args.max_steps)
+    order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.list_path, "pairs")
     logger.total_steps = total_steps
     step, best_l1 = 0, float("inf")
     if state is not None:
@@ -162,13 +155,12 @@ def train(args, state, out_dir, gan, opts, logger):
     if utils.world_size() > 1:
         G, D = paddle.DataParallel(G), paddle.DataParallel(D)
     if utils.is_main_process():
-        count = lambda layer: sum(int(np.prod(p.shape)) for p in layer.parameters() if not p.stop_gradient)
         h, w = train_set.inputs.shape[2:]
         data = (f"{len(train_set)} + {len(train_set.targets)} training images (A + B)" if cycle
                 else f"{len(train_set)} training pairs")
         weights = (f"cycle weight {args.lambda_cycle:g}, identity {args.lambda_identity:g}" if cycle
                    else f"L1 weight {args.lambda_l1:g}")
-        print(f"{args.model}: generator {count(gan.G):,} and discriminator {count(gan.D):,} parameters, "
+        print(f"{args.model}: generator {count_params(gan.G):,} and discriminator {count_params(gan.D):,} parameters, "
               f"{data} of {w}x{h}, {steps_per_epoch} steps/epoch, batch {args.batch_size} x "
               f"{utils.world_size()} processes, lr {args.lr:g}, {weights}", flush=True)
     shown = dev_set.inputs[:8]
@@ -197,8 +189,7 @@ def train(args, state, out_dir, gan, opts, logger):
         logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
         if result["l1"] < best_l1:
             best_l1 = result["l1"]
-            paddle.save(gan.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
-            os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+            save_best(gan, out_dir)
             checkpoint()
 
     for epoch in range(step // steps_per_epoch, args.epochs):

@@ -60,7 +60,9 @@ class StarGenerator(nn.Layer):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x, label_org, label_trg):
-        # label_org * 0: a no-op that keeps label_org an input of the exported graph (an unused input is refused)
+        # label_org * 0: a no-op that keeps label_org an input of the exported graph, so that the three editors
+        # export one signature; paddle.jit.save refuses an input no output depends on ("not involved in the
+        # target_vars calculation"; tests/test_editors.py exports StarGAN)
         return self.net(with_maps(x, label_trg + label_org * 0))
 
 

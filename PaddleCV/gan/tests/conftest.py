@@ -37,6 +37,29 @@ def run_train(argv):
         return train.main(argv)
 
 
+def whole_and_resumed_losses(args, model, tmp_path, monkeypatch, end):
+    """{step: loss} of metrics.jsonl for one run of `end` steps, and for a run stopped after step 5 and
+    resumed to `end` from its step-4 checkpoint (the resumed part only)."""
+    import json
+    whole = str(tmp_path / "whole")
+    run_train(args + ["--output_dir", whole, "--max_steps", str(end)])
+    parts, at_step_4 = str(tmp_path / "parts"), str(tmp_path / "step4.pdckpt")
+    save = utils.save_checkpoint
+
+    def keep_step_4(path, *a, **kw):
+        save(path, *a, **kw)
+        if kw["step"] == 4:
+            shutil.copy(path, at_step_4)
+
+    monkeypatch.setattr(utils, "save_checkpoint", keep_step_4)
+    run_train(args + ["--output_dir", parts, "--max_steps", "5", "--save_interval", "4"])
+    os.remove(os.path.join(parts, model, "metrics.jsonl"))
+    run_train(["--output_dir", parts, "--resume", at_step_4, "--max_steps", str(end)])
+    losses = lambda out: {r["step"]: r["loss"] for r in map(json.loads, open(os.path.join(out, model, "metrics.jsonl")))
+                          if "loss" in r}
+    return losses(whole), losses(parts)
+
+
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """12 training and 4 test digits per class; 24 training and 8 test edge->shape pairs;

@@ -16,7 +16,7 @@ import paired
 import train
 import translate
 import utils
-from conftest import run_train
+from conftest import run_train, whole_and_resumed_losses
 from models import build_model
 
 TINY_CYC = ["--model", "CycleGAN", "--gf_dim", "4", "--df_dim", "4", "--n_blocks", "2", "--batch_size", "4",
@@ -109,23 +109,6 @@ def test_a_tiny_run_then_eval_export_and_infer_agree(demo, tmp_path):
 @pytest.mark.slow
 def test_cyclegan_resume_gives_the_same_losses(demo, tmp_path, monkeypatch):
     """Equal losses after a resume need both optimizers, all four networks and both image pools."""
-    import json
     args = TINY_CYC + ["--data_dir", domains_of(demo), "--log_interval", "3", "--batch_size", "2", "--epochs", "3"]
-    whole = str(tmp_path / "whole")
-    run_train(args + ["--output_dir", whole, "--max_steps", "8"])
-    parts, at_step_4 = str(tmp_path / "parts"), str(tmp_path / "step4.pdckpt")
-    save = utils.save_checkpoint
-
-    def keep_step_4(path, *a, **kw):
-        save(path, *a, **kw)
-        if kw["step"] == 4:
-            shutil.copy(path, at_step_4)
-
-    monkeypatch.setattr(utils, "save_checkpoint", keep_step_4)
-    run_train(args + ["--output_dir", parts, "--max_steps", "5", "--save_interval", "4"])
-    os.remove(os.path.join(parts, "CycleGAN", "metrics.jsonl"))
-    run_train(["--output_dir", parts, "--resume", at_step_4, "--max_steps", "8"])
-    losses = lambda o: {r["step"]: r["loss"] for r in map(json.loads, open(os.path.join(o, "CycleGAN", "metrics.jsonl")))
-                        if "loss" in r}
-    a, b = losses(whole), losses(parts)
+    a, b = whole_and_resumed_losses(args, "CycleGAN", tmp_path, monkeypatch, end=8)
     assert sorted(b) == [6, 8] and all(a[s] == pytest.approx(b[s], rel=1e-5) for s in (6, 8)), (a, b)

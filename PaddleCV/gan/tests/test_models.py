@@ -93,6 +93,21 @@ def test_the_scoring_classifier_reads_real_digits(demo):
     assert (preds == test.labels).mean() > 0.5  # 110 training digits; chance is 0.1
 
 
+def test_the_scoring_classifier_leaves_the_runs_draws_and_names_alone(demo):
+    """Trained or read from the cache, it must not move Paddle's random stream (the GAN's weights and
+    noise) nor the layer-name counters (the optimizer state's keys), or a resumed run would differ."""
+    def draws_and_name(load):
+        with paddle.utils.unique_name.guard():
+            paddle.seed(5)
+            if load:
+                scorer.load_classifier(demo, verbose=False)
+            return paddle.rand([4]).numpy(), paddle.nn.Linear(2, 2).weight.name
+    expected = draws_and_name(False)
+    for _ in range(2):  # the first may train and cache it, the second reads the cache
+        got = draws_and_name(True)
+        assert got[1] == expected[1] and np.array_equal(got[0], expected[0])
+
+
 @pytest.mark.parametrize("name", DIGIT_MODELS)
 def test_one_training_step_of_every_model_changes_both_networks(name):
     paddle.seed(1)

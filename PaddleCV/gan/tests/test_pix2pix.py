@@ -17,7 +17,7 @@ import paired
 import train
 import translate
 import utils
-from conftest import run_train
+from conftest import run_train, whole_and_resumed_losses
 from models import build_model
 
 TINY_P2P = ["--model", "Pix2Pix", "--gf_dim", "4", "--df_dim", "4", "--num_downs", "5", "--batch_size", "4",
@@ -149,21 +149,5 @@ def test_a_tiny_run_then_eval_export_and_infer_agree(demo, tmp_path):
 @pytest.mark.slow
 def test_pix2pix_resume_gives_the_same_losses(demo, tmp_path, monkeypatch):
     args = TINY_P2P + ["--data_dir", pairs_of(demo), "--log_interval", "3"]
-    whole = str(tmp_path / "whole")
-    run_train(args + ["--output_dir", whole, "--max_steps", "8"])
-    parts, at_step_4 = str(tmp_path / "parts"), str(tmp_path / "step4.pdckpt")
-    save = utils.save_checkpoint
-
-    def keep_step_4(path, *a, **kw):
-        save(path, *a, **kw)
-        if kw["step"] == 4:
-            shutil.copy(path, at_step_4)
-
-    monkeypatch.setattr(utils, "save_checkpoint", keep_step_4)
-    run_train(args + ["--output_dir", parts, "--max_steps", "5", "--save_interval", "4"])
-    os.remove(os.path.join(parts, "Pix2Pix", "metrics.jsonl"))
-    run_train(["--output_dir", parts, "--resume", at_step_4, "--max_steps", "8"])
-    losses = lambda out: {r["step"]: r["loss"] for r in map(json.loads, open(os.path.join(out, "Pix2Pix", "metrics.jsonl")))
-                          if "loss" in r}
-    a, b = losses(whole), losses(parts)
+    a, b = whole_and_resumed_losses(args, "Pix2Pix", tmp_path, monkeypatch, end=8)
     assert sorted(b) == [6, 8] and all(a[s] == pytest.approx(b[s], rel=1e-5) for s in (6, 8)), (a, b)
