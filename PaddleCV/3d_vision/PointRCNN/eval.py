@@ -5,7 +5,7 @@ test split (val when DATA_DIR has none).
     python eval.py                        the last run trained in output/, with its own settings
     python eval.py --split val            the split that picked best.pdparams (optimistic)
     python eval.py --baseline             the trivial baseline instead: one proposal per frame at the mean
-                                          training car's position, size and heading
+                                          training car's position and size, heading 0
 
 The detections are written in KITTI's result format (one txt per frame, label_2's 15 fields plus a
 score) to OUTPUT_DIR/MODEL/results_<split>/; infer.py writes the same files. The model comes from the
@@ -115,11 +115,15 @@ def summary(ap, which):
     return " ".join(f"{d} {ap[which][d]['R11']:.2f}/{ap[which][d]['R40']:.2f}" for d in kitti_eval.DIFFICULTIES)
 
 
+def metrics(ap):
+    """The R40 figures of the log line and of metrics.jsonl: {name: AP}."""
+    out = {f"{which}_{d}_R40": ap[which][d]["R40"] for which in ("final", "proposals") for d in kitti_eval.DIFFICULTIES}
+    out.update({f"{which}_moderate_R40": ap[which]["moderate"]["R40"] for which in ("final@0.5", "proposals@0.5")})
+    return out
+
+
 def metrics_line(ap):
-    parts = [f"{which}_{d}_R40={ap[which][d]['R40']:.2f}" for which in ("final", "proposals")
-             for d in kitti_eval.DIFFICULTIES]
-    parts += [f"{which}_moderate_R40={ap[which]['moderate']['R40']:.2f}" for which in ("final@0.5", "proposals@0.5")]
-    return "final metrics: " + " ".join(parts)
+    return "final metrics: " + " ".join(f"{k}={v:.2f}" for k, v in metrics(ap).items())
 
 
 def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):

@@ -104,12 +104,11 @@ def iou_3d(a, b):
     return _pairwise(a, b, height=True)
 
 
-def nms(boxes, scores, threshold, max_keep=None, bev=True):
-    """Greedy rotated NMS: indices of the kept boxes, best first. bev: BEV IoU (the release's
-    proposal and final NMS), else 3D IoU."""
+def nms(boxes, scores, threshold, max_keep=None):
+    """Greedy rotated NMS on the BEV IoU (the release's proposal and final NMS): indices of the kept
+    boxes, best first."""
     order = np.argsort(-np.asarray(scores), kind="stable")
     boxes = np.asarray(boxes).reshape(-1, 7)[order]
-    iou = iou_bev if bev else iou_3d
     suppressed = np.zeros(len(order), bool)
     keep = []
     for i in range(len(order)):  # one row of IoUs per kept box, against the boxes still in play
@@ -120,7 +119,7 @@ def nms(boxes, scores, threshold, max_keep=None, bev=True):
             break
         rest = np.where(~suppressed)[0]
         rest = rest[rest > i]
-        suppressed[rest[iou(boxes[i:i + 1], boxes[rest])[0] > threshold]] = True
+        suppressed[rest[iou_bev(boxes[i:i + 1], boxes[rest])[0] > threshold]] = True
     return np.array(keep, np.int64)
 
 

@@ -71,7 +71,7 @@ def build_runners(args):
 
 
 def frames_of(args):
-    """(split, its frames' indices) for --split or the .bin files given."""
+    """The frames to run: the --split of DATA_DIR, or the .bin files given (as a split of their folder)."""
     if args.split:
         return reader.KittiSplit(args.data_dir, args.split)
     if not args.frames:

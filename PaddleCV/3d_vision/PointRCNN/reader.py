@@ -24,7 +24,6 @@ import utils
 CALIB_KEYS = {"P0": 12, "P1": 12, "P2": 12, "P3": 12, "R0_rect": 9, "Tr_velo_to_cam": 12, "Tr_imu_to_velo": 12}
 # x (right), y (down), z (forward) limits of the points used, in the rectified camera frame (the release's)
 AREA_SCOPE = np.array([[-40.0, 40.0], [-1.0, 3.0], [0.0, 70.4]], np.float32)
-MEAN_SIZE = np.array([1.52, 1.63, 3.88], np.float32)  # h, w, l of the mean KITTI car (the release's)
 LABEL_FIELDS = 15
 
 
@@ -55,13 +54,18 @@ def frame_path(data_dir, kind, frame):
     return os.path.join(data_dir, "training", kind, frame + ext)
 
 
-def read_velodyne(path):
-    """[N, 4] float32 (x, y, z, reflectance) in the LiDAR frame."""
+def check_velodyne(path):
+    """A DataError unless the .bin exists and holds whole points (16 bytes each)."""
     if not os.path.isfile(path):
         raise utils.DataError(f"{path}: file not found")
     size = os.path.getsize(path)
     if size % 16:
         raise utils.DataError(f"{path}: {size} bytes is not a multiple of 16 (4 float32 per point)")
+
+
+def read_velodyne(path):
+    """[N, 4] float32 (x, y, z, reflectance) in the LiDAR frame."""
+    check_velodyne(path)
     points = np.fromfile(path, dtype=np.float32).reshape(-1, 4)
     if not np.isfinite(points).all():
         raise utils.DataError(f"{path}: point {int(np.where(~np.isfinite(points).all(1))[0][0])} is not finite")
@@ -165,12 +169,7 @@ class KittiSplit:
                 record = {"id": frame, "calib": Calibration(frame_path(data_dir, "calib", frame)),
                           "size": image_size(frame_path(data_dir, "image_2", frame)),
                           "labels": read_labels(frame_path(data_dir, "label_2", frame)) if with_labels else []}
-                velodyne = frame_path(data_dir, "velodyne", frame)
-                if not os.path.isfile(velodyne):
-                    raise utils.DataError(f"{velodyne}: file not found")
-                if os.path.getsize(velodyne) % 16:
-                    raise utils.DataError(f"{velodyne}: {os.path.getsize(velodyne)} bytes is not a multiple of 16 "
-                                          "(4 float32 per point)")
+                check_velodyne(frame_path(data_dir, "velodyne", frame))
             except utils.DataError as e:
                 if not skip_bad_samples:
                     raise

@@ -20,7 +20,7 @@ import paddle
 
 import pipeline
 import reader
-from eval import evaluate, metrics_line, summary
+from eval import evaluate, metrics, summary
 from models import MODELS, build_model
 
 warnings.filterwarnings("ignore", message="When training, we now always track global mean")
@@ -127,8 +127,7 @@ def main(argv=None):
         if utils.is_main_process():
             print(f"eval epoch {epoch}: val Car 3D AP@0.7 R11/R40 final {summary(ap, 'final')}; "
                   f"proposals {summary(ap, 'proposals')}", flush=True)
-            logger.write({"epoch": epoch, "step": step, f"val_{which}_moderate_R40": value,
-                          **{k.split("=")[0]: float(k.split("=")[1]) for k in metrics_line(ap).split()[2:]}})
+            logger.write({"epoch": epoch, "step": step, f"val_{which}_moderate_R40": value, **metrics(ap)})
         if value > best:
             best = value
             if utils.is_main_process():

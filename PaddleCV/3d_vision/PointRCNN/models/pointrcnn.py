@@ -64,9 +64,9 @@ LITE = {
 CONFIGS = {"pointrcnn": RELEASE, "pointrcnn_lite": LITE}
 
 
-def reg_channels(cfg, fine_heading):
-    per_loc = int(cfg["loc_scope"] / cfg["loc_bin_size"]) * 2
-    return per_loc * 4 + 1 + cfg["num_head_bin"] * 2 + 3
+def reg_channels(cfg):
+    """The regression output's width: the end of the last field of the bin-based layout."""
+    return _layout(cfg)[0]["size"][1]
 
 
 def head(channels, out, bn, dp_ratio=0.0):
@@ -91,7 +91,7 @@ class RPN(nn.Layer):
         self.backbone = PointNet2MSG(cfg, in_channels=3 if self.xyz_feature else 0)
         c = self.backbone.out_channels
         self.cls_head = head([c] + cfg["cls_fc"], 1, True, cfg["dp_ratio"])
-        self.reg_head = head([c] + cfg["reg_fc"], reg_channels(cfg, False), True, cfg["dp_ratio"])
+        self.reg_head = head([c] + cfg["reg_fc"], reg_channels(cfg), True, cfg["dp_ratio"])
         last = self.cls_head[-1]  # focal loss: start at a foreground probability of 0.01
         last.bias.set_value(paddle.full(last.bias.shape, -math.log(99.0)))
         self.out_channels = c
@@ -120,7 +120,7 @@ class RCNN(nn.Layer):
             self.sa.append(layer)
             channels = layer.out_channels
         self.cls_head = head([channels] + cfg["cls_fc"], 1, False)
-        self.reg_head = head([channels] + cfg["reg_fc"], reg_channels(cfg, True), False)
+        self.reg_head = head([channels] + cfg["reg_fc"], reg_channels(cfg), False)
 
     def forward(self, pooled):
         xyz = pooled[:, :, :3]
@@ -221,6 +221,3 @@ def decode(pred, cfg, fine_heading):
     sizes = pred[:, s["size"][0]:s["size"][1]] * MEAN_SIZE + MEAN_SIZE
     return offsets.astype(np.float32), sizes.astype(np.float32), ry.astype(np.float32)
 
-
-def build(name):
-    return PointRCNN(CONFIGS[name])

@@ -17,7 +17,7 @@ utils.configure_cpu()
 import paddle  # noqa: E402
 
 MODEL = "pointrcnn_lite"
-# Non-default settings on purpose (--stage, batch): eval/export/infer must take them from the run.
+# Non-default settings on purpose (batch, lr, epochs): eval/export/infer must take them from the run.
 TINY = ["--model", MODEL, "--batch_size", "2", "--num_workers", "0", "--lr", "0.002", "--epochs", "2"]
 RUN_STEPS = 5
 

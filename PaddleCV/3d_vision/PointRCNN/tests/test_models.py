@@ -37,7 +37,7 @@ def expected_counts(cfg):
         total += mlp([before + skip[k]] + fp[k], True)
     c = fp[0][-1]
     rpn = total + mlp([c] + r["cls_fc"], True) + r["cls_fc"][-1] + 1 \
-        + mlp([c] + r["reg_fc"], True) + (r["reg_fc"][-1] + 1) * reg_channels(r, False)
+        + mlp([c] + r["reg_fc"], True) + (r["reg_fc"][-1] + 1) * reg_channels(r)
     q = cfg["rcnn"]
     up = q["xyz_up"]
     rcnn = mlp([5] + up, False) + mlp([up[-1] + c, up[-1]], False)
@@ -46,14 +46,14 @@ def expected_counts(cfg):
         rcnn += mlp([channels + 3] + m, False)
         channels = m[-1]
     rcnn += mlp([channels] + q["cls_fc"], False) + q["cls_fc"][-1] + 1
-    rcnn += mlp([channels] + q["reg_fc"], False) + (q["reg_fc"][-1] + 1) * reg_channels(q, True)
+    rcnn += mlp([channels] + q["reg_fc"], False) + (q["reg_fc"][-1] + 1) * reg_channels(q)
     return rpn, rcnn
 
 
 def test_release_parameter_counts():
     """RPN 3,050,669 and RCNN 836,783 trainable parameters at cfgs/default.yml's configuration (76 RPN
     and 46 RCNN regression channels), exactly."""
-    assert reg_channels(RELEASE["rpn"], False) == 76 and reg_channels(RELEASE["rcnn"], True) == 46
+    assert reg_channels(RELEASE["rpn"]) == 76 and reg_channels(RELEASE["rcnn"]) == 46
     with paddle.LazyGuard():
         model = build_model("pointrcnn")
     assert (count(model.rpn), count(model.rcnn)) == (3_050_669, 836_783) == expected_counts(RELEASE)
@@ -81,7 +81,7 @@ def one_hot_prediction(t, cfg):
     """A regression output that says exactly the targets t (bins as one-hot logits)."""
     from models.pointrcnn import _layout
     s, _ = _layout(cfg)
-    pred = np.zeros((len(t["x_bin"]), reg_channels(cfg, False)), np.float32)
+    pred = np.zeros((len(t["x_bin"]), reg_channels(cfg)), np.float32)
     rows = np.arange(len(pred))
     for name in ("x", "z", "ry"):
         pred[rows, s[name + "_bin"][0] + t[name + "_bin"]] = 10
@@ -131,4 +131,5 @@ def test_rpn_targets_label_points_in_cars():
     boxes[0, 0] = [0, 1, 10, 1.5, 2, 4, np.pi / 2]  # length along z: 8..12
     labels, where, (offsets, sizes, ry) = pipeline.rpn_targets(points, boxes, np.array([1]))
     assert labels.tolist() == [[1, -1, 0, 0]] and where.tolist() == [[0, 0]]
-    assert np.allclose(offsets, [[0, -0.25, 0]])  # centre y 1 - 1.5 / 2 = 0.25 and np.allclose(ry, [np.pi / 2])
+    assert np.allclose(offsets, [[0, -0.25, 0]])  # centre y 1 - 1.5 / 2 = 0.25
+    assert np.allclose(sizes, [[1.5, 2, 4]]) and np.allclose(ry, [np.pi / 2])
