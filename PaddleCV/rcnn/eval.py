@@ -203,6 +203,18 @@ def run_settings(args):
     return args.checkpoint or default_checkpoint(args.output_dir, args.model)
 
 
+def class_names(args):
+    """(category ids, names) of the run's data; numbered classes for weights without their data (no
+    data there, or another class count)."""
+    try:
+        category_ids, names = reader.dataset_info(args.data_dir)
+    except utils.DataError:
+        category_ids, names = [], []
+    if len(category_ids) != args.num_classes:
+        return list(range(1, args.num_classes + 1)), [str(i) for i in range(args.num_classes)]
+    return category_ids, names
+
+
 def default_checkpoint(output_dir, model):
     best = os.path.join(output_dir, model, "best.pdparams")
     return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")

@@ -18,8 +18,7 @@ import os
 import utils
 import paddle
 
-import reader
-from eval import add_run_flags, load_trained_model, run_settings
+from eval import add_run_flags, class_names, load_trained_model, run_settings
 
 
 def export(model, prefix):
@@ -40,12 +39,7 @@ def main(argv=None):
     checkpoint = run_settings(args)
     paddle.set_device("cpu")
     model = load_trained_model(args, checkpoint)
-    try:
-        category_ids, names = reader.dataset_info(args.data_dir)
-    except utils.DataError:  # weights without their data: numbered classes
-        category_ids, names = list(range(1, args.num_classes + 1)), [str(i) for i in range(args.num_classes)]
-    if len(category_ids) != args.num_classes:
-        category_ids, names = list(range(1, args.num_classes + 1)), [str(i) for i in range(args.num_classes)]
+    category_ids, names = class_names(args)
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:

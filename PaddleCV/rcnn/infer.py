@@ -25,8 +25,8 @@ import paddle
 from PIL import Image, ImageColor, ImageDraw
 
 import reader
-from eval import paste_mask
-from eval import add_run_flags, detections_to_coco, load_trained_model, run_settings, score_jsons
+from eval import (add_run_flags, class_names, detections_to_coco, load_trained_model, paste_mask, run_settings,
+                  score_jsons)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
@@ -47,7 +47,6 @@ def create_predictor(prefix, use_onednn=False):
         if use_onednn:
             config.enable_mkldnn()
             config.delete_pass("conv_activation_onednn_fuse_pass")
-
         else:
             config.disable_mkldnn()
     config.disable_glog_info()
@@ -88,10 +87,7 @@ def build_predictor(args):
         checkpoint = run_settings(args)
         paddle.set_device("cpu")
         model = load_trained_model(args, checkpoint)
-        try:
-            category_ids, names = reader.dataset_info(args.data_dir)
-        except utils.DataError:
-            category_ids, names = list(range(1, args.num_classes + 1)), [str(i) for i in range(args.num_classes)]
+        category_ids, names = class_names(args)
 
         def predict(*arrays):
             with paddle.no_grad():

@@ -45,6 +45,14 @@ def decode(deltas, boxes, weights=(1.0, 1.0, 1.0, 1.0)):
     return paddle.stack([px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph], -1)
 
 
+def to_original_pixels(rows, counts, scale_factor):
+    """NMS rows [K, 6] (class, score, x1, y1, x2, y2 in input pixels) of pictures holding `counts`
+    rows each, their boxes divided by each picture's scale factor [sy, sx]."""
+    scale = paddle.repeat_interleave(scale_factor, counts, axis=0)
+    box = rows[:, 2:] / paddle.concat([scale[:, 1:2], scale[:, 0:1], scale[:, 1:2], scale[:, 0:1]], 1)
+    return paddle.concat([rows[:, :2], box], 1)
+
+
 def encode(gt, boxes, weights=(1.0, 1.0, 1.0, 1.0)):
     """numpy: the deltas that move `boxes` onto `gt` (the inverse of decode)."""
     w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]

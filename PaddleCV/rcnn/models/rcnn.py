@@ -27,7 +27,7 @@ import paddle.nn.functional as F
 from paddle import _C_ops
 from paddle.vision.ops import distribute_fpn_proposals, generate_proposals, roi_align
 
-from .boxes import base_anchors, decode, encode, grid_anchors, match, subsample
+from .boxes import base_anchors, decode, encode, grid_anchors, match, subsample, to_original_pixels
 from .resnet import Res5Head, ResNet
 
 normal = nn.initializer.Normal
@@ -376,7 +376,5 @@ class RCNN(nn.Layer):
             boxes_in = rows[:, 2:]
             logits = self.mask_head(self.roi_features(roi_feats, boxes_in, counts, 14))
             masks = F.sigmoid(pick_class(logits, paddle.clip(rows[:, 0], min=0).astype("int64")))
-        scale = paddle.repeat_interleave(scale_factor, counts, axis=0)
-        box = rows[:, 2:] / paddle.concat([scale[:, 1:2], scale[:, 0:1], scale[:, 1:2], scale[:, 0:1]], 1)
-        rows = paddle.concat([rows[:, :2], box], 1)
+        rows = to_original_pixels(rows, counts, scale_factor)
         return (rows, counts) if masks is None else (rows, counts, masks)

@@ -15,7 +15,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle import _C_ops
 
-from .boxes import base_anchors, decode, encode, grid_anchors, match
+from .boxes import base_anchors, decode, encode, grid_anchors, match, to_original_pixels
 from .rcnn import FPN
 from .resnet import ResNet
 
@@ -68,9 +68,7 @@ class RetinaNet(nn.Layer):
         scores = F.sigmoid(logits).transpose([0, 2, 1])
         rows, _, counts = _C_ops.multiclass_nms3(boxes, scores, None, self.score_threshold, self.nms_top_k,
                                                  self.keep_top_k, self.nms_threshold, False, 1.0, -1)
-        scale = paddle.repeat_interleave(scale_factor, counts, axis=0)
-        box = rows[:, 2:] / paddle.concat([scale[:, 1:2], scale[:, 0:1], scale[:, 1:2], scale[:, 0:1]], 1)
-        return paddle.concat([rows[:, :2], box], 1), counts
+        return to_original_pixels(rows, counts, scale_factor), counts
 
     def losses(self, logits, deltas, anchors, targets):
         all_anchors = anchors.numpy()

@@ -23,6 +23,7 @@ TINY = ["--model", MODEL, "--image_size", "64", "--max_size", "96", "--train_siz
         "--num_workers", "0", "--lr", "0.01", "--recipe_batch_size", "2", "--warmup_steps", "2", "--epochs", "2",
         "--score_threshold", "0.0"]  # an 8-step model scores low: keep its boxes for the comparisons
 RUN_STEPS = 8
+EPOCH_1 = "epoch1.pdckpt"  # in the session run's OUTPUT_DIR: see trained()
 
 
 def pytest_configure(config):
@@ -48,10 +49,23 @@ def demo(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained(demo, tmp_path_factory):
-    """OUTPUT_DIR of one finished tiny run (8 steps over 2 epochs of 4, logging every 3) and its export."""
+    """OUTPUT_DIR of one finished tiny run (8 steps over 2 epochs of 4, logging every 3) and its export;
+    OUTPUT_DIR/EPOCH_1 is a copy of its checkpoint at the end of epoch 1 (step 4), as a run killed
+    there would have left it, for the resume test."""
     import export
     out = str(tmp_path_factory.mktemp("run"))
-    run_train(TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", str(RUN_STEPS), "--log_interval", "3"])
+    save = utils.save_checkpoint
+
+    def keep_end_of_epoch_1(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        if kwargs["step"] == RUN_STEPS // 2:
+            shutil.copy(path, os.path.join(out, EPOCH_1))
+
+    utils.save_checkpoint = keep_end_of_epoch_1
+    try:
+        run_train(TINY + ["--data_dir", demo, "--output_dir", out, "--max_steps", str(RUN_STEPS), "--log_interval", "3"])
+    finally:
+        utils.save_checkpoint = save
     export.main(["--output_dir", out])
     return out
 
