@@ -63,10 +63,9 @@ def gather(records):
     return sorted(records, key=lambda r: r["index"])
 
 
-def siamfc_factory(network, width_adjust=None):
+def siamfc_factory(network):
     network.eval()
-    embed = trackers.dygraph_embedding(network.embedding)
-    adjust = (float(network.adjust_weight.numpy()[0]), float(network.adjust_bias.numpy()[0]))
+    embed, adjust = trackers.dygraph_embedding(network.embedding), network.adjust()
     return lambda: trackers.SiamFCTracker(embed, adjust)
 
 
@@ -133,7 +132,7 @@ def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     if args.baseline:
         args.test_dir = args.test_dir or "data/demo/vot2018"
-        name, make = f"baseline {args.baseline}", None
+        name = f"baseline {args.baseline}"
     else:
         checkpoint = run_settings(args)
         args.test_dir = args.test_dir or "data/demo/vot2018"

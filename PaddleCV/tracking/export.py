@@ -39,8 +39,7 @@ def main(argv=None):
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "adjust": [float(model.adjust_weight.numpy()[0]),
-                                                   float(model.adjust_bias.numpy()[0])]}, f, indent=1)
+        json.dump({"model": args.model, "adjust": list(model.adjust())}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
     return inference_dir

@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 import metrics
 import reader
 import tracker as trackers
-from eval import add_run_flags, load_trained_model, run_settings
+from eval import add_run_flags, load_trained_model, run_settings, tracker_factory
 
 
 def read_frames(source):
@@ -67,12 +67,7 @@ def build_tracker(args):
     if args.checkpoint:
         checkpoint = run_settings(args)
         paddle.set_device("cpu")
-        model = load_trained_model(args, checkpoint)
-        if args.model != "SiamFC":
-            from eval import tracker_factory
-            return tracker_factory(args.model, model)()
-        return trackers.SiamFCTracker(trackers.dygraph_embedding(model.embedding),
-                                      (float(model.adjust_weight.numpy()[0]), float(model.adjust_bias.numpy()[0])))
+        return tracker_factory(args.model, load_trained_model(args, checkpoint))()
     if not args.inference_dir:
         utils.load_run_config(args)
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")

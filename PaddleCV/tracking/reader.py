@@ -335,10 +335,3 @@ def make_train_loader(dataset, args):
     sampler = ResumableBatchSampler(len(dataset), args.batch_size)
     return utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=collate_with_errors)
 
-
-def check_frames(sequences, skip_bad):
-    """Every frame of every sequence exists (a stat per file) before the first step."""
-    for seq in sequences:
-        for i, path in enumerate(seq.frames, 1):
-            if not os.path.isfile(path):
-                raise utils.DataError(f"{seq.groundtruth}:{i}: frame {path} not found")

@@ -48,8 +48,10 @@ class ATOMTracker:
         ys, xs = np.mgrid[0:h, 0:w]
         return np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * max(sigma, 0.5) ** 2)).astype(np.float32)
 
-    def scores(self, x):
-        return F.conv2d(x, self.filter, padding=FILTER_SIZE // 2)[:, :, :x.shape[2], :x.shape[3]]
+    def scores(self, x, weights=None):
+        """The filter (default: the current one) correlated with x, cropped to x's grid."""
+        f = self.filter if weights is None else weights
+        return F.conv2d(x, f, padding=FILTER_SIZE // 2)[:, :, :x.shape[2], :x.shape[3]]
 
     def steepest_descent(self, iterations):
         """Minimise sum ||filter * x - y||^2 + REG ||filter||^2 over the memory (quadratic in the
@@ -63,7 +65,7 @@ class ATOMTracker:
             loss = (residual ** 2).sum() + REG * (f ** 2).sum()
             g = paddle.grad(loss, f)[0].detach()
             with paddle.no_grad():
-                ag = F.conv2d(x, g, padding=FILTER_SIZE // 2)[:, :, :x.shape[2], :x.shape[3]]
+                ag = self.scores(x, g)
                 alpha = (g ** 2).sum() / ((ag ** 2).sum() * 2 + REG * 2 * (g ** 2).sum() + 1e-12)
                 self.filter = (f - alpha * g).detach()
 
@@ -86,7 +88,7 @@ class ATOMTracker:
         shape = f3.shape[2:]
         for dx, dy in [(0, 0), (-1, 0), (1, 0), (0, 1)]:  # the crop and 3 copies shifted by a quarter target
             shift = np.array([dx, dy]) * 0.25 * box[2:]
-            f2s, f3s = self.features(frame, self.center + shift, side) if (dx or dy) else (f2, f3)
+            _, f3s = self.features(frame, self.center + shift, side) if (dx or dy) else (f2, f3)
             self.samples.append(self.project(f3s))
             self.labels.append(self.label(self.to_crop(box, self.center + shift, side), shape))
         self.filter = paddle.zeros([1, k, FILTER_SIZE, FILTER_SIZE])

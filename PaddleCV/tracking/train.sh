@@ -47,12 +47,12 @@ else
 fi
 
 python eval.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
-if [[ $MODEL == SiamFC ]]; then
+outputs="latest.pdckpt, best.pdparams, metrics.jsonl, curves.png"
+if [[ $MODEL == SiamFC ]]; then  # ATOM has no export yet (README.md)
   python export.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
   if [[ $SMOKE == 1 ]]; then
     python infer.py --output_dir "$OUTPUT_DIR" "$TEST_DIR/$(head -n 1 "$TEST_DIR/list.txt")"
   fi
+  outputs+=", inference/"
 fi
-if [[ $MODEL == SiamFC ]]; then outputs="latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/"
-else outputs="latest.pdckpt, best.pdparams, metrics.jsonl, curves.png"; fi
 echo "run: $OUTPUT_DIR/$MODEL ($outputs)"

@@ -53,6 +53,10 @@ class SiamFC(nn.Layer):
         self.adjust_weight.stop_gradient = True
         self.adjust_bias = self.create_parameter([1], default_initializer=nn.initializer.Constant(0.0))
 
+    def adjust(self):
+        """(scale, bias) of the adjust layer as floats: what the tracker applies to the correlation."""
+        return float(self.adjust_weight.numpy()[0]), float(self.adjust_bias.numpy()[0])
+
     def forward(self, exemplar, search):
         return xcorr(self.embedding(exemplar), self.embedding(search)) * self.adjust_weight + self.adjust_bias
 

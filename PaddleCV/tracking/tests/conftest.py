@@ -1,5 +1,6 @@
 """Shared fixtures: the folder on sys.path, the CPU configured, a tiny demo set, and ONE tiny training
-run per test session (then exported) that the eval, export, infer and resume tests reuse."""
+run per test session (then exported, its step-2 checkpoint kept) that the eval, export, infer and
+resume tests reuse; and the fixed-batch learning loop of the model tests."""
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ import paddle  # noqa: E402
 # Non-default model-shaping settings on purpose (width 0.25): eval/export/infer must take them from the run.
 MODEL = "SiamFC"
 RUN_STEPS = 4
+STEP_2 = "step2.pdckpt"  # in the run's OUTPUT_DIR: its checkpoint after step 2, as if killed there
 
 
 def tiny(data):
@@ -47,12 +49,35 @@ def demo(tmp_path_factory):
                           length=(12, 12), seed=1)
 
 
+def fit(model, batch, optimizer, steps):
+    """The losses of `steps` training steps on one fixed batch."""
+    history = []
+    for _ in range(steps):
+        loss = model.loss(batch)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        history.append(loss.item())
+    return history
+
+
 @pytest.fixture(scope="session")
 def trained(demo, tmp_path_factory):
-    """OUTPUT_DIR of one finished tiny run (4 steps over 2 epochs, logging every 3) and its export."""
+    """OUTPUT_DIR of one finished tiny run (4 steps over 2 epochs, logging every 3, a checkpoint every 2
+    steps, the one after step 2 copied to OUTPUT_DIR/step2.pdckpt) and its export."""
     import export
     out = str(tmp_path_factory.mktemp("run"))
-    run_train(tiny(demo) + ["--output_dir", out, "--max_steps", str(RUN_STEPS), "--log_interval", "3"])
+    save = utils.save_checkpoint
+
+    def keep_step_2(path, *args, **kwargs):
+        save(path, *args, **kwargs)
+        if kwargs["step"] == 2:
+            shutil.copy(path, os.path.join(out, STEP_2))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(utils, "save_checkpoint", keep_step_2)
+        run_train(tiny(demo) + ["--output_dir", out, "--max_steps", str(RUN_STEPS), "--log_interval", "3",
+                                "--save_interval", "2"])
     export.main(["--output_dir", out])
     return out
 

@@ -8,6 +8,7 @@ import paddle
 import pytest
 
 import reader
+from conftest import fit
 from models import build_model
 from models.atom import prroi_pool
 from tracker_atom import ATOMTracker
@@ -70,11 +71,11 @@ def test_prroi_pool_gradient_in_the_box():
     assert grad == pytest.approx((hi - lo) / (2 * eps), abs=2e-3)
 
 
-def atom_batch(demo, image_size=64):
+def atom_batch(demo, count=4, image_size=64):
     sequences, _ = reader.load_sequences(os.path.join(demo, "got10k"), "train")
     cfg = {"max_gap": 5, "image_size": image_size, "search_area": 5.0, "center_jitter": 0.5, "num_proposals": 8}
-    ds = reader.PairDataset(sequences, "atom", 4, seed=0, cfg=cfg)
-    return [paddle.to_tensor(np.stack(f)) for f in zip(*[ds[i] for i in range(4)])]
+    ds = reader.PairDataset(sequences, "atom", count, seed=0, cfg=cfg)
+    return [paddle.to_tensor(np.stack(f)) for f in zip(*[ds[i] for i in range(count)])]
 
 
 def test_atom_pairs_and_iou_targets(demo):
@@ -87,16 +88,9 @@ def test_atom_pairs_and_iou_targets(demo):
 
 def test_atom_iou_loss_drops_on_a_fixed_batch(demo):
     paddle.seed(0)
-    batch = atom_batch(demo)
+    batch = atom_batch(demo, count=2)
     model = build_model("ATOM", width=0.25, image_size=64)
-    opt = paddle.optimizer.Adam(1e-3, parameters=model.parameters())
-    history = []
-    for _ in range(12):
-        loss = model.loss(batch)
-        loss.backward()
-        opt.step()
-        opt.clear_grad()
-        history.append(loss.item())
+    history = fit(model, batch, paddle.optimizer.Adam(1e-3, parameters=model.parameters()), 8)
     assert min(history[-3:]) < 0.3 * history[0], history
 
 

@@ -1,12 +1,14 @@
 """The networks: exact parameter counts, shapes, the cross-correlation against a brute-force one,
 learning on a fixed batch, and the tracker's geometry on a known motion."""
 import math
+import os
 
 import numpy as np
 import paddle
 import pytest
 
 import reader
+from conftest import fit
 import tracker as trackers
 from models import build_model
 from models.siamfc import xcorr
@@ -45,22 +47,14 @@ def test_xcorr_matches_brute_force():
 
 
 def test_siamfc_loss_drops_on_a_fixed_batch(demo):
-    import os
     paddle.seed(0)
     sequences, _ = reader.load_sequences(os.path.join(demo, "got10k"), "train")
     cfg = {"max_gap": 5, "exemplar_size": 127, "search_size": 255, "score_size": 17, "total_stride": 8,
            "radius": 16, "max_shift": 32, "scale_jitter": 0.05}
-    ds = reader.PairDataset(sequences, "siamfc", 2, seed=0, cfg=cfg)
-    batch = [paddle.to_tensor(np.stack(f)) for f in zip(*[ds[i] for i in range(2)])]
+    batch = [paddle.to_tensor(f[None]) for f in reader.PairDataset(sequences, "siamfc", 1, seed=0, cfg=cfg)[0]]
     model = build_model("SiamFC", width=0.25)
     opt = paddle.optimizer.Adam(3e-3, parameters=[p for p in model.parameters() if not p.stop_gradient])
-    history = []
-    for _ in range(8):
-        loss = model.loss(batch)
-        loss.backward()
-        opt.step()
-        opt.clear_grad()
-        history.append(loss.item())
+    history = fit(model, batch, opt, 8)
     assert history[-1] < 0.5 * history[0], history
 
 

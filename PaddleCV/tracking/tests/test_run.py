@@ -14,7 +14,7 @@ import export
 import infer
 import train
 import utils
-from conftest import MODEL, RUN_STEPS, run_train, tiny
+from conftest import MODEL, RUN_STEPS, STEP_2, run_train, tiny
 from models import build_model
 
 
@@ -34,23 +34,25 @@ def test_the_run_records_its_settings_and_curves(trained):
     assert os.path.getsize(os.path.join(run, "curves.png")) > 1000
 
 
-def test_eval_and_infer_give_the_same_figures(trained, demo):
-    """infer.py over each test sequence (the checkpoint's dynamic graph, and the export) gives the
-    one-pass figures eval.py averages."""
-    result = evaluation.main(["--output_dir", trained, "--test_dir", os.path.join(demo, "vot2018"),
-                              "--protocol", "one_pass"])
-    assert result["sequences"] == 2
-    per_seq = {"dygraph": [], "export": []}
-    for name in ("demo_000001", "demo_000002"):
-        seq = os.path.join(demo, "vot2018", name)
-        best = os.path.join(trained, MODEL, "best.pdparams")
-        per_seq["dygraph"].append(infer.main([seq, "--output_dir", trained, "--checkpoint", best, "--no_frames"])[1])
-        boxes, figures = infer.main([seq, "--output_dir", trained, "--out_dir", os.path.join(trained, "t", name)])
-        per_seq["export"].append(figures)
-        assert len(os.listdir(os.path.join(trained, "t", name))) == 13  # 12 frames + boxes.txt
+def test_eval_and_infer_give_the_same_figures(trained, demo, tmp_path):
+    """infer.py over a test sequence (the checkpoint's dynamic graph, and the export) gives the one-pass
+    figures eval.py gives on a test split of that one sequence (8-value polygons, frames under color/)."""
+    name = "demo_000001"
+    seq = os.path.join(demo, "vot2018", name)
+    test_dir = tmp_path / "vot2018"
+    test_dir.mkdir()
+    os.symlink(seq, test_dir / name)
+    (test_dir / "list.txt").write_text(name + "\n")
+    result = evaluation.main(["--output_dir", trained, "--test_dir", str(test_dir), "--protocol", "one_pass"])
+    assert result["sequences"] == 1
+    best = os.path.join(trained, MODEL, "best.pdparams")
+    _, dygraph = infer.main([seq, "--output_dir", trained, "--checkpoint", best, "--no_frames"])
+    out = str(tmp_path / "track")
+    _, exported = infer.main([seq, "--output_dir", trained, "--out_dir", out])
+    assert len(os.listdir(out)) == 13  # 12 frames + boxes.txt
     for key in ("auc", "precision20"):
-        assert np.mean([r[key] for r in per_seq["dygraph"]]) == pytest.approx(result[key], abs=1e-9)
-        assert np.mean([r[key] for r in per_seq["export"]]) == pytest.approx(result[key], abs=0.03)
+        assert dygraph[key] == pytest.approx(result[key], abs=1e-9)
+        assert exported[key] == pytest.approx(result[key], abs=0.03)
 
 
 def test_export_gives_the_dygraph_embedding(trained):
@@ -115,24 +117,16 @@ def test_resume_restores_the_run_settings(run_copy, demo, capsys):
     assert max(losses(run_copy)) == RUN_STEPS + 1
 
 
-def test_resume_gives_the_same_losses(trained, demo, tmp_path, monkeypatch):
-    """Resume from the step-2 checkpoint to step 4, logging every 3 steps: the line at step 3 averages
-    steps 1-3, two of them from before the resume (the logger's window travels in the checkpoint)."""
-    parts = str(tmp_path / "parts")
-    at_step_2 = str(tmp_path / "step2.pdckpt")
-    save = utils.save_checkpoint
-
-    def keep_step_2(path, *args, **kwargs):  # as if the run had been killed after step 2's save
-        save(path, *args, **kwargs)
-        if kwargs["step"] == 2:
-            shutil.copy(path, at_step_2)
-
-    monkeypatch.setattr(utils, "save_checkpoint", keep_step_2)
-    run_train(tiny(demo) + ["--output_dir", parts, "--log_interval", "3", "--max_steps", "2", "--save_interval", "2",
-                            "--eval_interval", "0"])
-    os.remove(os.path.join(parts, MODEL, "metrics.jsonl"))
-    run_train(["--output_dir", parts, "--resume", at_step_2, "--max_steps", str(RUN_STEPS)])
-    a, b = losses(trained), losses(parts)
+def test_resume_gives_the_same_losses(run_copy, capsys):
+    """Resume the session's run from its step-2 checkpoint (as if killed after step 2's save) to step 4,
+    logging every 3 steps and without the step-3 eval: the line at step 3 averages steps 1-3, two of
+    them from before the resume (the logger's window travels in the checkpoint)."""
+    a, at_step_2 = losses(run_copy), os.path.join(run_copy, STEP_2)
+    os.remove(os.path.join(run_copy, MODEL, "metrics.jsonl"))
+    capsys.readouterr()
+    run_train(["--output_dir", run_copy, "--resume", at_step_2, "--max_steps", str(RUN_STEPS), "--eval_interval", "0"])
+    assert f"resumed from {at_step_2} at step 2" in capsys.readouterr().out  # not a fresh run with the same seed
+    b = losses(run_copy)
     assert sorted(b) == [3, 4]
     assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in (3, 4)), (a, b)
 
