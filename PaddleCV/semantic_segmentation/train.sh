@@ -21,6 +21,10 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
   DATASET=cityscapes  # the demo data is in the Cityscapes layout
   MODEL=${MODEL:-fastscnn}
+  if [[ $SMOKE == 1 ]]; then
+    DATA_DIR=data/smoke  # a few scenes are enough for a few steps
+    [[ -f $DATA_DIR/val.list ]] || python make_demo_data.py --out_dir "$DATA_DIR" --num_train 16 --num_val 4
+  fi
   [[ -f $DATA_DIR/val.list ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   # A light model and small crops, so that two CPU cores learn the demo scenes in minutes.
   EXTRA+=(--crop_size 128,256 --batch_size 8 --lr 0.1 --epochs 20 --eval_interval 5 --log_interval 15)

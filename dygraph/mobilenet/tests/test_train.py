@@ -56,8 +56,9 @@ def test_v1_block_costs_and_model_counts():
 
 
 def test_learns_on_demo_data(tmp_path):
-    m = train.main(["--max_steps", "30", "--output_dir", str(tmp_path), "--log_interval", "10"])
-    assert m["val_acc"] > m["baseline_acc"] + 0.1, m  # 0.39 vs 0.17 here
+    # A quarter-width net learns in 40 steps what the default half-width one needs 30 for, in less time.
+    m = train.main(["--scale", "0.25", "--max_steps", "40", "--output_dir", str(tmp_path), "--log_interval", "10"])
+    assert m["val_acc"] > m["baseline_acc"] + 0.1, m  # 0.40 vs 0.17 here
     assert (tmp_path / "model.pdparams").exists() and (tmp_path / "inference" / "model.json").exists()
 
 
