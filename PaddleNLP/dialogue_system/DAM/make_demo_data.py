@@ -122,7 +122,8 @@ def make_demo_data(out_dir, num_train=3000, num_dev=150, num_test=300, dataset="
             group = [(1, gen.answer(entity, topic))] + [(0, gen.negative(turns, entity, topic, k)) for k in kinds]
             if dataset == "douban":  # 0, 1 or 2 true responses, anywhere in the group
                 positives = gen.rng.choice([0, 1, 1, 2])
-                group = [(1, gen.answer(entity, topic)) for _ in range(positives)] + group[1:1 + GROUP - positives]
+                extra = [(0, gen.negative(turns, entity, topic, "random"))]
+                group = [(1, gen.answer(entity, topic)) for _ in range(positives)] + (group[1:] + extra)[:GROUP - positives]
                 gen.rng.shuffle(group)
             lines += [line(label, turns, response) for label, response in group]
         with open(os.path.join(out_dir, f"{split}.txt"), "w", encoding="utf-8") as f:

@@ -21,8 +21,8 @@ EXTRA=()
 if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DEMO=1
   MODEL=${MODEL:-dam_small}
-  # the demo's dialogues are short: 5 turns of 12 words (the release: 9 x 50), lr 0.002, 3 passes
-  EXTRA+=(--max_turn_num 5 --max_turn_len 12 --lr 0.002 --epochs 3)
+  # the demo's dialogues are short: 5 turns of 12 words (the release: 9 x 50); the rest is the recipe
+  EXTRA+=(--max_turn_num 5 --max_turn_len 12)
   if [[ $SMOKE == 1 ]]; then
     DATA_DIR=data/smoke
     [[ -f $DATA_DIR/test.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR" --dataset "$DATASET" --num_train 200 --num_dev 10 --num_test 10

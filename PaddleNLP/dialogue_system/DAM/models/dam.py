@@ -108,7 +108,10 @@ class DAM(nn.Layer):
 
     def forward(self, turns, turns_len, response, response_len):
         """turns int64 [B, T, L], turns_len [B, T], response [B, L], response_len [B] -> logits [B]."""
-        x = self.matching_image(turns, turns_len, response, response_len)
-        x = self.pool(F.elu(self.conv1(x)))
+        return self.score(self.matching_image(turns, turns_len, response, response_len))
+
+    def score(self, image):
+        """The 3-D convolution head: matching image -> logits [B]."""
+        x = self.pool(F.elu(self.conv1(image)))
         x = self.pool(F.elu(self.conv2(x)))
         return self.fc(x.flatten(1)).squeeze(1)

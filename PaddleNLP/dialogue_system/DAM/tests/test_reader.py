@@ -98,3 +98,15 @@ def test_batch_sampler_resumes_mid_epoch_and_shards_equally(monkeypatch):
         monkeypatch.setenv("PADDLE_TRAINER_ID", r)
         parts.append(sum(list(sampler.__class__(10, 3, seed=1)), []))
     assert len(parts[0]) == len(parts[1]) == 5 and not set(parts[0]) & set(parts[1])
+
+
+def test_douban_layout_demo_has_0_to_2_true_responses_anywhere(tmp_path):
+    from make_demo_data import make_demo_data
+    import metric
+    data = make_demo_data(str(tmp_path / "douban"), num_train=10, num_dev=2, num_test=40, dataset="douban", seed=3)
+    vocab = reader.Vocab(os.path.join(data, "vocab.txt"))
+    test = DialogueDataset(os.path.join(data, "test.txt"), vocab, 5, 12, grouped=True)
+    per_group = test.labels.reshape(-1, 10)
+    assert set(per_group.sum(1)) == {0, 1, 2} and per_group[:, 1:].sum() > 0
+    result = metric.douban_metrics(np.zeros(len(test)) + np.arange(len(test)) % 10 * -1.0, test.labels)
+    assert result["skipped_groups"] == int((per_group.sum(1) == 0).sum()) and result["groups"] + result["skipped_groups"] == 40
