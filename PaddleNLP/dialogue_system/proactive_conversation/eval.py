@@ -18,9 +18,12 @@ import os
 import random
 
 import utils  # first: it quiets paddle's import-time warnings
+import numpy as np
+
 import decode
 import metric
 import reader
+import retrieval
 import train
 from train import MODELS
 
@@ -50,6 +53,7 @@ def build_parser():
                                       ("--dropout", float, 0.3, "dropout"), ("--init_scale", float, 0.05, "init range")):
         parser.add_argument(flag, type=kind, default=default, help=f"(from the run) {text}")
     reader.add_data_flags(parser)
+    train.add_retrieval_flags(parser)
     return parser
 
 
@@ -60,7 +64,10 @@ def get_args(argv=None):
 def load_run_model(args, checkpoint=None):
     """(model with the run's weights, vocabulary, checkpoint path)."""
     vocab = reader.Vocabulary.load(os.path.join(args.output_dir, args.model, "vocab.txt"))
-    model = train.model_from_args(args, len(vocab))
+    if args.model == "retrieval":
+        model = retrieval.build_ranker(args, len(vocab))
+    else:
+        model = train.model_from_args(args, len(vocab))
     checkpoint = checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)
     model.eval()
@@ -82,6 +89,8 @@ def baselines(train_samples, samples, seed):
 def main(argv=None):
     args = get_args(argv)
     utils.setup(args)
+    if args.model == "retrieval":
+        return evaluate_retrieval(args)
     model, vocab, checkpoint = load_run_model(args, args.checkpoint)
     splits = [s for s in args.splits.split(",") if s]
     datasets = {s: train.load_split(args, s, vocab)[1] for s in splits}
@@ -101,6 +110,42 @@ def main(argv=None):
         note = f"; {data.cut_note()}" if data.cut_note() else ""
         print(f"{split} ({len(data)} samples{note}): {metric.format_scores(scores)}", flush=True)
         for name, replies in baselines(train_samples, data.samples, args.seed).items():
+            print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}", flush=True)
+        results.update({f"{split}_{k}": v for k, v in scores.items()})
+    print("final metrics: " + " ".join(f"{k}={v:.4f}" for k, v in results.items()), flush=True)
+    return results
+
+
+def load_candidate_set(run_dir):
+    import json
+    path = os.path.join(run_dir, "candidate_set.json")
+    if not os.path.isfile(path):
+        raise utils.CheckpointError(f"no candidate set at {path}; it is written by train.py --model retrieval")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def evaluate_retrieval(args):
+    """hits@1 and DuConv's metrics of the chosen reply, per split, next to the baselines."""
+    model, vocab, checkpoint = load_run_model(args, args.checkpoint)
+    cand_set = load_candidate_set(os.path.join(args.output_dir, args.model))
+    train_samples, _ = train.load_split(args, "train", None)
+    print(f"retrieval from {checkpoint} on {args.data_dir}: {args.num_candidates} built candidates + the gold "
+          "reply per sample", flush=True)
+    results = {}
+    for split in [s for s in args.splits.split(",") if s]:
+        items = train.ranking_items(args, split, cand_set)
+        best, cut = retrieval.rank(retrieval.model_scorer(model), items, vocab, args.max_seq_len)
+        predictions = retrieval.replies_of(items, best)
+        golds = [s["gold"] for s, _, _ in items]
+        with open(os.path.join(args.output_dir, args.model, f"{split}.result"), "w", encoding="utf-8") as f:
+            f.writelines(f"{p}\t{g}\n" for p, g in zip(predictions, golds))
+        scores = {"hits1": retrieval.hits_at_1(items, best), **metric.score(predictions, golds)}
+        chance = float(np.mean([1 / len(c) for _, c, _ in items]))
+        note = f"; {cut} pairs cut to --max_seq_len" if cut else ""
+        print(f"{split} ({len(items)} samples{note}): hits@1 {scores['hits1']:.4f} (chance {chance:.4f})  "
+              f"{metric.format_scores(scores)}", flush=True)
+        for name, replies in baselines(train_samples, [s for s, _, _ in items], args.seed).items():
             print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}", flush=True)
         results.update({f"{split}_{k}": v for k, v in scores.items()})
     print("final metrics: " + " ".join(f"{k}={v:.4f}" for k, v in results.items()), flush=True)

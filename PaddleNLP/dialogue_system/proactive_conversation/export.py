@@ -58,6 +58,34 @@ def export(model, inference_dir):
     return inference_dir
 
 
+class RankerProgram(paddle.nn.Layer):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids, segments, length):
+        return self.model.score(ids, segments, length)
+
+
+def export_ranker(args, model, checkpoint, run_dir):
+    """--model retrieval: ranker.json maps (ids [N, L], segments [N, L], length [N]) to the
+    probability that each candidate is the reply [N]; the candidate set and vocabulary go along."""
+    model.eval()
+    inference_dir = os.path.join(run_dir, "inference")
+    program = paddle.jit.to_static(RankerProgram(model), full_graph=True, input_spec=[
+        InputSpec([None, None], "int64", "ids"), InputSpec([None, None], "int64", "segments"),
+        InputSpec([None], "int64", "length")])
+    paddle.jit.save(program, os.path.join(inference_dir, "ranker"))
+    for name in ("vocab.txt", "candidate_set.json"):
+        shutil.copyfile(os.path.join(run_dir, name), os.path.join(inference_dir, name))
+    with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
+        json.dump({"model": "retrieval", "max_seq_len": args.max_seq_len, "num_candidates": args.num_candidates,
+                   "programs": ["ranker"]}, f, indent=1)
+    utils.save_export_info(inference_dir, checkpoint, args)
+    print(f"exported retrieval from {checkpoint} to {inference_dir}: ranker (candidate scores)", flush=True)
+    return inference_dir
+
+
 def build_parser():
     parser = evaluation.build_parser()
     parser.description = __doc__
@@ -69,6 +97,8 @@ def main(argv=None):
     paddle.set_device("cpu")
     run_dir = os.path.join(args.output_dir, args.model)
     model, vocab, checkpoint = evaluation.load_run_model(args, args.checkpoint)
+    if args.model == "retrieval":
+        return export_ranker(args, model, checkpoint, run_dir)
     inference_dir = export(model, os.path.join(run_dir, "inference"))
     shutil.copyfile(os.path.join(run_dir, "vocab.txt"), os.path.join(inference_dir, "vocab.txt"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:

@@ -77,9 +77,34 @@ def get_args(argv=None):
     return args
 
 
+def infer_retrieval(args, samples):
+    """The ranker: candidates built from the run's candidate set (the sample's own "response", when
+    it has one, joins them, as eval.py ranks them); the best-scored is the reply."""
+    import retrieval
+    if args.checkpoint:
+        utils.setup(argparse.Namespace(device="cpu", seed=42))
+        model, vocab, _ = evaluation.load_run_model(args, args.checkpoint)
+        cand_set = evaluation.load_candidate_set(os.path.join(args.output_dir, args.model))
+        scorer, max_seq_len, num = retrieval.model_scorer(model), args.max_seq_len, args.num_candidates
+    else:
+        utils.check_export(args.inference_dir)
+        with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
+            cfg = json.load(f)
+        vocab = reader.Vocabulary.load(os.path.join(args.inference_dir, "vocab.txt"))
+        cand_set = evaluation.load_candidate_set(args.inference_dir)
+        scorer, max_seq_len, num = retrieval.predictor_scorer(args.inference_dir), cfg["max_seq_len"], cfg["num_candidates"]
+    items = retrieval.with_candidates(samples, cand_set, args.seed, num)
+    best, cut = retrieval.rank(scorer, items, vocab, max_seq_len)
+    if cut:
+        print(f"note: {cut} pairs cut to max_seq_len {max_seq_len}", file=sys.stderr, flush=True)
+    return retrieval.replies_of(items, best)
+
+
 def main(argv=None):
     args = get_args(argv)
     samples = read_inputs(args)
+    if args.model == "retrieval":
+        return write_results(args, infer_retrieval(args, samples))
     vocab, decoder, limits = load_generator(args)
     data = reader.Encoded(samples, vocab, **limits)
     if data.cut_note():
@@ -87,7 +112,10 @@ def main(argv=None):
     indices = list(range(len(data)))
     outputs = decode.generate(decoder, data, indices, args.beam_size, limits["max_dec_len"], args.batch_size,
                               not args.no_length_average, what="reply")
-    results = train.replies(vocab, data, indices, outputs)
+    return write_results(args, train.replies(vocab, data, indices, outputs))
+
+
+def write_results(args, results):
     text = "".join(r + "\n" for r in results)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:

@@ -148,7 +148,8 @@ def parse_record(where, text, need_response=True):
         out.append({"where": where, "src": generalize(head, topics), "history": generalize(" ".join(history), topics),
                     "triples": [generalize(" ".join(t), topics) for t in knowledge],
                     "response": generalize(response, topics), "gold": response, "topics": topics,
-                    "num_history": len(history)})
+                    "num_history": len(history), "goal": goal, "knowledge": knowledge,
+                    "history_turns": [generalize(t, topics) for t in history]})
     return out
 
 

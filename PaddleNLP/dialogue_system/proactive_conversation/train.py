@@ -26,9 +26,10 @@ import paddle
 import decode
 import metric
 import reader
+import retrieval
 from model import build_model, losses, num_parameters, total_loss
 
-MODELS = ("generative",)
+MODELS = ("generative", "retrieval")
 
 
 def build_parser():
@@ -44,11 +45,27 @@ def build_parser():
     g.add_argument("--pretrain_epochs", type=int, default=5, help="first epochs that train the BOW loss alone")
     g.add_argument("--eval_batch_size", type=int, default=64, help="samples decoded together in the dev evaluation")
     reader.add_data_flags(parser)
+    add_retrieval_flags(parser)
+    return parser
+
+
+def add_retrieval_flags(parser):
+    g = parser.add_argument_group("retrieval (--model retrieval, retrieval.py; it also changes the defaults of "
+                                  + ", ".join(f"--{k} {v}" for k, v in retrieval.DEFAULTS.items()) + ")")
+    g.add_argument("--num_candidates", type=int, default=9, help="candidates built per sample besides the gold reply")
+    g.add_argument("--max_seq_len", type=int, default=256, help="longest ranker input in words (context cut, counted)")
+    g.add_argument("--num_layers", type=int, default=2, help="Transformer layers of the ranker")
+    g.add_argument("--num_heads", type=int, default=4, help="attention heads of the ranker")
     return parser
 
 
 def get_args(argv=None):
-    return utils.parse_args(build_parser(), argv)
+    args = utils.parse_args(build_parser(), argv)
+    if args.model == "retrieval" and not args.resume:
+        for key, value in retrieval.DEFAULTS.items():
+            if key not in args.explicit:
+                setattr(args, key, value)
+    return args
 
 
 def model_from_args(args, vocab_size):
@@ -113,6 +130,8 @@ def main(argv=None):
     args = get_args(argv)
     resumed = utils.prepare_run(args)
     device = utils.setup(args)
+    if args.model == "retrieval":
+        return train_retrieval(args, resumed, device)
     out_dir = os.path.join(args.output_dir, args.model)
 
     # data: every file the run reads is checked before the first step; the vocabulary is the run's
@@ -202,6 +221,128 @@ def main(argv=None):
         print(f"best dev NLL {best_nll:.3f}; checkpoint {out_dir}/latest.pdckpt, best weights "
               f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
     return best_nll
+
+
+def ranking_items(args, split, cand_set, counter=None):
+    samples, _ = load_split(args, split, None, counter)
+    return retrieval.with_candidates(samples, cand_set, args.seed, args.num_candidates)
+
+
+def dev_ranking(model, items, args, vocab):
+    """{"val_hits1", "val_f1"} of this rank's share of the dev samples, summed over ranks."""
+    model.eval()
+    mine = items[utils.rank()::utils.world_size()]
+    best, _ = retrieval.rank(retrieval.model_scorer(model), mine, vocab, args.max_seq_len)
+    pairs = metric.to_pairs(retrieval.replies_of(mine, best), [s["gold"] for s, _, _ in mine])
+    hits = sum(b == gold for (_, _, gold), b in zip(mine, best))
+    totals = utils.all_reduce_sum(np.array([hits, len(mine), *metric.char_counts(pairs)], dtype=np.float64))
+    model.train()
+    return {"val_hits1": totals[0] / totals[1], "val_f1": 100 * metric.f1_from_counts(*totals[2:])}
+
+
+def train_retrieval(args, resumed, device):
+    """The ranker's loop (retrieval.py): the same logging, checkpoints and resume; dev hits@1
+    selects best.pdparams."""
+    import json
+    out_dir = os.path.join(args.output_dir, args.model)
+    counter = {"bad": 0}
+    train_samples, _ = load_split(args, "train", None, counter)
+    cand_path, vocab_path = os.path.join(out_dir, "candidate_set.json"), os.path.join(out_dir, "vocab.txt")
+    if resumed is not None:
+        vocab = reader.Vocabulary.load(vocab_path)
+        with open(cand_path, encoding="utf-8") as f:
+            cand_set = json.load(f)
+    else:
+        vocab = retrieval.vocabulary(train_samples, args.vocab_size)
+        cand_set = retrieval.build_candidate_set(train_samples)
+    items = retrieval.with_candidates(train_samples, cand_set, args.seed, args.num_candidates)
+    dev_items = ranking_items(args, "dev", cand_set, counter)
+    if utils.is_main_process() and resumed is None:
+        vocab.save(vocab_path)
+        with open(cand_path, "w", encoding="utf-8") as f:
+            json.dump(cand_set, f, ensure_ascii=False)
+    pairs, cut = [], 0
+    for sample, cands, gold in items:
+        for j, c in enumerate(cands):
+            ids, seg, was_cut = retrieval.pair_ids(sample, c, vocab, args.max_seq_len)
+            pairs.append((ids, seg, int(j == gold)))
+            cut += was_cut
+    lengths = np.array([len(p[0]) for p in pairs])
+    steps_per_epoch = len(epoch_batches_of(lengths, args, 0))
+    if steps_per_epoch == 0:
+        raise utils.DataError(f"{reader.split_path(args, 'train')}:1: too few samples for one batch")
+    total_steps = steps_per_epoch * args.epochs
+    if args.max_steps:
+        total_steps = min(total_steps, args.max_steps)
+    model = retrieval.build_ranker(args, len(vocab))
+    if args.pretrained:
+        utils.load_pretrained(model, args.pretrained)
+    optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters(),
+                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(args.max_grad_norm))
+    model, optimizer, _, _ = utils.amp_setup(args, device, model, optimizer)
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
+    step, best_hits = 0, -1.0
+    if resumed is not None:
+        utils.load_checkpoint(resumed, model, optimizer, logger=logger)
+        step, best_hits = resumed["step"], resumed["best_dev_hits1"]
+        print(f"resumed from {args.resume} at step {step}", flush=True)
+    train_model = paddle.DataParallel(model) if utils.world_size() > 1 else model
+    if utils.is_main_process():
+        print(f"retrieval: {retrieval.num_parameters(model):,} parameters, vocabulary {len(vocab)}, "
+              f"{len(items):,} training samples with {len(pairs) / max(1, len(items)):.1f} candidates each "
+              f"({len(pairs):,} pairs), {steps_per_epoch} steps/epoch of {args.batch_size} pairs x "
+              f"{utils.world_size()} process(es)" + (f"; {cut} pairs cut to --max_seq_len" if cut else "")
+              + (f", {counter['bad']} bad lines skipped" if counter["bad"] else ""), flush=True)
+
+    def checkpoint():
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, args=args, logger=logger,
+                              step=step, epoch=step // steps_per_epoch, best_dev_hits1=best_hits)
+
+    for epoch in range(step // steps_per_epoch, args.epochs if step < total_steps else 0):
+        batches = epoch_batches_of(lengths, args, epoch)
+        timer = utils.Timer()
+        for indices in batches[step - epoch * steps_per_epoch:]:
+            ids, seg, length = retrieval.pad_pairs([pairs[i][:2] for i in indices])
+            labels = np.array([pairs[i][2] for i in indices], dtype=np.int64)
+            reader_cost = timer.tick()
+            logits = train_model(paddle.to_tensor(ids), paddle.to_tensor(seg), paddle.to_tensor(length))
+            loss = paddle.nn.functional.cross_entropy(logits, paddle.to_tensor(labels))
+            loss.backward()
+            optimizer.step()
+            optimizer.clear_grad()
+            if not np.isfinite(loss.item()):
+                raise utils.TrainingDiverged(f"loss {loss.item()} at step {step + 1}")
+            step += 1
+            logger.update(loss, len(indices), reader_cost, reader_cost + timer.tick())
+            if logger.should_log(step):
+                logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
+            if step >= total_steps:
+                break
+        last = step >= total_steps
+        checkpoint()
+        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+            result = dev_ranking(model, dev_items, args, vocab)
+            if utils.is_main_process():
+                print(f"eval epoch {epoch + 1}: dev hits@1 {result['val_hits1']:.4f}, char F1 of the chosen reply "
+                      f"{result['val_f1']:.2f}% ({len(dev_items)} samples)", flush=True)
+                logger.write({"epoch": epoch + 1, "step": step, **result})
+            if result["val_hits1"] > best_hits:
+                best_hits = result["val_hits1"]
+                save_best(model, out_dir)
+            checkpoint()
+        if last:
+            break
+    if utils.is_main_process():
+        curves = utils.plot_curves(out_dir)
+        print(f"best dev hits@1 {best_hits:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+              f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
+    return best_hits
+
+
+def epoch_batches_of(lengths, args, epoch):
+    batches = reader.batches(lengths, args.batch_size, args.seed + epoch)
+    world = utils.world_size()
+    return batches[:len(batches) // world * world][utils.rank()::world]
 
 
 if __name__ == "__main__":

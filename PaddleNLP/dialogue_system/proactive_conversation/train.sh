@@ -2,6 +2,7 @@
 # Train, evaluate and export DuConv's generative model. See README.md.
 #   bash train.sh                 demo corpus -> generative model of the demo size -> test F1/BLEU/DISTINCT vs baselines, export
 #   DATA_DIR=/path bash train.sh  the DuConv layout (train.txt dev.txt test_1.txt), the release's recipe; extra arguments go to train.py
+#   MODEL=retrieval bash train.sh the release's retrieval baseline (candidate construction + Transformer ranker)
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
 #   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a small demo corpus, a tiny model, 6 steps, eval, export, one inference
 set -euo pipefail
@@ -25,7 +26,11 @@ if [[ $SMOKE == 1 ]]; then
 elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/test_1.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
-  EXTRA+=(--embed_size 64 --hidden_size 128 --batch_size 32 --lr 0.003 --epochs 6 --pretrain_epochs 1 --max_src_len 64 --log_interval 20)
+  if [[ $MODEL == retrieval ]]; then
+    EXTRA+=(--hidden_size 128 --num_candidates 4 --max_seq_len 128 --epochs 3 --log_interval 50)
+  else
+    EXTRA+=(--embed_size 64 --hidden_size 128 --batch_size 32 --lr 0.003 --epochs 6 --pretrain_epochs 1 --max_src_len 64 --log_interval 20)
+  fi
 fi
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then

@@ -15,7 +15,7 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow
 
 SHORT = " --max_steps 3 --log_interval 1"
-BRIEF = " --max_steps 10 --embed_size 16 --hidden_size 16 --log_interval 5"
+BRIEF = " --max_steps 10 --embed_size 16 --hidden_size 16 --max_dec_len 8 --log_interval 5"
 
 
 def readme_commands():

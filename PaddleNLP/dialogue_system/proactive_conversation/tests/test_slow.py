@@ -50,3 +50,13 @@ def test_exit_codes_and_one_line_errors(tmp_path):
         4, "error: no vocabulary at output/generative/vocab.txt; it is written by train.py")
     result = run("python infer.py --model generative --input_file data/bad/test_1.txt", work)
     assert result.returncode == 4 and result.stderr.strip().startswith("error: no exported model in output/generative/inference")
+
+
+def test_benchmark_prints_its_figures(tmp_path):
+    work = fresh_copy(tmp_path)
+    assert run("python make_demo_data.py --out_dir data/bench --num_train 20 --num_dev 2 --num_test 2", work).returncode == 0
+    result = run("python benchmark.py --data_dir data/bench --embed_size 16 --hidden_size 16 --batch_size 8 --steps 2 "
+                 "--repeats 1 --decode_samples 4 --beam_size 3", work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"training: [\d,.]+ samples/s in the real loop, [\d,.]+ in the pure step", result.stdout)
+    assert "beam 3, dynamic graph" in result.stdout and "beam 3, export (Paddle Inference)" in result.stdout
