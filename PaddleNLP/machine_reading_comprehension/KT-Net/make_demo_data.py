@@ -106,7 +106,7 @@ def write_split(rng, world, cities, count, out_dir, split):
 def write_kb(rng, world, out_dir):
     os.makedirs(os.path.join(out_dir, "kb"), exist_ok=True)
     concepts = ["city.n.01", "travel.v.01"] + [f"{c}.n.01" for c in COUNTRIES]
-    vectors = rng.standard_normal((len(concepts), DIM)) / np.sqrt(DIM)
+    vectors = rng.standard_normal((len(concepts), DIM))  # unit variance per number
     with open(os.path.join(out_dir, "kb", "concept2vec.txt"), "w", encoding="utf-8") as f:
         for name, v in zip(concepts, vectors):
             f.write(name + " " + " ".join(f"{x:.6f}" for x in v) + "\n")
