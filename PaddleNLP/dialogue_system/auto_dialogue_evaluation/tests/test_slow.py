@@ -114,3 +114,12 @@ def test_exit_codes_and_one_line_errors(demo_dir, tmp_path):
     missing = tmp_path / "out" / "match" / "latest.pdckpt"
     assert (result.returncode, result.stderr.strip()) == (
         4, f"error: no checkpoint at {missing}; train first, or pass --checkpoint")
+
+
+def test_benchmark_runs(demo_dir):
+    result = script("benchmark.py", "--data_dir", demo_dir, "--batch_size", "16", "--steps", "4", "--rounds", "2",
+                    "--warmup", "1", "--latency_runs", "2", "--emb_size", "16", "--hidden_size", "16")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines[-4].startswith("pure step:") and lines[-2].startswith("the loop adds")
+    assert lines[-1].startswith("exported model:") and "ms per batch of 16" in lines[-1]
