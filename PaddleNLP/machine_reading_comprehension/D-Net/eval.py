@@ -4,7 +4,8 @@ and their macro average, over every dataset file of a split.
     python eval.py                                   # the last run in output/, on test/ (dev/ when there is no test/)
     python eval.py --split dev
     python eval.py --checkpoint output/bert-tiny/latest.pdckpt
-    python eval.py --baselines                       # no model: first span of the answer's length, first sentence
+    python eval.py --baselines                       # no model: first span of the answer's length, first sentence,
+                                                     # first span that is a training answer
 
 The model comes from the run's config.json, its vocabulary from the run directory, and every other
 setting (max_seq_len, doc_stride, max_query_len) from its train_config.json; a flag given here
@@ -141,12 +142,16 @@ def default_split(data_dir):
 
 def baselines(data_dir, split):
     """The trivial baselines per dataset, no model: the context's first words (as many as the answer
-    has) and the context's first sentence; F1 as the official script computes it."""
-    for name, label in (("first_span_baseline", "first span of the answer's length"),
-                        ("first_sentence_baseline", "first sentence")):
-        sums = {}
-        for dataset, exs in mrqa.read_split(data_dir, split).items():
-            sums[dataset] = mrqa.mrqa_scores(getattr(mrqa, name)(exs), {e["id"]: e["answers"] for e in exs})
+    has), its first sentence, and its first span that is an answer of the dataset's training file;
+    F1 as the official script computes it."""
+    sets = mrqa.read_split(data_dir, split)
+    train = mrqa.read_split(data_dir, "train", only=list(sets))
+    for label, predict in (("first span of the answer's length", lambda name, exs: mrqa.first_span_baseline(exs)),
+                           ("first sentence", lambda name, exs: mrqa.first_sentence_baseline(exs)),
+                           ("first span that is a training answer",
+                            lambda name, exs: mrqa.seen_answer_baseline(exs, train[name]))):
+        sums = {name: mrqa.mrqa_scores(predict(name, exs), {e["id"]: e["answers"] for e in exs})
+                for name, exs in sets.items()}
         result = figures(sums)
         print(f"{split} {label}: " + " ".join(f"{k}={v:.2f}" for k, v in result.items() if k != "samples"))
 

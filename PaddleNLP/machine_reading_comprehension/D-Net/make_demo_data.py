@@ -127,13 +127,17 @@ def write_file(path, style, split, lines):
             f.write(json.dumps(line) + "\n")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """--help keeps the docstring's layout and shows every default (utils.HelpFormatter, without paddle)."""
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where to write the demo set")
     parser.add_argument("--num_names", type=int, default=200, help="people's names in the invented world")
     parser.add_argument("--num_train", type=int, default=250, help="training contexts per dataset")
     parser.add_argument("--num_eval", type=int, default=80, help="dev and test contexts per dataset")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generator")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     names = set()

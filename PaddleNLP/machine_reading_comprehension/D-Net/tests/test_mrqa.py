@@ -109,3 +109,12 @@ def test_sliding_windows_counted_and_n_best(demo_dir, tmp_path):
     assert mrqa.predict_answers(examples, feats, logits_s, logits_e) == {"q7": "rome"}
     assert mrqa.first_span_baseline(examples) == {"q7": "the"}
     assert mrqa.first_sentence_baseline(examples) == {"q7": "the road was quiet ."}
+
+
+def test_seen_answer_baseline_takes_the_first_span_that_is_a_training_answer():
+    ex = {"id": "q", "words": "kari flew to the Oslo fjord on monday .".split(), "answers": ["monday"]}
+    train = [{"answers": ["oslo fjord", "rome"]}, {"answers": ["Monday"]}]
+    # "the Oslo fjord" normalises to "oslo fjord" but "the" alone to "": the first hit is "the Oslo fjord"
+    # (starting at "the", the earliest word), not "monday"
+    assert mrqa.seen_answer_baseline([ex], train) == {"q": "the Oslo fjord"}
+    assert mrqa.seen_answer_baseline([ex], [{"answers": ["paris"]}]) == {"q": ""}
