@@ -119,3 +119,15 @@ def test_collate_places_spans_in_their_passage_slot():
     assert p_ids.shape == (2, 2, 3) and p_len.tolist() == [[3, 1], [1, 0]] and q_len.tolist() == [2, 1]
     assert start.tolist() == [3, 0]  # passage 1 of a 3-token slot
     np.testing.assert_array_equal(p_ids[0, 1], [7, 0, 0])
+
+
+def test_baselines_read_the_selected_passages_without_titles(demo_dir):
+    import baselines
+    sample = {"passages": [["关于", "甲", "甲国", "的", "首都", "是", "北城", "。", "乙国", "的", "人口", "是", "三百二十", "万", "。"],
+                           ["标题", "长", "句子", "在", "这里", "很", "很", "长", "。"]]}
+    assert baselines.first_sentence(sample, [2, 1], 200) == "甲国的首都是北城。"
+    assert baselines.longest_span(sample, [2, 1], 200) == "长句子在这里很很长。"
+    assert baselines.longest_span(sample, [2, 1], 3) == "长句子在"  # 3 tokens
+    results = baselines.run(demo_dir, "dev")
+    assert set(results) == {"first_sentence", "longest_span"}
+    assert all(r["questions"] == 24 and 0 < r["rouge_l"] < 0.5 for r in results.values())

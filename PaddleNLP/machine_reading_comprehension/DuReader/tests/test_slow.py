@@ -29,7 +29,7 @@ def test_exit_codes_and_one_line_errors(demo_dir, tmp_path):
         f.write(b'{"question_id": 5, "segmented_question": ["a", \n')
     result = script("train.py", "--data_dir", str(bad), "--output_dir", str(tmp_path / "out"))
     assert (result.returncode, result.stderr.strip()) == (
-        2, f"error: {path}:{len(lines) + 1}: not a json object (Expecting value at column 49)")
+        2, f"error: {path}:{len(lines) + 1}: not a json object (Expecting value at column 48)")
     result = script("eval.py", "--output_dir", str(tmp_path / "out"), "--model", "bidaf")
     assert result.returncode == 4 and result.stderr.strip().startswith("error: no vocabulary at")
 
