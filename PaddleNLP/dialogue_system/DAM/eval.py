@@ -113,6 +113,9 @@ def get_args(argv=None):
 def main(argv=None):
     args = get_args(argv)
     utils.setup(args)
+    checkpoint = None if args.baseline else args.checkpoint or default_checkpoint(args.output_dir, args.model)
+    if checkpoint and not os.path.isfile(checkpoint):  # before the data: the run may be what is missing
+        raise utils.CheckpointError(f"no checkpoint at {checkpoint}; train first, or pass --checkpoint")
     files = run_files(args, need=("vocab", "test"))
     vocab = Vocab(files["vocab"])
     test_set = DialogueDataset(files["test"], vocab, args.max_turn_num, args.max_turn_len, grouped=True)
@@ -121,7 +124,6 @@ def main(argv=None):
         result = metric.compute(args.dataset, baseline_scores(test_set, args.baseline, args.seed), test_set.labels)
     else:
         model = build_model(args.model, len(vocab), args.dataset, args.max_turn_num, args.max_turn_len)
-        checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
         utils.load_model(model, checkpoint)
         name = f"{args.model} ({checkpoint})"
         result = evaluate(model, test_set, args.dataset, args.batch_size)

@@ -37,6 +37,9 @@ def test_readme_commands_run_in_order(tmp_path):
     shutil.copytree(FOLDER, copy, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
     commands = readme_commands()
     assert len(commands) >= 5
+    # a small demo set in place first, so `bash train.sh` and the rest read it instead of the full one
+    subprocess.run("python make_demo_data.py --out_dir data/demo --num_train 100 --num_dev 4 --num_test 4",
+                   shell=True, cwd=copy, check=True, capture_output=True)
     for command in commands:
         run = subprocess.run(command, shell=True, cwd=copy, capture_output=True, text=True, timeout=900,
                              env={**os.environ, "GLOG_minloglevel": "2"})
