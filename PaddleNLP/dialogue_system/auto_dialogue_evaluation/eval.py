@@ -5,6 +5,7 @@ Pearson correlation with the human scores for a fine-tuned model.
     python eval.py                                   # the last run trained in output/, on its test split
     python eval.py --model match --split dev
     python eval.py --baselines                       # also the trivial baselines on the same split
+    python eval.py --model match --data_of human     # the matcher alone against the human scores
 
 Every setting that shapes the model (stage, sizes, vocab_size, max_seq_len) and the data directory come
 from the run's saved settings (OUTPUT_DIR/MODEL/train_config.json); a flag given here overrides it.
@@ -43,14 +44,16 @@ def predict(model, loader, match):
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def evaluate(model, loader, match):
+def evaluate(model, loader, match, data_match=None):
     """The metrics over the whole split: each rank scores its shard, the scores are summed into one
-    array over ranks (zeros elsewhere), and every rank computes the same figures."""
+    array over ranks (zeros elsewhere), and every rank computes the same figures. `match`: the model's
+    stage (what its score means); `data_match`: the data's (which metrics), by default the same."""
     shard = loader.dataset
     scores = np.zeros(shard.total, dtype=np.float64)
     scores[shard.indices] = predict(model, loader, match)
     scores = utils.all_reduce_sum(scores)
-    return {**metrics(scores, shard.all_labels, match), "samples": int(shard.total)}
+    data_match = match if data_match is None else data_match
+    return {**metrics(scores, shard.all_labels, data_match), "samples": int(shard.total)}
 
 
 class Shard(reader.PairDataset):
@@ -64,10 +67,12 @@ class Shard(reader.PairDataset):
         self.total, self.all_labels = n, np.array([e[2] for e in dataset.examples])
 
 
-def eval_loader(args, split):
-    dataset = reader.load_split(args.data_dir, args.model, split, args.vocab_size, args.max_seq_len,
+def eval_loader(args, split, task=None):
+    """The split of `task`'s data (default: the run's stage) and a loader of this rank's share."""
+    task = task or args.model
+    dataset = reader.load_split(args.data_dir, task, split, args.vocab_size, args.max_seq_len,
                                 args.skip_bad_samples)
-    shard = Shard(dataset, is_match(args.model))
+    shard = Shard(dataset, is_match(task))
     sampler = reader.BatchSampler(shard.lengths, args.batch_size, shuffle=False, shard=False)
     return dataset, utils.make_loader(shard, args, batch_sampler=sampler, collate_fn=reader.collate)
 
@@ -124,6 +129,9 @@ def main(argv=None):
     run_flags(parser)
     parser.add_argument("--split", default="test", choices=sorted(reader.SPLITS), help="split to evaluate")
     parser.add_argument("--batch_size", type=int, default=256, help="pairs per batch")
+    parser.add_argument("--data_of", default=None, choices=reader.TASKS,
+                        help="score the data of another stage with this run, e.g. the matcher against the "
+                             "human scores (the release's first table); unset: the run's own stage")
     parser.add_argument("--baselines", action="store_true",
                         help="also print the trivial baselines (response length, word overlap, random)")
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
@@ -134,17 +142,17 @@ def main(argv=None):
     utils.setup(args)
 
     model, _ = load_run_model(args)
-    match = is_match(args.model)
-    dataset, loader = eval_loader(args, args.split)
-    result = evaluate(model, loader, match)
+    task = args.data_of or args.model
+    dataset, loader = eval_loader(args, args.split, task)
+    result = evaluate(model, loader, is_match(args.model), is_match(task))
     if utils.is_main_process():
-        path = reader.split_path(args.data_dir, args.model, args.split)
+        path = reader.split_path(args.data_dir, task, args.split)
         if args.baselines:
             labels = np.array([e[2] for e in dataset.examples])
-            for name, scores in metric.baseline_scores(dataset.examples, break_ties=match).items():
-                result_b = metrics(scores, labels, match)
-                result_b.pop("acc", None)  # a length or an overlap is no probability
-                print(f"baseline {name}: {format_metrics(result_b)}")
+            for name, scores in metric.baseline_scores(dataset.examples, break_ties=is_match(task)).items():
+                baseline = metrics(scores, labels, is_match(task))
+                baseline.pop("acc", None)  # a length or an overlap is no probability
+                print(f"baseline {name}: {format_metrics(baseline)}")
         print(f"eval {args.model} on {result['samples']} lines of {path}: {format_metrics(result)}")
         print(f"final metrics: {format_metrics(result)}", flush=True)
 

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 
 import utils  # first: it silences the warning `import paddle` prints
 import numpy as np
@@ -100,7 +101,6 @@ def main(argv=None):
     args = utils.parse_args(parser, argv)
 
     predict, args.stage = load_predictor(args)
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         dataset = read_inputs(args, tmp)
     examples = dataset.examples

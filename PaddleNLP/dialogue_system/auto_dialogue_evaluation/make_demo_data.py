@@ -9,10 +9,14 @@ How a dialogue is built:
 - a response of relevance 2 is mostly of the context's topic, relevance 1 half its topic and half
   another one's, relevance 0 another topic's; relevant responses are a little longer (by one word, 25% of the time per relevance step) and echo a context
   word a little more often, so the length and word-overlap baselines are weak but not zero;
+- a fifth of all responses are generic ("i think so ok"): filler words only, which fit any context. In
+  the matching data they are true responses as often as any other (so the matcher learns that they fit,
+  about as well as a half-relevant response), but people rate them low: their relevance counts as 0;
 - the "human score" of a response is its relevance plus Gaussian noise (sd 0.5), rounded and clipped
   to 0..2, as the release's integer labels.
-Matching data: the true (relevance-2) response of a context is label 1, a response of another random
-dialogue label 0; val/test in groups of 10 (the true response first, 9 random ones), as the release.
+Matching data: the true response of a context (relevance 2, or generic) is label 1, a response of another
+random dialogue label 0; val/test in groups of 10 (the true response first, 9 random ones), as the release.
+Stage 2 has then something to learn beyond stage 1: that generic responses are poor.
 
     python make_demo_data.py --out_dir data/demo
 """
@@ -27,6 +31,7 @@ FILLERS = ["i", "you", "we", "it", "the", "a", "is", "was", "so", "and", "but", 
            "maybe", "very", "just", "think", "like", "know", "what", "how", "yes", "no", "ok", "well", "too",
            "that", "this", "there"]
 CONTEXT_TOPIC_SHARE = 0.6
+GENERIC_SHARE = 0.2
 
 
 def vocabulary():
@@ -57,6 +62,15 @@ def response(rng, topic, ctx, relevance):
     return words
 
 
+def true_response(rng, topic, ctx):
+    """What the dialogue's speaker said next: relevant, or generic."""
+    return generic(rng) if rng.random() < GENERIC_SHARE else response(rng, topic, ctx, 2)
+
+
+def generic(rng):
+    return [rng.choice(FILLERS) for _ in range(rng.randint(3, 7))]
+
+
 def human_score(rng, relevance):
     return min(2, max(0, round(relevance + rng.gauss(0, 0.5))))
 
@@ -78,9 +92,9 @@ def match_train(rng, n):
     rows = []
     for _ in range(n):
         topic, ctx = dialogue(rng)
-        rows.append((ctx, response(rng, topic, ctx, 2), 1))
+        rows.append((ctx, true_response(rng, topic, ctx), 1))
         other_topic, other_ctx = dialogue(rng)
-        rows.append((ctx, response(rng, other_topic, other_ctx, 2), 0))
+        rows.append((ctx, true_response(rng, other_topic, other_ctx), 0))
     return rows
 
 
@@ -88,10 +102,10 @@ def match_eval(rng, groups):
     rows = []
     for _ in range(groups):
         topic, ctx = dialogue(rng)
-        rows.append((ctx, response(rng, topic, ctx, 2), 1))
+        rows.append((ctx, true_response(rng, topic, ctx), 1))
         for _ in range(9):
             other_topic, other_ctx = dialogue(rng)
-            rows.append((ctx, response(rng, other_topic, other_ctx, 2), 0))
+            rows.append((ctx, true_response(rng, other_topic, other_ctx), 0))
     return rows
 
 
@@ -99,6 +113,9 @@ def scored(rng, n):
     rows = []
     for _ in range(n):
         topic, ctx = dialogue(rng)
+        if rng.random() < GENERIC_SHARE:
+            rows.append((ctx, generic(rng), human_score(rng, 0)))
+            continue
         relevance = rng.randrange(3)
         rows.append((ctx, response(rng, topic, ctx, relevance), human_score(rng, relevance)))
     return rows

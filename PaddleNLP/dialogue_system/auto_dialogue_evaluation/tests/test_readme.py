@@ -40,8 +40,8 @@ def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
                                 env={**os.environ, "GLOG_minloglevel": "2"})
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])
         assert result.returncode == 0, f"{command}\n{tail}"
-        if i == 2:  # on-topic first, off-topic second
+        if i == 2:  # on-topic first, off-topic second (a generic third, not checked after 2 epochs)
             rows = result.stdout.strip().splitlines()[1:]
-            on_topic, off_topic = (float(r.split("\t")[0]) for r in rows)
+            on_topic, off_topic = (float(r.split("\t")[0]) for r in rows[:2])
             assert on_topic > off_topic + 0.3, f"{command}\n{tail}"
             assert "output/human/best.pdparams" in result.stderr  # the trained run, not the smoke run

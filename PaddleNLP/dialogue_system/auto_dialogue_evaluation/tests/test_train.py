@@ -132,7 +132,10 @@ def test_eval_export_infer_follow_the_last_run_and_agree(trained_run, capsys):
     run(infer_script.main, ["--output_dir", out, "--input_file", os.path.join(data, "label_data/human/val.ids")])
     captured = capsys.readouterr()
     inferred = captured.out.strip().splitlines()
-    assert "60 context(s) and 44 response(s) longer than max_seq_len 5 were truncated" in captured.err
+    with open(os.path.join(data, "label_data/human/val.ids")) as f:
+        long_ones = [[len(field.split()) > 5 for field in line.split("\t")[:2]] for line in f]
+    assert f"{sum(c for c, _ in long_ones)} context(s) and {sum(r for _, r in long_ones)} response(s) longer than " \
+           "max_seq_len 5 were truncated" in captured.err
     assert evaluated.startswith("final metrics: spearman=") and inferred[-1] == evaluated
     assert len(inferred) == 1 + 60 + 1  # header, one row per pair, the metrics
     run(eval_script.main, ["--output_dir", out, "--model", "match", "--split", "dev"])
@@ -235,3 +238,19 @@ def test_distributed_eval_shards_cover_the_split_once(demo_dir, monkeypatch, mod
         gathered[idx] += eval_script.predict(net, loader, model == "match")
     assert sorted(seen) == list(range(len(whole_set)))
     np.testing.assert_allclose(gathered, expected, atol=1e-6)
+
+
+def test_the_matcher_alone_against_the_human_scores(trained_run, capsys):
+    """--data_of human: the matcher's P(match) ranked against the human scores (Spearman), as the release's
+    first table; the same figure as correlating its scores by hand."""
+    out, data = trained_run["output_dir"], trained_run["data_dir"]
+    run(eval_script.main, ["--output_dir", out, "--model", "match", "--data_of", "human", "--split", "dev"])
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-2].startswith(f"eval match on 60 lines of {data}/label_data/human/val.ids")
+    import metric
+    model = build_model("match", 414, 16, 16)
+    utils.load_model(model, os.path.join(out, "match", "best.pdparams"))
+    dataset = reader.load_split(data, "human", "dev", 414, 50)
+    scores = eval_script.predict(model, [[paddle.to_tensor(a) for a in reader.collate(dataset.examples)]], True)
+    expected = metric.correlations(scores, [e[2] for e in dataset.examples])
+    assert printed[-1] == f"final metrics: spearman={expected['spearman']:.4f} pearson={expected['pearson']:.4f}"
