@@ -64,7 +64,16 @@ def predict(model, dataset, batch_size=64):
 
 
 def evaluate(model, dataset, dataset_name, batch_size=64):
-    return metric.compute(dataset_name, predict(model, dataset, batch_size), dataset.labels)
+    return compute(dataset_name, predict(model, dataset, batch_size), dataset)
+
+
+def compute(dataset_name, scores, dataset):
+    """The metrics; a file they cannot be computed on (Ubuntu: a group whose first line is not the
+    true response; Douban: no true response at all) is a DataError naming it."""
+    try:
+        return metric.compute(dataset_name, scores, dataset.labels)
+    except ValueError as e:
+        raise utils.DataError(f"{dataset.path}: {e} (--dataset {dataset_name})") from None
 
 
 def baseline_scores(dataset, name, seed=0):
@@ -121,7 +130,7 @@ def main(argv=None):
     test_set = DialogueDataset(files["test"], vocab, args.max_turn_num, args.max_turn_len, grouped=True)
     if args.baseline:
         name = f"{args.baseline} baseline"
-        result = metric.compute(args.dataset, baseline_scores(test_set, args.baseline, args.seed), test_set.labels)
+        result = compute(args.dataset, baseline_scores(test_set, args.baseline, args.seed), test_set)
     else:
         model = build_model(args.model, len(vocab), args.dataset, args.max_turn_num, args.max_turn_len)
         utils.load_model(model, checkpoint)

@@ -14,7 +14,7 @@ than --max_turn_num turns keeps its last turns, a turn or response longer than -
 keeps its last words (the release's 'tail' cut); both are counted and reported.
 
 The release's pickled data (data_small.pkl: train, val, test dicts of ids, the turns of a context
-joined by an _EOS_ id) is not read here; its text form is what this reader parses.
+joined by an _EOS_ id) is converted to this layout by convert_pkl.py.
 """
 import os
 

@@ -110,3 +110,23 @@ def test_douban_layout_demo_has_0_to_2_true_responses_anywhere(tmp_path):
     assert set(per_group.sum(1)) == {0, 1, 2} and per_group[:, 1:].sum() > 0
     result = metric.douban_metrics(np.zeros(len(test)) + np.arange(len(test)) % 10 * -1.0, test.labels)
     assert result["skipped_groups"] == int((per_group.sum(1) == 0).sum()) and result["groups"] + result["skipped_groups"] == 40
+
+
+def test_the_release_pickle_converts_to_the_text_layout(tmp_path):
+    """A hand-made pickle in the release's form (bytes keys, turns joined by _EOS_ = 9)."""
+    import pickle
+    from convert_pkl import convert
+    train = {b"y": [1, 0], b"c": [[3, 4, 9, 5, 9], [6, 9, 9, 7]], b"r": [[8], [2, 3]]}
+    group = {b"y": [1] + [0] * 9, b"c": [[3, 9, 4]] * 10, b"r": [[i] for i in range(1, 11)]}
+    with open(tmp_path / "data.pkl", "wb") as f:
+        pickle.dump((train, group, group), f)
+    out = convert(str(tmp_path / "data.pkl"), str(tmp_path / "text"), eos=9, vocab_size=12)
+    with open(os.path.join(out, "train.txt"), encoding="utf-8") as f:
+        # [3 4 | 5 |] -> turns "3 4", "5" (trailing empty turn dropped); [6 | | 7] keeps its empty turn
+        assert f.read() == "1\t3 4\t5\t8\n0\t6\t\t7\t2 3\n"
+    vocab = reader.Vocab(os.path.join(out, "vocab.txt"))
+    assert len(vocab) == 12 and "9" not in vocab.word2id and vocab.to_ids("3 4 10") == [3, 4, 10]
+    data = DialogueDataset(os.path.join(out, "train.txt"), vocab, 3, 4)
+    assert data[1][1].tolist() == [1, 0, 1] and data[1][0][2].tolist() == [7, 0, 0, 0]
+    test = DialogueDataset(reader.find_file(out, "dev"), vocab, 3, 4, grouped=True)
+    assert test.path.endswith("valid.txt") and len(test) == 10

@@ -181,3 +181,22 @@ def test_help_shows_every_flag_with_its_default(capsys):
             parser.parse_args(["--help"])
         text = " ".join(capsys.readouterr().out.split())
         assert text.count(", ".join(sorted(MODELS))) == 1 and "(default: " in text, script.__name__
+
+
+def test_douban_run_selects_on_map_and_eval_follows(tmp_path):
+    from make_demo_data import make_demo_data
+    data = make_demo_data(str(tmp_path / "douban"), num_train=20, num_dev=3, num_test=3, dataset="douban", seed=5)
+    out = str(tmp_path / "out")
+    _, stdout = run_main(train.main, TINY + ["--data_dir", data, "--output_dir", out, "--max_steps", "2",
+                                             "--dataset", "douban"])
+    assert "dam_small (douban)" in stdout and "best dev MAP" in stdout
+    result, stdout = run_main(evaluation.main, ["--output_dir", out])
+    assert "douban groups of" in stdout and set(result) >= {"MAP", "MRR", "P@1", "R10@1", "skipped_groups"}
+
+
+def test_douban_layout_evaluated_as_ubuntu_is_a_clear_error(tmp_path):
+    from make_demo_data import make_demo_data
+    data = make_demo_data(str(tmp_path / "douban"), num_train=5, num_dev=2, num_test=20, dataset="douban", seed=5)
+    with pytest.raises(utils.DataError, match=r"test.txt: group \d+: the Ubuntu evaluation needs the true response "
+                                              r"first in each group \(--dataset ubuntu\)"):
+        run_main(evaluation.main, ["--output_dir", "/nonexistent", "--data_dir", data, "--baseline", "random"])
