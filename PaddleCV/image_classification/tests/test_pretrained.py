@@ -1,13 +1,18 @@
-"""pretrained.py without PaddleClas: a hand-made suite-style state dict (the suite's key names are
-only needed for the classifier, which is what marks a PaddleClas file) loads, and an unmapped key or
-a wrong shape is a CheckpointError naming the key. tools/check_pretrained.py (slow tier) runs the
-real suite."""
+"""pretrained.py without PaddleClas: every catalogue model's real PaddleClas key list (the committed
+fixture that `tools/check_pretrained.py --write_keys` records) maps onto ours; a hand-made suite-style
+state dict loads exactly; an unmapped key or a wrong shape is a CheckpointError naming the key.
+tools/check_pretrained.py (slow tier) runs the real suite."""
+import gzip
+import json
+import os
+
 import numpy as np
 import paddle
 import pytest
 
 import pretrained
 import utils
+from conftest import FOLDER
 from models import build_model
 
 NAME = "SqueezeNet1_1"
@@ -25,6 +30,21 @@ def suite_style(model):
 @pytest.fixture(scope="module")
 def model():
     return build_model(NAME, num_classes=4)
+
+
+def suite_fixture():
+    with gzip.open(os.path.join(FOLDER, "tests", "fixtures", "paddleclas_2.6_keys.json.gz"), "rt") as f:
+        return json.load(f)
+
+
+@pytest.mark.parametrize("name", sorted(suite_fixture()))
+def test_every_paddleclas_key_list_maps_onto_ours(name):
+    keys = suite_fixture()[name]
+    with paddle.LazyGuard():  # shapes without weights
+        ours = build_model(name)
+    state = {key: np.broadcast_to(np.float32(0), shape) for key, shape in keys}  # no memory either
+    assert pretrained.is_suite_state(state, name)
+    assert len(pretrained.convert(state, ours, name)) == len(ours.state_dict()) == len(keys)
 
 
 def test_suite_file_converted_exactly(model, tmp_path):

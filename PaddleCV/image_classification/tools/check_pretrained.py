@@ -3,15 +3,21 @@
     bash tools/suite_env.sh                      # once: .suite_venv with paddleclas 2.6.0 (no deps)
     .suite_venv/bin/python tools/check_pretrained.py --model ResNet50
     .suite_venv/bin/python tools/check_pretrained.py --all      # the 18 catalogue models
+    .suite_venv/bin/python tools/check_pretrained.py --write_keys tests/fixtures/paddleclas_2.6_keys.json.gz
 
 Per model: PaddleClas's model with random weights (fixed seed; BatchNorm scales, shifts and running
 statistics randomised too, so they are checked) is saved with paddle.save(state_dict) as the suite
 saves its .pdparams; that file is loaded into ours through --pretrained's code path (pretrained.load,
 strict); both run in eval mode on the same random batch, and the largest absolute difference of the
 logits must be <= --tol. Exit 1 if a model fails, 4 if a file does not map.
+
+--write_keys records every catalogue model's PaddleClas state-dict keys and shapes (gzipped json), the
+fixture against which the quick tier checks the key map without PaddleClas (tests/test_pretrained.py).
 """
 import argparse
+import gzip
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -85,6 +91,26 @@ def check(name, batch, image_size, seed):
     return diff, float(np.abs(a).max())
 
 
+def suite_keys(name):
+    """[[key, shape], ...] of PaddleClas's `name`, in registration order (built lazily: no weights)."""
+    import paddle
+    with paddle.LazyGuard():
+        model = getattr(suite_backbones(), name)()
+    return [[key, list(value.shape)] for key, value in model.state_dict().items()]
+
+
+def write_keys(path):
+    """One process per model (PaddleClas names some parameters globally); their json into one file."""
+    fixture = {}
+    for name in CATALOGUE:
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--print_keys", name],
+                             capture_output=True, text=True, check=True).stdout
+        fixture[name] = json.loads(out.strip().splitlines()[-1])
+    with open(path, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as f:  # no name, no time: same bytes
+        f.write(json.dumps(fixture, separators=(",", ":")).encode())
+    print(f"wrote the keys of {len(fixture)} PaddleClas models to {path}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--model", nargs="+", default=[], help="model name(s), as in --help of train.py")
@@ -93,7 +119,15 @@ def main(argv=None):
     parser.add_argument("--image_size", type=int, default=None, help="input size; None: the model's (224 or 299)")
     parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed absolute logit difference")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
+    parser.add_argument("--write_keys", default=None, help="write every catalogue model's keys and shapes here")
+    parser.add_argument("--print_keys", default=None, help=argparse.SUPPRESS)  # write_keys's worker
     args = parser.parse_args(argv)
+    if args.print_keys:
+        print(json.dumps(suite_keys(args.print_keys)))
+        return 0
+    if args.write_keys:
+        write_keys(args.write_keys)
+        return 0
     names = CATALOGUE if args.all else args.model
     if not names:
         parser.error("give --model NAME or --all")
