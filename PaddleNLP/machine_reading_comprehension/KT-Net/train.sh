@@ -18,7 +18,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   [[ -f $DATA_DIR/vocab.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   MODEL=${MODEL:-bert-tiny}
   # the demo recipe: a tiny model from scratch learns fast with a larger LR and short windows
-  ARGS=(--batch_size 32 --lr 1e-3 --epochs 10 --max_seq_len 64 --doc_stride 32 --max_query_len 24 --warmup_proportion 0.05)
+  ARGS=(--batch_size 32 --lr 1e-3 --epochs 6 --max_seq_len 64 --doc_stride 32 --max_query_len 24 --warmup_proportion 0.05)
 fi
 MODEL=${MODEL:-bert-base}
 if [[ $SMOKE == 1 ]]; then
