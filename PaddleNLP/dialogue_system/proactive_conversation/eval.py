@@ -74,6 +74,23 @@ def load_run_model(args, checkpoint=None):
     return model, vocab, checkpoint
 
 
+def knowledge_recall(samples, predictions):
+    """(stated, needed): of the knowledge objects the gold reply mentions (triples of any subject but
+    领域 and 主演, whose objects are the topics), how many the prediction mentions too. A diagnostic
+    of this folder, not one of DuConv's metrics: F1 and BLEU also reward the words around them."""
+    stated = needed = 0
+    for s, pred in zip(samples, predictions):
+        for _, p, o in s["knowledge"]:
+            if p not in (reader.DOMAIN, "主演") and o in s["gold"]:
+                needed += 1
+                stated += o in pred
+    return stated, needed
+
+
+def format_recall(stated, needed):
+    return f"knowledge objects stated {stated}/{needed} ({100 * stated / max(needed, 1):.1f}%)"
+
+
 def baselines(train_samples, samples, seed):
     """{name: replies}: the most frequent training reply and a random one, topics put back."""
     counts = {}
@@ -108,9 +125,11 @@ def main(argv=None):
             f.writelines(f"{p}\t{g}\n" for p, g in zip(predictions, golds))
         scores = metric.score(predictions, golds)
         note = f"; {data.cut_note()}" if data.cut_note() else ""
-        print(f"{split} ({len(data)} samples{note}): {metric.format_scores(scores)}", flush=True)
+        print(f"{split} ({len(data)} samples{note}): {metric.format_scores(scores)}; "
+              f"{format_recall(*knowledge_recall(data.samples, predictions))}", flush=True)
         for name, replies in baselines(train_samples, data.samples, args.seed).items():
-            print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}", flush=True)
+            print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}; "
+                  f"{format_recall(*knowledge_recall(data.samples, replies))}", flush=True)
         results.update({f"{split}_{k}": v for k, v in scores.items()})
     print("final metrics: " + " ".join(f"{k}={v:.4f}" for k, v in results.items()), flush=True)
     return results
@@ -143,10 +162,12 @@ def evaluate_retrieval(args):
         scores = {"hits1": retrieval.hits_at_1(items, best), **metric.score(predictions, golds)}
         chance = float(np.mean([1 / len(c) for _, c, _ in items]))
         note = f"; {cut} pairs cut to --max_seq_len" if cut else ""
+        samples = [s for s, _, _ in items]
         print(f"{split} ({len(items)} samples{note}): hits@1 {scores['hits1']:.4f} (chance {chance:.4f})  "
-              f"{metric.format_scores(scores)}", flush=True)
-        for name, replies in baselines(train_samples, [s for s, _, _ in items], args.seed).items():
-            print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}", flush=True)
+              f"{metric.format_scores(scores)}; {format_recall(*knowledge_recall(samples, predictions))}", flush=True)
+        for name, replies in baselines(train_samples, samples, args.seed).items():
+            print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}; "
+                  f"{format_recall(*knowledge_recall(samples, replies))}", flush=True)
         results.update({f"{split}_{k}": v for k, v in scores.items()})
     print("final metrics: " + " ".join(f"{k}={v:.4f}" for k, v in results.items()), flush=True)
     return results

@@ -99,7 +99,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where to write (default: %(default)s)")
     parser.add_argument("--num_train", type=int, default=600, help="training sessions (default: %(default)s)")
-    parser.add_argument("--num_dev", type=int, default=100, help="dev sessions (default: %(default)s)")
+    parser.add_argument("--num_dev", type=int, default=40, help="dev sessions (default: %(default)s)")
     parser.add_argument("--num_test", type=int, default=100, help="test sessions, written as samples (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     args = parser.parse_args(argv)

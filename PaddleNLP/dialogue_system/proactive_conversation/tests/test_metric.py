@@ -57,3 +57,12 @@ def test_counts_add_up_over_ranks():
     halves = [metric.char_counts(pairs[:1]), metric.char_counts(pairs[1:])]
     summed = [a + b for a, b in zip(*halves)]
     assert metric.f1_from_counts(*summed) == pytest.approx(metric.char_f1(pairs))
+
+
+def test_knowledge_recall_counts_the_objects_the_gold_reply_states():
+    import eval as evaluation
+    sample = {"knowledge": [["m", "领域", "电影"], ["m", "导演", "李 · 明"], ["m", "评分", "7.3"], ["m", "主演", "张 · 伟"]],
+              "gold": "m 的 导演 是 李 · 明 ， 主演 张 · 伟 。"}
+    # the gold states the director (主演 and 领域 are not counted; 7.3 is not in the gold): 1 needed
+    assert evaluation.knowledge_recall([sample], ["导演 是 李 · 明"]) == (1, 1)
+    assert evaluation.knowledge_recall([sample], ["导演 是 李 · 伟"]) == (0, 1)
