@@ -254,3 +254,12 @@ def test_the_matcher_alone_against_the_human_scores(trained_run, capsys):
     scores = eval_script.predict(model, [[paddle.to_tensor(a) for a in reader.collate(dataset.examples)]], True)
     expected = metric.correlations(scores, [e[2] for e in dataset.examples])
     assert printed[-1] == f"final metrics: spearman={expected['spearman']:.4f} pearson={expected['pearson']:.4f}"
+
+
+def test_amp_notice_and_to_static_train(demo_dir, tmp_path, capsys):
+    """AMP does nothing on the CPU: only its notice is checked. to_static trains."""
+    run_train(["--data_dir", demo_dir, "--model", "match", "--batch_size", "16", "--eval_interval", "0", *TINY,
+               "--output_dir", str(tmp_path), "--max_steps", "3", "--amp", "O1", "--to_static", "--log_interval", "1"])
+    assert "--amp O1 ignored: the CPU has no fp16 kernels" in capsys.readouterr().out
+    losses = read_losses(tmp_path, "match")
+    assert sorted(losses) == [1, 2, 3] and all(np.isfinite(list(losses.values())))
