@@ -125,3 +125,21 @@ def test_retrieved_concepts_pickle_runs_no_code(demo_dir, tmp_path):
         pickle.dump({"rome": [np.float32(1)]}, f)  # a numpy object: a class to import, refused
     with pytest.raises(utils.DataError, match=r"retrieved_concepts.data:1: not a pickled .* \(refusing to load"):
         KnowledgeBase(str(bad / "kb"))
+
+
+def test_the_loader_reports_passages_cut_into_windows(demo_dir, capsys):
+    import argparse
+    import re
+
+    import eval as eval_script
+    args = argparse.Namespace(data_dir=demo_dir, dataset="record", skip_bad_samples=False, no_kb=False, max_seq_len=40,
+                              doc_stride=16, max_query_len=16, max_concepts=8, batch_size=8, seed=0, num_workers=0,
+                              no_shared_memory=False)
+    tok = Tokenizer(os.path.join(demo_dir, "vocab.txt"))
+    data = eval_script.mrc_loader(args, tok, KnowledgeBase(os.path.join(demo_dir, "kb")), "dev")[0]
+    found = re.search(r"dev.json: (\d+) of 24 passages are longer than one window of 40 tokens; cut into windows "
+                      r"every 16 tokens \((\d+) windows\)", capsys.readouterr().out)
+    assert found and 0 < int(found.group(1)) < 24 and int(found.group(2)) == len(data.features) > 24
+    args.max_seq_len = 128
+    eval_script.mrc_loader(args, tok, None, "dev")
+    assert "longer than one window" not in capsys.readouterr().out
