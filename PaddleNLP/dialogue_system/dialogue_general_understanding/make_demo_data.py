@@ -40,7 +40,7 @@ INTENTS = {
 }
 INTENT_WEIGHTS = [0.35, 0.13, 0.13, 0.13, 0.13, 0.13]
 DEVICES = ["wifi", "sound", "printer", "keyboard", "mouse", "screen", "bluetooth", "webcam", "touchpad",
-           "network", "microphone", "graphics"]
+           "microphone"]
 UDC_OPEN = ["hi all", "hello everyone", "hey there", "good morning"]
 UDC_PROBLEM = ["my {d} stopped working after the upgrade", "the {d} is broken since yesterday",
                "i cannot get the {d} to work on ubuntu", "anyone know why my {d} is dead"]
@@ -212,7 +212,7 @@ def main(argv=None):
         n = args.num_train if split == "train" else args.num_eval
         intents, slots = atis(rng, n)
         files[("atis_intent", split)], files[("atis_slot", split)] = intents, slots
-        files[("udc", split)] = udc(rng, n // 2 if split == "train" else max(n // 10, 2), groups=split != "train")
+        files[("udc", split)] = udc(rng, n if split == "train" else max(n // 10, 2), groups=split != "train")
         first = {"train": 0, "dev": 100000, "test": 200000}[split]
         files[("dstc2", split)] = dstc2(rng, max(n // 3, 4), first)
         files[("swda", split)] = dialogue_acts(rng, max(n // 8, 4), first, mrda=False)

@@ -24,7 +24,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   fi
   MODEL=${MODEL:-bert-tiny}
   # the demo recipe: a tiny model from scratch learns fast with a larger LR and short sequences
-  EXTRA=(--batch_size 32 --lr 1e-3 --epochs 10 --max_seq_len 64 --eval_interval 2)
+  EXTRA=(--batch_size 32 --lr 1e-3 --max_seq_len 64 --eval_interval 2)
 fi
 MODEL=${MODEL:-bert-base}
 TASK=${TASK:-$([[ $SMOKE == 1 ]] && echo atis_intent || echo all)}
@@ -33,7 +33,7 @@ if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
   EXTRA+=(--max_steps 6 --log_interval 3 --overwrite)
 fi
-if [[ $TASK == all ]]; then TASKS=(atis_intent atis_slot udc dstc2 swda mrda); else TASKS=("$TASK"); fi
+if [[ $TASK == all ]]; then TASKS=(atis_intent atis_slot swda mrda dstc2 udc); else TASKS=("$TASK"); fi
 
 run_train() {
   local log_dir="$OUTPUT_DIR/$1/$MODEL/dist_log"
@@ -49,8 +49,13 @@ run_train() {
 }
 
 for task in "${TASKS[@]}"; do
+  epochs=()
+  if [[ $DATA_DIR == data/demo* ]]; then  # the demo's epochs per task: the dialogue-level tasks need more
+    case $task in atis_*) epochs=(--epochs 6);; swda|mrda) epochs=(--epochs 8);; dstc2) epochs=(--epochs 12);;
+      udc) epochs=(--epochs 10);; esac
+  fi
   run_train "$task" --task_name "$task" --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR/$task" \
-    "${EXTRA[@]}" "$@"
+    "${EXTRA[@]}" "${epochs[@]}" "$@"
   python eval.py --task_name "$task" --output_dir "$OUTPUT_DIR/$task"
   python export.py --task_name "$task" --output_dir "$OUTPUT_DIR/$task"
   if [[ $SMOKE == 1 ]]; then

@@ -59,3 +59,10 @@ def test_two_ranks_train_and_gather_the_dev_metric(demo_dir, tmp_path, task, key
     last = single.stdout.strip().splitlines()[-1]
     assert last == "final metrics: " + " ".join(f"{k}={v}" for k, v in figures.items()), (last, figures)
     assert key in figures
+
+
+def test_benchmark_prints_its_figures(demo_dir):
+    result = script("benchmark.py", "--task_name", "dstc2", "--data_dir", demo_dir, "--steps", "2", "--rounds", "1",
+                    "--warmup", "1", "--batch_size", "8", "--max_seq_len", "48")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pure step:" in result.stdout and "training loop:" in result.stdout and "the loop adds" in result.stdout
