@@ -96,16 +96,15 @@ def load_predictor(args):
     """(vocab, turn_num, turn_len, predict(arrays) -> logits)."""
     if args.checkpoint:
         paddle.set_device("cpu")
-        run = args  # the run's data settings, filled in by main()
-        vocab = Vocab(run_files(run)["vocab"])
-        model = build_model(run.model, len(vocab), run.dataset, run.max_turn_num, run.max_turn_len)
+        vocab = Vocab(run_files(args)["vocab"])  # the run's settings, filled in by main()
+        model = build_model(args.model, len(vocab), args.dataset, args.max_turn_num, args.max_turn_len)
         utils.load_model(model, args.checkpoint)
         model.eval()
 
         def predict(arrays):
             with paddle.no_grad():
                 return model(*[paddle.to_tensor(a) for a in arrays]).numpy()
-        return vocab, run.max_turn_num, run.max_turn_len, predict
+        return vocab, args.max_turn_num, args.max_turn_len, predict
     utils.check_export(args.inference_dir)  # refuses an export older than its checkpoint
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)

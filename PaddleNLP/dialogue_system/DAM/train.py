@@ -139,7 +139,8 @@ def main(argv=None):
         result = evaluate(model, dev_set, args.dataset)
         if utils.is_main_process():
             print(f"eval epoch {epoch}: dev {format_metrics(result)}", flush=True)
-            logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in result.items()}})
+            ordered = {main_metric: result[main_metric], **result}  # the selecting figure first: curves.png plots it
+            logger.write({"epoch": epoch, "step": step, **{f"dev_{k}": v for k, v in ordered.items()}})
         if result[main_metric] > best:
             best = result[main_metric]
             if utils.is_main_process():
