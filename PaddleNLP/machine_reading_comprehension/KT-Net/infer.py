@@ -15,11 +15,9 @@ import json
 import os
 
 import utils  # first: it silences the warning `import paddle` prints
-import numpy as np
 import paddle
 
 import metrics
-import reader
 from eval import load_run, mrc_loader, predict_logits, run_flags
 from kb import KnowledgeBase
 from tokenizer import Tokenizer

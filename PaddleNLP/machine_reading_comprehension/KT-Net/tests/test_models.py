@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import paddle
-import pytest
 
 from models import build_model, config_for
 from train import build_optimizer, train_step
