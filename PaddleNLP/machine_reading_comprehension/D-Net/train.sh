@@ -21,7 +21,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   fi
   MODEL=${MODEL:-bert-tiny}
   # the demo recipe: a tiny model from scratch learns fast with a larger LR and short windows
-  ARGS=(--batch_size 32 --lr 1e-3 --epochs 8 --eval_interval 2 --max_seq_len 96 --doc_stride 32 --max_query_len 24)
+  ARGS=(--batch_size 32 --lr 1e-3 --epochs 20 --eval_interval 4 --max_seq_len 96 --doc_stride 32 --max_query_len 24)
 fi
 MODEL=${MODEL:-bert-base}
 if [[ $SMOKE == 1 ]]; then
