@@ -19,6 +19,7 @@ import utils  # first: it silences paddle's import-time warnings
 import numpy as np
 from PIL import Image
 
+import pretrained
 import reader
 from metric import ConfusionMatrix
 from models import MODELS, build_model
@@ -80,7 +81,8 @@ def run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdpa
                         help="the run OUTPUT_DIR/MODEL to use; None: the last run trained in OUTPUT_DIR. "
                              f"Models: {', '.join(sorted(MODELS))}")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
-    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--checkpoint", "--pretrained", default=None,
+                        help=checkpoint_help + "; a PaddleSeg 2.8 model.pdparams of MODEL is converted (pretrained.py)")
     parser.add_argument("--dataset", choices=sorted(reader.DATASETS), default=None,
                         help="class names and count; None: the run's")
     parser.add_argument("--num_classes", type=int, default=None, help="number of classes; None: the run's")
@@ -129,7 +131,7 @@ def main(argv=None):
         return result
     model = build_model(args.model, num_classes=args.num_classes)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
-    utils.load_model(model, checkpoint)
+    pretrained.load(model, args.model, checkpoint, strict=True)
     result = evaluate(model, loader, args.num_classes, bad_samples,
                       [float(s) for s in args.scales.split(",")], args.flip, pair(args.window), pair(args.stride))
     if utils.is_main_process():

@@ -15,6 +15,7 @@ import utils  # first: it silences paddle's import-time warnings
 import paddle
 import paddle.nn as nn
 
+import pretrained
 import reader
 from eval import default_checkpoint, fill_from_dataset, run_flags
 from models import build_model
@@ -47,7 +48,7 @@ def main(argv=None):
 
     model = build_model(args.model, num_classes=args.num_classes)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
-    utils.load_model(model, checkpoint)
+    pretrained.load(model, args.model, checkpoint, strict=True)
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:

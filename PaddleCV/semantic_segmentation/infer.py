@@ -25,6 +25,7 @@ import numpy as np
 import paddle
 from PIL import Image
 
+import pretrained
 import reader
 from eval import fill_from_dataset, pair, run_flags
 from metric import ConfusionMatrix
@@ -88,7 +89,7 @@ def build_predictor(args):
     if args.checkpoint:  # dynamic graph
         paddle.set_device("cpu")
         model = build_model(args.model, num_classes=args.num_classes)
-        utils.load_model(model, args.checkpoint)
+        pretrained.load(model, args.model, args.checkpoint, strict=True)
         model.eval()
         scales = [float(s) for s in args.scales.split(",")]
 

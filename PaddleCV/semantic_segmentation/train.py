@@ -17,6 +17,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 from eval import eval_loader, evaluate
 from models import MODELS, build_model
@@ -123,7 +124,7 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, num_classes=args.num_classes)
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.model, args.pretrained, strict=False)
     if device == "gpu" and utils.world_size() > 1 and args.sync_bn == "auto":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)  # GPU only: no CPU kernel exists
     base_lr = args.lr * total_batch / args.recipe_batch_size

@@ -28,7 +28,8 @@ class FastSCNN(nn.Layer):
 
     def __init__(self, num_classes):
         super().__init__()
-        self.downsample = nn.Sequential(ConvBN(3, 32, 3, 2), SeparableConvBN(32, 48, 3, 2),
+        # The first conv pads "same" (one pixel, bottom/right only, on even sizes), as PaddleSeg's does.
+        self.downsample = nn.Sequential(ConvBN(3, 32, 3, 2, padding="same"), SeparableConvBN(32, 48, 3, 2),
                                         SeparableConvBN(48, 64, 3, 2))
         blocks, in_ch = [], 64
         for out_ch, stride in ((64, 2), (96, 2), (128, 1)):

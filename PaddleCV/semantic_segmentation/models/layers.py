@@ -52,12 +52,14 @@ class ConvBN(nn.Layer):
     """Conv2D -> BatchNorm -> optional ReLU. Padding keeps the size (divided by the stride).
 
     `bias` defaults to True because the reference implementations keep the conv bias in most heads;
-    backbones pass bias=False. Both count towards the published parameter totals."""
+    backbones pass bias=False. Both count towards the published parameter totals. `padding` ("same":
+    TensorFlow's, all of the odd pixel on the bottom/right) replaces the symmetric default."""
 
     def __init__(self, in_ch, out_ch, kernel=3, stride=1, dilation=1, groups=1, bias=True, act=True,
-                 bn_eps=1e-5, bn_momentum=0.9):
+                 bn_eps=1e-5, bn_momentum=0.9, padding=None):
         super().__init__()
-        self.conv = nn.Conv2D(in_ch, out_ch, kernel, stride=stride, padding=(kernel // 2) * dilation,
+        padding = (kernel // 2) * dilation if padding is None else padding
+        self.conv = nn.Conv2D(in_ch, out_ch, kernel, stride=stride, padding=padding,
                               dilation=dilation, groups=groups, bias_attr=None if bias else False)
         self.bn = nn.BatchNorm2D(out_ch, epsilon=bn_eps, momentum=bn_momentum)
         self.act = nn.ReLU() if act else None
