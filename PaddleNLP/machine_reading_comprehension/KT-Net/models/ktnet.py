@@ -59,7 +59,9 @@ class SelfMatching(nn.Layer):
         """u [B, L, M], key_mask [B, L] (1 = real token) -> [B, L, 6M]."""
         r1 = (u * self.weight1).sum(-1, keepdim=True)                   # [B, L, 1]
         r2 = (u * self.weight2).sum(-1).unsqueeze(1)                    # [B, 1, L]
-        scores = paddle.matmul(u * self.weight_mul, u, transpose_y=True) + r1 + r2 + self.bias
+        # (r1 + r2) first: Paddle Inference 3.3.1 adds a [B, L, 1] tensor to a matmul output about 30x
+        # slower than the dynamic graph (0.7 s for 32 windows of 43 tokens on this CPU); [B, L, L] is fast
+        scores = paddle.matmul(u * self.weight_mul, u, transpose_y=True) + (r1 + r2 + self.bias)
         scores = scores + (1.0 - key_mask.unsqueeze(1)) * -1e6
         attention = F.softmax(scores, axis=-1)
         v = paddle.matmul(attention, u)
