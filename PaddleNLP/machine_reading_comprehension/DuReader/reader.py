@@ -88,7 +88,7 @@ class Counts:
 
 
 def parse_sample(line, where, train, cfg, counts):
-    """One json line -> dict(question_id, question, passages, answers, doc, start, end) or None when the
+    """One json line -> dict(question_id, question, passages, title_lens, answers, doc, start, end) or None when the
     release would skip it (counted). DataError for bad data."""
     try:
         obj = json.loads(line)
@@ -111,7 +111,7 @@ def parse_sample(line, where, train, cfg, counts):
         raise utils.DataError(f"{where}: no documents")
     if len(docs) > cfg["max_p_num"]:
         counts.c[f"questions with documents beyond max_p_num={cfg['max_p_num']}"] += 1
-    passages = []
+    passages, title_lens = [], []
     for d, doc in enumerate(docs[:cfg["max_p_num"]]):
         if not isinstance(doc, dict):
             raise utils.DataError(f"{where}: documents[{d}] is not an object")
@@ -124,11 +124,12 @@ def parse_sample(line, where, train, cfg, counts):
             passage = _tokens(paragraphs[k], where, "segmented_paragraphs[]") if paragraphs else []
         else:
             passage = select_paragraph(doc, question, where)
+        title_lens.append(0 if train else len(doc.get("segmented_title", [])))
         if len(passage) > cfg["max_p_len"]:
             counts.c[f"passages cut to max_p_len={cfg['max_p_len']}"] += 1
         passages.append(passage[:cfg["max_p_len"]] or [PAD])  # an empty paragraph still takes a slot
     sample = {"question_id": obj["question_id"], "question_type": obj.get("question_type", ""),
-              "question": question[:cfg["max_q_len"]], "passages": passages,
+              "question": question[:cfg["max_q_len"]], "passages": passages, "title_lens": title_lens,
               "answers": [a for a in obj.get("answers", []) if isinstance(a, str)], "doc": -1, "start": 0, "end": 0}
     if train:
         spans, answer_docs = obj.get("answer_spans", []), obj.get("answer_docs", [])
@@ -141,6 +142,9 @@ def parse_sample(line, where, train, cfg, counts):
             raise utils.DataError(f"{where}: answer_spans[0] must be [start, end] and answer_docs[0] an index")
         if not 0 <= d < len(docs):
             raise utils.DataError(f"{where}: answer_docs[0] = {d} but the question has {len(docs)} documents")
+        if d >= cfg["max_p_num"]:  # before reading its paragraphs: only the first max_p_num were checked
+            counts.c[f"training questions answered beyond max_p_num={cfg['max_p_num']} skipped"] += 1
+            return None
         doc = docs[d]
         paragraphs = doc.get("segmented_paragraphs", [])
         k = doc.get("most_related_para", 0)
@@ -148,9 +152,6 @@ def parse_sample(line, where, train, cfg, counts):
         if not 0 <= span[0] <= span[1] < length:
             raise utils.DataError(f"{where}: answer span {span} outside its paragraph (documents[{d}] "
                                   f"paragraph {k} has {length} tokens)")
-        if d >= cfg["max_p_num"]:
-            counts.c[f"training questions answered beyond max_p_num={cfg['max_p_num']} skipped"] += 1
-            return None
         if span[1] >= cfg["max_p_len"]:
             counts.c[f"training questions answered beyond max_p_len={cfg['max_p_len']} skipped"] += 1
             return None

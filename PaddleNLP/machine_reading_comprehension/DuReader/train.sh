@@ -23,8 +23,8 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   else
     DATA_DIR=data/demo
     [[ -f $DATA_DIR/testset/search.test.json ]] || python make_demo_data.py --out_dir "$DATA_DIR"
+    EXTRA+=(--embed_size 64 --hidden_size 64)  # the demo's small model (the real data keeps 300 / 150)
   fi
-  EXTRA+=(--embed_size 64 --hidden_size 64)  # the demo's small model (the real data keeps 300 / 150)
 fi
 if [[ $SMOKE == 1 ]]; then
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs

@@ -44,6 +44,7 @@ def test_dev_selects_by_question_recall_with_the_title_in_front():
     s = parse(sample_line(), train=False)
     assert s["passages"][0] == ["关于", "甲国", "甲国", "的", "首都", "是", "西城", "。"]
     assert s["doc"] == -1 and s["answers"] == ["南城"]
+    assert s["title_lens"] == [2, 1] and parse(sample_line())["title_lens"] == [0, 0]  # what baselines.py strips
 
 
 def test_cuts_are_counted_and_far_answers_skipped_as_the_release_does():
@@ -56,6 +57,12 @@ def test_cuts_are_counted_and_far_answers_skipped_as_the_release_does():
                         "questions with documents beyond max_p_num=1": 2,
                         "training questions answered beyond max_p_len=4 skipped": 1}
     assert parse(sample_line(answer_spans=[])) is None
+    # an answer document beyond max_p_num is skipped before its (unchecked) paragraphs are read
+    line = json.loads(sample_line(answer_docs=[1], answer_spans=[[0, 0]]))
+    line["documents"][1]["most_related_para"] = 5
+    counts = reader.Counts()
+    assert reader.parse_sample(json.dumps(line), "f:1", True, {**CFG, "max_p_num": 1}, counts) is None
+    assert counts.c["training questions answered beyond max_p_num=1 skipped"] == 1
 
 
 @pytest.mark.parametrize("line, message", [

@@ -84,13 +84,14 @@ def test_resume_refuses_a_model_shaping_flag_and_applies_epochs(trained_run, tmp
     assert (config["hidden_size"], config["max_p_len"], config["epochs"]) == (trained_run["hidden_size"], 40, 2)
 
 
-def test_a_new_run_never_replaces_another_without_overwrite(trained_run, tmp_path):
+def test_a_new_run_never_replaces_another_without_overwrite(trained_run, tmp_path, capsys):
     out = copy_run(trained_run, tmp_path)
     argv = ["--output_dir", out, "--data_dir", trained_run["data_dir"], *TINY, "--max_steps", "1"]
     with pytest.raises(utils.CheckpointError, match="already holds a trained run; pass --resume"):
         run_train(argv)
-    run_train(argv + ["--overwrite", "--log_interval", "1", "--eval_interval", "0"])
+    run_train(argv + ["--overwrite", "--log_interval", "1", "--eval_interval", "0", "--amp", "O1"])
     assert read_losses(out).keys() == {1}
+    assert "note: --amp O1 ignored: this folder trains in fp32" in capsys.readouterr().out  # AMP is not wired
 
 
 def test_training_selects_on_dev_and_never_reads_test(trained_run):
