@@ -7,9 +7,9 @@ convolution head against the attention stack), and the exported model's latency.
 The pure step is forward + backward + Adam update (train.train_step) on batches already in memory as
 tensors; the loop adds what train.py does around it (DataLoader, collation, host-to-tensor copies,
 the logger). Both see the same batches, in rounds that alternate so that load from other processes
-hits both alike; the median round is reported. The split of a step: the same forward + backward
-forward + backward of the attention stack up to the matching image, and of the 3-D convolution head
-(two conv3d, pooling, the last layer) on that image, timed apart. Latency: Paddle Inference on the export, batch 10 (one
+hits both alike; the median round is reported. The split of a step: the forward + backward of the
+attention stack up to the matching image, and of the 3-D convolution head (two conv3d, pooling, the
+last layer) on that image, timed apart. Latency: Paddle Inference on the export, batch 10 (one
 context's candidates).
 """
 import argparse
