@@ -85,8 +85,8 @@ def default_checkpoint(output_dir, model):
 def run_flags(parser):
     """The flags eval, export and infer share; those not given come from the run's saved settings."""
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
-                        help=f"the run to use, one of {', '.join(sorted(MODELS))}; unset: the last run "
-                             "trained in OUTPUT_DIR")
+                        help=f"the run to use, named by its training stage (one network for all): "
+                             f"{', '.join(sorted(MODELS))}; unset: the last run trained in OUTPUT_DIR")
     parser.add_argument("--output_dir", default="output", help="where the runs are: OUTPUT_DIR/MODEL/")
     parser.add_argument("--checkpoint", default=None,
                         help="weights to use; unset: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt")

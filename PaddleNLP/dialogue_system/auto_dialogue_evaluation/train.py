@@ -22,13 +22,17 @@ import paddle
 
 import reader
 from eval import eval_loader, evaluate, headline
-from models import MODELS, build_model, input_spec, is_match, loss_fn
+from models import MODELS, build_model, count_parameters, input_spec, is_match, loss_fn
 
 
 def get_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     utils.add_common_flags(parser, model="match", models=MODELS, epochs=20, batch_size=256, lr=0.001,
                            num_workers=0, log_interval=50)
+    # ADE has one network: --model names the stage it is trained for (data, loss, metric; train.sh: TASK=)
+    parser._option_string_actions["--model"].help = (
+        f"the training stage (one network for all): {', '.join(sorted(MODELS))}; match = stage 1 on "
+        "unlabel_data, the others = stage 2 on label_data/NAME")
     g = parser.add_argument_group("auto dialogue evaluation")
     g.add_argument("--emb_size", type=int, default=256, help="word embedding size")
     g.add_argument("--hidden_size", type=int, default=256, help="LSTM hidden size")
@@ -131,7 +135,7 @@ def main(argv=None):
         train_model = paddle.DataParallel(train_model)
     key = headline(args.model)
     if utils.is_main_process():
-        print(f"{args.model}: {sum(p.numel().item() for p in model.parameters()):,} parameters, vocab "
+        print(f"{args.model}: {count_parameters(model):,} parameters, vocab "
               f"{args.vocab_size:,}, {len(train_set)} training lines, {steps_per_epoch} steps/epoch, lr {args.lr:g}, "
               f"total batch {args.batch_size * utils.world_size()}; best weights by dev {key}", flush=True)
 

@@ -14,6 +14,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export GLOG_minloglevel=${GLOG_minloglevel:-2}
 TASK=${TASK:-}
+if [[ -n "${MODEL:-}" ]]; then  # the contract's MODEL= picks a network; ADE has one, its stages are TASK=
+  echo "MODEL=$MODEL: ADE has one network; TASK= picks the stage (match, human, keywords, seq2seq_att, seq2seq_naive)" >&2
+  exit 2
+fi
 SMOKE=${SMOKE:-0}
 OUTPUT_DIR=output
 args=("$@")

@@ -1,7 +1,8 @@
 """The README's ```bash blocks, run in order in a fresh copy of the folder, as a new user would paste
 them (```sh blocks need the real data or a GPU and are not run). A `bash train.sh` line (not the smoke
 run) gets `--epochs 2` (both stages), enough for the Quick start's infer command to score the on-topic
-response above the off-topic one with the fine-tuned model (not the smoke run's)."""
+response above the off-topic one with the fine-tuned model. `SMOKE=1 bash train.sh` is not run again
+here: CI's quick tier runs exactly that command in a fresh copy (a quarter of this test's CPU time)."""
 import os
 import re
 import shutil
@@ -34,6 +35,8 @@ def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
     assert commands[:2] == ["bash train.sh", "SMOKE=1 bash train.sh"]
     assert commands[2].startswith("python infer.py --context")
     for i, command in enumerate(commands):
+        if command == "SMOKE=1 bash train.sh":
+            continue
         if re.match(r"bash train\.sh\b", command):
             command += LEARNED
         result = subprocess.run(command, shell=True, cwd=work, capture_output=True, text=True, timeout=900,
@@ -44,4 +47,4 @@ def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
             rows = result.stdout.strip().splitlines()[1:]
             on_topic, off_topic = (float(r.split("\t")[0]) for r in rows[:2])
             assert on_topic > off_topic + 0.3, f"{command}\n{tail}"
-            assert "output/human/best.pdparams" in result.stderr  # the trained run, not the smoke run
+            assert "output/human/best.pdparams" in result.stderr  # the trained fine-tuned run
