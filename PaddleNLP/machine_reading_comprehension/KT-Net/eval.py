@@ -110,6 +110,11 @@ def load_run(args):
     return model, tokenizer, kb
 
 
+def default_split(args):
+    """--split, else test when the data has it (with answers: the demo), else dev."""
+    return args.split or ("test" if os.path.isfile(reader.data_path(args.data_dir, args.dataset, "test")) else "dev")
+
+
 def baselines(args):
     """The trivial baselines on a split, no model: the passage's first span of the answer's length and
     its first sentence."""
@@ -135,13 +140,12 @@ def main(argv=None):
     args = utils.parse_args(parser, argv)
     if args.baselines:
         args.data_dir, args.dataset = args.data_dir or "data/demo", args.dataset or "record"
-        args.split = args.split or ("test" if os.path.isfile(reader.data_path(args.data_dir, args.dataset, "test"))
-                                    else "dev")
+        args.split = default_split(args)
         return baselines(args)
     model, tokenizer, kb = load_run(args)
     utils.setup(args)
     args.to_static = False
-    split = args.split or ("test" if os.path.isfile(reader.data_path(args.data_dir, args.dataset, "test")) else "dev")
+    split = default_split(args)
     loader = mrc_loader(args, tokenizer, kb, split)[1]
     result = evaluate(model, loader)
     if utils.is_main_process():

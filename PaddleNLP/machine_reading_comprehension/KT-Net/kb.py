@@ -8,7 +8,8 @@
                                 retrived_synsets.data, written by retrieve_wordnet/retrieve.py)
 
 Concept id 0 is padding (no concept; a zero vector), as in the release. The pickle holds only a dict
-of str -> list of str; it is read by an unpickler that refuses anything else (no code runs from it).
+of str -> list of str; it is read by an unpickler whose find_class refuses every global (so no class
+or function can be named, and no code runs from the file), then checked to be that dict.
 """
 import io
 import os
@@ -60,7 +61,8 @@ def read_retrieved(path):
         table = _DataOnly(io.BytesIO(raw)).load()
     except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
         raise utils.DataError(f"{path}:1: not a pickled {{token: [concept, ...]}} dict ({str(e)[:80]})") from None
-    if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, list) for k, v in table.items()):
+    if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, list)
+                                              and all(isinstance(c, str) for c in v) for k, v in table.items()):
         raise utils.DataError(f"{path}:1: not a pickled {{token: [concept, ...]}} dict")
     return table
 

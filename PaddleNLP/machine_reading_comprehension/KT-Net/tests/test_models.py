@@ -31,6 +31,10 @@ def test_base_configuration_parameter_count():
                 "memory.projection.weight", "memory.sentinel", "self_matching.weight_mul", "concept_embeddings"]:
         assert key in names, key
     assert not any(k.startswith("bert.pooler") for k in names)
+    # BERT-large, the release's encoder: 335,141,888 with the pooler - 1024*1024 - 1024 = 334,092,288;
+    # KB 1024*100 + 100; self-matching over 1,124: 3,373; output 6,744*2 + 2 = 13,490
+    with paddle.LazyGuard():
+        assert count(build_model(config_for("bert-large", 30522), 40944, 100)) == 334_211_651
 
 
 def tiny(seed=0, concepts=12, dim=8):

@@ -125,6 +125,20 @@ def test_retrieved_concepts_pickle_runs_no_code(demo_dir, tmp_path):
         pickle.dump({"rome": [np.float32(1)]}, f)  # a numpy object: a class to import, refused
     with pytest.raises(utils.DataError, match=r"retrieved_concepts.data:1: not a pickled .* \(refusing to load"):
         KnowledgeBase(str(bad / "kb"))
+    marker = tmp_path / "ran"
+
+    class Payload:  # what a hostile file holds: a call to a builtin with its arguments
+        def __reduce__(self):
+            return exec, (f"open({str(marker)!r}, 'w')",)
+    with open(bad / "kb" / kb_files.RETRIEVED_FILE, "wb") as f:
+        pickle.dump({"rome": [Payload()]}, f)
+    with pytest.raises(utils.DataError, match=r"\(refusing to load builtins.exec\)"):
+        KnowledgeBase(str(bad / "kb"))
+    assert not marker.exists()
+    with open(bad / "kb" / kb_files.RETRIEVED_FILE, "wb") as f:
+        pickle.dump({"rome": [["city.n.01"]]}, f)  # class-free but not token -> [concept name]
+    with pytest.raises(utils.DataError, match=r"retrieved_concepts.data:1: not a pickled \{token: \[concept, \.\.\.\]\} dict$"):
+        KnowledgeBase(str(bad / "kb"))
 
 
 def test_the_loader_reports_passages_cut_into_windows(demo_dir, capsys):
