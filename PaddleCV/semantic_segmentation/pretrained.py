@@ -108,7 +108,8 @@ def convert(state, model, model_name, new_head=False):
     if len(theirs) > len(ours):
         problems.append(f"{len(theirs) - len(ours)} key(s) of the file not mapped: {', '.join(theirs[len(ours):][:5])}")
     if len(ours) > len(theirs):
-        problems.append(f"{len(ours) - len(theirs)} key(s) of {model_name} not in the file: {', '.join(ours[len(theirs):][:5])}")
+        problems.append(f"{len(ours) - len(theirs)} key(s) of {model_name} not in the file: "
+                        f"{', '.join(ours[len(theirs):][:5])}")
     if problems:
         raise utils.CheckpointError(
             f"the PaddleSeg weights do not fit {model_name} ({len(problems)} problem(s)): " + "; ".join(problems[:5]))

@@ -10,6 +10,8 @@ import paddle.nn.functional as F
 from .layers import ConvBN, resize, spatial_size
 
 # (modules, blocks per branch) of stages 2-4; the branch widths are W, 2W, 4W, 8W.
+# Every strided conv pads "same" (the extra pixel at the bottom/right only, on even sizes), as
+# PaddleSeg's HRNet (padding_same=True) does, so that its checkpoints give its outputs.
 STAGES = ((1, 4), (4, 4), (3, 4))
 
 
@@ -47,8 +49,8 @@ class FuseLayer(nn.Layer):
                 if j > i:
                     row.append(ConvBN(chans[j], chans[i], 1, bias=False, act=False))
                 elif j < i:
-                    steps = [ConvBN(chans[j], chans[j], 3, 2, bias=False) for _ in range(i - j - 1)]
-                    steps.append(ConvBN(chans[j], chans[i], 3, 2, bias=False, act=False))
+                    steps = [ConvBN(chans[j], chans[j], 3, 2, bias=False, padding="same") for _ in range(i - j - 1)]
+                    steps.append(ConvBN(chans[j], chans[i], 3, 2, bias=False, act=False, padding="same"))
                     row.append(nn.Sequential(*steps))
                 else:
                     row.append(nn.Identity())
@@ -88,7 +90,7 @@ class Transition(nn.Layer):
             if i < len(in_chans):
                 self.convs.append(ConvBN(in_chans[i], c, 3, bias=False) if in_chans[i] != c else nn.Identity())
             else:
-                self.convs.append(ConvBN(in_chans[-1], c, 3, 2, bias=False))
+                self.convs.append(ConvBN(in_chans[-1], c, 3, 2, bias=False, padding="same"))
 
     def forward(self, xs):
         return [conv(xs[min(i, len(xs) - 1)]) for i, conv in enumerate(self.convs)]
@@ -97,7 +99,8 @@ class Transition(nn.Layer):
 class HRNet(nn.Layer):
     def __init__(self, width=18):
         super().__init__()
-        self.stem = nn.Sequential(ConvBN(3, 64, 3, 2, bias=False), ConvBN(64, 64, 3, 2, bias=False))
+        self.stem = nn.Sequential(ConvBN(3, 64, 3, 2, bias=False, padding="same"),
+                                  ConvBN(64, 64, 3, 2, bias=False, padding="same"))
         self.layer1 = nn.Sequential(Bottleneck(64, 64), *[Bottleneck(256, 64) for _ in range(3)])
         chans, stages, transitions = [256], [], []
         for k, (modules, blocks) in enumerate(STAGES):

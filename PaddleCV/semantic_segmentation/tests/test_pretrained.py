@@ -43,7 +43,8 @@ FIXTURE = suite_fixture()
 TWINS = {"hrnet_w48", "pspnet_resnet101", "glore_resnet101"}
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in TWINS else n for n in sorted(FIXTURE)])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in TWINS else n
+                                  for n in sorted(FIXTURE)])
 def test_every_paddleseg_key_list_maps_onto_ours(name):
     keys = FIXTURE[name]
     with paddle.LazyGuard():  # shapes without weights
@@ -83,7 +84,8 @@ def test_mismatched_files_name_the_key(model, tmp_path):
 
     # Another model's PaddleSeg file: named.
     paddle.save({"encode.double_conv.0._conv.weight": np.zeros([2], "float32")}, path)
-    with pytest.raises(utils.CheckpointError, match="neither fastscnn's weights nor PaddleSeg's fastscnn.*PaddleSeg's unet"):
+    with pytest.raises(utils.CheckpointError,
+                       match="neither fastscnn's weights nor PaddleSeg's fastscnn.*PaddleSeg's unet"):
         pretrained.load(target, NAME, path, strict=True)
 
 

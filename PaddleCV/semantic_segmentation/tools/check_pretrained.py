@@ -6,11 +6,13 @@
     .suite_venv/bin/python tools/check_pretrained.py --write_keys tests/fixtures/paddleseg_2.8_keys.json.gz
 
 Per model: PaddleSeg's model as its Cityscapes config builds it (SUITE_MODELS below), with random
-weights (fixed seed; BatchNorm scales and shifts and the biases randomised too, the running statistics
-taken on another random batch: see calibrate) is saved with paddle.save(state_dict) as PaddleSeg saves its model.pdparams;
-that file is loaded into ours through --checkpoint's code path (pretrained.load, strict); both run
-in eval mode on the same random batch, and the largest absolute difference of the logits (at the
-input's resolution) must be <= --tol. Exit 1 if a model fails, 4 if a file does not map.
+weights (fixed seed; BatchNorm scales and shifts and the biases randomised too, the running
+statistics taken on another random batch: see calibrate) is saved with paddle.save(state_dict) as
+PaddleSeg saves its model.pdparams; that file is loaded into ours through --checkpoint's code path
+(pretrained.load, strict); both run in eval mode on the same random batch, and the largest absolute
+difference of the logits (at the input's resolution) must be <= --tol times max(1, largest |logit|):
+float32 rounding is relative, and a random Xception-65 or ResNet reaches logits of 10-70 even with
+calibrated statistics. Exit 1 if a model fails, 4 if a file does not map.
 
 --write_keys records every model's PaddleSeg state-dict keys and shapes (gzipped json), the fixture
 against which the quick tier checks the key map without PaddleSeg (tests/test_pretrained.py).
@@ -155,7 +157,9 @@ def main(argv=None):
     parser.add_argument("--all", action="store_true", help="every model PaddleSeg has: " + ", ".join(CATALOGUE))
     parser.add_argument("--batch_size", type=int, default=1, help="images in the random batch")
     parser.add_argument("--size", default="128,256", help="input HEIGHT,WIDTH")
-    parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed absolute logit difference")
+    parser.add_argument("--tol", type=float, default=1e-5,
+                        help="largest allowed logit difference, absolute up to |logit| 1, relative to the "
+                             "largest |logit| above (float32 rounding grows with the logits)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
     parser.add_argument("--write_keys", default=None, help="write every model's PaddleSeg keys and shapes here")
     parser.add_argument("--print_keys", default=None, help=argparse.SUPPRESS)  # write_keys's worker
@@ -185,9 +189,10 @@ def main(argv=None):
     start = time.time()
     size = [int(v) for v in args.size.split(",")]
     diff, scale = check(names[0], args.batch_size, size, args.seed)
-    ok = diff <= args.tol
-    print(f"{names[0]}: max abs logit difference {diff:.3g} (largest |logit| {scale:.3g}) "
-          f"{'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
+    ok = diff <= args.tol * max(1.0, scale)
+    print(f"{names[0]}: max abs logit difference {diff:.3g} (largest |logit| {scale:.3g}; "
+          f"{diff / max(1.0, scale):.3g} of max(1, that)) {'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)",
+          flush=True)
     return 0 if ok else 1
 
 
