@@ -101,9 +101,10 @@ class Tokenizer:
         self.vocab = load_vocab(vocab_path)
         self.lower_case = lower_case
         self.inv = {i: t for t, i in self.vocab.items()}
-        self.size = max(self.vocab.values()) + 1  # once: MLM's random replacement asks for it per example
+        self.size = max(self.vocab.values()) + 1
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (self.vocab[t] for t in SPECIAL)
-        # MLM's random replacements are drawn from the ids after the special tokens (and [unusedN] rows)
+        # the first id after the special tokens (and [unusedN] rows): kept from the BERT folder's copy, where
+        # masked-LM draws its random replacements from there; D-Net has no masked-LM task
         self.first_word_id = 1 + max(i for t, i in self.vocab.items() if t in SPECIAL or t.startswith("[unused"))
 
     def __len__(self):

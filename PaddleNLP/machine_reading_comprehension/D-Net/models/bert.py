@@ -1,7 +1,7 @@
 """BERT (Devlin et al. 2019, https://arxiv.org/abs/1810.04805): token, position and segment
 embeddings, a post-norm Transformer encoder with GELU, a tanh pooler over [CLS], and the heads of
-pre-training (masked LM tied to the word embeddings, next-sentence prediction), sequence-pair
-classification and SQuAD span extraction.
+pre-training (masked LM tied to the word embeddings, next-sentence prediction; the tests use it to write
+a `--pretrained` checkpoint) and SQuAD span extraction (D-Net's reader).
 
 Parameter names follow the usual Paddle BERT layout (embeddings.word_embeddings, encoder.layers.N.
 self_attn.q_proj, ..., pooler.dense), so PaddleNLP's bert-base-uncased weights map onto this model
@@ -208,17 +208,6 @@ class BertForPretraining(nn.Layer):
     def forward(self, input_ids, token_type_ids, masked_positions):
         hidden, pooled = self.bert(input_ids, token_type_ids)
         return self.cls(hidden, pooled, masked_positions)
-
-
-class BertForSequenceClassification(nn.Layer):
-    def __init__(self, cfg, num_classes):
-        super().__init__()
-        self.bert = BertModel(cfg)
-        self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
-        self.classifier = nn.Linear(cfg.hidden_size, num_classes)
-
-    def forward(self, input_ids, token_type_ids):
-        return self.classifier(self.dropout(self.bert(input_ids, token_type_ids)[1]))
 
 
 class BertForQuestionAnswering(nn.Layer):

@@ -2,7 +2,6 @@
 window of a dataset read before any is read twice, resumable mid-epoch; --mix_ratio parsing."""
 import collections
 
-import numpy as np
 import pytest
 
 import reader
