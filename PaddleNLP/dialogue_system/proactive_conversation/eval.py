@@ -19,6 +19,7 @@ import random
 
 import utils  # first: it quiets paddle's import-time warnings
 import numpy as np
+import paddle
 
 import decode
 import metric
@@ -80,15 +81,35 @@ def knowledge_recall(samples, predictions):
     of this folder, not one of DuConv's metrics: F1 and BLEU also reward the words around them."""
     stated = needed = 0
     for s, pred in zip(samples, predictions):
-        for _, p, o in s["knowledge"]:
-            if p not in (reader.DOMAIN, "主演") and o in s["gold"]:
-                needed += 1
-                stated += o in pred
+        objects = [s["knowledge"][k][2] for k in right_triples(s)]
+        needed, stated = needed + len(objects), stated + sum(o in pred for o in objects)
     return stated, needed
 
 
 def format_recall(stated, needed):
-    return f"knowledge objects stated {stated}/{needed} ({100 * stated / max(needed, 1):.1f}%)"
+    return f"knowledge objects stated {stated}/{needed} ({100 * stated / max(needed, 1):.1f}%; diagnostic, not DuConv's)"
+
+
+def knowledge_selection(model, data, batch_size):
+    """(prior right, posterior right, needed): of the samples whose gold reply states a knowledge
+    object (as knowledge_recall counts them), how often the prior attention (generation) and the
+    posterior one (training: it reads the gold reply) put their largest weight on such a triple.
+    A diagnostic of this folder, not one of DuConv's metrics."""
+    needed = [i for i, s in enumerate(data.samples) if right_triples(s)]
+    prior_right = posterior_right = 0
+    with paddle.no_grad():
+        for start in range(0, len(needed), batch_size):
+            chunk = needed[start:start + batch_size]
+            _, prior, posterior, _ = model(*[paddle.to_tensor(a) for a in data.batch(chunk)])
+            for i, p, q in zip(chunk, prior.numpy().argmax(-1), posterior.numpy().argmax(-1)):
+                right = right_triples(data.samples[i])
+                prior_right, posterior_right = prior_right + (p in right), posterior_right + (q in right)
+    return prior_right, posterior_right, len(needed)
+
+
+def right_triples(sample):
+    """Indices of the triples whose object the gold reply states (knowledge_recall's)."""
+    return {k for k, (_, p, o) in enumerate(sample["knowledge"]) if p not in (reader.DOMAIN, "主演") and o in sample["gold"]}
 
 
 def baselines(train_samples, samples, seed):
@@ -130,6 +151,10 @@ def main(argv=None):
         for name, replies in baselines(train_samples, data.samples, args.seed).items():
             print(f"  {name} baseline: {metric.format_scores(metric.score(replies, golds))}; "
                   f"{format_recall(*knowledge_recall(data.samples, replies))}", flush=True)
+        prior_right, posterior_right, needed = knowledge_selection(model, data, args.batch_size)
+        print(f"  knowledge selection (diagnostic, not DuConv's): the largest weight on a triple the gold reply "
+              f"states: prior {prior_right}/{needed}, posterior (reads the gold reply) {posterior_right}/{needed}",
+              flush=True)
         results.update({f"{split}_{k}": v for k, v in scores.items()})
     print("final metrics: " + " ".join(f"{k}={v:.4f}" for k, v in results.items()), flush=True)
     return results

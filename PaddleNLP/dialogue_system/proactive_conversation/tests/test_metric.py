@@ -66,3 +66,4 @@ def test_knowledge_recall_counts_the_objects_the_gold_reply_states():
     # the gold states the director (主演 and 领域 are not counted; 7.3 is not in the gold): 1 needed
     assert evaluation.knowledge_recall([sample], ["导演 是 李 · 明"]) == (1, 1)
     assert evaluation.knowledge_recall([sample], ["导演 是 李 · 伟"]) == (0, 1)
+    assert evaluation.right_triples(sample) == {1}  # the triple knowledge_selection wants the attention on

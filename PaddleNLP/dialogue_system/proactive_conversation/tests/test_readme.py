@@ -2,7 +2,8 @@
 paste them (```sh blocks need the real dataset or a GPU and are not run). Training is cut short: a
 `python train.py` line gets `--max_steps 3 --log_interval 1`; a `bash train.sh` line (not the smoke
 run) gets 10 steps of a tiny model, so that the README's later commands (eval, infer, export) have a
-run to use."""
+run to use. `SMOKE=1 bash train.sh` is not run again: CI runs it on its own, and the two-rank test
+runs it on two processes."""
 import os
 import re
 import shutil
@@ -44,7 +45,7 @@ def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
     commands = readme_commands()
     assert "SMOKE=1 bash train.sh" in commands and any(c.startswith("python infer.py") for c in commands)
     environ = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
-    for command in map(cut_training, commands):
+    for command in map(cut_training, (c for c in commands if c != "SMOKE=1 bash train.sh")):
         result = subprocess.run(command, shell=True, cwd=work, capture_output=True, text=True, timeout=900,
                                 env={**environ, "GLOG_minloglevel": "2"})
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-15:])

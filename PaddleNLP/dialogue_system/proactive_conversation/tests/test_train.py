@@ -2,6 +2,7 @@
 Most tests reuse the session's one training run (conftest.trained)."""
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -48,6 +49,8 @@ def test_eval_and_infer_follow_the_last_run_and_agree(trained, capsys):
     result, stdout = run_main(evaluation.main, ["--output_dir", out, "--beam_size", "3"])
     assert f"on {data}: beam 3, at most 20 words" in stdout
     assert "most frequent baseline: F1" in stdout and "random baseline: F1" in stdout
+    assert re.search(r"knowledge selection \(diagnostic, not DuConv's\): .*: prior \d+/(\d+), posterior "
+                     r"\(reads the gold reply\) \d+/\1", stdout)
     assert "final metrics: test_f1=" in stdout
     with open(os.path.join(out, MODEL, "test.result"), encoding="utf-8") as f:
         lines = [line.rstrip("\n").split("\t") for line in f]
