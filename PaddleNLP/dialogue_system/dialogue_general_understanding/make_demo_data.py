@@ -203,7 +203,7 @@ def main(argv=None):
     parser.add_argument("--num_train", type=int, default=800,
                         help="training examples per task (dialogues: about this many turns; default 800)")
     parser.add_argument("--num_eval", type=int, default=200,
-                        help="dev and test examples per task (udc: groups of 10 = this / 5; default 200)")
+                        help="dev and test examples per task (udc: this / 10 groups of 10 candidates; default 200)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)

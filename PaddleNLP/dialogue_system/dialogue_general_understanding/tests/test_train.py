@@ -132,6 +132,19 @@ def test_resume_continues_with_the_same_losses(demo_dir, tmp_path, monkeypatch, 
         run(train.main, args + ["--output_dir", cut])
 
 
+def test_to_static_trains_as_the_dynamic_graph(demo_dir, tmp_path):
+    """--to_static (fixed-shape batches padded to --max_seq_len, the padding masked out): the same losses
+    as the dynamic graph over the first steps (dropout off, the same seed)."""
+    args = ["--task_name", "atis_intent", "--data_dir", demo_dir, *TINY, "--max_steps", "2", "--log_interval", "1",
+            "--eval_interval", "0", "--dropout", "0"]
+    run(train.main, args + ["--output_dir", str(tmp_path / "dynamic")])
+    run(train.main, args + ["--output_dir", str(tmp_path / "static"), "--to_static"])
+    dynamic, static = losses(str(tmp_path / "dynamic")), losses(str(tmp_path / "static"))
+    assert sorted(dynamic) == sorted(static) == [1, 2]
+    for step in (1, 2):
+        assert static[step] == pytest.approx(dynamic[step], rel=1e-4), step
+
+
 def test_missing_checkpoint_is_a_checkpoint_error(tmp_path):
     with pytest.raises(utils.CheckpointError, match="no trained run"):
         run(eval_script.main, ["--task_name", "udc", "--output_dir", str(tmp_path), "--model", "bert-tiny"])
