@@ -16,7 +16,8 @@ back to); evaluation scores against "answers" (all of them), as the official scr
 BERT: the context is split on whitespace into words, each word into WordPiece tokens; the question's
 tokens (at most --max_query_len) come first, then a window of the context; windows start every
 --doc_stride tokens, and a token is scored in the window where it has the most context. A training
-window without the answer points at [CLS].
+window without the answer points at [CLS]. The contexts' [TLE], [DOC] and [PAR] markers become [SEP],
+as the release's reader did.
 """
 import collections
 import gzip
@@ -206,6 +207,9 @@ def read_split(data_dir, split, skip_bad_samples=False, only=None):
 
 # ------------------------------------------------------------------------------------- windows, n-best
 
+MARKERS = {"[TLE]", "[DOC]", "[PAR]"}  # MRQA's title / document / paragraph markers: read as [SEP]
+
+
 def make_features(examples, tokenizer, max_seq_len, doc_stride, max_query_len, train=False, stats=None):
     """Sliding-window features of each example: ids, types, the answer's start/end token (0 = [CLS]
     when the window lacks it), the example index, and for each context token its word and whether
@@ -217,7 +221,7 @@ def make_features(examples, tokenizer, max_seq_len, doc_stride, max_query_len, t
         doc, tok_to_word, word_start = [], [], []
         for w, word in enumerate(ex["words"]):
             word_start.append(len(doc))
-            for piece in tokenizer.tokenize(word):
+            for piece in ["[SEP]"] if word in MARKERS else tokenizer.tokenize(word):
                 tok_to_word.append(w)
                 doc.append(tokenizer.vocab.get(piece, tokenizer.unk_id))
         word_start.append(len(doc))

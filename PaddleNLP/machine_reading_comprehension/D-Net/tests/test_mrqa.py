@@ -118,3 +118,14 @@ def test_seen_answer_baseline_takes_the_first_span_that_is_a_training_answer():
     # (starting at "the", the earliest word), not "monday"
     assert mrqa.seen_answer_baseline([ex], train) == {"q": "the Oslo fjord"}
     assert mrqa.seen_answer_baseline([ex], [{"answers": ["paris"]}]) == {"q": ""}
+
+
+def test_mrqa_markers_are_read_as_sep(demo_dir, tmp_path):
+    """[DOC], [TLE] and [PAR] become one [SEP] each (as the release's reader), not `[`, a word, `]`; the
+    answer's position follows."""
+    tok = Tokenizer(f"{demo_dir}/vocab.txt")
+    _, examples = mrqa.read_mrqa(write(tmp_path / "a.jsonl", [line("[DOC] [TLE] people [PAR] miri lives in rome .")]))
+    f = mrqa.make_features(examples, tok, 64, doc_stride=32, max_query_len=16)[0]
+    doc = f["ids"][f["ids"].index(tok.sep_id) + 1:-1]
+    assert doc == [tok.sep_id, tok.sep_id, tok.vocab["people"], tok.sep_id] + tok.encode("miri lives in rome .")
+    assert tok.convert_ids_to_tokens([f["ids"][f["start"]]]) == ["rome"] and f["start"] == f["end"]
