@@ -1,7 +1,7 @@
 """--checkpoint / --pretrained: our own weights, or a PaddleSeg 2.8 state dict converted to our names.
 
 A PaddleSeg file (the model.pdparams of its model zoo, or any `paddle.save(model.state_dict())` of
-its models) is recognised by a key that only that family's PaddleSeg model has (SUITE below). Our
+its models) is recognised by a key that only that family's PaddleSeg model has (FAMILIES below). Our
 models build the same layers as PaddleSeg's Cityscapes configs, in the same order, so the suite's
 tensors pair with ours one by one in registration order (the order of `state_dict()` on both
 sides). Each pair must agree on the kind of tensor (the last name part: weight, bias, _mean,
@@ -22,23 +22,7 @@ import numpy as np
 import paddle
 
 import utils
-
-# Our model name (regex) -> a key that only PaddleSeg 2.8's model of that family has.
-SUITE = [
-    (r"unet$", "encode.double_conv.0._conv.weight"),
-    (r"pspnet_resnet\d+$", "head.psp_module.stages.0.1._conv.weight"),
-    (r"deeplabv3p_(resnet50|xception65)$", "head.aspp.aspp_blocks.0._conv.weight"),
-    (r"hrnet_w\d+$", "backbone.conv_layer1_1._conv.weight"),
-    (r"fastscnn$", "learning_to_downsample.conv_bn_relu._conv.weight"),
-    (r"glore_resnet\d+$", "head.gru_module.reduction_dim.weight"),
-]
-
-
-def suite_key(model_name):
-    for pattern, key in SUITE:
-        if re.match(pattern, model_name):
-            return key
-    return None
+from models import MODELS
 
 
 def _unet_drop_alias(keys):
@@ -56,18 +40,24 @@ def _hrnet_order(keys):
     return sorted(keys, key=group)  # a stable sort: the order inside each group is kept
 
 
-# Family -> (fix the suite's key list, put our keys in the suite's order). Defaults: keep both.
-RECIPES = {
-    r"unet$": (_unet_drop_alias, None),
-    r"hrnet_w\d+$": (None, _hrnet_order),
-}
+# Our model name (regex) -> (a key that only PaddleSeg 2.8's model of that family has,
+#                            a fix of the suite's key list, a reordering of ours); None: kept as is.
+FAMILIES = [
+    (r"unet$", "encode.double_conv.0._conv.weight", _unet_drop_alias, None),
+    (r"pspnet_resnet\d+$", "head.psp_module.stages.0.1._conv.weight", None, None),
+    (r"deeplabv3p_(resnet50|xception65)$", "head.aspp.aspp_blocks.0._conv.weight", None, None),
+    (r"hrnet_w\d+$", "backbone.conv_layer1_1._conv.weight", None, _hrnet_order),
+    (r"fastscnn$", "learning_to_downsample.conv_bn_relu._conv.weight", None, None),
+    (r"glore_resnet\d+$", "head.gru_module.reduction_dim.weight", None, None),
+]
 
 
-def _recipe(model_name):
-    for pattern, recipe in RECIPES.items():
+def _family(model_name):
+    """(PaddleSeg-only key, fix of the suite's keys, reordering of ours) of `model_name`'s family."""
+    for pattern, key, fix_theirs, order_ours in FAMILIES:
         if re.match(pattern, model_name):
-            return recipe
-    return None, None
+            return key, fix_theirs, order_ours
+    return None, None, None
 
 
 def _kind(key):
@@ -86,7 +76,7 @@ def convert(state, model, model_name, new_head=False):
     """PaddleSeg state dict -> {our key: numpy array}; raises CheckpointError naming what does not fit.
     new_head (train.py --pretrained, fine-tuning): classifiers of another class count are left out."""
     own = model.state_dict()
-    fix_theirs, order_ours = _recipe(model_name)
+    _, fix_theirs, order_ours = _family(model_name)
     theirs = list(state)
     if fix_theirs:
         theirs = fix_theirs(theirs)
@@ -118,13 +108,13 @@ def convert(state, model, model_name, new_head=False):
 
 def is_suite_state(state, model_name):
     """A PaddleSeg state dict: the family's PaddleSeg-only key."""
-    key = suite_key(model_name)
+    key = _family(model_name)[0]
     return key is not None and key in state
 
 
 def which_suite_model(state):
-    """The families whose PaddleSeg key the file has (for the error message of a wrong --model)."""
-    return [pattern.rstrip("$") for pattern, key in SUITE if key in state]
+    """Our models whose family's PaddleSeg key the file has (for the error message of a wrong --model)."""
+    return [name for name in sorted(MODELS) if is_suite_state(state, name)]
 
 
 def load(model, model_name, path, strict):

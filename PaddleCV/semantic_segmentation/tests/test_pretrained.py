@@ -16,7 +16,7 @@ from conftest import FOLDER
 from models import build_model
 
 NAME = "fastscnn"
-FIRST = "learning_to_downsample.conv_bn_relu._conv.weight"  # PaddleSeg's FastSCNN key (pretrained.SUITE)
+FIRST = "learning_to_downsample.conv_bn_relu._conv.weight"  # PaddleSeg's FastSCNN key (pretrained.FAMILIES)
 
 
 def suite_style(model):
@@ -86,6 +86,9 @@ def test_mismatched_files_name_the_key(model, tmp_path):
     paddle.save({"encode.double_conv.0._conv.weight": np.zeros([2], "float32")}, path)
     with pytest.raises(utils.CheckpointError,
                        match="neither fastscnn's weights nor PaddleSeg's fastscnn.*PaddleSeg's unet"):
+        pretrained.load(target, NAME, path, strict=True)
+    paddle.save({"head.psp_module.stages.0.1._conv.weight": np.zeros([2], "float32")}, path)
+    with pytest.raises(utils.CheckpointError, match="PaddleSeg's pspnet_resnet101 or pspnet_resnet50"):
         pretrained.load(target, NAME, path, strict=True)
 
 

@@ -11,8 +11,9 @@ statistics taken on another random batch: see calibrate) is saved with paddle.sa
 PaddleSeg saves its model.pdparams; that file is loaded into ours through --checkpoint's code path
 (pretrained.load, strict); both run in eval mode on the same random batch, and the largest absolute
 difference of the logits (at the input's resolution) must be <= --tol times max(1, largest |logit|):
-float32 rounding is relative, and a random Xception-65 or ResNet reaches logits of 10-70 even with
-calibrated statistics. Exit 1 if a model fails, 4 if a file does not map.
+float32 rounding is relative, and a random Xception-65, ResNet or Fast-SCNN reaches logits of 10-200
+even with calibrated statistics (issue 23 asks for an absolute 1e-5: the README says where this
+differs). Exit 1 if a model fails, 4 if a file does not map.
 
 --write_keys records every model's PaddleSeg state-dict keys and shapes (gzipped json), the fixture
 against which the quick tier checks the key map without PaddleSeg (tests/test_pretrained.py).
