@@ -201,8 +201,6 @@ def main(argv=None):
             arrays = train_data.batch(indices)
             reader_cost = timer.tick()
             loss, parts = train_step(train_model, optimizer, arrays, factor)
-            if not np.isfinite(loss.item()):
-                raise utils.TrainingDiverged(f"loss {loss.item()} at step {step + 1}")
             step += 1
             logger.update(loss, len(indices), reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):
@@ -310,8 +308,6 @@ def train_retrieval(args, resumed, device):
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()
-            if not np.isfinite(loss.item()):
-                raise utils.TrainingDiverged(f"loss {loss.item()} at step {step + 1}")
             step += 1
             logger.update(loss, len(indices), reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):
