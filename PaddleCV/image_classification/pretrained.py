@@ -16,6 +16,7 @@ Conversions (everything else is copied as is; Paddle's Linear weight is [in, out
   registers the main branch first, so the suite's keys of each unit are put in our order first.
 """
 import re
+import sys
 
 import numpy as np
 import paddle
@@ -26,7 +27,7 @@ import utils
 SUITE = [
     (r"AlexNet$", "_fc8.weight"),
     (r"VGG\d+$", "fc3.weight"),
-    (r"GoogLeNet$", "_fc_out.weight"),
+    (r"GoogLeNet(_ppcls)?$", "_fc_out.weight"),
     (r"ResNet\d+(_vd)?$", "fc.weight"),          # ppcls legendary_models/resnet.py
     (r"ResNeXt\d+(_vd)?_\d+x4d$", "out.weight"),  # model_zoo/resnext*.py
     (r"SENet154_vd$", "out.weight"),
@@ -85,7 +86,7 @@ RECIPES = {
 # training, outputs times (1 - p) in eval. Our models use Paddle's default (upscale_in_train: identity
 # in eval), so weights trained by PaddleClas give its logits only with its mode, which eval, export
 # and infer of a PaddleClas file therefore set. (train.py --pretrained keeps ours: fine-tuning adapts.)
-DOWNSCALE_IN_INFER = r"(AlexNet|VGG\d+|GoogLeNet|InceptionV4|MobileNetV3_.*|SqueezeNet1_[01]|DenseNet\d+)$"
+DOWNSCALE_IN_INFER = r"(AlexNet|VGG\d+|GoogLeNet(_ppcls)?|InceptionV4|MobileNetV3_.*|SqueezeNet1_[01]|DenseNet\d+)$"
 
 
 def use_suite_layers(model, model_name):
@@ -99,6 +100,14 @@ def use_suite_layers(model, model_name):
         for layer in model.sublayers():
             if hasattr(layer, "slope"):
                 layer.slope = 0.2
+    if model_name == "GoogLeNet" and not model.paddleclas_activations:
+        # Same parameters, other activations: PaddleClas 2.6's GoogLeNet has no ReLU after its convs
+        # (models/googlenet.py). Its weights give its logits only with its layout.
+        model.use_paddleclas_activations()
+        if utils.is_main_process():
+            print("NOTICE: PaddleClas's GoogLeNet weights: switching GoogLeNet to PaddleClas 2.6's activations "
+                  "(no ReLU after the convs, one after each Inception concat), i.e. --model GoogLeNet_ppcls; "
+                  "our GoogLeNet (paper, release 1.7) has a ReLU after every conv", file=sys.stderr, flush=True)
 
 
 def _recipe(model_name):
@@ -159,6 +168,10 @@ def load(model, model_name, path, strict):
     state = state.get("model", state) if isinstance(state, dict) else state
     own = utils.unwrap(model).state_dict()
     if not any(k in own for k in state) and is_suite_state(state, model_name):
+        if model_name == "GoogLeNet" and not strict:
+            raise utils.CheckpointError(
+                f"{path}: PaddleClas's GoogLeNet has no ReLU after its convs, ours (the paper's) has; to fine-tune "
+                "its weights use --model GoogLeNet_ppcls (same parameters, PaddleClas's activations)")
         weights = convert(state, utils.unwrap(model), model_name, new_head=not strict)
         utils.unwrap(model).set_state_dict(weights)
         if strict:

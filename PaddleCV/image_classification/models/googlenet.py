@@ -7,9 +7,18 @@ Output contract:
   training needs the 224 crop.
 - eval mode: the main logits only, a plain [N, num_classes] tensor; the auxiliary heads are
   skipped, so other input sizes work too (61x61 and up keep every pooling window inside the map).
+
+Two activation layouts with the same parameters (and the same state-dict keys):
+- `GoogLeNet`: the paper's and release 1.7's, a ReLU after every conv;
+- `GoogLeNet_ppcls`: PaddleClas 2.6's, whose published weights were trained with it: no ReLU after
+  any conv (none in the stem either), one ReLU after each Inception module's concat, and in the
+  auxiliary heads a ReLU only after the first head's hidden Linear (none after its conv, none in
+  the second head). `GoogLeNetNet.use_paddleclas_activations()` switches a built model to it; the
+  converter does that, with a notice, when PaddleClas's GoogLeNet weights are loaded for eval.
 """
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 from paddle.nn.initializer import Normal
 
 from .registry import register
@@ -22,11 +31,23 @@ INCEPTION_4 = [(192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64),
 INCEPTION_5 = [(256, 160, 320, 32, 128, 128), (384, 192, 384, 48, 128, 128)]
 
 
+class Act(nn.Layer):
+    """A ReLU that the PaddleClas layout turns off (`enabled`): no parameters, so both layouts keep
+    the same keys and the same Sequential indices."""
+
+    def __init__(self):
+        super().__init__()
+        self.enabled = True
+
+    def forward(self, x):
+        return F.relu(x) if self.enabled else x
+
+
 def conv_relu(in_ch, out_ch, k, stride=1):
     # No bias and no batch norm: PaddleClas's GoogLeNet, whose parameter count we match. The ReLU
     # follows every conv as in the paper (PaddleClas has one only after each module's concat).
-    return nn.Sequential(nn.Conv2D(in_ch, out_ch, k, stride=stride, padding=k // 2,
-                                   bias_attr=False), nn.ReLU())
+    conv = nn.Conv2D(in_ch, out_ch, k, stride=stride, padding=k // 2, bias_attr=False)
+    return nn.Sequential(conv, Act())
 
 
 def linear(in_features, out_features):
@@ -44,10 +65,12 @@ class Inception(nn.Layer):
         self.branch_pool = nn.Sequential(nn.MaxPool2D(3, stride=1, padding=1),
                                          conv_relu(in_ch, pool_proj, 1))
         self.out_channels = c1 + c3 + c5 + pool_proj
+        self.concat_act = Act()  # PaddleClas's only ReLU; off in the paper's layout
+        self.concat_act.enabled = False
 
     def forward(self, x):
-        return paddle.concat([self.branch1(x), self.branch3(x), self.branch5(x),
-                              self.branch_pool(x)], axis=1)
+        return self.concat_act(paddle.concat([self.branch1(x), self.branch3(x), self.branch5(x),
+                                              self.branch_pool(x)], axis=1))
 
 
 class AuxHead(nn.Layer):
@@ -57,7 +80,7 @@ class AuxHead(nn.Layer):
         super().__init__()
         self.pool = nn.AvgPool2D(5, stride=3)  # 13x13 -> 3x3 at a 224 crop
         self.conv = conv_relu(in_ch, 128, 1)
-        self.fc = nn.Sequential(linear(128 * 3 * 3, 1024), nn.ReLU(), nn.Dropout(0.7),
+        self.fc = nn.Sequential(linear(128 * 3 * 3, 1024), Act(), nn.Dropout(0.7),
                                 linear(1024, num_classes))
 
     def forward(self, x):
@@ -73,7 +96,7 @@ def inception_stack(in_ch, rows):
 
 
 class GoogLeNetNet(nn.Layer):
-    def __init__(self, num_classes=1000):
+    def __init__(self, num_classes=1000, paddleclas_activations=False):
         super().__init__()
         inc3, ch = inception_stack(192, INCEPTION_3)
         inc4, ch = inception_stack(ch, INCEPTION_4)
@@ -89,6 +112,20 @@ class GoogLeNetNet(nn.Layer):
                                   linear(ch, num_classes))
         self.aux1 = AuxHead(inc4[0].out_channels, num_classes)
         self.aux2 = AuxHead(inc4[3].out_channels, num_classes)
+        self.paddleclas_activations = False
+        if paddleclas_activations:
+            self.use_paddleclas_activations()
+
+    def use_paddleclas_activations(self):
+        """PaddleClas 2.6's layout (module docstring): ReLUs only after the concats and in aux1's head."""
+        for layer in self.sublayers():
+            if isinstance(layer, Act):
+                layer.enabled = False
+        for layer in self.sublayers():
+            if isinstance(layer, Inception):
+                layer.concat_act.enabled = True
+        self.aux1.fc[1].enabled = True
+        self.paddleclas_activations = True
 
     def forward(self, x):
         x4a = self.to_4a(x)
@@ -102,3 +139,9 @@ class GoogLeNetNet(nn.Layer):
 @register
 def GoogLeNet(num_classes=1000):
     return GoogLeNetNet(num_classes)
+
+
+@register
+def GoogLeNet_ppcls(num_classes=1000):
+    """PaddleClas 2.6's activations (module docstring): the model its GoogLeNet weights fit."""
+    return GoogLeNetNet(num_classes, paddleclas_activations=True)

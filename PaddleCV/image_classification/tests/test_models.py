@@ -33,7 +33,8 @@ PARAMS = {
     "DenseNet264": 33_337_704,
     "DPN68": 12_611_602, "DPN92": 37_668_392, "DPN98": 61_570_728, "DPN131": 79_254_504,
     "AlexNet": 61_100_840, "VGG11": 132_860_584, "VGG13": 133_044_904, "VGG16": 138_353_320,
-    "VGG19": 143_661_736, "GoogLeNet": 11_535_736, "InceptionV4": 42_679_816,
+    "VGG19": 143_661_736, "GoogLeNet": 11_535_736, "GoogLeNet_ppcls": 11_535_736,
+    "InceptionV4": 42_679_816,
     "Xception41": 22_919_600, "Xception65": 35_866_352, "Xception71": 37_678_496,
     "MobileNetV1": 4_231_976, "MobileNetV2": 3_505_960,
     "MobileNetV3_small_x1_0": 2_939_958, "MobileNetV3_large_x1_0": 5_480_206,
@@ -51,7 +52,7 @@ TRAIN_CROP = {"InceptionV4": 299, "Xception41": 299, "Xception65": 299, "Xceptio
               "EfficientNetB7": 600}
 
 # Models whose valid-padded layers need more than a 32x32 input.
-INPUT_SIDE = {"AlexNet": 64, "GoogLeNet": 64, "InceptionV4": 75, "SqueezeNet1_0": 64, "SqueezeNet1_1": 64}
+INPUT_SIDE = {"AlexNet": 64, "GoogLeNet": 64, "GoogLeNet_ppcls": 64, "InceptionV4": 75, "SqueezeNet1_0": 64, "SqueezeNet1_1": 64}
 
 
 def trainable_params(net):

@@ -37,9 +37,13 @@ def suite_fixture():
         return json.load(f)
 
 
-@pytest.mark.parametrize("name", sorted(suite_fixture()))
+# Our models that load another PaddleClas model's weights (tools/check_pretrained.py SUITE_NAME).
+SUITE_NAME = {"GoogLeNet_ppcls": "GoogLeNet"}
+
+
+@pytest.mark.parametrize("name", sorted(suite_fixture()) + sorted(SUITE_NAME))
 def test_every_paddleclas_key_list_maps_onto_ours(name):
-    keys = suite_fixture()[name]
+    keys = suite_fixture()[SUITE_NAME.get(name, name)]
     with paddle.LazyGuard():  # shapes without weights
         ours = build_model(name)
     state = {key: np.broadcast_to(np.float32(0), shape) for key, shape in keys}  # no memory either
@@ -106,3 +110,24 @@ def test_shufflenet_order_puts_the_shortcut_last():
     keys = ["_conv1._conv.weight", "2_1._conv_dw_1._conv.weight", "2_1._conv_linear_1._conv.weight",
             "2_1._conv_pw_2._conv.weight", "2_1._conv_dw_2._conv.weight", "2_1._conv_linear_2._conv.weight"]
     assert pretrained._shufflenet_order(keys) == [keys[0]] + keys[3:] + keys[1:3]
+
+
+def enabled_relus(net):
+    from models.googlenet import Act
+    return [name for name, layer in net.named_sublayers() if isinstance(layer, Act) and layer.enabled]
+
+
+def test_googlenet_paddleclas_activations(tmp_path):
+    """PaddleClas's GoogLeNet: ReLUs only after the 9 Inception concats and aux1's hidden Linear. Its
+    weights switch our GoogLeNet to that layout for eval (with a notice) and are refused for training."""
+    with paddle.LazyGuard():
+        paper, ppcls = build_model("GoogLeNet"), build_model("GoogLeNet_ppcls")
+    assert len(enabled_relus(paper)) == 57 + 2 + 2  # every conv (57 + 2 aux) and both aux hidden layers
+    assert len(enabled_relus(ppcls)) == 10 and "aux1.fc.1" in enabled_relus(ppcls)
+    assert all(name.endswith("concat_act") for name in enabled_relus(ppcls) if name != "aux1.fc.1")
+    pretrained.use_suite_layers(paper, "GoogLeNet")
+    assert enabled_relus(paper) == enabled_relus(ppcls) and paper.paddleclas_activations
+    path = str(tmp_path / "GoogLeNet_pretrained.pdparams")
+    paddle.save({"_fc_out.weight": np.zeros([1], "float32")}, path)
+    with pytest.raises(utils.CheckpointError, match="use --model GoogLeNet_ppcls"):
+        pretrained.load(paper, "GoogLeNet", path, strict=False)

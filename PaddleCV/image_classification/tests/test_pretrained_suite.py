@@ -19,3 +19,8 @@ def test_paddleclas_weights_give_paddleclas_logits():
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "2/2 models equal within 1e-05" in run.stdout
     assert run.stdout.count("ok (") == 2, run.stdout
+    # GoogLeNet's aux heads need 224 px; our GoogLeNet switched to PaddleClas's activations (all three heads).
+    run = subprocess.run([python, "tools/check_pretrained.py", "--model", "GoogLeNet"], cwd=FOLDER,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0 and "GoogLeNet: max abs logit difference" in run.stdout, run.stdout + run.stderr[-2000:]
+    assert "NOTICE: PaddleClas's GoogLeNet weights" in run.stderr

@@ -64,6 +64,10 @@ def randomise(layer, seed):
         tensor.set_value(value.astype(tensor.numpy().dtype))
 
 
+# Our model names that load another PaddleClas model's weights.
+SUITE_NAME = {"GoogLeNet_ppcls": "GoogLeNet"}
+
+
 def check(name, batch, image_size, seed):
     import numpy as np
     import paddle
@@ -71,7 +75,7 @@ def check(name, batch, image_size, seed):
     from models import MODELS, build_model
     backbone = suite_backbones()
     paddle.seed(seed)
-    theirs = getattr(backbone, name)()
+    theirs = getattr(backbone, SUITE_NAME.get(name, name))()
     randomise(theirs, seed)
     theirs.eval()
     ours = build_model(name)
@@ -85,7 +89,10 @@ def check(name, batch, image_size, seed):
     with paddle.no_grad():
         a = theirs(x)
         b = ours(x)
-    a = a[0] if isinstance(a, (list, tuple)) else a  # GoogLeNet: PaddleClas returns [main, aux1, aux2]
+        if isinstance(a, (list, tuple)):  # GoogLeNet: PaddleClas returns [main, aux1, aux2] in eval too
+            x4a = ours.to_4a(x)  # ours skips the auxiliary heads in eval: run them here, compare all three
+            b = paddle.concat([b, ours.aux1(x4a), ours.aux2(ours.to_4d(x4a))], axis=1)
+            a = paddle.concat(list(a), axis=1)
     a, b = a.numpy(), b.numpy()
     diff = float(np.abs(a - b).max())
     return diff, float(np.abs(a).max())
