@@ -2,7 +2,8 @@
 bbox2delta with per-stage weights), IoU, and the sampling of training targets.
 
 Target assignment runs in numpy on the host, one image at a time, drawing from a generator the
-training loop seeds by (seed, step): a resumed run samples the same anchors and RoIs.
+training loop seeds by (seed, step): a resumed run samples the same anchors and RoIs. Its anchors are
+made on the host (HostAnchors), not copied from the device.
 """
 import math
 
@@ -32,6 +33,33 @@ def grid_anchors(feat, stride, base):
     yy, xx = paddle.meshgrid(ys, xs)
     shifts = paddle.stack([xx, yy, xx, yy], -1)
     return shifts.unsqueeze(2) + base.reshape([1, 1, -1, 4])
+
+
+class HostAnchors:
+    """The anchors of grid_anchors as numpy [M, 4] for the host-side target assignment, made on the
+    host from the feature maps' shapes (which the host knows without asking the device) and cached
+    per shape: the training step copies no anchors from the device. Level by level, each level's
+    rows in grid_anchors' order (y, x, anchor), the same float32 arithmetic, so the same values."""
+
+    def __init__(self, bases, strides):
+        self.bases = [np.asarray(b, np.float32) for b in bases]
+        self.strides = list(strides)
+        self.cache = {}
+
+    def __call__(self, shapes):
+        key = tuple((int(h), int(w)) for h, w in shapes)
+        if key not in self.cache:
+            levels = []
+            for (h, w), stride, base in zip(key, self.strides, self.bases):
+                ys = np.arange(h, dtype=np.float32) * np.float32(stride)
+                xs = np.arange(w, dtype=np.float32) * np.float32(stride)
+                yy, xx = np.meshgrid(ys, xs, indexing="ij")
+                shifts = np.stack([xx, yy, xx, yy], -1)
+                levels.append((shifts[:, :, None, :] + base[None, None]).reshape(-1, 4))
+            if len(self.cache) >= 32:  # a few input sizes in practice; bounded all the same
+                self.cache.clear()
+            self.cache[key] = np.concatenate(levels)
+        return self.cache[key]
 
 
 def decode(deltas, boxes, weights=(1.0, 1.0, 1.0, 1.0)):

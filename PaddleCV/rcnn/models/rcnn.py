@@ -27,7 +27,7 @@ import paddle.nn.functional as F
 from paddle import _C_ops
 from paddle.vision.ops import distribute_fpn_proposals, generate_proposals, roi_align
 
-from .boxes import base_anchors, decode, encode, grid_anchors, match, subsample, to_original_pixels
+from .boxes import HostAnchors, base_anchors, decode, encode, grid_anchors, match, subsample, to_original_pixels
 from .resnet import Res5Head, ResNet
 
 normal = nn.initializer.Normal
@@ -74,6 +74,7 @@ class RPN(nn.Layer):
         per_level = len(sizes) == len(strides)  # FPN: one size per level; C4: all sizes on one map
         bases = [base_anchors([s], ratios) for s in sizes] if per_level else [base_anchors(sizes, ratios)]
         self.strides = strides
+        self.host_anchors = HostAnchors(bases, strides)  # the loss's copy, made on the host
         for i, b in enumerate(bases):
             self.register_buffer(f"anchors{i}", paddle.to_tensor(b), persistable=False)
         a = len(bases[0])
@@ -127,13 +128,13 @@ class RPN(nn.Layer):
         total = (image_index.astype("int32").unsqueeze(0) == images.astype("int32").unsqueeze(1)).astype("int32").sum(1)
         return paddle.gather(paddle.concat(rois), order), total.astype("int32")
 
-    def loss(self, scores, deltas, anchors, gt_boxes, rng):
+    def loss(self, scores, deltas, gt_boxes, rng):
         """Objectness BCE and L1 delta loss over 256 sampled anchors per image, normalised by the
-        number sampled."""
+        number sampled. The anchors are the host's own (HostAnchors, from the maps' shapes)."""
         n = scores[0].shape[0]
         score = paddle.concat([s.transpose([0, 2, 3, 1]).reshape([n, -1]) for s in scores], 1)
         delta = paddle.concat([d.transpose([0, 2, 3, 1]).reshape([n, -1, 4]) for d in deltas], 1)
-        all_anchors = paddle.concat([a.reshape([-1, 4]) for a in anchors]).numpy()
+        all_anchors = self.host_anchors([s.shape[2:] for s in scores])
         m = all_anchors.shape[0]
         idx, lab, fg_idx, tgt = [], [], [], []
         for i, gt in enumerate(gt_boxes):
@@ -280,7 +281,7 @@ class RCNN(nn.Layer):
         """targets: dict of gt_boxes and gt_labels (per image numpy, input pixels), rng, and for Mask
         R-CNN mask_targets(image index, gt indices, rois) -> [P, 28, 28] numpy."""
         gt_boxes, gt_labels, rng = targets["gt_boxes"], targets["gt_labels"], targets["rng"]
-        losses = self.rpn.loss(scores, deltas, anchors, gt_boxes, rng)
+        losses = self.rpn.loss(scores, deltas, gt_boxes, rng)
         with paddle.no_grad():
             proposals = self.rpn.proposals(scores, deltas, anchors, im_shape, training=True)
         roi_feats = feats[:4] if self.neck is not None else feats

@@ -15,7 +15,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle import _C_ops
 
-from .boxes import base_anchors, decode, encode, grid_anchors, match, to_original_pixels
+from .boxes import HostAnchors, base_anchors, decode, encode, grid_anchors, match, to_original_pixels
 from .rcnn import FPN
 from .resnet import ResNet
 
@@ -30,10 +30,10 @@ class RetinaNet(nn.Layer):
         self.backbone = ResNet(depth, width, return_idx=[1, 2, 3], freeze_at=freeze_at, freeze_norm=freeze_norm)
         self.neck = FPN(self.backbone.out_channels, fpn_channels, extra="conv", num_extra=2)
         self.strides = [8, 16, 32, 64, 128]
-        for i, stride in enumerate(self.strides):
-            sizes = [4 * stride * 2 ** (k / 3) for k in range(3)]
-            self.register_buffer(f"anchors{i}", paddle.to_tensor(base_anchors(sizes, [0.5, 1.0, 2.0])),
-                                 persistable=False)
+        bases = [base_anchors([4 * stride * 2 ** (k / 3) for k in range(3)], [0.5, 1.0, 2.0]) for stride in self.strides]
+        for i, base in enumerate(bases):
+            self.register_buffer(f"anchors{i}", paddle.to_tensor(base), persistable=False)
+        self.host_anchors = HostAnchors(bases, self.strides)  # the loss's copy, made on the host
         a = 9
         init = paddle.ParamAttr(initializer=nn.initializer.Normal(std=0.01))
 
@@ -55,10 +55,12 @@ class RetinaNet(nn.Layer):
         for i, f in enumerate(feats):
             logits.append(self.cls(self.cls_tower(f)).transpose([0, 2, 3, 1]).reshape([n, -1, self.num_classes]))
             deltas.append(self.reg(self.reg_tower(f)).transpose([0, 2, 3, 1]).reshape([n, -1, 4]))
-            anchors.append(grid_anchors(f, self.strides[i], getattr(self, f"anchors{i}")).reshape([-1, 4]))
-        logits, deltas, anchors = paddle.concat(logits, 1), paddle.concat(deltas, 1), paddle.concat(anchors)
-        if self.training:
-            return self.losses(logits, deltas, anchors, targets)
+            if not self.training:
+                anchors.append(grid_anchors(f, self.strides[i], getattr(self, f"anchors{i}")).reshape([-1, 4]))
+        logits, deltas = paddle.concat(logits, 1), paddle.concat(deltas, 1)
+        if self.training:  # the loss's anchors are made on the host from the maps' shapes
+            return self.losses(logits, deltas, self.host_anchors([f.shape[2:] for f in feats]), targets)
+        anchors = paddle.concat(anchors)
         boxes = decode(deltas, anchors.unsqueeze(0))
         h, w = im_shape[:, 0].reshape([-1, 1]), im_shape[:, 1].reshape([-1, 1])
         boxes = paddle.stack([paddle.minimum(paddle.clip(boxes[..., 0], min=0), w),
@@ -70,8 +72,8 @@ class RetinaNet(nn.Layer):
                                                  self.keep_top_k, self.nms_threshold, False, 1.0, -1)
         return to_original_pixels(rows, counts, scale_factor), counts
 
-    def losses(self, logits, deltas, anchors, targets):
-        all_anchors = anchors.numpy()
+    def losses(self, logits, deltas, all_anchors, targets):
+        """all_anchors: numpy [M, 4], the host's own (HostAnchors)."""
         labels, keep, fg_rows, tgt = [], [], [], []
         m = len(all_anchors)
         for i, (gt, lab) in enumerate(zip(targets["gt_boxes"], targets["gt_labels"])):

@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 from models import MODELS, build_model
-from models.boxes import base_anchors, decode, encode, iou, match, subsample
+from models.boxes import base_anchors, decode, encode, grid_anchors, iou, match, subsample
 from models.rcnn import RPN
 
 
@@ -58,6 +58,22 @@ def test_anchors_have_the_asked_area_and_aspect():
     assert anchors[0].shape == [3, 5, 3, 4]
     centre = (anchors[0][2, 4, 1, :2] + anchors[0][2, 4, 1, 2:]) / 2  # row 2, column 4 at stride 4
     np.testing.assert_allclose(centre.numpy(), [16, 8], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["faster_rcnn_lite_fpn", "faster_rcnn_lite", "retinanet_lite_fpn"])
+def test_the_losses_host_anchors_are_the_device_anchors(name):
+    """The training loss takes its anchors from the host (made from the maps' shapes, cached), not
+    copied from the device each step: the very values of the device's grid anchors, in their order."""
+    model = build_model(name, num_classes=4)
+    host = model.rpn.host_anchors if hasattr(model, "rpn") else model.host_anchors
+    strides = host.strides
+    shapes = [(max(64 // s, 1), max(96 // s, 1)) for s in strides]  # a 64 x 96 input
+    feats = [paddle.zeros([1, 1, h, w]) for h, w in shapes]
+    device = np.concatenate([grid_anchors(f, s, paddle.to_tensor(b)).reshape([-1, 4]).numpy()
+                             for f, s, b in zip(feats, strides, host.bases)])
+    got = host(shapes)
+    np.testing.assert_array_equal(got, device)
+    assert host(shapes) is got  # cached
 
 
 @pytest.mark.parametrize("weights", [(1.0, 1.0, 1.0, 1.0), (10.0, 10.0, 5.0, 5.0), (30.0, 30.0, 15.0, 15.0)])
