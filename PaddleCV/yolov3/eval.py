@@ -22,6 +22,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+import pretrained
 import reader
 from models import MODELS, build_model
 
@@ -116,7 +117,8 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
                         help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
-    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--checkpoint", "--pretrained", default=None,
+                        help=checkpoint_help + "; a PaddleDetection 2.6 .pdparams of MODEL is converted (pretrained.py)")
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     parser.add_argument("--image_size", type=int, default=None, help="input size; None: the run's")
     parser.add_argument("--num_classes", type=int, default=None,
@@ -140,8 +142,10 @@ def default_checkpoint(output_dir, model):
 
 
 def load_trained_model(args, checkpoint):
+    """The model with its weights (ours, or PaddleDetection's converted); sets args.preprocess to the
+    eval preprocessing the weights were trained for (reader.RECIPES)."""
     model = build_model(args.model, num_classes=args.num_classes)
-    utils.load_model(model, checkpoint)
+    args.preprocess = "paddledet" if pretrained.load(model, args.model, checkpoint, strict=True) else "ours"
     model.eval()
     return model
 
@@ -178,7 +182,7 @@ def main(argv=None):
         return result
     model = load_trained_model(args, checkpoint)
     results_json = os.path.join(args.output_dir, args.model, f"bbox_{split_name}.json")
-    loader = reader.make_eval_loader(reader.EvalDataset(split, args.image_size), args)
+    loader = reader.make_eval_loader(reader.EvalDataset(split, args.image_size, args.preprocess), args)
     result = evaluate(model, loader, split, results_json, args.skip_bad_samples, verbose=True)
     if utils.is_main_process():
         print(f"eval {args.model} ({checkpoint}) on {result['images']} {split_name} images of {args.data_dir} "

@@ -48,7 +48,8 @@ def main(argv=None):
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, args.image_size, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "image_size": args.image_size, "category_ids": category_ids,
+        json.dump({"model": args.model, "image_size": args.image_size, "preprocess": args.preprocess,
+                   "category_ids": category_ids,
                    "label_names": names}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)

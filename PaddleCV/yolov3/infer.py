@@ -92,7 +92,7 @@ def build_predictor(args):
             with paddle.no_grad():
                 rows, counts = model(*[paddle.to_tensor(a) for a in arrays])
             return rows.numpy(), counts.numpy()
-        return predict, args.image_size, category_ids, names
+        return predict, args.image_size, category_ids, names, args.preprocess
     utils.load_run_config(args)
     if not args.inference_dir:
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
@@ -101,7 +101,8 @@ def build_predictor(args):
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
     run = create_predictor(os.path.join(args.inference_dir, "model"))
-    return (lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"], cfg["category_ids"], cfg["label_names"]
+    return ((lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"], cfg["category_ids"], cfg["label_names"],
+            cfg.get("preprocess", "ours"))
 
 
 def draw(path, image, detections, names, threshold, out_path):
@@ -136,7 +137,7 @@ def build_parser():
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
-    predict, image_size, category_ids, names = build_predictor(args)
+    predict, image_size, category_ids, names, recipe = build_predictor(args)
     inputs, split = read_inputs(args)
     os.makedirs(args.save_dir, exist_ok=True)
     readable, coco = [], []
@@ -144,11 +145,11 @@ def main(argv=None):
         chunk = inputs[start:start + args.batch_size]
         pictures = []
         for path, _, where in chunk:
-            image = reader.load_image(path, where)
+            image = reader.load_image(path, where, recipe)
             if isinstance(image, utils.DataError):
                 raise image
             pictures.append(image)
-        arrays = [np.stack(a) for a in zip(*[reader.preprocess(p, image_size) for p in pictures])]
+        arrays = [np.stack(a) for a in zip(*[reader.preprocess(p, image_size, recipe) for p in pictures])]
         rows, counts = predict(*arrays)
         ids = [image_id for _, image_id, _ in chunk]
         found = detections_to_coco(rows, counts, ids, category_ids)

@@ -193,10 +193,17 @@ class CocoSplit:
         return len(missing)
 
 
-def load_image(path, where):
-    """RGB uint8 HWC array; a missing or undecodable file becomes a DataError naming `where`."""
+def load_image(path, where, recipe="ours"):
+    """RGB uint8 HWC array; a missing or undecodable file becomes a DataError naming `where`.
+    recipe "paddledet": decoded by OpenCV as PaddleDetection's Decode does (cv2.imdecode, BGR -> RGB)."""
     if not os.path.isfile(path):
         return utils.DataError(f"{where}: image {path} not found")
+    if recipe == "paddledet":
+        cv2 = _cv2()
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            return utils.DataError(f"{where}: cannot decode image {path} (OpenCV)")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
@@ -316,9 +323,33 @@ def normalize(image):
     return ((image.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1)
 
 
-def preprocess(image, size):
+# Eval preprocessing: "ours" (PIL bicubic), or "paddledet" for PaddleDetection's weights (pretrained.py):
+# its eval reader's Resize(target_size=[S, S], keep_ratio=False, interp=2), i.e. cv2.resize with
+# fx = S / width, fy = S / height and cv2.INTER_CUBIC, then the same ImageNet mean/std on RGB.
+RECIPES = ("ours", "paddledet")
+
+
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise utils.CheckpointError("PaddleDetection's weights are evaluated with its OpenCV preprocessing: "
+                                    "pip install opencv-python-headless") from None
+    return cv2
+
+
+def resize_paddledet(image, size):
+    """PaddleDetection's eval resize (cv2, bicubic, scale factors fx, fy), and the (y, x) scale factor."""
+    cv2 = _cv2()
+    h, w = image.shape[:2]
+    scale = np.array([size / h, size / w], np.float32)
+    out = cv2.resize(image, None, None, fx=size / w, fy=size / h, interpolation=cv2.INTER_CUBIC)
+    return out, scale
+
+
+def preprocess(image, size, recipe="ours"):
     """Eval/infer: (CHW float32, im_shape [size, size], scale_factor [sy, sx]) of an RGB array."""
-    resized, scale = resize(image, size)
+    resized, scale = resize_paddledet(image, size) if recipe == "paddledet" else resize(image, size)
     return normalize(resized), np.array([size, size], np.float32), scale
 
 
@@ -392,18 +423,18 @@ class DetectionDataset(paddle.io.Dataset):
 class EvalDataset(paddle.io.Dataset):
     """(image CHW float32, im_shape, scale_factor, image id) of a split, resized to size x size."""
 
-    def __init__(self, split, size):
-        self.split, self.size = split, size
+    def __init__(self, split, size, recipe="ours"):
+        self.split, self.size, self.recipe = split, size, recipe
 
     def __len__(self):
         return len(self.split.records)
 
     def __getitem__(self, index):
         record = self.split.records[index]
-        image = load_image(record["file"], self.split.where(record))
+        image = load_image(record["file"], self.split.where(record), self.recipe)
         if isinstance(image, utils.DataError):
             return image
-        return (*preprocess(image, self.size), np.int64(record["id"]))
+        return (*preprocess(image, self.size, self.recipe), np.int64(record["id"]))
 
 
 class ResumableBatchSampler(paddle.io.BatchSampler):

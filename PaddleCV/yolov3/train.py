@@ -17,6 +17,7 @@ import warnings
 import utils
 import paddle
 
+import pretrained
 import reader
 from eval import evaluate
 from models import MODELS, build_model
@@ -116,7 +117,7 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, **model_kwargs(args))
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.model, args.pretrained, strict=False)  # ours, or PaddleDetection's
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
     optimizer = paddle.optimizer.Momentum(

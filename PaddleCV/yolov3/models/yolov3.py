@@ -88,6 +88,9 @@ class YOLOv3(nn.Layer):
         self.ignore_thresh, self.label_smooth = ignore_thresh, label_smooth
         self.conf_thresh, self.nms_threshold, self.score_threshold = conf_thresh, nms_threshold, score_threshold
         self.nms_top_k, self.keep_top_k = nms_top_k, keep_top_k
+        # The original size yolo_box scales to: rounded (ours) or truncated (PaddleDetection's YOLOBox,
+        # which pretrained.use_suite_recipe sets for its weights).
+        self.truncate_origin = False
 
     def head_outputs(self, image):
         """The raw maps [N, 3 * (5 + C), H / s, W / s] for s = 32, 16, 8."""
@@ -109,18 +112,23 @@ class YOLOv3(nn.Layer):
                                       use_label_smooth=self.label_smooth)
         return total.mean()
 
-    def decode(self, outputs, im_shape, scale_factor):
-        """Boxes in the original image's pixels. im_shape is the input's (height, width) after resizing
-        and scale_factor the resize ratio (y, x), as PaddleDetection's exports take them; their
-        quotient is the original size that yolo_box scales and clips the boxes to."""
-        origin = paddle.floor(im_shape / scale_factor + 0.5).astype("int32")
+    def decode_boxes(self, outputs, im_shape, scale_factor):
+        """Before NMS: [N, M, 4] boxes (x1, y1, x2, y2 in the original image's pixels) and [N, C, M]
+        scores over the M = 3 * (H*W/32^2 + H*W/16^2 + H*W/8^2) anchors. im_shape is the input's
+        (height, width) after resizing and scale_factor the resize ratio (y, x), as PaddleDetection's
+        exports take them; their quotient is the original size that yolo_box scales and clips to."""
+        origin = im_shape / scale_factor
+        origin = (origin if self.truncate_origin else paddle.floor(origin + 0.5)).astype("int32")
         boxes, scores = [], []
         for out, anchors, stride in zip(outputs, self.mask_anchors, STRIDES):
             b, s = yolo_box(out, origin, anchors, self.num_classes, self.conf_thresh, stride, clip_bbox=True)
             boxes.append(b)
             scores.append(s)
-        boxes = paddle.concat(boxes, axis=1)
-        scores = paddle.concat(scores, axis=1).transpose([0, 2, 1])
+        return paddle.concat(boxes, axis=1), paddle.concat(scores, axis=1).transpose([0, 2, 1])
+
+    def decode(self, outputs, im_shape, scale_factor):
+        """Boxes in the original image's pixels after multi-class NMS (decode_boxes, then NMS)."""
+        boxes, scores = self.decode_boxes(outputs, im_shape, scale_factor)
         return multiclass_nms(boxes, scores, self.score_threshold, self.nms_top_k, self.keep_top_k,
                               self.nms_threshold)
 
