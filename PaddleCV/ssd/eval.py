@@ -21,6 +21,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+import pretrained
 import reader
 from models import MODELS, build_model
 from models.postprocess import SSDDetector, split_per_image
@@ -53,7 +54,9 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
                         help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
-    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--checkpoint", "--pretrained", default=None,
+                        help=checkpoint_help + "; a PaddleDetection 2.6 SSD .pdparams (ssd_mobilenet_v1_300_120e_voc "
+                        "for SSD_MobileNetV1) is converted (pretrained.py) and run with its recipe's resize and NMS")
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     parser.add_argument("--image_size", type=int, default=None, help="input side; None: the run's")
     parser.add_argument("--num_classes", type=int, default=None,
@@ -85,10 +88,19 @@ def default_checkpoint(output_dir, model):
 
 
 def load_trained_model(args, checkpoint):
+    """The model with the weights of `checkpoint` (ours, or a PaddleDetection file, converted; strict).
+    model.recipe: {} for ours, pretrained.SUITE_RECIPE (resize, NMS) for a PaddleDetection file."""
     model = build_model(args.model, num_classes=args.num_classes, image_size=args.image_size)
-    utils.load_model(model, checkpoint)
+    suite = pretrained.load(model, args.model, checkpoint, strict=True)
+    model.recipe = dict(pretrained.SUITE_RECIPE) if suite else {}
     model.eval()
     return model
+
+
+def make_detector(model):
+    """(SSDDetector with the weights' NMS settings, the resize of their preprocessing: reader.RESIZES)."""
+    recipe = getattr(model, "recipe", {})
+    return SSDDetector(model, nms=recipe.get("nms")), recipe.get("resize", "pil_bilinear")
 
 
 def read_detections(path, dataset):
@@ -147,8 +159,9 @@ def main(argv=None):
     checkpoint, names = run_settings(args)
     utils.setup(args)
     model = None if args.detections or args.trivial else load_trained_model(args, checkpoint)  # unfit first
+    detector, resize = make_detector(model) if model is not None else (None, "pil_bilinear")
     dataset = reader.VOCDetection(args.data_dir, args.split, args.image_size, names,
-                                  skip_bad_samples=args.skip_bad_samples)
+                                  skip_bad_samples=args.skip_bad_samples, resize=resize)
     if args.trivial:
         train_records = reader.read_split(args.data_dir, args.train_split or "VOC2007/trainval,VOC2012/trainval",
                                           names, args.skip_bad_samples)[0]
@@ -161,7 +174,6 @@ def main(argv=None):
         result = evaluate_detections(dataset.records, read_detections(args.detections, dataset), len(names))
         report(result, names, f"{args.detections} on {result['images']} {args.split} images of {args.data_dir}")
         return result
-    detector = SSDDetector(model)
     result = evaluate(detector, reader.make_loader(dataset, args, train=False), dataset, args.skip_bad_samples)
     report(result, names, f"{args.model} ({checkpoint}) on {result['images']} {args.split} images of {args.data_dir}")
     return result

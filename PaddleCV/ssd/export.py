@@ -17,8 +17,7 @@ import os
 import utils
 import paddle
 
-from eval import add_run_flags, load_trained_model, run_settings
-from models.postprocess import SSDDetector
+from eval import add_run_flags, load_trained_model, make_detector, run_settings
 
 
 def export(detector, image_size, prefix):
@@ -38,11 +37,12 @@ def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     checkpoint, names = run_settings(args)
     paddle.set_device("cpu")
-    detector = SSDDetector(load_trained_model(args, checkpoint))
+    detector, resize = make_detector(load_trained_model(args, checkpoint))
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(detector, args.image_size, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "image_size": args.image_size, "label_names": names}, f, indent=1)
+        json.dump({"model": args.model, "image_size": args.image_size, "label_names": names, "resize": resize},
+                  f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)
     return inference_dir

@@ -25,8 +25,8 @@ import paddle
 from PIL import Image, ImageDraw
 
 import reader
-from eval import add_run_flags, load_trained_model, run_settings
-from models.postprocess import SSDDetector, split_per_image
+from eval import add_run_flags, load_trained_model, make_detector, run_settings
+from models.postprocess import split_per_image
 
 
 def read_inputs(args):
@@ -45,19 +45,19 @@ def read_inputs(args):
 
 
 def build_predictor(args):
-    """(predict(image, im_shape, scale_factor) -> (bbox, bbox_num), input size, class names) from the
+    """(predict(image, im_shape, scale_factor) -> (bbox, bbox_num), input size, class names, resize) from the
     export or, with --checkpoint, the dynamic graph."""
     if args.checkpoint:
         checkpoint, names = run_settings(args)
         paddle.set_device("cpu")
-        detector = SSDDetector(load_trained_model(args, checkpoint))
+        detector, resize = make_detector(load_trained_model(args, checkpoint))
         detector.eval()
 
         def predict(*arrays):
             with paddle.no_grad():
                 bbox, bbox_num = detector(*[paddle.to_tensor(a) for a in arrays])
             return bbox.numpy(), bbox_num.numpy()
-        return predict, args.image_size, names
+        return predict, args.image_size, names, resize
     if not args.inference_dir:
         utils.load_run_config(args)
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
@@ -66,7 +66,8 @@ def build_predictor(args):
         cfg = json.load(f)
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
     args.model = args.model or cfg["model"]
-    return (lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"], cfg["label_names"]
+    return (lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"], cfg["label_names"], \
+        cfg.get("resize", "pil_bilinear")
 
 
 def colour(label):
@@ -105,7 +106,7 @@ def build_parser():
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
-    predict, image_size, names = build_predictor(args)
+    predict, image_size, names, resize = build_predictor(args)
     args.label_names = names
     inputs = read_inputs(args)
     draw_dir = args.draw_dir or os.path.join(args.output_dir, args.model, "infer")
@@ -119,7 +120,7 @@ def main(argv=None):
             if isinstance(image, utils.DataError):
                 raise image
             images.append(image)
-        arrays = [np.stack(a) for a in zip(*[reader.resize_normalise(im, image_size) for im in images])]
+        arrays = [np.stack(a) for a in zip(*[reader.resize_normalise(im, image_size, resize) for im in images])]
         bbox, bbox_num = predict(*arrays)
         for (path, _), image, dets in zip(chunk, images, split_per_image(bbox, bbox_num)):
             out = os.path.join(draw_dir, os.path.splitext(os.path.basename(path))[0] + ".jpg")

@@ -258,12 +258,40 @@ def random_flip(image, boxes, rng):
     return image, boxes
 
 
-def resize_normalise(image, image_size):
+def resize_linear_cv2(image, width, height):
+    """OpenCV's INTER_LINEAR resize (PaddleDetection's `Resize: {interp: 1}`) in numpy: bilinear between
+    the 4 nearest source pixels of each output pixel's centre, no antialiasing when shrinking (unlike
+    PIL's BILINEAR). OpenCV rounds its weights to 11 bits, so 8-bit results may differ by 1 level."""
+    def taps(n_out, n_in):
+        src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+        lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+        return lo, np.minimum(lo + 1, n_in - 1), (src - lo).astype(np.float32)
+    y0, y1, fy = taps(height, image.shape[0])
+    x0, x1, fx = taps(width, image.shape[1])
+    rows = np.unique(np.concatenate([y0, y1]))  # only the source rows used, horizontally first as OpenCV
+    cols = np.zeros((image.shape[0],) + (width,) + image.shape[2:], np.float32)
+    fx = fx.reshape((1, -1) + (1,) * (image.ndim - 2))
+    cols[rows] = image[rows][:, x0] * (1 - fx) + image[rows][:, x1] * fx
+    fy = fy.reshape((-1, 1) + (1,) * (image.ndim - 2))
+    out = cols[y0] * (1 - fy) + cols[y1] * fy
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+# The resize of the eval/infer/export path: this folder's own (PIL, antialiased), or that of the
+# PaddleDetection recipe whose weights are loaded (pretrained.SUITE_RECIPE)
+RESIZES = ("pil_bilinear", "cv2_linear")
+
+
+def resize_normalise(image, image_size, resize="pil_bilinear"):
     """The one eval/infer/export preprocessing: resize to image_size x image_size (not keeping the
     aspect ratio, bilinear, as the recipe), normalise, CHW float32. Returns (chw, im_shape,
-    scale_factor) with scale_factor = (image_size / h, image_size / w)."""
+    scale_factor) with scale_factor = (image_size / h, image_size / w). `resize`: one of RESIZES."""
     h, w = image.shape[:2]
-    resized = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((image_size, image_size), Image.BILINEAR))
+    if resize == "cv2_linear":
+        resized = resize_linear_cv2(image, image_size, image_size)
+    else:
+        resized = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((image_size, image_size),
+                                                                                 Image.BILINEAR))
     chw = ((resized.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)
     return (np.ascontiguousarray(chw, dtype=np.float32), np.array([image_size, image_size], dtype=np.float32),
             np.array([image_size / h, image_size / w], dtype=np.float32))
@@ -276,8 +304,9 @@ class VOCDetection(paddle.io.Dataset):
     seeded by (seed, epoch, index): the same in every worker and after a resume."""
 
     def __init__(self, data_dir, split, image_size, names, train=False, seed=0, augment=True,
-                 skip_bad_samples=False, expand_prob=0.5, model="SSD_MobileNetV1"):
+                 skip_bad_samples=False, expand_prob=0.5, model="SSD_MobileNetV1", resize="pil_bilinear"):
         self.data_dir, self.split, self.image_size, self.names = data_dir, split, image_size, names
+        self.resize = resize  # of eval samples (resize_normalise)
         self.records, self.skipped = read_split(data_dir, split, names, skip_bad_samples)
         self.train, self.seed, self.epoch, self.augment = train, seed, 0, augment
         self.expand_prob = expand_prob
@@ -295,7 +324,7 @@ class VOCDetection(paddle.io.Dataset):
         if isinstance(image, utils.DataError):
             return image
         if not self.train:
-            return (*resize_normalise(image, self.image_size), np.int64(index))
+            return (*resize_normalise(image, self.image_size, self.resize), np.int64(index))
         boxes, labels = record["boxes"].copy(), record["labels"].copy()
         if self.augment:
             rng = np.random.default_rng((self.seed, self.epoch, index))

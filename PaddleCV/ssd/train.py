@@ -20,6 +20,7 @@ import warnings
 import utils
 import paddle
 
+import pretrained
 import reader
 from eval import evaluate
 from models import MODELS, build_model
@@ -135,7 +136,7 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model, num_classes=args.num_classes, image_size=args.image_size)
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.model, args.pretrained, strict=False)
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
     optimizer = build_optimizer(model, args, scheduler)

@@ -12,7 +12,9 @@ import paddle.nn.functional as F
 
 import prior_box
 
-NMS = {"score_threshold": 0.01, "nms_top_k": 400, "keep_top_k": 200, "nms_threshold": 0.45}
+# normalized=False: the IoU of pixel boxes counts +1 pixel per side (this folder's training and eval);
+# a PaddleDetection checkpoint's recipe sets True, as its MultiClassNMS does (pretrained.SUITE_RECIPE)
+NMS = {"score_threshold": 0.01, "nms_top_k": 400, "keep_top_k": 200, "nms_threshold": 0.45, "normalized": False}
 
 
 class SSDDetector(paddle.nn.Layer):
@@ -27,16 +29,20 @@ class SSDDetector(paddle.nn.Layer):
             self._priors[(height, width)] = self.ssd.priors(height, width)
         return paddle.to_tensor(self._priors[(height, width)])
 
-    def forward(self, image, im_shape, scale_factor):
+    def decode(self, image, im_shape, scale_factor):
+        """(boxes [N, P, 4] in original-image pixels, class probabilities [N, C+1, P]) before NMS."""
         offsets, logits = self.ssd(image)
         boxes = prior_box.decode(offsets, self.priors(image.shape[2], image.shape[3]))
         origin = im_shape / scale_factor  # [N, 2] original (h, w)
         scale = paddle.concat([origin[:, 1:2], origin[:, 0:1], origin[:, 1:2], origin[:, 0:1]], axis=1)
         boxes = boxes * scale.unsqueeze(1)
-        scores = F.softmax(logits, axis=-1).transpose([0, 2, 1])  # [N, C+1, P]
+        return boxes, F.softmax(logits, axis=-1).transpose([0, 2, 1])
+
+    def forward(self, image, im_shape, scale_factor):
+        boxes, scores = self.decode(image, im_shape, scale_factor)
         bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
             boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
-            self.nms["nms_threshold"], False, 1.0, 0)
+            self.nms["nms_threshold"], self.nms["normalized"], 1.0, 0)
         return bbox, bbox_num
 
 
