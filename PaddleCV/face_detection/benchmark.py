@@ -20,7 +20,7 @@ import paddle
 
 import reader
 import train
-from export import export
+from export import create_predictor, export
 from face_loss import detection_loss
 from make_demo_data import make_demo_data
 from models import MODELS, build_model
@@ -64,7 +64,7 @@ def export_latency_ms(args, repeats=20):
     model = build_model(args.model)
     prefix = export(FaceDetector(model, MODELS[args.model]), args.image_size,
                     os.path.join(tempfile.mkdtemp(prefix="bench_"), "model"))
-    run = utils.create_predictor(prefix)
+    run = create_predictor(prefix)
     records, _ = reader.read_split(args.data_dir, "val")
     arrays = [a[None] for a in reader.WiderFace(records, args.image_size)[0][:3]]
     for _ in range(3):

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 
+import numpy as np
 import utils
 import paddle
 
@@ -26,6 +27,34 @@ def export(detector, image_size, prefix):
             paddle.static.InputSpec([None, 2], "float32", name="scale_factor")]
     paddle.jit.save(paddle.jit.to_static(detector, input_spec=spec, full_graph=True), prefix)
     return prefix
+
+
+def create_predictor(prefix, use_onednn=True):
+    """utils.create_predictor, less one oneDNN pass: in Paddle 3.3.1 conv_concat_activation_onednn_fuse_pass
+    fails to build PyramidBox's predictor ("The drr attr [fuse_activation] is not found", on the ReLU
+    after each CPM's concat of convolutions). Returns run(list of arrays) -> list of arrays."""
+    from paddle import inference
+    config = inference.Config(*utils.inference_files(prefix))
+    if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        config.enable_use_gpu(256, 0)
+    else:
+        config.disable_gpu()
+        config.set_cpu_math_library_num_threads(utils.cpu_count())
+        if use_onednn:
+            config.enable_mkldnn()
+            config.delete_pass("conv_concat_activation_onednn_fuse_pass")
+        else:
+            config.disable_mkldnn()
+    config.disable_glog_info()
+    predictor = inference.create_predictor(config)
+
+    def run(arrays):
+        for name, array in zip(predictor.get_input_names(), arrays):
+            predictor.get_input_handle(name).copy_from_cpu(np.ascontiguousarray(array))
+        predictor.run()
+        return [predictor.get_output_handle(n).copy_to_cpu() for n in predictor.get_output_names()]
+
+    return run
 
 
 def build_parser():

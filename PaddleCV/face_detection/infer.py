@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw
 
 import reader
 from eval import add_run_flags, load_detector, run_settings
+from export import create_predictor
 from models.postprocess import split_per_image
 
 
@@ -62,7 +63,7 @@ def build_predictor(args):
     utils.check_export(args.inference_dir)
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
-    run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+    run = create_predictor(os.path.join(args.inference_dir, "model"))
     return (lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"]
 
 

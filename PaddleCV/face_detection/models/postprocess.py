@@ -1,6 +1,8 @@
 """The detectors' post-processing, part of the model so that eval.py and the exported inference model
-run the same code: decode the offsets against the anchors, scale the normalised boxes to the original
-image (im_shape / scale_factor, the inputs PaddleDetection's exports take), softmax the scores and
+run the same code: decode the offsets against the anchors, clip the boxes to the picture, scale the
+normalised boxes to the original image (im_shape / scale_factor, the inputs PaddleDetection's exports
+take; a box then lies within [0, width] x [0, height] of the original picture, and one that lay wholly
+outside it, now of no area, gets score 0 and is dropped), softmax the scores and
 run Paddle's multiclass NMS (the `multiclass_nms3` kernel, which runs on CPU and exports) with
 blazeface_1000e's settings: score >= 0.01, the 5000 best, IoU 0.3, at most 750 per image.
 
@@ -32,11 +34,14 @@ class FaceDetector(paddle.nn.Layer):
     def forward(self, image, im_shape, scale_factor):
         offsets, logits = self.net(image)[:2]
         priors = paddle.to_tensor(self._anchors(image.shape[2], image.shape[3]))
-        boxes = anchors.decode(offsets, priors)
+        boxes = paddle.clip(anchors.decode(offsets, priors), 0.0, 1.0)  # no face box beyond the picture
         origin = im_shape / scale_factor  # [N, 2] original (h, w)
         scale = paddle.concat([origin[:, 1:2], origin[:, 0:1], origin[:, 1:2], origin[:, 0:1]], axis=1)
         boxes = boxes * scale.unsqueeze(1)
-        scores = F.softmax(logits, axis=-1).transpose([0, 2, 1])  # [N, 2, P]
+        # a box wholly outside the picture is clipped to a line on its border: no face, dropped by NMS's threshold
+        inside = ((boxes[:, :, 2] > boxes[:, :, 0]) & (boxes[:, :, 3] > boxes[:, :, 1])).astype(logits.dtype)
+        scores = F.softmax(logits, axis=-1) * paddle.stack([paddle.ones_like(inside), inside], axis=-1)
+        scores = scores.transpose([0, 2, 1])  # [N, 2, P]
         bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
             boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
             self.nms["nms_threshold"], False, 1.0, 0)

@@ -68,7 +68,7 @@ def test_export_gives_the_dygraph_boxes(trained, demo):
     detector.eval()
     with paddle.no_grad():
         expected = split_per_image(*[t.numpy() for t in detector(*[paddle.to_tensor(a) for a in arrays])])
-    got = split_per_image(*utils.create_predictor(os.path.join(trained, MODEL, "inference", "model"))(arrays))
+    got = split_per_image(*export.create_predictor(os.path.join(trained, MODEL, "inference", "model"))(arrays))
     assert [len(g) for g in got] == [len(e) for e in expected] and sum(len(e) for e in expected) > 0
     for g, e in zip(got, expected):
         g_sorted = g[np.lexsort((g[:, 2], g[:, 1]))]
