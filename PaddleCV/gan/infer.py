@@ -7,6 +7,7 @@ the split's inputs and write input | output | target rows.
     python infer.py --score                      also read the digits with the scoring classifier
     python infer.py --model Pix2Pix --score      8 input | output | target rows, and the test L1 / PSNR
     python infer.py --model CycleGAN --score     the same for CycleGAN's A -> B (testA -> testB)
+    python infer.py --model SPADE --score        8 label map | output | target rows, the test L1 / PSNR, FID / KID
     python infer.py --model StarGAN --score      8 test faces, each row input | one edit per attribute;
                                                  the test target rate and preservation
 
@@ -61,6 +62,8 @@ def build_generator(args):
         return edit_images, 0, True, args.data_dir or cfg["data_dir"]
 
     if cfg.get("translator"):
+        for key in ("c_dim", "image_size"):
+            setattr(args, key, getattr(args, key, None) or cfg.get(key))
         return (lambda images: np.concatenate([run([images[b:b + 64]])[0] for b in range(0, len(images), 64)]),
                 0, False, args.data_dir or cfg["data_dir"])
 
@@ -88,20 +91,27 @@ def build_parser():
 
 
 def translate_split(args, predict, data_dir):
-    """Pix2Pix: translate the split's inputs (eval.py's preprocessing: paired.PairedDataset), write
-    the first --rows as input | output | target, and with --score the split's L1 and PSNR."""
-    import paired
+    """Pix2Pix, CycleGAN, SPADE: translate the split's inputs (eval.py's preprocessing: translate.datasets),
+    write the first --rows as input (SPADE: the label map in colour) | output | target, and with
+    --score the split's L1 and PSNR (SPADE: also FID/KID, as eval.py)."""
     import translate
-    data = (paired.UnpairedDataset if args.model == "CycleGAN" else paired.PairedDataset)(data_dir, args.split)
+    args.data_dir = data_dir
+    data, = translate.datasets(args, (args.split,), skip=False)
     outputs = predict(data.inputs if args.score else data.inputs[:args.rows])
     rows = min(args.rows, len(data))
     out = args.out or os.path.join(args.output_dir, args.model, "grid.png")
-    save_grid(translate.triplets(data.inputs[:rows], outputs[:rows], data.targets[:rows]), rows, out)
+    save_grid(translate.triplets(translate.shown_inputs(args.model, data.inputs[:rows]), outputs[:rows],
+                                 data.targets[:rows]), rows, out)
     print(f"wrote {rows} input | output | target rows of the {args.split} split of {data_dir} to {out}", flush=True)
     result = None
     if args.score:
         result = translate.score(outputs, data)
-        print(f"{args.split} pairs: {result['samples']}, l1 {result['l1']:.4f} psnr {result['psnr']:.2f}", flush=True)
+        if args.model == "SPADE":
+            from eval import scene_fid
+            train_set, = translate.datasets(args, ("train",), skip=True)
+            result.update(scene_fid(outputs, data, train_set, args))
+        print(f"{args.split} pairs: {result['samples']}, l1 {result['l1']:.4f} psnr {result['psnr']:.2f}"
+              + (f" fid {result['fid']:.3f} kid {result['kid']:.4f}" if "fid" in result else ""), flush=True)
     return outputs, result
 
 

@@ -20,6 +20,12 @@ CelebA layout (StarGAN, AttGAN, STGAN): DATA_DIR/celeba/img_align_celeba/NNNNNN.
 "faces" whose attributes (hair colour, bald, bangs, glasses, eyebrows, open mouth, smile, mustache,
 beard, pale skin, male face shape, age as wrinkles) are set at random and written to
 list_attr_celeba.txt under all 40 CelebA names (the undrawn ones -1), with list_eval_partition.txt.
+
+Cityscapes layout (SPADE): DATA_DIR/cityscapes/gtFine/.../*_gtFine_labelIds.png, *_gtFine_instanceIds.png
+and leftImg8bit/.../*_leftImg8bit.png with the release's spade_{train,test}_list: street scenes drawn
+as label maps (sky, buildings, trees, sidewalk, road, cars, people, poles, with Cityscapes' ids) whose
+32x64 photo paints each class in its colour and texture and darkens instance edges: a function of the
+label map, so the true target is known.
 """
 import argparse
 import os
@@ -255,9 +261,101 @@ def make_faces(out_dir, count=1200, seed=0, size=64):
     return root
 
 
+# Cityscapes label ids of the classes the demo scenes use, and each class's colour in the photo
+SCENE_CLASSES = {"road": 7, "sidewalk": 8, "building": 11, "pole": 17, "vegetation": 21, "sky": 23, "person": 24,
+                 "car": 26}
+SCENE_COLOURS = {7: (70, 70, 80), 8: (200, 160, 170), 11: (150, 140, 130), 17: (230, 200, 40), 21: (60, 150, 50),
+                 23: (120, 170, 240), 24: (240, 120, 60), 26: (200, 30, 40)}
+
+
+def scene_photo(label, edges):
+    """The demo's photo of a label map: a function of (label ids, instance edges) only, so the true
+    target of SPADE is known. Each class its colour and its own texture (sky a vertical gradient,
+    buildings windows, vegetation a diagonal dapple, road lane dashes, sidewalk tiles); instance edges
+    darkened."""
+    h, w = label.shape
+    y, x = np.mgrid[0:h, 0:w]
+    photo = np.zeros((h, w, 3), np.float32)
+    for cid, colour in SCENE_COLOURS.items():
+        photo[label == cid] = colour
+    shade = np.ones((h, w), np.float32)
+    shade[label == 23] = (0.75 + 0.35 * y / h)[label == 23]
+    shade[(label == 11) & (x % 4 < 2) & (y % 4 < 2)] = 0.55
+    shade[(label == 21) & ((x + y) % 3 == 0)] = 0.7
+    shade[(label == 7) & (y == h - 4) & (x % 8 < 4)] = 2.8
+    shade[(label == 8) & ((x % 6 == 0) | (y % 3 == 0))] = 0.8
+    shade[edges > 0] *= 0.5
+    return np.clip(photo * shade[:, :, None], 0, 255).astype(np.uint8)
+
+
+def draw_scene(rng, height=32):
+    """(label ids uint8, instance ids uint16, photo uint8 [H, 2H, 3]): sky, a row of buildings and
+    trees above the horizon, sidewalk, road, cars on the road, people and poles on the sidewalk. Stuff
+    pixels have their class id as instance id, things class id * 1000 + k (Cityscapes' convention)."""
+    h, w = height, 2 * height
+    s = h / 32
+    label = np.full((h, w), SCENE_CLASSES["sky"], np.uint8)
+    horizon = int(rng.integers(int(14 * s), int(19 * s)))
+    road = int(rng.integers(int(22 * s), int(25 * s)))
+    x = 0
+    while x < w:  # buildings and trees along the horizon
+        width = int(rng.integers(int(6 * s), int(16 * s)))
+        if rng.random() < 0.7:
+            label[int(rng.integers(int(3 * s), horizon - int(3 * s))):horizon, x:x + width] = SCENE_CLASSES["building"]
+        else:
+            cy, r = horizon - int(5 * s), width / 2
+            yy, xx = np.mgrid[0:h, 0:w]
+            label[((yy - cy) ** 2 / max(1, 1.4 * r) ** 2 + (xx - x - r) ** 2 / max(1, r) ** 2 <= 1) & (yy < horizon)] =                 SCENE_CLASSES["vegetation"]
+        x += width
+    label[horizon:road] = SCENE_CLASSES["sidewalk"]
+    label[road:] = SCENE_CLASSES["road"]
+    instance = label.astype(np.uint16)
+    for k in range(int(rng.integers(1, 4))):  # cars
+        cw, ch = int(rng.integers(int(8 * s), int(14 * s))), int(rng.integers(int(4 * s), int(7 * s)))
+        cx, cy = int(rng.integers(0, w - cw)), int(rng.integers(road - ch // 2, h - ch))
+        label[cy:cy + ch, cx:cx + cw] = SCENE_CLASSES["car"]
+        instance[cy:cy + ch, cx:cx + cw] = SCENE_CLASSES["car"] * 1000 + k
+    for k in range(int(rng.integers(0, 3))):  # people
+        pw, ph = max(1, int(2 * s)), int(rng.integers(int(5 * s), int(8 * s)))
+        px, py = int(rng.integers(0, w - pw)), int(rng.integers(horizon - ph // 2, road - ph + 1))
+        label[py:py + ph, px:px + pw] = SCENE_CLASSES["person"]
+        instance[py:py + ph, px:px + pw] = SCENE_CLASSES["person"] * 1000 + k
+    for _ in range(int(rng.integers(0, 3))):  # poles
+        px = int(rng.integers(0, w))
+        label[int(rng.integers(int(4 * s), horizon)):road, px] = SCENE_CLASSES["pole"]
+        instance[label == SCENE_CLASSES["pole"]] = SCENE_CLASSES["pole"]
+    from cityscapes import edges_of
+    return label, instance, scene_photo(label, edges_of(instance))
+
+
+def make_scenes(out_dir, train=400, test=50, height=32, seed=0):
+    """The Cityscapes layout under DATA_DIR/cityscapes: gtFine/{train,val}/demo/demo_NNNNNN_gtFine_labelIds.png
+    and _instanceIds.png (16-bit), leftImg8bit/{train,val}/demo/demo_NNNNNN_leftImg8bit.png, and the
+    release's list files spade_{train,test}_list naming them (label, photo, instance)."""
+    root = os.path.join(out_dir, "cityscapes")
+    rng = np.random.default_rng(seed + 4)
+    for split, folder, count in (("train", "train", train), ("test", "val", test)):
+        for top in ("gtFine", "leftImg8bit"):
+            os.makedirs(os.path.join(root, top, folder, "demo"), exist_ok=True)
+        lines = []
+        for i in range(count):
+            label, instance, photo = draw_scene(rng, height)
+            stem = f"demo/demo_{i:06d}"
+            names = (f"gtFine/{folder}/{stem}_gtFine_labelIds.png", f"leftImg8bit/{folder}/{stem}_leftImg8bit.png",
+                     f"gtFine/{folder}/{stem}_gtFine_instanceIds.png")
+            for name, array in zip(names, (label, photo, instance)):
+                Image.fromarray(array).save(os.path.join(root, name))
+            lines.append("\t".join(names))
+        with open(os.path.join(root, f"spade_{split}_list"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return root
+
+
 def make_demo_data(out_dir, train_per_class=300, test_per_class=50, seed=0, pairs=(480, 96), domains=(240, 48),
-                   faces=1200):
+                   faces=1200, scenes=(400, 50)):
     """Every layout the folder reads, under out_dir; returns out_dir."""
+    if scenes[0]:
+        make_scenes(out_dir, *scenes, seed=seed)
     make_mnist(out_dir, train_per_class, test_per_class, seed)
     make_faces(out_dir, faces, seed)
     make_pairs(out_dir, *pairs, seed=seed)
@@ -272,11 +370,14 @@ def main():
     parser.add_argument("--test_per_class", type=int, default=50, help="test digits per class (default: %(default)s)")
     parser.add_argument("--train_pairs", type=int, default=480, help="edge->shape training pairs (default: %(default)s)")
     parser.add_argument("--test_pairs", type=int, default=96, help="edge->shape test pairs (default: %(default)s)")
+    parser.add_argument("--scenes", type=int, default=400, help="label map -> photo training scenes, Cityscapes "
+                        "layout; an eighth as many test scenes, at least 8; 0: none (default: %(default)s)")
     parser.add_argument("--faces", type=int, default=1200, help="drawn faces, CelebA layout (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     args = parser.parse_args()
     make_demo_data(args.out_dir, args.train_per_class, args.test_per_class, args.seed,
-                   (args.train_pairs, args.test_pairs), (args.train_pairs // 2, args.test_pairs // 2), args.faces)
+                   (args.train_pairs, args.test_pairs), (args.train_pairs // 2, args.test_pairs // 2), args.faces,
+                   (args.scenes, max(8, args.scenes // 8)))
     print(f"demo data written to {args.out_dir}")
 
 

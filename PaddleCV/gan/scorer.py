@@ -137,3 +137,112 @@ def kid(a, b):
     m, n = len(a), len(b)
     return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
                  - 2 * kxy.mean())
+
+
+# ---- SPADE's scene networks, trained on the real training photos of the demo (or Cityscapes) --------
+
+def presence(labels, c_dim):
+    """Which classes a label map shows: float32 [N, c_dim] multi-hot, the demo nets' training target."""
+    return np.stack([np.isin(np.arange(c_dim), np.unique(m)) for m in labels]).astype(np.float32)
+
+
+class SceneClassifier(nn.Layer):
+    """Three 3x3 stride-2 convs (16, 32, 64; batch norm, ReLU), global average pooling, a 128-d feature
+    layer (the FID/KID features of SPADE's photos), one logit per class: is the class in the photo."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        layers, c = [], 3
+        for d in (16, 32, 64):
+            layers += [nn.Conv2D(c, d, 3, 2, 1), nn.BatchNorm2D(d), nn.ReLU()]
+            c = d
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(64, 128), nn.ReLU())
+        self.head = nn.Linear(128, num_classes)
+
+    def forward(self, x):
+        features = self.body(x)
+        return self.head(features), features
+
+
+def train_presence(model, train_set, c_dim, steps, seed=0, lr=1e-3, batch_size=16):
+    """Train `model` (logits, or (logits, features)) to tell which classes each real training photo
+    shows (binary cross-entropy); inside classifier_scope, so the run's RNG is untouched."""
+    rng = np.random.default_rng(seed)
+    targets = presence(train_set.labels, c_dim)
+    opt = paddle.optimizer.Adam(lr, parameters=model.parameters())
+    model.train()
+    for _ in range(steps):
+        idx = rng.choice(len(train_set), min(batch_size, len(train_set)), replace=False)
+        images = train_set.targets[idx] + rng.normal(0, 0.05, train_set.targets[idx].shape).astype("float32")
+        logits = model(paddle.to_tensor(images))
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        loss = F.binary_cross_entropy_with_logits(logits, paddle.to_tensor(targets[idx]))
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+    model.eval()
+    return model
+
+
+def _scene_key(train_set, network):
+    stat = os.stat(train_set.list_path)
+    return {"size": stat.st_size, "mtime": stat.st_mtime, "images": len(train_set),
+            "shape": list(train_set.targets.shape[2:]), "network": network}
+
+
+SCENE_STEPS = 200  # training steps of the scene classifier and of the demo VGG19 (tests set fewer)
+
+
+def load_scene_classifier(data_dir, train_set, c_dim, steps=None, verbose=True):
+    """SPADE's judge: a SceneClassifier trained on the real training photos on first use and cached
+    as DATA_DIR/scene_classifier_<H>.pdparams; its 128-d features are the FID/KID features."""
+    weights = os.path.join(data_dir, f"scene_classifier_{train_set.targets.shape[2]}.pdparams")
+    key = _scene_key(train_set, f"cnn 16-32-64 fc128 presence {c_dim}")
+    model = load_cached(weights, key, lambda: SceneClassifier(c_dim))
+    if model is None:
+        with classifier_scope():
+            paddle.seed(0)
+            model = train_presence(SceneClassifier(c_dim), train_set, c_dim, steps or SCENE_STEPS)
+        save_cached(model, weights, key)
+        if verbose:
+            print(f"trained the scoring classifier on {len(train_set)} real photos of {data_dir}: {weights}", flush=True)
+    return model
+
+
+def load_vgg(data_dir, train_set, c_dim, width=64, vgg_weights=None, steps=None, verbose=True):
+    """The frozen VGG19 of SPADE's perceptual loss. With `vgg_weights`: VGG19 (width 64) with those
+    weights (paddle.vision's vgg19.pdparams or any state dict with its `features.N` names; the
+    classifier is ignored). Without: nothing is downloaded, so a VGG19 of `width` is trained here on
+    the real training photos (which classes each shows) and cached as DATA_DIR/vgg19_w<width>_<H>.pdparams.
+    A VGG19 trained here on a few hundred photos has tap activations of very different sizes (relu5_1's
+    hundreds of times relu1_1's, measured), so each tap's L1 is divided by that tap's mean activation on
+    64 real training photos: the same loss as a VGG19 rescaled to unit mean taps, which its ReLUs allow."""
+    import utils
+    from models.spade import VGG19Features
+    if vgg_weights:
+        with classifier_scope():
+            model = VGG19Features(64)
+        state = utils._load(vgg_weights)
+        state = {k: v for k, v in state.items() if k.startswith("features.")}
+        utils.check_fits(model, state, vgg_weights)
+        model.set_state_dict(state)
+    else:
+        weights = os.path.join(data_dir, f"vgg19_w{width}_{train_set.targets.shape[2]}.pdparams")
+        key = _scene_key(train_set, f"vgg19 to relu5_1 width {width} presence {c_dim}")
+        model = load_cached(weights, key, lambda: VGG19Features(width, c_dim))
+        if model is None:
+            with classifier_scope():
+                paddle.seed(0)
+                model = train_presence(VGG19Features(width, c_dim), train_set, c_dim, steps or SCENE_STEPS, lr=5e-4)
+            save_cached(model, weights, key)
+            if verbose:
+                print(f"trained the perceptual-loss VGG19 (width {width}) on {len(train_set)} real photos of "
+                      f"{data_dir}: {weights}", flush=True)
+    for p in model.parameters():
+        p.stop_gradient = True
+    model.eval()
+    if not vgg_weights:
+        with paddle.no_grad():
+            taps = model.taps(paddle.to_tensor(train_set.targets[:64]))
+        model.tap_scale = [max(float(t.mean()), 1e-6) for t in taps]
+    return model

@@ -39,9 +39,11 @@ def build_parser():
     g.add_argument("--n_blocks", type=int, default=0, help="residual blocks of the CycleGAN generator (0: 9, "
                    "resnet_9block) or the StarGAN generator (0: 6)")
     g.add_argument("--n_layers", type=int, default=0, help="StarGAN critic's stride-2 convs (0: 6); AttGAN/STGAN "
-                   "encoder, decoder and critic levels (0: 5); 2**N divides --image_size")
+                   "encoder, decoder and critic levels (0: 5); 2**N divides --image_size; SPADE: layers of each "
+                   "discriminator (0: 4)")
     g.add_argument("--image_size", type=int, default=0, help="attribute editors: side the images are resized to "
-                   "(0: the release's 128)")
+                   "(0: the release's 128); SPADE: height (the width is twice; 0: 256), a multiple of 32")
+    g.add_argument("--c_dim", type=int, default=0, help="SPADE: label classes, ids 0..c_dim-1 (0: Cityscapes' 35)")
     g.add_argument("--crop_size", type=int, default=0, help="attribute editors: centre crop before resizing "
                    "(0: the largest square; the release: 178 StarGAN, 170 AttGAN/STGAN on CelebA)")
     g.add_argument("--attrs", default="", help="attribute editors: comma-separated CelebA attributes (empty: "
@@ -54,7 +56,16 @@ def build_parser():
     g.add_argument("--lambda_gp", type=float, default=10.0, help="attribute editors: weight of the gradient penalty")
     g.add_argument("--lambda_cycle", type=float, default=10.0, help="CycleGAN weight of each cycle L1 loss")
     g.add_argument("--lambda_identity", type=float, default=0.5, help="CycleGAN identity loss, times lambda_cycle")
-    g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 of both optimizers")
+    g.add_argument("--spade_hidden", type=int, default=0, help="SPADE: channels of each SPADE module's shared conv "
+                   "(0: 128)")
+    g.add_argument("--lambda_feat", type=float, default=10.0, help="SPADE weight of the feature-matching loss")
+    g.add_argument("--lambda_vgg", type=float, default=10.0, help="SPADE weight of the VGG19 perceptual loss (0: none)")
+    g.add_argument("--vgg_dim", type=int, default=0, help="SPADE: width of the VGG19 trained here on the data "
+                   "(0: 64, VGG19's own; 64 with --vgg_weights)")
+    g.add_argument("--vgg_weights", default="", help="SPADE: real VGG19 weights (paddle.vision's vgg19.pdparams, "
+                   "`features.N` names) instead of the VGG19 trained here; nothing is downloaded")
+    g.add_argument("--beta1", type=float, default=0.5, help="Adam beta1 of both optimizers (SPADE: 0 unless given, "
+                   "the paper's, with beta2 0.9 and lr/2 for G, 2 lr for D)")
     g.add_argument("--sample_interval", type=int, default=200, help="steps between sample grids (0: none)")
     g.add_argument("--eval_samples", type=int, default=50, help="generated images per class for the dev FID "
                    "(digit models)")
@@ -76,6 +87,8 @@ def resolve_model_shape(args):
             setattr(args, key, value if getattr(args, key) is None else getattr(args, key))
         if args.model == "StarGAN" and "lr" not in args.explicit:
             args.lr = 1e-4  # the StarGAN paper's and the release's
+    if args.model == "SPADE" and "beta1" not in args.explicit:
+        args.beta1 = 0.0  # the SPADE paper's
     for key, value in MODELS[args.model].shape.items():
         setattr(args, key, getattr(args, key, 0) or value)
     for key in SHAPE_FLAGS:
@@ -184,8 +197,12 @@ def main(argv=None):
         gan = GAN(args.model, **model_shape(args))
         if args.pretrained:
             utils.load_pretrained(gan, args.pretrained)
-        opts = OptimizerPair(paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.G.parameters()),
-                             paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.D.parameters()))
+        if args.model == "SPADE":  # the paper's two time-scale rule: G at lr / 2, D at 2 lr, beta2 0.9
+            opts = OptimizerPair(paddle.optimizer.Adam(args.lr / 2, args.beta1, 0.9, parameters=gan.G.parameters()),
+                                 paddle.optimizer.Adam(args.lr * 2, args.beta1, 0.9, parameters=gan.D.parameters()))
+        else:
+            opts = OptimizerPair(paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.G.parameters()),
+                                 paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.D.parameters()))
         loop = edit.train if args.model in EDITORS else translate.train
         return loop(args, state, out_dir, gan, opts, utils.TrainLogger(out_dir, 0, args.log_interval))
 

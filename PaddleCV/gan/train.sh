@@ -5,6 +5,7 @@
 #   MODEL=DCGAN bash train.sh --epochs 5   another model; extra arguments go to train.py
 #   MODEL=Pix2Pix bash train.sh   edge->shape pairs (32x32), or DATA_DIR=data/cityscapes (the release's paired layout)
 #   MODEL=CycleGAN bash train.sh  shapes in two colour schemes (unpaired trainA/ trainB/ testA/ testB/)
+#   MODEL=SPADE bash train.sh     street-scene label maps -> photos (Cityscapes layout, 32x64); DATA_DIR=data/cityscapes for Cityscapes
 #   MODEL=StarGAN bash train.sh   drawn faces, CelebA layout (also MODEL=AttGAN, MODEL=STGAN); DATA_DIR=data/celeba for CelebA
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
 #   SMOKE=1 bash train.sh         the CI smoke run, in output/smoke: a few steps, eval, export, one inference
@@ -21,11 +22,14 @@ EXTRA=()
 EVAL=()
 if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
+  scenes=()  # the street scenes only when SPADE is trained (the smoke run of CI trains CGAN)
+  if [[ ${MODEL:-CGAN} == SPADE && ! -f $DATA_DIR/cityscapes/spade_test_list ]]; then scenes=(missing); fi
   if [[ $SMOKE == 1 ]]; then
     DATA_DIR=data/smoke   # a small set: the scoring classifier and the dev FID stay cheap
-    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10 --train_pairs 24 --test_pairs 8 --faces 60
+    if [[ ${MODEL:-CGAN} == SPADE && ! -f $DATA_DIR/cityscapes/spade_test_list ]]; then scenes=(missing); fi
+    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt && ${#scenes[@]} == 0 ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10 --train_pairs 24 --test_pairs 8 --faces 60 --scenes $([[ ${MODEL:-CGAN} == SPADE ]] && echo 24 || echo 0)
   else
-    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
+    [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt && ${#scenes[@]} == 0 ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   fi
   # Narrower than the release (README.md) so that a CPU trains the demo in minutes.
   case ${MODEL:-CGAN} in
@@ -35,11 +39,14 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
     CycleGAN) EXTRA=(--epochs 8 --batch_size 4 --gf_dim 16 --df_dim 16 --n_blocks 6 --sample_interval 100 --log_interval 20) ;;
     StarGAN) EXTRA=(--epochs 4 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --n_blocks 2 --n_layers 4
                     --n_critic 2 --sample_interval 100 --log_interval 20) ;;
+    SPADE) EXTRA=(--epochs 4 --batch_size 8 --lr 4e-4 --image_size 32 --gf_dim 8 --df_dim 8 --spade_hidden 16 --vgg_dim 8
+                  --sample_interval 100 --log_interval 10) ;;
     AttGAN|STGAN) EXTRA=(--epochs 2 --batch_size 8 --lr 2e-4 --image_size 32 --gf_dim 16 --df_dim 16 --dfc_dim 128 --n_layers 4
                     --n_critic 2 --sample_interval 100 --log_interval 20) ;;
   esac
   if [[ ${MODEL:-CGAN} == Pix2Pix ]]; then DATA_DIR=$DATA_DIR/edges2shapes; fi
   if [[ ${MODEL:-CGAN} == CycleGAN ]]; then DATA_DIR=$DATA_DIR/shapes2colours; fi
+  if [[ ${MODEL:-CGAN} == SPADE ]]; then DATA_DIR=$DATA_DIR/cityscapes; fi
   case ${MODEL:-CGAN} in StarGAN|AttGAN|STGAN) DATA_DIR=$DATA_DIR/celeba ;; esac
 fi
 MODEL=${MODEL:-CGAN}
@@ -50,6 +57,7 @@ if [[ $SMOKE == 1 ]]; then
   if [[ $MODEL == Pix2Pix ]]; then EXTRA+=(--num_downs 5 --batch_size 4); fi
   if [[ $MODEL == CycleGAN ]]; then EXTRA+=(--n_blocks 2 --batch_size 4); fi
   case $MODEL in StarGAN|AttGAN|STGAN) EXTRA+=(--image_size 32 --n_layers 3 --n_blocks 1 --n_critic 2 --batch_size 4) ;; esac
+  if [[ $MODEL == SPADE ]]; then EXTRA+=(--image_size 32 --gf_dim 4 --df_dim 4 --spade_hidden 8 --vgg_dim 4 --batch_size 4); fi
   EVAL=(--per_class 10)
 fi
 

@@ -1,10 +1,16 @@
-"""The image-to-image translators (Pix2Pix, CycleGAN): their training loop, their metric and their grids,
+"""The image-to-image translators (Pix2Pix, CycleGAN, SPADE): their training loop, their metric and their grids,
 called by train.py, eval.py, export.py and infer.py when --model is a translator.
 
 One Pix2Pix step (the release's trainer/Pix2pix.py, the paper's objective): one discriminator update
 on (input, target) as real and (input, G(input)) as fake, each patch logit against 1 or 0, the loss
 halved; then one generator update on the non-saturating adversarial loss plus `lambda_l1` (100) times
 the L1 distance of G(input) to the target. The logged loss is D loss + G loss (its L1 part included).
+
+One SPADE step (the paper's objective): one generator update on the hinge loss -mean(D(fake)) over the
+two scales, plus `lambda_feat` (10) times the feature-matching L1 between D's layers on the fake and
+on the real image, plus `lambda_vgg` (10) times the VGG19 perceptual L1 (relu1_1..relu5_1 weighted
+1/32 .. 1); then one discriminator update on the hinge loss mean(relu(1 - D(real))) + mean(relu(1 +
+D(fake))). D sees the label input with the image; fake and real go through it in one batch.
 
 The metric: L1 (mean absolute error, pixels in [0, 1]) and PSNR of G(input) to the known target,
 against two trivial baselines: the input itself, and the mean training target.
@@ -99,6 +105,54 @@ def pix2pix_step(G, D, opts, a, b, lambda_l1):
     return d_loss, g_loss
 
 
+def hinge_g(preds, n):
+    """The generator's hinge loss on the fake half (the first n) of every scale's patch logits."""
+    return -sum(p[-1][:n].mean() for p in preds) / len(preds)
+
+
+def spade_step(G, D, vgg, opts, x, y, lambda_feat=10.0, lambda_vgg=10.0):
+    """One G update then one D update; returns (d_loss, g_loss). x: label inputs, y: real photos."""
+    from models.spade import VGG_WEIGHTS
+    n = x.shape[0]
+    labels = paddle.concat([x, x])
+    fake = G(x)
+    preds = D(labels, paddle.concat([fake, y]))
+    g_loss = hinge_g(preds, n)
+    feat = sum((p[j][:n] - p[j][n:].detach()).abs().mean() for p in preds for j in range(len(p) - 1))
+    g_loss = g_loss + lambda_feat * feat / len(preds)
+    if lambda_vgg:
+        with paddle.no_grad():
+            real_taps = vgg.taps(y)
+        g_loss = g_loss + lambda_vgg * sum(w * (f - r).abs().mean() / scale for w, f, r, scale
+                                           in zip(VGG_WEIGHTS, vgg.taps(fake), real_taps, vgg.tap_scale))
+    g_loss.backward()
+    opts.G.step()
+    opts.G.clear_grad()
+    opts.D.clear_grad()  # the G step's gradients reached D too
+    preds = D(labels, paddle.concat([fake.detach(), y]))
+    d_loss = (sum(F.relu(1 + p[-1][:n]).mean() + F.relu(1 - p[-1][n:]).mean() for p in preds)) / len(preds)
+    d_loss.backward()
+    opts.D.step()
+    opts.D.clear_grad()
+    return d_loss, g_loss
+
+
+def datasets(args, splits, skip=None):
+    """The translator's splits: paired (Pix2Pix), unpaired (CycleGAN) or label maps (SPADE)."""
+    import cityscapes
+    skip = args.skip_bad_samples if skip is None else skip
+    if args.model == "SPADE":
+        return [cityscapes.SceneDataset(args.data_dir, s, args.c_dim, args.image_size, skip) for s in splits]
+    Dataset = paired.UnpairedDataset if args.model == "CycleGAN" else paired.PairedDataset
+    return [Dataset(args.data_dir, s, skip) for s in splits]
+
+
+def shown_inputs(model, inputs):
+    """What a grid shows as the input: the image, or SPADE's label map in colour."""
+    import cityscapes
+    return cityscapes.draw_labels(inputs) if model == "SPADE" else inputs
+
+
 @paddle.no_grad()
 def translate(G, inputs, batch_size=64):
     """G (eval mode) over inputs [N, 3, H, W] -> outputs [N, 3, H, W]."""
@@ -116,9 +170,11 @@ def score(outputs, data):
 
 
 def baselines(data, train_set):
-    """The trivial answers: the input as the output, and the mean training target for every input."""
+    """The trivial answers: the input as the output (not for SPADE, whose input is a label map), and
+    the mean training target for every input."""
     mean = np.repeat(train_set.targets.mean(0, keepdims=True), len(data), 0)
-    return {f"{name}_{k}": v for name, out in (("input", data.inputs), ("mean", mean))
+    answers = (("input", data.inputs), ("mean", mean)) if isinstance(data.inputs, np.ndarray) else (("mean", mean),)
+    return {f"{name}_{k}": v for name, out in answers
             for k, v in score(out, data).items() if k != "samples"}
 
 
@@ -130,13 +186,15 @@ def triplets(inputs, outputs, targets):
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of a translator; returns the best dev L1."""
     from train import count_params, plan_steps, save_best, save_grid
-    cycle = args.model == "CycleGAN"
-    if cycle and utils.world_size() > 1:  # its loop reaches into G.AB / G.BA, which DataParallel hides
-        raise SystemExit("error: CycleGAN trains in one process only here (README.md, Known limits)")
-    Dataset = paired.UnpairedDataset if cycle else paired.PairedDataset
-    train_set = Dataset(args.data_dir, "train", args.skip_bad_samples)
-    dev_set = Dataset(args.data_dir, "dev", args.skip_bad_samples)
-    Dataset(args.data_dir, "test", args.skip_bad_samples)  # eval.py reports it at the end
+    cycle, spade = args.model == "CycleGAN", args.model == "SPADE"
+    if (cycle or spade) and utils.world_size() > 1:  # CycleGAN's loop reaches into G.AB / G.BA, which
+        # DataParallel hides; SPADE's demo VGG19 would be trained and cached by every process at once
+        raise SystemExit(f"error: {args.model} trains in one process only here (README.md, Known limits)")
+    train_set, dev_set, _ = datasets(args, ("train", "dev", "test"))  # test: eval.py reports it at the end
+    vgg = None
+    if spade and args.lambda_vgg:
+        import scorer
+        vgg = scorer.load_vgg(args.data_dir, train_set, args.c_dim, args.vgg_dim or 64, args.vgg_weights)
     pools = (ImagePool(50, (args.seed, 1)), ImagePool(50, (args.seed, 2)))
     skipped = train_set.skipped + dev_set.skipped
     order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.list_path, "pairs")
@@ -155,20 +213,22 @@ def train(args, state, out_dir, gan, opts, logger):
     if utils.world_size() > 1:
         G, D = paddle.DataParallel(G), paddle.DataParallel(D)
     if utils.is_main_process():
-        h, w = train_set.inputs.shape[2:]
+        h, w = train_set.targets.shape[2:]
         data = (f"{len(train_set)} + {len(train_set.targets)} training images (A + B)" if cycle
                 else f"{len(train_set)} training pairs")
         weights = (f"cycle weight {args.lambda_cycle:g}, identity {args.lambda_identity:g}" if cycle
-                   else f"L1 weight {args.lambda_l1:g}")
+                   else f"feature matching {args.lambda_feat:g}, VGG {args.lambda_vgg:g}, lr G {opts.G.get_lr():g} "
+                        f"D {opts.D.get_lr():g}" if spade else f"L1 weight {args.lambda_l1:g}")
         print(f"{args.model}: generator {count_params(gan.G):,} and discriminator {count_params(gan.D):,} parameters, "
               f"{data} of {w}x{h}, {steps_per_epoch} steps/epoch, batch {args.batch_size} x "
               f"{utils.world_size()} processes, lr {args.lr:g}, {weights}", flush=True)
     shown = dev_set.inputs[:8]
 
-    def grid(name):  # Pix2Pix: input | output | target; CycleGAN: A | A->B | A->B->A
+    def grid(name):  # Pix2Pix: input | output | target; CycleGAN: A | A->B | A->B->A; SPADE: labels | output | target
         out = translate(gan.G, shown)
         third = translate(gan.G.BA, out) if cycle else dev_set.targets[:8]
-        return save_grid(triplets(shown, out, third), len(shown), os.path.join(out_dir, "samples", name))
+        return save_grid(triplets(shown_inputs(args.model, shown), out, third), len(shown),
+                         os.path.join(out_dir, "samples", name))
 
     def checkpoint():
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
@@ -206,6 +266,8 @@ def train(args, state, out_dir, gan, opts, logger):
             reader_cost = timer.tick()
             if cycle:
                 d_loss, g_loss = cycle_step(G, D, opts, a, b, pools, args.lambda_cycle, args.lambda_identity)
+            elif spade:
+                d_loss, g_loss = spade_step(G, D, vgg, opts, a, b, args.lambda_feat, args.lambda_vgg)
             else:
                 d_loss, g_loss = pix2pix_step(G, D, opts, a, b, args.lambda_l1)
             step += 1
@@ -231,6 +293,7 @@ def train(args, state, out_dir, gan, opts, logger):
         curves = utils.plot_curves(out_dir)
         print(f"best dev {'cycle ' if cycle else ''}l1 {best_l1:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
               f"{out_dir}/best.pdparams, samples {last_grid} (rows: "
-              + ("A | A->B | A->B->A" if cycle else "input | output | target") + "), "
+              + ("A | A->B | A->B->A" if cycle else "labels | output | target" if spade else "input | output | target")
+              + "), "
               f"log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
     return best_l1

@@ -2,11 +2,11 @@
 a class or attributes, and the settings that shape it, with the release's values as defaults)."""
 from collections import namedtuple
 
-from . import attgan, cyclegan, mnist_gan, pix2pix, stargan
+from . import attgan, cyclegan, mnist_gan, pix2pix, spade, stargan
 
 Spec = namedtuple("Spec", "build conditional shape")
 SHAPE_FLAGS = ("z_dim", "gf_dim", "df_dim", "gfc_dim", "dfc_dim", "num_downs", "n_blocks", "n_layers", "image_size",
-               "c_dim")  # every setting that shapes a model
+               "c_dim", "spade_hidden")  # every setting that shapes a model
 
 MODELS = {
     "CGAN": Spec(mnist_gan.cgan, True, {"z_dim": 100, "gf_dim": 128, "df_dim": 64}),
@@ -21,11 +21,14 @@ MODELS = {
                                          "image_size": 128, "c_dim": 13}),
     "STGAN": Spec(attgan.stgan, True, {"gf_dim": 64, "df_dim": 64, "dfc_dim": 1024, "n_layers": 5,
                                        "image_size": 128, "c_dim": 13}),
+    # the paper's Cityscapes configuration: 35 label classes (+ the instance edge map), ngf 64, 2 x 4-layer D
+    "SPADE": Spec(spade.spade, False, {"gf_dim": 64, "df_dim": 64, "n_layers": 4, "c_dim": 35, "spade_hidden": 128,
+                                       "image_size": 256}),
 }
-TRANSLATORS = {"Pix2Pix", "CycleGAN"}  # image in, image out: paired.py's data, translate.py's loop and metric
+TRANSLATORS = {"Pix2Pix", "CycleGAN", "SPADE"}  # image in, image out: paired.py's data, translate.py's loop and metric
 EDITORS = {"StarGAN", "AttGAN", "STGAN"}  # image + attributes in, edited image out: celeba.py's data, edit.py's loop
 DIGIT_MODELS = sorted(set(MODELS) - TRANSLATORS - EDITORS)
-NOT_DONE = ["SPADE"]
+NOT_DONE = []
 
 
 def build_model(name, **shape):

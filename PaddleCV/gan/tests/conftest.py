@@ -16,6 +16,10 @@ utils.configure_cpu()
 
 import paddle  # noqa: E402
 
+import scorer  # noqa: E402
+
+scorer.SCENE_STEPS = 20  # SPADE's scene classifier and demo VGG19: a few steps are enough for the tests
+
 # Narrow networks on purpose (the release's widths are 6.9 M + 2.4 M parameters): eval/export/infer
 # must take the widths from the run, not from their own defaults.
 MODEL = "CGAN"
@@ -63,10 +67,11 @@ def whole_and_resumed_losses(args, model, tmp_path, monkeypatch, end):
 @pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     """12 training and 4 test digits per class; 24 training and 8 test edge->shape pairs;
-    12 + 12 training and 4 + 4 test images of the two colour schemes; 40 drawn faces (32 / 4 / 4)."""
+    12 + 12 training and 4 + 4 test images of the two colour schemes; 40 drawn faces (32 / 4 / 4);
+    24 training and 8 test street scenes (Cityscapes layout)."""
     from make_demo_data import make_demo_data
     return make_demo_data(str(tmp_path_factory.mktemp("demo")), train_per_class=12, test_per_class=4, seed=1,
-                          pairs=(24, 8), domains=(12, 4), faces=40)
+                          pairs=(24, 8), domains=(12, 4), faces=40, scenes=(24, 8))
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,9 @@ from models import DIGIT_MODELS, MODELS, NOT_DONE, build_model
 PARAMS = {"CGAN": (6_904_704, 2_422_731), "DCGAN": (13_339_008, 6_558_977),
           "Pix2Pix": (54_413_952, 2_768_705), "CycleGAN": (2 * 11_383_427, 2 * 2_765_633),  # unet_256, basic PatchGAN
           # the attribute editors at the release's configuration (128x128, 5 or 13 attributes): tests/test_editors.py
-          "StarGAN": (8_430_528, 44_758_016), "AttGAN": (43_459_203, 44_717_006), "STGAN": (74_998_771, 44_718_990)}
+          "StarGAN": (8_430_528, 44_758_016), "AttGAN": (43_459_203, 44_717_006), "STGAN": (74_998_771, 44_718_990),
+          # the paper's Cityscapes configuration (35 classes + edge map, ngf 64, 2 x 4-layer D): tests/test_spade.py
+          "SPADE": (93_048_003, 5_601_410)}
 
 
 def count(layer):
