@@ -13,9 +13,10 @@ tools/check_pretrained.py proves the outputs equal.
 No tensor needs converting: PaddleDetection's convolutions, BatchNorms and 1x1 head convs have our
 layouts ([out, in, kh, kw]; BatchNorm weight, bias, _mean, _variance), so every tensor is copied as is.
 
-One eval-time difference, set by `use_suite_recipe` when a PaddleDetection file is loaded for
+Two eval-time differences, set by `use_suite_recipe` when a PaddleDetection file is loaded for
 eval/export/infer: PaddleDetection's YOLOBox takes the original picture size as
-int(im_shape / scale_factor) (truncated); ours rounds it. The preprocessing of its eval reader
+int(im_shape / scale_factor) (truncated), ours rounds it; its MultiClassNMS keeps the kernel's
+default normalized=True (IoU without +1 pixel widths), ours passes normalized=False. The preprocessing of its eval reader
 (Decode to RGB, cv2.resize to the square input with cv2.INTER_CUBIC, ImageNet mean/std) is chosen by
 reader.preprocess(resize="cv2") for such a file (RECIPE).
 """
@@ -152,6 +153,7 @@ def convert(state, model, model_name, new_head=False):
 def use_suite_recipe(model):
     """Eval-time settings of PaddleDetection's YOLOv3 (see the module docstring)."""
     model.truncate_origin = True
+    model.nms_normalized = True
 
 
 def load(model, model_name, path, strict):

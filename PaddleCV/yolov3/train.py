@@ -31,6 +31,9 @@ def build_parser():
     parser = argparse.ArgumentParser(description=__doc__)
     utils.add_common_flags(parser, model="yolov3_darknet53", models=MODELS, epochs=270, batch_size=8, lr=0.001,
                            data_dir="data/coco", num_workers=2, log_interval=20)
+    for action in parser._actions:  # the shared flag, which this folder's converter extends
+        if "--pretrained" in action.option_strings:
+            action.help += "; or a PaddleDetection 2.6 YOLOv3 .pdparams of MODEL, converted (pretrained.py)"
     g = parser.add_argument_group("YOLOv3")
     g.add_argument("--image_size", type=int, default=608, help="eval/export input size (a multiple of 32)")
     g.add_argument("--train_sizes", default="320,352,384,416,448,480,512,544,576,608",

@@ -88,9 +88,12 @@ class YOLOv3(nn.Layer):
         self.ignore_thresh, self.label_smooth = ignore_thresh, label_smooth
         self.conf_thresh, self.nms_threshold, self.score_threshold = conf_thresh, nms_threshold, score_threshold
         self.nms_top_k, self.keep_top_k = nms_top_k, keep_top_k
-        # The original size yolo_box scales to: rounded (ours) or truncated (PaddleDetection's YOLOBox,
-        # which pretrained.use_suite_recipe sets for its weights).
+        # Two details in which PaddleDetection's YOLOv3 differs, which pretrained.use_suite_recipe sets
+        # for its weights: the original size yolo_box scales to is rounded here, truncated by its
+        # YOLOBox; NMS measures IoU with +1 pixel widths here (normalized=False), without by its
+        # MultiClassNMS (normalized=True).
         self.truncate_origin = False
+        self.nms_normalized = False
 
     def head_outputs(self, image):
         """The raw maps [N, 3 * (5 + C), H / s, W / s] for s = 32, 16, 8."""
@@ -130,14 +133,14 @@ class YOLOv3(nn.Layer):
         """Boxes in the original image's pixels after multi-class NMS (decode_boxes, then NMS)."""
         boxes, scores = self.decode_boxes(outputs, im_shape, scale_factor)
         return multiclass_nms(boxes, scores, self.score_threshold, self.nms_top_k, self.keep_top_k,
-                              self.nms_threshold)
+                              self.nms_threshold, self.nms_normalized)
 
 
-def multiclass_nms(boxes, scores, score_threshold, nms_top_k, keep_top_k, nms_threshold):
+def multiclass_nms(boxes, scores, score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized=False):
     """Per-class NMS over [N, M, 4] boxes and [N, C, M] scores: ([K, 6] rows of class, score, x1, y1,
     x2, y2 for all images in order, [N] row counts). The multiclass_nms3 kernel (what
     PaddleDetection's exports run); paddle.vision.ops.nms works on one image's boxes at a time and
     would need a Python loop over the batch, which the export could not hold."""
     out, _, counts = paddle._C_ops.multiclass_nms3(boxes, scores, None, score_threshold, nms_top_k, keep_top_k,
-                                                  nms_threshold, False, 1.0, -1)
+                                                  nms_threshold, normalized, 1.0, -1)
     return out, counts

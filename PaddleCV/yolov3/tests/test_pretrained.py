@@ -68,7 +68,9 @@ def test_suite_file_converted_exactly_by_name(model, tmp_path):
     assert pretrained.our_key("neck.yolo_block.1.conv_module.route.batch_norm.weight") == "neck.blocks.1.convs.4.bn.weight"
     assert pretrained.our_key("backbone.conv5_6._pointwise_conv._batch_norm._variance") == "backbone.blocks.11.1.bn._variance"
     assert pretrained.our_key("yolo_head.yolo_output.2.bias") == "heads.2.bias"
-    assert target.truncate_origin and not model.truncate_origin  # PaddleDetection's YOLOBox rounding
+    # PaddleDetection's YOLOBox truncation and MultiClassNMS IoU, for its weights only
+    assert target.truncate_origin and target.nms_normalized
+    assert not model.truncate_origin and not model.nms_normalized
 
 
 def test_mismatched_files_name_what_does_not_fit(model):

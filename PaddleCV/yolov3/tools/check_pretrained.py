@@ -15,7 +15,8 @@ paddle.save(state_dict) as PaddleDetection saves its .pdparams. That file is loa
 the largest absolute difference of the three raw head maps must be <= --tol, and the decoded boxes
 and scores before NMS (PaddleDetection's YOLOBox on its maps, our decode_boxes on ours, for two
 pictures of other sizes than the input) must agree within --tol relative to their size (boxes are in
-pixels of pictures up to 640 wide). Exit 1 if a model fails, 4 if a file does not map.
+pixels of pictures up to 640 wide), and so must the rows after NMS (PaddleDetection's MultiClassNMS
+with its config's settings; the same row counts). Exit 1 if a model fails, 4 if a file does not map.
 
 --write_keys records each model's PaddleDetection state-dict keys and shapes (gzipped json), the
 fixture against which the quick tier checks the key map without PaddleDetection (tests/test_pretrained.py).
@@ -96,7 +97,7 @@ def check(name, batch, size, seed, num_classes):
     import paddle
     import pretrained
     from models import build_model
-    from ppdet.modeling.layers import YOLOBox
+    from ppdet.modeling.layers import MultiClassNMS, YOLOBox
     paddle.seed(seed)
     rng = np.random.default_rng(seed)
     x = paddle.to_tensor(rng.standard_normal((batch, 3, size, size)).astype("float32"))
@@ -120,6 +121,10 @@ def check(name, batch, size, seed, num_classes):
         boxes_a, scores_a = YOLOBox(num_classes=num_classes)(head_maps(theirs, x), theirs.yolo_head.mask_anchors,
                                                               im_shape, scale_factor)
         boxes_b, scores_b = ours.decode_boxes(b_out, im_shape, scale_factor)
+        # after NMS: PaddleDetection's MultiClassNMS with its config's settings (the others its defaults)
+        nms = MultiClassNMS(keep_top_k=100, score_threshold=0.01, nms_threshold=0.45, nms_top_k=1000)
+        rows_a, counts_a, _ = nms(boxes_a, scores_a)
+        rows_b, counts_b = ours.decode(b_out, im_shape, scale_factor)
     if [t.shape for t in a] != [t.shape for t in b]:
         raise SystemExit(f"{name}: head map shapes differ: {[t.shape for t in a]} vs {[t.shape for t in b]}")
     diff = max(float(np.abs(p - q).max()) for p, q in zip(a, b))
@@ -127,7 +132,12 @@ def check(name, batch, size, seed, num_classes):
     boxes_a, boxes_b = boxes_a.numpy(), boxes_b.numpy()
     box_diff = float((np.abs(boxes_a - boxes_b) / np.maximum(1.0, np.abs(boxes_a))).max())
     score_diff = float(np.abs(scores_a.numpy() - scores_b.numpy()).max())
-    return diff, scale, box_diff, score_diff
+    if counts_a.numpy().tolist() != counts_b.numpy().tolist():
+        nms_diff = float("inf")
+    else:
+        rows_a, rows_b = rows_a.numpy(), rows_b.numpy()
+        nms_diff = float((np.abs(rows_a - rows_b) / np.maximum(1.0, np.abs(rows_a))).max())
+    return diff, scale, box_diff, score_diff, nms_diff, int(counts_a.sum())
 
 
 def suite_keys(name):
@@ -184,11 +194,13 @@ def main(argv=None):
         return 1 if failed else 0
     utils.configure_cpu()
     start = time.time()
-    diff, scale, box_diff, score_diff = check(names[0], args.batch_size, args.image_size, args.seed, args.num_classes)
-    ok = diff <= args.tol and box_diff <= args.tol and score_diff <= args.tol
+    diff, scale, box_diff, score_diff, nms_diff, rows = check(names[0], args.batch_size, args.image_size, args.seed,
+                                                              args.num_classes)
+    ok = max(diff, box_diff, score_diff, nms_diff) <= args.tol
     print(f"{names[0]} at {args.image_size} px, {args.num_classes} classes: max abs head-map difference {diff:.3g} "
-          f"(largest |map| {scale:.3g}); before NMS: boxes {box_diff:.3g} (relative), scores {score_diff:.3g} "
-          f"{'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
+          f"(largest |map| {scale:.3g}); before NMS: boxes {box_diff:.3g} (relative), scores {score_diff:.3g}; "
+          f"after NMS: {rows} rows, {nms_diff:.3g} (relative) {'ok' if ok else 'FAILED'} "
+          f"({time.time() - start:.1f} s)", flush=True)
     return 0 if ok else 1
 
 
