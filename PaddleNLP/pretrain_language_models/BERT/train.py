@@ -13,18 +13,19 @@ linear decay to 0; SQuAD lr 3e-5, batch 32, 2 epochs, 384 tokens, doc stride 128
 --accum_steps to reach it on fewer devices).
 """
 import argparse
+import dataclasses
 import math
 import os
 import shutil
-import warnings
 
 import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 from eval import evaluate, pair_loader, pretrain_loader, squad_loader
 from models import MODELS, build_model
-from models.bert import ATTENTION, BertConfig, config_for, set_attention
+from models.bert import ATTENTION, config_for, set_attention
 from tokenizer import Tokenizer
 
 TASKS = ("pretrain", "classify", "squad")
@@ -56,31 +57,9 @@ def get_args(argv=None):
 
 
 def load_weights(model, path):
-    """--pretrained: weights only, by name (a bare PaddleNLP `embeddings.*` key counts as `bert.*`);
-    reports the file's keys it skipped (pre-training heads) and the model's it initialised (task head)."""
-    state = utils._load(path)
-    state = state.get("model", state)
-    own = model.state_dict()
-    state = {("bert." + k if k not in own and "bert." + k in own else k): v for k, v in state.items()}
-    wrong = [k for k in own if k in state and list(state[k].shape) != list(own[k].shape)]
-    if wrong:
-        raise utils.CheckpointError(f"{path} does not fit the model: {wrong[0]} is {list(state[wrong[0]].shape)} "
-                                    f"in the file, {list(own[wrong[0]].shape)} in the model")
-    with warnings.catch_warnings():  # Paddle warns about each key missing from the file: reported below
-        warnings.simplefilter("ignore")
-        model.set_state_dict({k: v for k, v in state.items() if k in own})
-    skipped, initialised = sorted(set(state) - set(own)), sorted(set(own) - set(state))
-    if utils.is_main_process():
-        print(f"loaded {len(own) - len(initialised)}/{len(own)} tensors from {path}; skipped {len(skipped)} "
-              f"({', '.join(skipped[:6])}{', ...' if len(skipped) > 6 else ''}); initialised {len(initialised)} "
-              f"({', '.join(initialised[:6])})", flush=True)
-    return skipped, initialised
-
-
-def pretrained_config(path):
-    """The config.json that travels with pre-trained weights, if there is one."""
-    cfg = os.path.join(os.path.dirname(path), "config.json")
-    return BertConfig.from_json(cfg) if os.path.isfile(cfg) else None
+    """--pretrained: our weights or PaddleNLP's, converted (pretrained.py); reports the file's keys it
+    skipped (pre-training heads) and the model's it initialised (task head)."""
+    return pretrained.load(model, path)
 
 
 def compute_loss(task, model, batch):
@@ -161,14 +140,20 @@ def main(argv=None):
     # model: the config of --model, or the one that came with --pretrained weights
     cfg = config_for(args.model, len(tokenizer), args.max_seq_len, args.dropout)
     if args.pretrained and not state:
-        given = pretrained_config(args.pretrained)
+        given, kind, where = pretrained.read_config(args.pretrained)
         if given is not None and (given.vocab_size, given.hidden_size, given.num_hidden_layers) != \
                 (cfg.vocab_size, cfg.hidden_size, cfg.num_hidden_layers):
-            raise utils.CheckpointError(f"{args.pretrained}: its config.json ({given.num_hidden_layers} layers, "
-                                        f"{given.hidden_size} wide, vocab {given.vocab_size}) is not --model "
+            raise utils.CheckpointError(f"{args.pretrained}: its {os.path.basename(where)} ({given.num_hidden_layers} "
+                                        f"layers, {given.hidden_size} wide, vocab {given.vocab_size}) is not --model "
                                         f"{args.model} at vocab {cfg.vocab_size}")
-        if given is not None:
+        if kind == "paddlenlp":  # the published model's own shape and LayerNorm epsilon; our dropout flag
+            cfg = dataclasses.replace(given, **({} if args.dropout is None else dict(
+                hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)))
+        elif given is not None:
             cfg.max_position_embeddings = given.max_position_embeddings
+        elif pretrained.is_suite_state(utils._load(args.pretrained)):
+            raise utils.CheckpointError(f"{args.pretrained}: PaddleNLP weights need their config json beside them "
+                                        f"({' or '.join(pretrained.CONFIG_NAMES)})")
     if cfg.max_position_embeddings < args.max_seq_len:
         raise utils.CheckpointError(f"--max_seq_len {args.max_seq_len} exceeds the model's "
                                     f"{cfg.max_position_embeddings} positions")

@@ -32,6 +32,8 @@ class BertConfig:
     type_vocab_size: int = 2
     initializer_range: float = 0.02
     pad_token_id: int = 0
+    layer_norm_eps: float = 1e-12    # the embeddings' and the MLM head's LayerNorm
+    encoder_norm_eps: float = 1e-5   # the encoder layers' (nn.TransformerEncoderLayer's default); PaddleNLP: 1e-12
 
     def to_json(self, path):
         with open(path, "w") as f:
@@ -69,7 +71,7 @@ class BertEmbeddings(nn.Layer):
         self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden_size, padding_idx=cfg.pad_token_id)
         self.position_embeddings = nn.Embedding(cfg.max_position_embeddings, cfg.hidden_size)
         self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden_size)
-        self.layer_norm = nn.LayerNorm(cfg.hidden_size, epsilon=1e-12)
+        self.layer_norm = nn.LayerNorm(cfg.hidden_size, epsilon=cfg.layer_norm_eps)
         self.dropout = nn.Dropout(cfg.hidden_dropout_prob)
 
     def forward(self, input_ids, token_type_ids):
@@ -118,8 +120,8 @@ class EncoderLayer(nn.Layer):
         self.self_attn = SelfAttention(hidden, cfg.num_attention_heads, cfg.attention_probs_dropout_prob)
         self.linear1 = nn.Linear(hidden, cfg.intermediate_size)
         self.linear2 = nn.Linear(cfg.intermediate_size, hidden)
-        self.norm1 = nn.LayerNorm(hidden, epsilon=1e-5)  # nn.TransformerEncoderLayer's epsilon
-        self.norm2 = nn.LayerNorm(hidden, epsilon=1e-5)
+        self.norm1 = nn.LayerNorm(hidden, epsilon=cfg.encoder_norm_eps)
+        self.norm2 = nn.LayerNorm(hidden, epsilon=cfg.encoder_norm_eps)
         self.dropout1 = nn.Dropout(cfg.hidden_dropout_prob)
         self.dropout2 = nn.Dropout(cfg.hidden_dropout_prob)
 
@@ -186,7 +188,7 @@ class BertPretrainingHeads(nn.Layer):
     def __init__(self, cfg, word_embeddings):
         super().__init__()
         self.transform = nn.Linear(cfg.hidden_size, cfg.hidden_size)
-        self.layer_norm = nn.LayerNorm(cfg.hidden_size, epsilon=1e-12)
+        self.layer_norm = nn.LayerNorm(cfg.hidden_size, epsilon=cfg.layer_norm_eps)
         self.decoder_weight = word_embeddings.weight  # tied: the MLM output layer is the input embedding
         self.decoder_bias = self.create_parameter([cfg.vocab_size], is_bias=True)
         self.seq_relationship = nn.Linear(cfg.hidden_size, 2)
