@@ -19,6 +19,7 @@ import utils  # first: it silences the warning `import paddle` prints
 import numpy as np
 import paddle
 
+import pretrained
 import reader
 from model import CONFIGS, build_model
 
@@ -134,7 +135,7 @@ def fill_from_run(args):
 def load_run_model(args):
     """The run's model with its weights (strict), and its tokenizer (the copy kept with the run)."""
     model = build_model(args.task, args.model_config, args.num_labels)
-    utils.load_model(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
+    pretrained.load_checkpoint(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
     model.eval()
     return model, reader.Tokenizer(args.spiece)
 

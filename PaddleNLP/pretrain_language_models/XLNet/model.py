@@ -196,11 +196,18 @@ class XLNetForSequence(nn.Layer):
         self.classifier = nn.Linear(d, num_labels)
         self.dropout = nn.Dropout(config["dropout"])
 
-    def forward(self, ids, seg_ids):
-        attend = (seg_ids != SEG_PAD).unsqueeze(1)  # [B, 1, T]: every query sees the real tokens
+    def encode(self, ids, seg_ids):
+        """The sequence output [B, T, d_model] and the pooled output (the summary of <cls>, the last)."""
+        # [B, T, T]: every query sees the real tokens, and a padding position itself (as XLNet and
+        # PaddleNLP do: a padding position's output is then theirs too; the real tokens never see it)
+        real = (seg_ids != SEG_PAD).unsqueeze(1)
+        pos = paddle.arange(paddle.shape(ids)[1])
+        attend = paddle.logical_or(real, (pos.unsqueeze(1) == pos.unsqueeze(0)).unsqueeze(0))
         h, _, _ = self.transformer(ids, seg_ids, attend)
-        summary = self.dropout(paddle.tanh(self.summary(h[:, -1])))
-        out = self.classifier(summary)
+        return h, paddle.tanh(self.summary(h[:, -1]))
+
+    def forward(self, ids, seg_ids):
+        out = self.classifier(self.dropout(self.encode(ids, seg_ids)[1]))
         return out.squeeze(-1) if self.num_labels == 1 else out
 
 

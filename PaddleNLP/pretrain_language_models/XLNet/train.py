@@ -22,6 +22,7 @@ import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 from eval import eval_loader, evaluate, METRIC
 from model import CONFIGS, build_model, input_spec, model_config
@@ -105,9 +106,11 @@ def train_loader(args, train_set, pad_id):
 def load_pretrained(model, path):
     """--pretrained: the weights that fit; reports the keys skipped (in the file, not used: the
     pre-training head) and the keys initialised here (the task head). The file's config.json, when
-    it has one, must describe the same encoder."""
-    if not os.path.isfile(path):
-        raise utils.CheckpointError(f"no checkpoint at {path}; train first, or pass --checkpoint")
+    it has one, must describe the same encoder. A PaddleNLP model_state.pdparams (its config json
+    beside it) goes through pretrained.py's key map instead: its encoder must map completely."""
+    state = pretrained.read_state(path)
+    if pretrained.is_suite_state(state):  # PaddleNLP's own file
+        return pretrained.load_suite(model, path, state, strict=False)
     config_path = os.path.join(os.path.dirname(path), "config.json")
     if os.path.isfile(config_path):
         with open(config_path) as f:
@@ -116,8 +119,6 @@ def load_pretrained(model, path):
         if differs:
             raise utils.CheckpointError(f"{path} was trained with another configuration ({config_path}: "
                                         + ", ".join(f"{k} {saved[k]} vs {model.config.get(k)}" for k in differs) + ")")
-    state = paddle.load(path)
-    state = state.get("model", state)
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
     with warnings.catch_warnings():  # Paddle warns once per missing key; the line below reports them all
