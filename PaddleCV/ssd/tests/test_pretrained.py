@@ -51,15 +51,27 @@ def test_every_paddledet_key_list_maps_onto_ours(name):
     assert sorted(converted) == sorted(ours.state_dict())
 
 
-def suite_style(num_classes, seed=0):
-    """A PaddleDetection-named state dict (the fixture's keys) of random tensors for `num_classes`."""
-    with paddle.LazyGuard():
-        own = build_model(NAME, num_classes=num_classes).state_dict()
+def suite_style(num_classes, seed=0, model=None):
+    """A PaddleDetection-named state dict (the fixture's keys) of random tensors for `num_classes`; with
+    `model`, its weights instead (the score convs' background put last again, as PaddleDetection has it)."""
+    if model is None:
+        with paddle.LazyGuard():
+            own = build_model(NAME, num_classes=num_classes).state_dict()
+    else:
+        own = model.state_dict()
     rng = np.random.default_rng(seed)
     state = {}
-    for key, shape in FIXTURE[NAME]:
-        shape = list(own[pretrained.our_key(key)].shape)  # the score convs' class count
-        state[key] = rng.standard_normal(shape).astype("float32")
+    for key, _ in FIXTURE[NAME]:
+        o_key = pretrained.our_key(key)
+        shape = list(own[o_key].shape)  # the score convs' class count
+        if model is None:
+            state[key] = rng.standard_normal(shape).astype("float32")
+            continue
+        value = own[o_key].numpy()
+        if o_key.startswith("score_convs."):
+            k = model.priors_per_cell[int(o_key.split(".")[1])]
+            value = np.roll(value.reshape([k, -1] + shape[1:]), -1, axis=1).reshape(shape)
+        state[key] = value
     return state
 
 

@@ -152,7 +152,7 @@ def check(name, batch, size, seed):
     else:
         their_bbox[:, 0] += 1  # their class ids count from 0 (background last), ours from 1
         out["detections (class, score)"] = (np.abs(their_bbox[:, :2] - our_bbox[:, :2]).max(initial=0.0), 1.0)
-        out["detections (boxes)"] = (np.abs(their_bbox[:, 2:] - our_bbox[:, 2:]).max(initial=0.0),
+        out[f"detections (boxes; {len(our_bbox)} in all, {our_num.numpy().tolist()} per image)"] = (np.abs(their_bbox[:, 2:] - our_bbox[:, 2:]).max(initial=0.0),
                                      max(1.0, np.abs(their_bbox[:, 2:]).max(initial=0.0)))
     return {k: (float(d), float(s)) for k, (d, s) in out.items()}
 
