@@ -24,7 +24,7 @@ import paddle.distributed as dist
 from PIL import Image
 
 import reader
-from models import MODELS, build_model
+from models import HAS_MASKS, MODELS, build_model
 
 
 def paste_mask(prob, box, height, width, threshold=0.5):
@@ -153,25 +153,33 @@ def evaluate(model, loader, split, results_json, skip_bad_samples=False, verbose
     return score_jsons(split.json_path, results_json, seen, has_masks, verbose)
 
 
-def trivial_baseline(train_split, split, results_json):
+def trivial_baseline(train_split, split, results_json, masks=False):
     """The trivial detector: in every picture, one box per class at that class's mean box in
-    training (as fractions of the picture), scored by the class's frequency."""
+    training (as fractions of the picture), scored by the class's frequency. With masks, each box
+    filled whole is its mask (pasted as paste_mask pastes a mask of ones), scored for mask mAP."""
     sums, counts = np.zeros((len(split.category_ids), 4)), np.zeros(len(split.category_ids))
     for r in train_split.records:
         for box, label in zip(r["boxes"], r["labels"]):
             sums[label] += box / np.array([r["width"], r["height"]] * 2)
             counts[label] += 1
     mean = sums / np.maximum(counts, 1)[:, None]
-    results = []
+    results, segms = [], []
     for r in split.records:
         for label in np.flatnonzero(counts):
             x1, y1, x2, y2 = mean[label] * np.array([r["width"], r["height"]] * 2)
             results.append({"image_id": r["id"], "category_id": split.category_ids[label],
                             "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
                             "score": round(float(counts[label] / counts.sum()), 5)})
-    with open(results_json, "w") as f:
-        json.dump(results, f)
-    return coco_metrics(split.json_path, results_json, [r["id"] for r in split.records])
+            if masks:
+                from pycocotools import mask as mask_utils
+                filled = paste_mask(np.ones((28, 28), np.float32), [x1, y1, x2, y2], int(r["height"]), int(r["width"]))
+                rle = mask_utils.encode(np.asfortranarray(filled))
+                segms.append({k: v for k, v in results[-1].items() if k != "bbox"} | {
+                    "segmentation": {"counts": rle["counts"].decode("ascii"), "size": list(rle["size"])}})
+    write_json(results_json, results)
+    if masks:
+        write_json(mask_json_of(results_json), segms)
+    return score_jsons(split.json_path, results_json, [r["id"] for r in split.records], masks)
 
 
 def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.pdparams, else latest.pdckpt"):
@@ -253,9 +261,11 @@ def main(argv=None):
     if args.trivial:
         os.makedirs(os.path.join(args.output_dir, args.model), exist_ok=True)
         result = trivial_baseline(reader.CocoSplit(args.data_dir, "train", True), split,
-                                  os.path.join(args.output_dir, args.model, f"trivial_{split_name}.json"))
+                                  os.path.join(args.output_dir, args.model, f"bbox_trivial_{split_name}.json"),
+                                  masks=args.model in HAS_MASKS)
+        masks = "".join(f"; mask {k} {result['mask_' + k]:.4f}" for k in ("mAP", "AP50", "AP75") if "mask_mAP" in result)
         print(f"trivial detector on {result['images']} {split_name} images of {args.data_dir}: mAP {result['mAP']:.4f} "
-              f"AP50 {result['AP50']:.4f} AP75 {result['AP75']:.4f}", flush=True)
+              f"AP50 {result['AP50']:.4f} AP75 {result['AP75']:.4f}{masks}", flush=True)
         return result
     model = load_trained_model(args, checkpoint)
     results_json = os.path.join(args.output_dir, args.model, f"bbox_{split_name}.json")

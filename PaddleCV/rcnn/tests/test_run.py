@@ -202,3 +202,25 @@ def test_lr_warms_up_then_drops_at_the_decay_epochs():
         scheduler.step()
     assert lrs[0] == pytest.approx(0.01) and lrs[5] == pytest.approx(0.055) and lrs[10] == lrs[39] == pytest.approx(0.1)
     assert lrs[40] == lrs[59] == pytest.approx(0.01) and lrs[60] == pytest.approx(0.001)
+
+
+def test_trivial_detector_boxes_filled_as_its_masks(demo, tmp_path):
+    """eval.py --trivial for Mask R-CNN: the class-mean boxes in every picture, each box filled whole
+    as its mask, scored for box and mask mAP."""
+    train_split, split = reader.CocoSplit(demo, "train"), reader.CocoSplit(demo, "val")
+    path = str(tmp_path / "bbox_trivial_val.json")
+    result = evaluation.trivial_baseline(train_split, split, path, masks=True)
+    assert set(result) == {"mAP", "AP50", "AP75", "mask_mAP", "mask_AP50", "mask_AP75", "images"}
+    with open(path) as f:
+        boxes = json.load(f)
+    with open(evaluation.mask_json_of(path)) as f:
+        segms = json.load(f)
+    assert len(boxes) == len(segms) == 6 * len(split.category_ids)
+    from pycocotools import mask as mask_utils
+    for b, s in zip(boxes, segms):
+        assert (b["image_id"], b["category_id"], b["score"]) == (s["image_id"], s["category_id"], s["score"])
+        m = mask_utils.decode(dict(s["segmentation"], counts=s["segmentation"]["counts"].encode()))
+        ys, xs = np.nonzero(m)
+        x, y, w, h = b["bbox"]  # the filled box: every pixel the box touches, nothing else
+        assert m.sum() == (xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1)
+        assert abs(xs.min() - x) <= 1 and abs(xs.max() + 1 - (x + w)) <= 1 and abs(ys.max() + 1 - (y + h)) <= 1
