@@ -121,6 +121,9 @@ def load_pretrained(model, path):
                                         + ", ".join(f"{k} {saved[k]} vs {model.config.get(k)}" for k in differs) + ")")
     own = model.state_dict()
     usable = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
+    if not any(k.startswith("transformer.") for k in usable):
+        raise utils.CheckpointError(f"{path} holds neither this folder's XLNet weights nor PaddleNLP's XLNet "
+                                    f"(first keys: {', '.join(list(state)[:3])})")
     with warnings.catch_warnings():  # Paddle warns once per missing key; the line below reports them all
         warnings.simplefilter("ignore", UserWarning)
         model.set_state_dict(usable)

@@ -153,6 +153,8 @@ def suite_keys(name):
     nlp, inits = suite()
     config = suite_config(nlp, inits, name)
     out = {"config": json.loads(config.to_json_string())}
+    # PaddleNLP's weight initialisation (full_like, normal) fails on LazyGuard's unplaced tensors: skip it
+    nlp.XLNetPretrainedModel._init_weights = lambda self, layer: None
     for cls in ("XLNetForSequenceClassification", "XLNetLMHeadModel"):
         with paddle.LazyGuard():
             model = getattr(nlp, cls)(config)
