@@ -131,7 +131,7 @@ def build_parser():
 def evaluate_translator(args, checkpoint):
     """Pix2Pix, CycleGAN (A->B), SPADE: L1 and PSNR of G(input) to the known target over the split,
     against the input itself (not SPADE's) and the mean training target; CycleGAN also the cycle error
-    A->B->A; SPADE also FID/KID (the scene classifier's features, scorer.py)."""
+    A->B->A; FID/KID to the real targets (image_fid)."""
     import translate
     data, train_set = translate.datasets(args, (args.split, "train"), skip=False)
     G = load_generator(args, checkpoint)
@@ -145,30 +145,34 @@ def evaluate_translator(args, checkpoint):
             print(f"eval CycleGAN: cycle error (A->B->A to A) l1 {result['cycle_l1']:.4f}" + (
                 "" if data.paired else f"; {args.split}B is not testA's recolouring (names differ): the l1 / psnr "
                                        f"to B below are not to a known target"))
-    if args.model == "SPADE":
-        result.update(scene_fid(outputs, data, train_set, args))
+    result.update(image_fid(outputs, data, train_set, args))
     if utils.is_main_process():
         against = (f"the input as output: l1 {base['input_l1']:.4f} psnr {base['input_psnr']:.2f}; "
                    if "input_l1" in base else "")
         print(f"eval {args.model} ({checkpoint}) on {len(data)} {args.split} pairs of {args.data_dir}: "
               f"l1 {result['l1']:.4f} psnr {result['psnr']:.2f} dB ({against}the mean training target: l1 "
               f"{base['mean_l1']:.4f} psnr {base['mean_psnr']:.2f})")
-        if "fid" in result:
-            print(f"eval SPADE: fid {result['fid']:.3f} kid {result['kid']:.4f} (scene classifier features; the mean "
-                  f"training photo: fid {result['baseline_mean_fid']:.3f}; real training photos: fid "
-                  f"{result['baseline_real_fid']:.3f})")
+        print(f"eval {args.model}: fid {result['fid']:.3f} kid {result['kid']:.4f} to the real {args.split} targets "
+              f"({'the scene classifier' if args.model == 'SPADE' else 'the colour-cell classifier'}'s features, "
+              f"scorer.py; the mean training target: fid {result['baseline_mean_fid']:.3f}; real training targets: "
+              f"fid {result['baseline_real_fid']:.3f})")
         print("final metrics: " + (f"cycle_l1={result['cycle_l1']:.4f} " if "cycle_l1" in result else "")
               + f"l1={result['l1']:.4f} psnr={result['psnr']:.3f} "
               + (f"baseline_input_l1={base['input_l1']:.4f} " if "input_l1" in base else "")
               + f"baseline_mean_l1={base['mean_l1']:.4f} baseline_mean_psnr={base['mean_psnr']:.3f}"
-              + (f" fid={result['fid']:.4f} kid={result['kid']:.5f}" if "fid" in result else ""), flush=True)
+              + f" fid={result['fid']:.4f} kid={result['kid']:.5f}", flush=True)
     return result
 
 
-def scene_fid(outputs, data, train_set, args):
-    """FID and KID of generated photos to the split's real photos, in the scene classifier's features,
-    with two baselines: the mean training photo for every label map, and real training photos."""
-    classifier = scorer.load_scene_classifier(args.data_dir, train_set, args.c_dim)
+def image_fid(outputs, data, train_set, args):
+    """FID and KID of a translator's outputs to the split's real targets, with two baselines: the mean
+    training target for every input, and real training targets. Features: SPADE's scene classifier
+    (which classes a photo shows), else the colour-cell classifier (scorer.py), both trained on the
+    real training targets."""
+    if args.model == "SPADE":
+        classifier = scorer.load_scene_classifier(args.data_dir, train_set, args.c_dim)
+    else:
+        classifier = scorer.load_image_classifier(args.data_dir, train_set)
     feats = lambda images: scorer.classify(classifier, images)[1]
     real = feats(data.targets)
     mean = np.repeat(train_set.targets.mean(0, keepdims=True), len(data), 0)

@@ -93,7 +93,7 @@ def build_parser():
 def translate_split(args, predict, data_dir):
     """Pix2Pix, CycleGAN, SPADE: translate the split's inputs (eval.py's preprocessing: translate.datasets),
     write the first --rows as input (SPADE: the label map in colour) | output | target, and with
-    --score the split's L1 and PSNR (SPADE: also FID/KID, as eval.py)."""
+    --score the split's L1, PSNR, FID and KID (as eval.py)."""
     import translate
     args.data_dir = data_dir
     data, = translate.datasets(args, (args.split,), skip=False)
@@ -106,12 +106,11 @@ def translate_split(args, predict, data_dir):
     result = None
     if args.score:
         result = translate.score(outputs, data)
-        if args.model == "SPADE":
-            from eval import scene_fid
-            train_set, = translate.datasets(args, ("train",), skip=True)
-            result.update(scene_fid(outputs, data, train_set, args))
-        print(f"{args.split} pairs: {result['samples']}, l1 {result['l1']:.4f} psnr {result['psnr']:.2f}"
-              + (f" fid {result['fid']:.3f} kid {result['kid']:.4f}" if "fid" in result else ""), flush=True)
+        from eval import image_fid
+        train_set, = translate.datasets(args, ("train",), skip=True)  # the feature network's data: read only to score
+        result.update(image_fid(outputs, data, train_set, args))
+        print(f"{args.split} pairs: {result['samples']}, l1 {result['l1']:.4f} psnr {result['psnr']:.2f} "
+              f"fid {result['fid']:.3f} kid {result['kid']:.4f}", flush=True)
     return outputs, result
 
 

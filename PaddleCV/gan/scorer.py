@@ -146,6 +146,16 @@ def presence(labels, c_dim):
     return np.stack([np.isin(np.arange(c_dim), np.unique(m)) for m in labels]).astype(np.float32)
 
 
+def colour_bins(images, levels=3, share=0.02):
+    """Which of the levels**3 RGB cells at least `share` of an image's pixels fall in: float32
+    [N, levels**3] multi-hot, what the translators' feature network learns to tell (the Pix2Pix and
+    CycleGAN demos have no class labels: colour and area are what their targets are made of)."""
+    q = np.clip(((np.asarray(images) + 1) / 2 * levels).astype(np.int64), 0, levels - 1)
+    cell = (q[:, 0] * levels + q[:, 1]) * levels + q[:, 2]  # [N, H, W]
+    counts = np.stack([np.bincount(c.ravel(), minlength=levels ** 3) for c in cell])
+    return (counts >= share * cell[0].size).astype(np.float32)
+
+
 class SceneClassifier(nn.Layer):
     """Three 3x3 stride-2 convs (16, 32, 64; batch norm, ReLU), global average pooling, a 128-d feature
     layer (the FID/KID features of SPADE's photos), one logit per class: is the class in the photo."""
@@ -164,11 +174,11 @@ class SceneClassifier(nn.Layer):
         return self.head(features), features
 
 
-def train_presence(model, train_set, c_dim, steps, seed=0, lr=1e-3, batch_size=16):
-    """Train `model` (logits, or (logits, features)) to tell which classes each real training photo
-    shows (binary cross-entropy); inside classifier_scope, so the run's RNG is untouched."""
+def train_presence(model, train_set, targets, steps, seed=0, lr=1e-3, batch_size=16):
+    """Train `model` (logits, or (logits, features)) to tell which classes (or colour cells) each real
+    training image shows, `targets` [N, K] multi-hot (binary cross-entropy); call it inside
+    classifier_scope, so the run's RNG is untouched."""
     rng = np.random.default_rng(seed)
-    targets = presence(train_set.labels, c_dim)
     opt = paddle.optimizer.Adam(lr, parameters=model.parameters())
     model.train()
     for _ in range(steps):
@@ -202,10 +212,28 @@ def load_scene_classifier(data_dir, train_set, c_dim, steps=None, verbose=True):
     if model is None:
         with classifier_scope():
             paddle.seed(0)
-            model = train_presence(SceneClassifier(c_dim), train_set, c_dim, steps or SCENE_STEPS)
+            model = train_presence(SceneClassifier(c_dim), train_set, presence(train_set.labels, c_dim),
+                                   steps or SCENE_STEPS)
         save_cached(model, weights, key)
         if verbose:
             print(f"trained the scoring classifier on {len(train_set)} real photos of {data_dir}: {weights}", flush=True)
+    return model
+
+
+def load_image_classifier(data_dir, train_set, steps=None, verbose=True):
+    """Pix2Pix's and CycleGAN's FID/KID feature network: a SceneClassifier trained on the real
+    training targets to tell their colour cells (colour_bins), cached as
+    DATA_DIR/image_classifier_<H>.pdparams."""
+    weights = os.path.join(data_dir, f"image_classifier_{train_set.targets.shape[2]}.pdparams")
+    key = _scene_key(train_set, "cnn 16-32-64 fc128 colour cells 27")
+    model = load_cached(weights, key, lambda: SceneClassifier(27))
+    if model is None:
+        with classifier_scope():
+            paddle.seed(0)
+            model = train_presence(SceneClassifier(27), train_set, colour_bins(train_set.targets), steps or SCENE_STEPS)
+        save_cached(model, weights, key)
+        if verbose:
+            print(f"trained the scoring classifier on {len(train_set)} real targets of {data_dir}: {weights}", flush=True)
     return model
 
 
@@ -233,7 +261,8 @@ def load_vgg(data_dir, train_set, c_dim, width=64, vgg_weights=None, steps=None,
         if model is None:
             with classifier_scope():
                 paddle.seed(0)
-                model = train_presence(VGG19Features(width, c_dim), train_set, c_dim, steps or SCENE_STEPS, lr=5e-4)
+                model = train_presence(VGG19Features(width, c_dim), train_set, presence(train_set.labels, c_dim),
+                                       steps or SCENE_STEPS, lr=5e-4)
             save_cached(model, weights, key)
             if verbose:
                 print(f"trained the perceptual-loss VGG19 (width {width}) on {len(train_set)} real photos of "

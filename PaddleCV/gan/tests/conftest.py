@@ -18,7 +18,7 @@ import paddle  # noqa: E402
 
 import scorer  # noqa: E402
 
-scorer.SCENE_STEPS = 20  # SPADE's scene classifier and demo VGG19: a few steps are enough for the tests
+scorer.SCENE_STEPS = 20  # the translators' feature networks and SPADE's demo VGG19: a few steps do for tests
 
 # Narrow networks on purpose (the release's widths are 6.9 M + 2.4 M parameters): eval/export/infer
 # must take the widths from the run, not from their own defaults.

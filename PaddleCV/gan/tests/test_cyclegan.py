@@ -104,6 +104,7 @@ def test_a_tiny_run_then_eval_export_and_infer_agree(demo, tmp_path):
     _, exported = infer.main(["--output_dir", out, "--score"])
     _, dygraph = infer.main(["--output_dir", out, "--score", "--checkpoint", os.path.join(run, "best.pdparams")])
     assert exported["l1"] == pytest.approx(result["l1"], rel=1e-4) and dygraph["l1"] == pytest.approx(result["l1"])
+    assert exported["fid"] == pytest.approx(result["fid"], rel=1e-3) and result["fid"] > 0
 
 
 @pytest.mark.slow

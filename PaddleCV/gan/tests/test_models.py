@@ -86,6 +86,15 @@ def test_fid_and_kid_on_hand_made_cases():
     assert scorer.kid(x, y) == pytest.approx(expected)
 
 
+def test_colour_cells_on_a_hand_made_case():
+    image = -np.ones((1, 3, 10, 10), np.float32)  # black
+    image[0, 0, :5] = 1.0  # top half red
+    cells = scorer.colour_bins(image)
+    assert cells.shape == (1, 27) and np.flatnonzero(cells[0]).tolist() == [0, 18]  # black (0,0,0), red (2,0,0)
+    image[0, 1, 0, 0] = 1.0  # one yellow pixel: 1% of the image, below the 2% share
+    assert np.array_equal(scorer.colour_bins(image), cells)
+
+
 def test_the_scoring_classifier_reads_real_digits(demo):
     model = scorer.load_classifier(demo, verbose=False)
     import reader

@@ -143,6 +143,8 @@ def test_a_tiny_run_then_eval_export_and_infer_agree(demo, tmp_path):
     _, exported = infer.main(["--output_dir", out, "--score"])
     _, dygraph = infer.main(["--output_dir", out, "--score", "--checkpoint", os.path.join(run, "best.pdparams")])
     assert exported["l1"] == pytest.approx(result["l1"], rel=1e-4) and dygraph["l1"] == pytest.approx(result["l1"])
+    assert exported["fid"] == pytest.approx(result["fid"], rel=1e-3) and result["fid"] > 0 and result["kid"] > -1
+    assert result["baseline_real_fid"] < result["baseline_mean_fid"]
     assert Image.open(os.path.join(run, "grid.png")).size == (3 * 34 + 2, 8 * 34 + 2)
 
 

@@ -152,6 +152,7 @@ def test_the_cityscapes_tree_reads_as_the_list(demo, tmp_path):
     assert np.array_equal(listed.labels, tree.labels) and np.array_equal(listed.targets, tree.targets)
 
 
+@pytest.mark.slow  # Paddle Inference's passes over SPADE's graph take seconds of CPU: over the quick tier's budget
 def test_the_generator_export_gives_the_dygraph_outputs(demo, tmp_path):
     G, _ = tiny_nets()
     G.eval()
@@ -185,3 +186,21 @@ def test_spade_resume_gives_the_same_losses(demo, tmp_path, monkeypatch):
     args = TINY_SPADE + ["--data_dir", scenes_of(demo), "--log_interval", "3"]
     a, b = whole_and_resumed_losses(args, "SPADE", tmp_path, monkeypatch, end=8)
     assert sorted(b) == [6, 8] and all(a[s] == pytest.approx(b[s], rel=1e-5) for s in (6, 8)), (a, b)
+
+
+def test_paddle_vision_vgg19_weights_fit_the_perceptual_loss_network():
+    """--vgg_weights takes paddle.vision's vgg19.pdparams: every tensor of ours is there, same name and shape."""
+    with paddle.LazyGuard():
+        theirs = {k: list(v.shape) for k, v in paddle.vision.models.vgg19().state_dict().items()}
+        ours = {k: list(v.shape) for k, v in VGG19Features(64).state_dict().items()}
+    assert len(ours) == 26 and ours.items() <= theirs.items()
+
+
+@pytest.mark.slow
+def test_vgg_weights_that_do_not_fit_are_refused(demo, tmp_path):
+    import scorer
+    bad = str(tmp_path / "vgg.pdparams")
+    paddle.save({"features.0.weight": paddle.zeros([64, 3, 3, 3])}, bad)
+    data = cityscapes.SceneDataset(scenes_of(demo), "test", image_size=32)
+    with pytest.raises(utils.CheckpointError, match="does not fit the model: 25 tensors missing"):
+        scorer.load_vgg(scenes_of(demo), data, 35, vgg_weights=bad)
