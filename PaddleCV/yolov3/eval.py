@@ -3,6 +3,8 @@ when DATA_DIR has none).
 
     python eval.py                               the last run trained in output/, with its own settings
     python eval.py --model yolov3_darknet53 --data_dir data/coco --split val
+    python eval.py --model yolov3_darknet53 --pretrained yolov3_darknet53_270e_coco.pdparams --data_dir data/coco \
+        --split val --image_size 608         PaddleDetection's checkpoint, converted, with its preprocessing
 
 The detections are written as a COCO results json (OUTPUT_DIR/MODEL/bbox_<split>.json) and scored by
 pycocotools against the split's annotation json; infer.py writes the same json. The model, input
