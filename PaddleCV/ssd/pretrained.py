@@ -85,9 +85,13 @@ def is_suite_state(state):
 def convert(state, model, model_name, new_head=False):
     """PaddleDetection state dict -> {our key: numpy array}; raises CheckpointError naming what does not fit.
     new_head (train.py --pretrained, fine-tuning): score convs of another class count are left out."""
-    if model_name not in SUITE_NAMES or MOBILENET_KEY not in state:
+    if MOBILENET_KEY not in state:
         raise utils.CheckpointError(
-            f"the file holds {what_it_is(state)}'s weights; they load into "
+            f"the file holds {what_it_is(state)}: this folder has no such network (only PaddleDetection's "
+            f"{' / '.join(SUITE_NAMES.values())} loads, into {' / '.join(SUITE_NAMES)})")
+    if model_name not in SUITE_NAMES:
+        raise utils.CheckpointError(
+            f"the file holds PaddleDetection's ssd_mobilenet_v1 weights; they load into "
             f"{' / '.join(SUITE_NAMES)} (PaddleDetection's {' / '.join(SUITE_NAMES.values())}), not {model_name}")
     own = model.state_dict()
     out, problems, unmapped = {}, [], []
@@ -136,7 +140,10 @@ def load(model, model_name, path, strict):
     net = utils.unwrap(model)
     own = net.state_dict()
     if is_suite_state(state):
-        weights = convert(state, net, model_name, new_head=not strict)
+        try:
+            weights = convert(state, net, model_name, new_head=not strict)
+        except utils.CheckpointError as e:
+            raise utils.CheckpointError(f"{path}: {e}") from None
         net.set_state_dict(weights)
         if utils.is_main_process():
             print(f"loaded {len(weights)}/{len(own)} tensors from {path} "

@@ -113,13 +113,15 @@ def test_mismatched_files_fail_clearly(tmp_path):
                                   state["backbone.conv7_2.normal_conv._conv.weight"])
 
     # Another model of ours, another PaddleDetection SSD, a file of neither.
-    with pytest.raises(utils.CheckpointError, match="ssd_mobilenet_v1's weights; they load into SSD_MobileNetV1 "
+    with pytest.raises(utils.CheckpointError, match="bad.pdparams: the file holds PaddleDetection's ssd_mobilenet_v1 "
+                                                    "weights; they load into SSD_MobileNetV1 "
                                                     r"\(PaddleDetection's ssd_mobilenet_v1_300_120e_voc\), not SSD_MobileNetV1_v17"):
         pretrained.load(build_model("SSD_MobileNetV1_v17", num_classes=20, image_size=64), "SSD_MobileNetV1_v17",
                         path, strict=True)
     paddle.save({"backbone.conv0.conv0.weight": np.zeros([2], "float32"),
                  "ssd_head.scores0.weight": np.zeros([2], "float32")}, path)
-    with pytest.raises(utils.CheckpointError, match="a PaddleDetection SSD with another backbone"):
+    with pytest.raises(utils.CheckpointError, match="a PaddleDetection SSD with another backbone .VGG16 or SSDLite; "
+                                                    "first key backbone.conv0.conv0.weight.: this folder has no such"):
         pretrained.load(model, NAME, path, strict=True)
     paddle.save({"yolo_head.yolo_output.0.weight": np.zeros([2], "float32")}, path)
     with pytest.raises(utils.CheckpointError, match="neither SSD_MobileNetV1's weights nor a PaddleDetection SSD"):

@@ -62,18 +62,16 @@ def _suite():
     if importlib.util.find_spec("ppdet") is None:
         raise utils.CheckpointError("paddledet is not installed here; run `bash tools/suite_env.sh` and use "
                                     ".suite_venv/bin/python")
-    import ppdet.modeling as modeling
-    return modeling
 
 
 def suite_model(name):
     """PaddleDetection's SSD architecture (backbone, ssd_head, post_process) as its config builds it."""
+    _suite()
     from ppdet.modeling.architectures.ssd import SSD
     from ppdet.modeling.backbones.mobilenet_v1 import MobileNet
     from ppdet.modeling.heads.ssd_head import SSDHead
     from ppdet.modeling.layers import MultiClassNMS, SSDBox
     from ppdet.modeling.post_process import BBoxPostProcess
-    _suite()
     cfg = SUITE_MODELS[name]
     backbone = MobileNet(**cfg["backbone"])
     head = SSDHead(num_classes=NUM_CLASSES, in_channels=[s.channels for s in backbone.out_shape], **cfg["head"])
