@@ -71,9 +71,22 @@ def default_checkpoint(output_dir, model):
 
 
 def load_trained_model(args, checkpoint):
+    """The model with the checkpoint's weights. PaddleClas's weights (pretrained.py) also set
+    args.recipe and args.image_size to PaddleClas's eval preprocessing of the model (printed); our
+    own weights leave args.recipe None (reader.build_transform's default)."""
     model = build_model(args.model, num_classes=args.num_classes)
     pretrained.load(model, args.model, checkpoint, strict=True)
     model.eval()
+    args.recipe = None
+    if getattr(model, "paddleclas_weights", False):
+        args.recipe = pretrained.eval_recipe(args.model)
+        if "image_size" in getattr(args, "explicit", ()) and args.image_size != args.recipe["crop"]:
+            print(f"note: --image_size {args.image_size} replaces PaddleClas's crop {args.recipe['crop']}", flush=True)
+            args.recipe = {"resize_short": args.recipe["resize_short"] - args.recipe["crop"] + args.image_size,
+                           "crop": args.image_size}
+        args.image_size = args.recipe["crop"]
+        if utils.is_main_process():
+            print(pretrained.describe_recipe(args.model, args.recipe), flush=True)
     return model
 
 
@@ -94,8 +107,9 @@ def main(argv=None):
     checkpoint, _ = run_settings(args)
     utils.setup(args)
     split = args.split if args.split != "auto" else ("test" if reader.has_split(args.data_dir, "test") else "val")
-    dataset = reader.ImageClassificationDataset(args.data_dir, split, args.image_size, args.num_classes, train=False)
-    model = load_trained_model(args, checkpoint)
+    model = load_trained_model(args, checkpoint)  # first: PaddleClas's weights set args.recipe
+    dataset = reader.ImageClassificationDataset(args.data_dir, split, args.image_size, args.num_classes, train=False,
+                                                recipe=args.recipe)
     result = evaluate(model, reader.make_loader(dataset, args, train=False), args.skip_bad_samples)
     if utils.is_main_process():
         print(f"eval {args.model} ({checkpoint}) on {result['samples']} {split} images of {args.data_dir}: "

@@ -1,6 +1,6 @@
 """Export a trained run to a Paddle Inference model in OUTPUT_DIR/MODEL/inference/: model.json (or
 .pdmodel on older Paddle builds) + model.pdiparams, infer_cfg.json with what infer.py needs to
-preprocess and label (crop size, class names), and export_info.json (which checkpoint, when). The
+preprocess and label (crop size, PaddleClas's eval recipe for its weights, class names), and export_info.json (which checkpoint, when). The
 batch dimension is left free.
 
     python export.py                             the last run trained in output/
@@ -35,7 +35,7 @@ def main(argv=None):
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, args.image_size, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "image_size": args.image_size,
+        json.dump({"model": args.model, "image_size": args.image_size, "recipe": args.recipe,
                    "label_names": names or [str(i) for i in range(args.num_classes)]}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)

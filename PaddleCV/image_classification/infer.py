@@ -40,8 +40,8 @@ def read_inputs(args):
     return inputs
 
 
-def preprocess(inputs, image_size):
-    transform = reader.build_transform(train=False, image_size=image_size)
+def preprocess(inputs, image_size, recipe=None):
+    transform = reader.build_transform(train=False, image_size=image_size, recipe=recipe)
     images = []
     for path, _, where in inputs:
         image = reader.load_image(path, where)
@@ -62,7 +62,7 @@ def build_predictor(args):
         def predict(batch):
             with paddle.no_grad():
                 return model(paddle.to_tensor(batch)).numpy()
-        return predict, args.image_size, names or [str(i) for i in range(args.num_classes)]
+        return predict, args.image_size, names or [str(i) for i in range(args.num_classes)], args.recipe
     if not args.inference_dir:
         utils.load_run_config(args)
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
@@ -70,7 +70,7 @@ def build_predictor(args):
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
-    return (lambda batch: run([batch])[0]), cfg["image_size"], cfg["label_names"]
+    return (lambda batch: run([batch])[0]), cfg["image_size"], cfg["label_names"], cfg.get("recipe")
 
 
 def build_parser():
@@ -88,13 +88,13 @@ def build_parser():
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     inputs = read_inputs(args)
-    predict, image_size, names = build_predictor(args)
+    predict, image_size, names, recipe = build_predictor(args)
 
     results, hits, labelled = [], np.zeros(2), 0
     for start in range(0, len(inputs), args.batch_size):
         chunk = inputs[start:start + args.batch_size]
         present = [item for item in chunk if item[0] is not None]
-        logits = predict(preprocess(present, image_size)) if present else np.zeros((0, len(names)))
+        logits = predict(preprocess(present, image_size, recipe)) if present else np.zeros((0, len(names)))
         probs = np.exp(logits - logits.max(1, keepdims=True))
         probs /= probs.sum(1, keepdims=True)
         rows = iter(probs)

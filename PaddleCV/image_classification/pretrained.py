@@ -14,6 +14,11 @@ Conversions (everything else is copied as is; Paddle's Linear weight is [in, out
 - ShuffleNetV2: in a stride-2 unit PaddleClas registers the shortcut branch (`_conv_dw_1`,
   `_conv_linear_1`) before the main branch (`_conv_pw_2`, `_conv_dw_2`, `_conv_linear_2`); ours
   registers the main branch first, so the suite's keys of each unit are put in our order first.
+- GoogLeNet: PaddleClas's has other activations (models/googlenet.py); eval/export/infer switch our
+  GoogLeNet to them with a NOTICE (= GoogLeNet_ppcls), train.py refuses and names GoogLeNet_ppcls.
+
+A model loaded from a PaddleClas file is marked (`paddleclas_weights`), and eval/export/infer then
+preprocess with PaddleClas's eval recipe for it (EVAL_RECIPES, reader.PaddleClasEval).
 """
 import re
 import sys
@@ -43,6 +48,31 @@ SUITE = [
     (r"DenseNet\d+$", "out.weight"),
     (r"SqueezeNet1_[01]$", "_conv9.weight"),
 ]
+
+
+# PaddleClas 2.6's ImageNet eval preprocessing per model (ppcls/configs/ImageNet/<family>/<model>.yaml,
+# DataLoader.Eval: DecodeImage to_rgb, ResizeImage resize_short with the default cv2 bilinear, CropImage,
+# NormalizeImage with ImageNet mean/std): (our model name regex, resize_short, crop). First match wins.
+EVAL_RECIPES = [
+    (r"(InceptionV4|Xception\d+)$", 320, 299),
+    (r"DarkNet53$", 292, 256),                   # trained and evaluated at 256, not 224
+    (r"EfficientNetB1$", 272, 240), (r"EfficientNetB2$", 292, 260), (r"EfficientNetB3$", 332, 300),
+    (r"EfficientNetB4$", 412, 380), (r"EfficientNetB5$", 488, 456), (r"EfficientNetB6$", 560, 528),
+    (r"EfficientNetB7$", 632, 600),
+    (r".*", 256, 224),                            # every other model, EfficientNetB0 included
+]
+
+
+def eval_recipe(model_name):
+    """PaddleClas's eval preprocessing of `model_name`: {"resize_short", "crop"} (reader.PaddleClasEval)."""
+    for pattern, resize_short, crop in EVAL_RECIPES:
+        if re.match(pattern, model_name):
+            return {"resize_short": resize_short, "crop": crop}
+
+
+def describe_recipe(model_name, recipe):
+    return (f"PaddleClas's eval preprocessing for {model_name}: RGB, short side resized to {recipe['resize_short']} "
+            f"(OpenCV bilinear), center crop {recipe['crop']}, ImageNet mean/std")
 
 
 def suite_head_key(model_name):
@@ -176,6 +206,7 @@ def load(model, model_name, path, strict):
         utils.unwrap(model).set_state_dict(weights)
         if strict:
             use_suite_layers(utils.unwrap(model), model_name)
+        utils.unwrap(model).paddleclas_weights = True  # eval/export/infer then use eval_recipe
         if utils.is_main_process():
             print(f"loaded {len(weights)}/{len(own)} tensors from {path} (PaddleClas {model_name}, converted)", flush=True)
         return []

@@ -96,9 +96,34 @@ def has_split(data_dir, split):
     return os.path.isfile(os.path.join(data_dir, f"{split}_list.txt")) or os.path.isdir(os.path.join(data_dir, split))
 
 
-def build_transform(train, image_size):
+class PaddleClasEval:
+    """PaddleClas 2.6's ImageNet eval preprocessing (its configs' ResizeImage + CropImage), for its
+    weights: the short side resized to `resize_short` with OpenCV's bilinear (cv2.resize, INTER_LINEAR:
+    no antialiasing, unlike PIL's), the other side round()ed as PaddleClas does, then a center crop
+    of `crop` with floored offsets. Returns the RGB uint8 HWC array that to_chw_float normalises
+    (scale 1/255, ImageNet mean/std, as PaddleClas's NormalizeImage)."""
+
+    def __init__(self, resize_short, crop):
+        import cv2  # only this recipe needs OpenCV (requirements.txt)
+        self.cv2, self.resize_short, self.crop = cv2, resize_short, crop
+
+    def __call__(self, image):
+        array = np.asarray(image)
+        h, w = array.shape[:2]
+        scale = self.resize_short / min(w, h)
+        array = self.cv2.resize(array, (int(round(w * scale)), int(round(h * scale))),
+                                interpolation=self.cv2.INTER_LINEAR)
+        h, w = array.shape[:2]
+        top, left = (h - self.crop) // 2, (w - self.crop) // 2
+        return array[top:top + self.crop, left:left + self.crop]
+
+
+def build_transform(train, image_size, recipe=None):
     """Random resized crop + flip for training; resize-short and center crop for eval, keeping the
-    recipes' 0.875 crop ratio (256 -> 224, 342 -> 299)."""
+    recipes' 0.875 crop ratio (256 -> 224, 342 -> 299). `recipe` ({"resize_short", "crop"}): eval
+    with PaddleClas's preprocessing instead (pretrained.eval_recipe, for PaddleClas's weights)."""
+    if recipe and not train:
+        return PaddleClasEval(recipe["resize_short"], recipe["crop"])
     if train:
         ops = [T.RandomResizedCrop(image_size), T.RandomHorizontalFlip()]
     else:
@@ -139,7 +164,7 @@ class ImageClassificationDataset(paddle.io.Dataset):
     augmentation is seeded per (seed, epoch, index), so a run is repeatable and a resumed run sees
     exactly the crops the uninterrupted run would have seen."""
 
-    def __init__(self, data_dir, split, image_size, num_classes=0, seed=0, train=None):
+    def __init__(self, data_dir, split, image_size, num_classes=0, seed=0, train=None, recipe=None):
         layout, self.num_classes, self.class_names = dataset_info(data_dir, num_classes)
         if layout == "list":
             self.list_path = os.path.join(data_dir, f"{split}_list.txt")
@@ -148,7 +173,7 @@ class ImageClassificationDataset(paddle.io.Dataset):
             self.list_path = os.path.join(data_dir, split)
             self.samples, _ = scan_class_folders(self.list_path)
         self.train = split == "train" if train is None else train
-        self.transform = build_transform(self.train, image_size)
+        self.transform = build_transform(self.train, image_size, recipe)
         self.seed, self.epoch = seed, 0
 
     def check_files(self, skip_bad_samples=False):

@@ -2,8 +2,13 @@
 Networks" (https://arxiv.org/abs/1905.11946). B1-B7 scale the B0 baseline by compound scaling:
 width, depth and input resolution grow together.
 
-Convs use symmetric padding k//2, not TensorFlow's input-dependent "SAME" padding; the
-parameters are the same and the graph does not depend on the input size."""
+Padding is TensorFlow's "SAME" at the variant's own resolution, as PaddleClas 2.6 (whose weights
+load here) computes it from its fixed table of stage sizes: a stride-2 conv over a map of even size
+at that resolution pads (k-2)//2 at the top/left and one more at the bottom/right; every other conv
+pads k//2 on each side. The padding is fixed when the model is built, so the graph does not depend on
+the input size (other sizes work, padded the same way). Until 2026-11-28 every conv here padded k//2:
+that shifted each stride-2 window by one pixel against PaddleClas (a difference of 9.8 on the stem's
+output with PaddleClas's weights)."""
 import math
 from collections import namedtuple
 
@@ -36,9 +41,17 @@ def round_channels(ch, width, divisor=8):
     return rounded + divisor if rounded < 0.9 * ch else rounded
 
 
-def conv_bn(in_ch, out_ch, k=1, stride=1, groups=1, act=True):
-    # BN momentum and epsilon of the reference TensorFlow training.
-    layers = [nn.Conv2D(in_ch, out_ch, k, stride=stride, padding=k // 2, groups=groups,
+def same_padding(k, stride, size):
+    """TF "SAME" padding [top, bottom, left, right] of a k x k conv over a size x size map."""
+    total = max(k - stride, 0) if size % stride == 0 else max(k - size % stride, 0)
+    return [total // 2, total - total // 2] * 2
+
+
+def conv_bn(in_ch, out_ch, k=1, stride=1, groups=1, act=True, size=None):
+    # BN momentum and epsilon of the reference TensorFlow training. `size`: the input map's side at
+    # the variant's resolution, for the "SAME" padding of a strided conv (module docstring).
+    padding = same_padding(k, stride, size) if size else k // 2
+    layers = [nn.Conv2D(in_ch, out_ch, k, stride=stride, padding=padding, groups=groups,
                         bias_attr=False), nn.BatchNorm2D(out_ch, momentum=0.99, epsilon=1e-3)]
     if act:
         layers.append(nn.Swish())
@@ -65,11 +78,11 @@ def drop_path(x, rate):
 class MBConv(nn.Layer):
     """Mobile inverted bottleneck: 1x1 expand, depthwise kxk, squeeze-excite, linear 1x1 project."""
 
-    def __init__(self, in_ch, out_ch, expand, k, stride, drop_rate):
+    def __init__(self, in_ch, out_ch, expand, k, stride, drop_rate, size=None):
         super().__init__()
         mid = in_ch * expand
         layers = [conv_bn(in_ch, mid)] if expand != 1 else []
-        layers += [conv_bn(mid, mid, k, stride, groups=mid),
+        layers += [conv_bn(mid, mid, k, stride, groups=mid, size=size),
                    # The squeeze width is a quarter of the block input, not of the expanded width.
                    SqueezeExcite(mid, max(1, in_ch // 4)),
                    conv_bn(mid, out_ch, act=False)]
@@ -89,18 +102,20 @@ class MBConv(nn.Layer):
 class EfficientNet(nn.Layer):
     def __init__(self, variant, num_classes=1000, drop_path_rate=0.2):
         super().__init__()
-        width, depth, _, dropout = VARIANTS[variant]
+        width, depth, size, dropout = VARIANTS[variant]
         stages = [(e, k, s, round_channels(c, width), int(math.ceil(n * depth)))
                   for e, k, s, c, n in B0_STAGES]
         n_blocks = sum(stage[-1] for stage in stages)
         ch = round_channels(32, width)
-        layers = [conv_bn(3, ch, 3, stride=2)]
+        layers = [conv_bn(3, ch, 3, stride=2, size=size)]
+        size = math.ceil(size / 2)  # the map's side at the variant's resolution, for "SAME" padding
         for e, k, s, out_ch, n in stages:
             for i in range(n):
                 # Deeper blocks are dropped more often: the rate grows linearly with depth.
                 rate = drop_path_rate * (len(layers) - 1) / n_blocks
-                layers.append(MBConv(ch, out_ch, e, k, s if i == 0 else 1, rate))
-                ch = out_ch
+                stride = s if i == 0 else 1
+                layers.append(MBConv(ch, out_ch, e, k, stride, rate, size=size if stride > 1 else None))
+                ch, size = out_ch, math.ceil(size / stride)
         head_ch = round_channels(1280, width)
         layers.append(conv_bn(ch, head_ch))
         self.features = nn.Sequential(*layers)

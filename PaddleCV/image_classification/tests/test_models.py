@@ -82,6 +82,18 @@ def test_small_models_give_finite_logits_for_their_class_count(name):
     assert out.shape == [2, 10] and np.isfinite(out.numpy()).all()
 
 
+def test_efficientnet_strided_convs_pad_like_paddleclas():
+    """TF "SAME" at the variant's resolution, as PaddleClas's table: even maps pad one more at the
+    bottom/right, odd maps symmetrically (B2: 260 -> 130 -> 65 -> 33 -> 17)."""
+    with paddle.LazyGuard():
+        net = build_model("EfficientNetB2")
+    strided = [(name, conv._padding) for name, conv in net.named_sublayers()
+               if isinstance(conv, paddle.nn.Conv2D) and conv._stride[0] == 2]
+    assert strided == [("features.0.0", [0, 1, 0, 1]), ("features.3.block.1.0", [0, 1, 0, 1]),
+                       ("features.6.block.1.0", [2, 2, 2, 2]), ("features.9.block.1.0", [1, 1, 1, 1]),
+                       ("features.17.block.1.0", [2, 2, 2, 2])]
+
+
 def test_googlenet_train_mode_returns_main_and_aux_logits():
     net = build_model("GoogLeNet", num_classes=10)
     net.train()

@@ -11,6 +11,7 @@ import paddle
 import pytest
 
 import pretrained
+import reader
 import utils
 from conftest import FOLDER
 from models import build_model
@@ -131,3 +132,34 @@ def test_googlenet_paddleclas_activations(tmp_path):
     paddle.save({"_fc_out.weight": np.zeros([1], "float32")}, path)
     with pytest.raises(utils.CheckpointError, match="use --model GoogLeNet_ppcls"):
         pretrained.load(paper, "GoogLeNet", path, strict=False)
+
+
+@pytest.mark.parametrize("name, resize_short, crop", [
+    ("ResNet50", 256, 224), ("GoogLeNet_ppcls", 256, 224), ("EfficientNetB0", 256, 224), ("SqueezeNet1_1", 256, 224),
+    ("InceptionV4", 320, 299), ("Xception41", 320, 299), ("DarkNet53", 292, 256), ("EfficientNetB3", 332, 300)])
+def test_paddleclas_eval_recipe_per_model(name, resize_short, crop):
+    """PaddleClas 2.6's ImageNet eval configs (ResizeImage resize_short, CropImage size)."""
+    assert pretrained.eval_recipe(name) == {"resize_short": resize_short, "crop": crop}
+
+
+def test_paddleclas_eval_transform_is_opencv_bilinear_round_and_floor():
+    import cv2
+    from PIL import Image
+    array = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)  # h 300, w 400
+    out = reader.build_transform(False, 224, {"resize_short": 256, "crop": 224})(Image.fromarray(array))
+    # 400 * 256 / 300 = 341.3 -> 341; offsets (256 - 224) // 2 = 16 and (341 - 224) // 2 = 58
+    expected = cv2.resize(array, (341, 256), interpolation=cv2.INTER_LINEAR)[16:240, 58:282]
+    np.testing.assert_array_equal(out, expected)
+    ours = np.asarray(reader.build_transform(False, 224)(Image.fromarray(array)))  # PIL: antialiased
+    assert ours.shape == expected.shape and np.abs(ours.astype(int) - expected).max() > 10
+
+
+def test_eval_of_a_paddleclas_file_uses_its_recipe(demo, tmp_path, capsys):
+    import eval as eval_py
+    path = str(tmp_path / "SqueezeNet1_1_pretrained.pdparams")
+    paddle.save(suite_style(build_model(NAME, num_classes=4)), path)
+    result = eval_py.main(["--model", NAME, "--pretrained", path, "--data_dir", demo, "--num_classes", "4",
+                           "--output_dir", str(tmp_path / "none"), "--num_workers", "0"])
+    out = capsys.readouterr().out
+    assert "PaddleClas's eval preprocessing for SqueezeNet1_1: RGB, short side resized to 256 (OpenCV bilinear), " \
+           "center crop 224" in out and result["samples"] == 12
