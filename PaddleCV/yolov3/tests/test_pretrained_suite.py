@@ -40,6 +40,7 @@ def test_paddledet_weights_give_paddledet_outputs(tmp_path):
                          cwd=FOLDER, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "yolov3_mobilenet_v1 at 96 px, 80 classes: max abs head-map difference" in run.stdout
+    assert "eval preprocessing of a JPEG" in run.stdout  # PaddleDetection's EvalReader against ours
     assert run.stdout.count(" ok (") == 1, run.stdout
 
 

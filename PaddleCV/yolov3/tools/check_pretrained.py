@@ -16,7 +16,10 @@ the largest absolute difference of the three raw head maps must be <= --tol, and
 and scores before NMS (PaddleDetection's YOLOBox on its maps, our decode_boxes on ours, for two
 pictures of other sizes than the input) must agree within --tol relative to their size (boxes are in
 pixels of pictures up to 640 wide), and so must the rows after NMS (PaddleDetection's MultiClassNMS
-with its config's settings; the same row counts). Exit 1 if a model fails, 4 if a file does not map.
+with its config's settings; the same row counts). Last, PaddleDetection's YOLOv3 EvalReader
+(Decode, Resize, NormalizeImage, Permute) and our eval preprocessing under its recipe
+(reader.preprocess(..., "paddledet")) read the same random JPEG: the largest difference of the
+normalised pixels must be <= --tol. Exit 1 if a model fails, 4 if a file does not map.
 
 --write_keys records each model's PaddleDetection state-dict keys and shapes (gzipped json), the
 fixture against which the quick tier checks the key map without PaddleDetection (tests/test_pretrained.py).
@@ -140,6 +143,29 @@ def check(name, batch, size, seed, num_classes):
     return diff, scale, box_diff, score_diff, nms_diff, int(counts_a.sum())
 
 
+def check_preprocess(size, seed):
+    """Max abs difference between PaddleDetection's YOLOv3 EvalReader (Decode, Resize to size x size
+    with keep_ratio False and interp 2, NormalizeImage with the ImageNet mean/std, Permute) and ours
+    under the "paddledet" recipe, on a random 150x203 JPEG; and the same for ours without the recipe."""
+    import numpy as np
+    from PIL import Image
+    from ppdet.data.transform.operators import Decode, NormalizeImage, Permute, Resize
+    import reader
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "picture.jpg")
+        Image.fromarray((rng.random((150, 203, 3)) * 255).astype(np.uint8)).save(path, quality=90)
+        sample = {"im_file": path}
+        for op in [Decode(), Resize(target_size=[size, size], keep_ratio=False, interp=2),
+                   NormalizeImage(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], is_scale=True), Permute()]:
+            sample = op(sample)
+        image, im_shape, scale = reader.preprocess(reader.load_image(path, path, "paddledet"), size, "paddledet")
+        plain = reader.preprocess(reader.load_image(path, path), size)[0]
+    if list(im_shape) != list(sample["im_shape"]) or not np.array_equal(scale, sample["scale_factor"]):
+        return float("inf"), float("inf")
+    return float(np.abs(sample["image"] - image).max()), float(np.abs(sample["image"] - plain).max())
+
+
 def suite_keys(name):
     """[[key, shape], ...] of PaddleDetection's `name` at 80 classes, in registration order (built lazily)."""
     import paddle
@@ -196,10 +222,12 @@ def main(argv=None):
     start = time.time()
     diff, scale, box_diff, score_diff, nms_diff, rows = check(names[0], args.batch_size, args.image_size, args.seed,
                                                               args.num_classes)
-    ok = max(diff, box_diff, score_diff, nms_diff) <= args.tol
+    pre_diff, plain_diff = check_preprocess(args.image_size, args.seed)
+    ok = max(diff, box_diff, score_diff, nms_diff, pre_diff) <= args.tol
     print(f"{names[0]} at {args.image_size} px, {args.num_classes} classes: max abs head-map difference {diff:.3g} "
           f"(largest |map| {scale:.3g}); before NMS: boxes {box_diff:.3g} (relative), scores {score_diff:.3g}; "
-          f"after NMS: {rows} rows, {nms_diff:.3g} (relative) {'ok' if ok else 'FAILED'} "
+          f"after NMS: {rows} rows, {nms_diff:.3g} (relative); eval preprocessing of a JPEG: {pre_diff:.3g} "
+          f"(without the recipe {plain_diff:.3g}) {'ok' if ok else 'FAILED'} "
           f"({time.time() - start:.1f} s)", flush=True)
     return 0 if ok else 1
 
