@@ -8,9 +8,6 @@ explicit conversion, on the shape; a key left over on either side or a shape tha
 CheckpointError (exit 4) naming the keys. tools/check_pretrained.py proves the outputs equal.
 
 Conversions (everything else is copied as is; Paddle's Linear weight is [in, out] in both suites):
-- SENet154_vd: PaddleClas's SE gates are Linear layers ([in, out]); ours are 1x1 convs
-  ([out, in, 1, 1]), so `scale.squeeze.weight` and `scale.excitation.weight` are transposed and
-  given two unit axes.
 - ShuffleNetV2: in a stride-2 unit PaddleClas registers the shortcut branch (`_conv_dw_1`,
   `_conv_linear_1`) before the main branch (`_conv_pw_2`, `_conv_dw_2`, `_conv_linear_2`); ours
   registers the main branch first, so the suite's keys of each unit are put in our order first.
@@ -82,13 +79,6 @@ def suite_head_key(model_name):
     return None
 
 
-def _senet_linear_to_conv(key, value):
-    """PaddleClas SE Linear [in, out] -> our 1x1 conv [out, in, 1, 1] (transpose, two unit axes)."""
-    if re.search(r"\.scale\.(squeeze|excitation)\.weight$", key):
-        return np.ascontiguousarray(value.T)[:, :, None, None]
-    return value
-
-
 def _shufflenet_order(keys):
     """Put each stride-2 unit's shortcut keys (_conv_dw_1, _conv_linear_1) after its main branch."""
     units, order = {}, []
@@ -107,7 +97,6 @@ def _shufflenet_order(keys):
 
 # Family -> (reorder the suite's keys into ours, convert one tensor). Defaults: keep, copy.
 RECIPES = {
-    r"SENet154_vd$": (None, _senet_linear_to_conv),
     r"ShuffleNetV2_": (_shufflenet_order, None),
 }
 

@@ -100,13 +100,6 @@ def test_own_checkpoint_and_foreign_file(model, tmp_path):
         pretrained.load(target, NAME, path, strict=True)
 
 
-def test_senet_se_linear_becomes_1x1_conv():
-    linear = np.arange(6, dtype="float32").reshape(3, 2)  # PaddleClas Linear: [in 3, out 2]
-    conv = pretrained._senet_linear_to_conv("bb_0_0.scale.squeeze.weight", linear)
-    assert conv.shape == (2, 3, 1, 1) and conv[1, 2, 0, 0] == linear[2, 1]
-    assert pretrained._senet_linear_to_conv("bb_0_0.conv0._conv.weight", linear) is linear
-
-
 def test_shufflenet_order_puts_the_shortcut_last():
     keys = ["_conv1._conv.weight", "2_1._conv_dw_1._conv.weight", "2_1._conv_linear_1._conv.weight",
             "2_1._conv_pw_2._conv.weight", "2_1._conv_dw_2._conv.weight", "2_1._conv_linear_2._conv.weight"]
