@@ -15,6 +15,7 @@ always the last position.
 """
 import os
 import re
+import unicodedata
 
 import numpy as np
 import paddle
@@ -23,6 +24,7 @@ import utils
 from model import SEG_A, SEG_B, SEG_CLS, SEG_PAD
 
 SPIECE = "spiece.model"
+SPACE = "\u2581"  # sentencepiece's word-start marker
 SPECIAL = ["<unk>", "<cls>", "<sep>", "<pad>", "<mask>", "<eod>"]
 PRETRAIN_FILES = {"train": "pretrain/train.txt", "dev": "pretrain/dev.txt"}
 STSB_FILES = {"train": "STS-B/train.tsv", "dev": "STS-B/dev.tsv", "test": "STS-B/test.tsv"}
@@ -31,9 +33,20 @@ TASKS = {"pretrain": None, "stsb": 1, "imdb": len(IMDB_LABELS)}  # task -> outpu
 MAX_SEQ_LEN = {"pretrain": 32, "stsb": 128, "imdb": 512}  # pretrain: tokens per segment (two per example)
 
 
+def preprocess(text):
+    """XLNet's text normalisation before sentencepiece (its prepro_utils; PaddleNLP's XLNetTokenizer for
+    the cased models): whitespace runs -> one space, `` and '' -> ", accents removed (NFKD, combining
+    marks dropped). No lower-casing: the released models are cased (the demo text is lower-case)."""
+    text = " ".join(text.strip().split()).replace("``", '"').replace("''", '"')
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
 class Tokenizer:
-    """sentencepiece pieces -> ids of the text as it is: no lower-casing (the released models are
-    cased; the demo text is lower-case already)."""
+    """sentencepiece pieces -> ids, as XLNet and PaddleNLP's XLNetTokenizer tokenise (tested against it
+    in tests/test_pretrained_suite.py): `preprocess`, then the pieces, a number followed by a comma
+    ("1990,") split into the number's own pieces and ",". Text is text: special-token strings in it
+    (such as "<sep>") are not read as special tokens."""
 
     def __init__(self, path):
         import sentencepiece
@@ -55,7 +68,22 @@ class Tokenizer:
         return self.sp.get_piece_size()
 
     def encode(self, text):
-        return self.sp.encode(text.strip())
+        pieces = self.sp.encode(preprocess(text), out_type=str)
+        if any(len(p) > 1 and p[-1] == "," and p[-2].isdigit() for p in pieces):
+            pieces = self._split_number_commas(pieces)
+        return self.sp.piece_to_id(pieces)
+
+    def _split_number_commas(self, pieces):
+        out = []
+        for piece in pieces:
+            if len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit():
+                sub = self.sp.encode(piece[:-1].replace(SPACE, ""), out_type=str)
+                if piece[0] != SPACE and sub[0][0] == SPACE:  # inside a word: no word-start marker
+                    sub = sub[1:] if len(sub[0]) == 1 else [sub[0][1:]] + sub[1:]
+                out += sub + [piece[-1]]
+            else:
+                out.append(piece)
+        return out
 
 
 def load_tokenizer(data_dir):

@@ -126,3 +126,8 @@ def test_another_model_is_refused(tmp_path):
         load_pretrained(XLNetForSequence(TINY, 1), path)
     with pytest.raises(utils.CheckpointError, match="does not fit the model"):
         pretrained.load_checkpoint(XLNetForSequence(TINY, 1), path)
+
+
+def test_text_is_normalised_as_xlnet_does():
+    import reader
+    assert reader.preprocess("  Café\tnaïve  ``quoted''  ") == 'Cafe naive "quoted"'

@@ -4,6 +4,7 @@
     .suite_venv/bin/python tools/check_pretrained.py --config small
     .suite_venv/bin/python tools/check_pretrained.py --config xlnet-base-cased xlnet-large-cased
     .suite_venv/bin/python tools/check_pretrained.py --write_keys tests/fixtures/paddlenlp_2.8.1_xlnet_keys.json.gz
+    .suite_venv/bin/python tools/check_pretrained.py --spiece data/demo/spiece.model   # the tokenizer
 
 Per configuration (PaddleNLP's published one, built from its config class, or a small one; nothing is
 downloaded): PaddleNLP's XLNetForSequenceClassification and XLNetLMHeadModel (sharing one encoder)
@@ -147,6 +148,36 @@ def check(name, batch, seq_len, seed, tol):
     return diffs
 
 
+# Accents, punctuation, quotes, numbers with commas, runs of spaces, words the model has never seen
+SENTENCES = [
+    "Hello, world! This is XLNet's tokenizer.",
+    "The café's crème brûlée cost 1,250 euros in 1990, not 2010.",
+    "  He said ``hello'' and   left... (quickly) -- didn't he?",
+    "Zxqvbl flurbonic snargleweeds: 3.14159, 42, and 100,000,000.",
+    "Naïve résumé: Ångström, São Paulo, Zürich; 北京 and emoji 🙂 are unknown.",
+]
+
+
+def check_tokenizer(spiece, max_seq_len=4096):
+    """Our reader.Tokenizer against PaddleNLP's XLNetTokenizer on the same spiece.model: the ids of each
+    sentence, and a pair's `A <sep> B <sep> <cls>` ids and segment ids (untruncated: PaddleNLP's
+    tokenizer does not truncate by default). Returns the mismatches."""
+    import reader
+    nlp, _ = suite()
+    theirs = nlp.XLNetTokenizer(spiece)
+    ours = reader.Tokenizer(spiece)
+    bad = []
+    for a, b in zip(SENTENCES, SENTENCES[1:] + SENTENCES[:1]):
+        want = theirs.convert_tokens_to_ids(theirs.tokenize(a))
+        if ours.encode(a) != want:
+            bad.append(f"{a!r}: ours {ours.encode(a)}, PaddleNLP {want}")
+        pair = theirs(a, b)
+        ids, segs = reader.encode_pair(ours, a, b, max_seq_len)
+        if ids != pair["input_ids"] or segs != pair["token_type_ids"]:
+            bad.append(f"pair {a[:20]!r}...: ours {ids} / {segs}, PaddleNLP {pair['input_ids']} / {pair['token_type_ids']}")
+    return bad
+
+
 def suite_keys(name):
     """{config, XLNetForSequenceClassification: [[key, shape]], XLNetLMHeadModel: [...]} (lazily: no weights)."""
     import paddle
@@ -178,7 +209,17 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed absolute difference")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the inputs")
     parser.add_argument("--write_keys", default=None, help="write the published configurations' keys and shapes here")
+    parser.add_argument("--spiece", default=None,
+                        help="instead of the weights: check our tokenizer against PaddleNLP's XLNetTokenizer on "
+                             "this spiece.model, on a few sentences (accents, punctuation, unknown words)")
     args = parser.parse_args(argv)
+    if args.spiece:
+        bad = check_tokenizer(args.spiece)
+        for line in bad:
+            print("MISMATCH " + line, flush=True)
+        print(f"tokenizer: {len(SENTENCES)} sentences and {len(SENTENCES)} pairs, {len(bad)} mismatch(es): "
+              f"{'the same ids as' if not bad else 'NOT the same as'} PaddleNLP's XLNetTokenizer", flush=True)
+        return 1 if bad else 0
     if args.write_keys:
         write_keys(args.write_keys)
         return 0
