@@ -11,6 +11,7 @@ paddle.distributed.launch each rank evaluates its own share and the counts are s
 """
 import argparse
 import collections
+import json
 import os
 
 import utils  # first: it silences the warning `import paddle` prints
@@ -148,6 +149,10 @@ def load_run(args):
         raise utils.CheckpointError(f"no trained run in {run_dir} (it has no vocab.txt); train first, or pass --output_dir")
     tokenizer = reader.Tokenizer.load(os.path.join(run_dir, "vocab.txt"))
     config = make_config(args.model, len(tokenizer))
+    saved = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.isfile(saved):  # the run's own (a run fine-tuned from PaddleNLP's weights keeps their config)
+        with open(saved) as f:
+            config = json.load(f)
     model = build_model(args.task, config, reader.num_classes(args.task, len(tokenizer)))
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)

@@ -102,8 +102,9 @@ class EncoderLayer(nn.Layer):
         self.self_attn = SelfAttention(hidden, c["num_attention_heads"], c["attention_probs_dropout_prob"])
         self.linear1 = nn.Linear(hidden, c["intermediate_size"])
         self.linear2 = nn.Linear(c["intermediate_size"], hidden)
-        self.norm1 = nn.LayerNorm(hidden, epsilon=1e-5)  # nn.TransformerEncoderLayer's epsilon
-        self.norm2 = nn.LayerNorm(hidden, epsilon=1e-5)
+        eps = c.get("encoder_norm_eps", 1e-5)  # nn.TransformerEncoderLayer's; PaddleNLP's weights: 1e-12
+        self.norm1 = nn.LayerNorm(hidden, epsilon=eps)
+        self.norm2 = nn.LayerNorm(hidden, epsilon=eps)
         self.dropout1 = nn.Dropout(c["hidden_dropout_prob"])
         self.dropout2 = nn.Dropout(c["hidden_dropout_prob"])
         self.activation = getattr(F, c["hidden_act"])

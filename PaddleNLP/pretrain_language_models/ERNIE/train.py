@@ -19,7 +19,6 @@ not scaled with the total batch size (the recipes give a per-run batch only).
 """
 import argparse
 import filecmp
-import json
 import os
 import shutil
 
@@ -27,6 +26,7 @@ import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 from eval import KEY_METRIC, eval_loader, evaluate
 from model import ATTENTION, CONFIG_FILE, MODELS, build_model, input_spec, make_config, save_config, set_attention
@@ -66,16 +66,21 @@ def get_args(argv=None):
 
 
 def check_pretrained(path, config, vocab_file):
-    """--pretrained: the weights file of a pre-training run (given as its directory or the file). The config
-    json and vocabulary beside the weights must match this run's; checked before the model is built."""
+    """--pretrained: the weights file of a pre-training run or PaddleNLP's `model_state.pdparams` (given as
+    its directory or the file). The config json and vocabulary beside the weights must match this run's;
+    checked before the model is built. Returns (weights path, PaddleNLP's config converted, or None)."""
     if os.path.isdir(path):
-        path = os.path.join(path, "best.pdparams") if os.path.isfile(os.path.join(path, "best.pdparams")) \
-            else os.path.join(path, "latest.pdckpt")
-    folder = os.path.dirname(path)
-    config_path = os.path.join(folder, CONFIG_FILE)
-    if os.path.isfile(config_path):
-        with open(config_path) as f:
-            saved = json.load(f)
+        names = [n for n in ("best.pdparams", "latest.pdckpt", "model_state.pdparams") if os.path.isfile(os.path.join(path, n))]
+        path = os.path.join(path, names[0] if names else "best.pdparams")
+    folder = os.path.dirname(path) or "."
+    saved, kind, config_path = pretrained.read_config(folder)
+    if kind == "paddlenlp":
+        differ = [k for k in ("hidden_size", "num_hidden_layers", "num_attention_heads") if saved[k] != config[k]]
+        if differ or saved["vocab_size"] < config["vocab_size"]:
+            raise utils.CheckpointError(
+                f"{config_path}: {', '.join(f'{k}={saved[k]}' for k in differ + ['vocab_size'])} do not fit --model "
+                f"with a {config['vocab_size']}-token vocabulary; pick the --model and --vocab_file of those weights")
+    elif kind == "ours":
         differ = [k for k in saved if saved[k] != config.get(k)]
         if differ:
             raise utils.CheckpointError(f"{config_path}: {', '.join(f'{k}={saved[k]}' for k in differ)} differ from "
@@ -85,26 +90,13 @@ def check_pretrained(path, config, vocab_file):
         raise utils.CheckpointError(f"{path} was pre-trained with {vocab_path}, not {vocab_file}; pass that --vocab_file")
     if not os.path.isfile(path):
         raise utils.CheckpointError(f"no checkpoint at {path}; pre-train first (TASK=pretrain bash train.sh)")
-    return path
+    return path, (saved if kind == "paddlenlp" else None)
 
 
 def load_pretrained(model, path):
-    """The encoder from a weights file that check_pretrained accepted; the new head keeps its
-    initialisation. Returns (skipped keys, initialised keys)."""
-    state = paddle.load(path)
-    state = state.get("model", state)
-    own = model.state_dict()
-    wrong = [k for k in own if k in state and list(state[k].shape) != list(own[k].shape)]
-    usable = {k: v for k, v in state.items() if k in own and k not in wrong}
-    if wrong or not usable:
-        raise utils.CheckpointError(f"{path} does not fit the model: " + (
-            ", ".join(f"{k} {list(state[k].shape)} vs {list(own[k].shape)}" for k in wrong[:3]) or "no tensor in common"))
-    model.set_state_dict({**own, **usable})  # the new head keeps its initialisation
-    skipped, initialised = sorted(set(state) - set(own)), sorted(set(own) - set(usable))
-    if utils.is_main_process():
-        print(f"loaded {len(usable)}/{len(own)} tensors from {path}; skipped (pre-training heads): "
-              f"{', '.join(skipped) or 'none'}; initialised: {', '.join(initialised) or 'none'}", flush=True)
-    return skipped, initialised
+    """The encoder from a weights file that check_pretrained accepted, ours or PaddleNLP's (converted,
+    pretrained.py); the new head keeps its initialisation. Returns (skipped keys, initialised keys)."""
+    return pretrained.load(model, path)
 
 
 def build_optimizer(args, model, total_steps):
@@ -197,19 +189,20 @@ def main(argv=None):
         loader.dataset.knowledge_from = int(args.basic_masking_fraction * total_steps)
 
     config = make_config(args.model, len(tokenizer))
+    weights = None
+    if args.pretrained and state is None:  # before building: a wrong --model fails at once, not after a big build
+        weights, suite_config = check_pretrained(args.pretrained, config, args.vocab_file)
+        config = suite_config or config  # PaddleNLP's weights bring their own config (its vocab_size, epsilon)
     if config["max_position_embeddings"] < args.max_seq_len:
         raise utils.DataError(f"--max_seq_len {args.max_seq_len}: the model has {config['max_position_embeddings']} positions")
     if utils.is_main_process():  # the weights travel with their config and vocabulary
         save_config(config, out_dir)
         if os.path.abspath(args.vocab_file) != os.path.abspath(os.path.join(out_dir, "vocab.txt")):
             shutil.copyfile(args.vocab_file, os.path.join(out_dir, "vocab.txt"))
-    pretrained = None
-    if args.pretrained and state is None:  # before building: a wrong --model fails at once, not after a big build
-        pretrained = check_pretrained(args.pretrained, config, args.vocab_file)
     model = set_attention(build_model(args.task, config, reader.num_classes(args.task, len(tokenizer))),
                           args.attention)
-    if pretrained:
-        load_pretrained(model, pretrained)
+    if weights:
+        load_pretrained(model, weights)
     optimizer, scheduler = build_optimizer(args, model, total_steps)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best = 0, -1.0

@@ -18,7 +18,7 @@ ENV = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"} | {"G
 def fresh_copy(tmp_path, demo_dir=None):
     work = tmp_path / "folder"
     shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache",
-                                                              ".benchmarks"))
+                                                              ".benchmarks", ".suite_venv"))
     if demo_dir:
         shutil.copytree(demo_dir, work / "data" / "demo")
     return work

@@ -57,11 +57,11 @@ def test_pretrained_reports_skipped_and_initialised_keys(trained_run, demo_dir, 
     assert evals[-1]["dev_samples"] == 60  # dev sentences counted, not batches
     trained = paddle.load(os.path.join(trained_run["pretrain_dir"], "ernie-demo", "best.pdparams"))
     model = build_model("ner", make_config("ernie-demo", trained["ernie.embeddings.word_embeddings.weight"].shape[0]), 7)
-    weights = train.check_pretrained(os.path.join(trained_run["pretrain_dir"], "ernie-demo"), model.ernie.config,
-                                     os.path.join(demo_dir, "vocab.txt"))
+    weights, suite_config = train.check_pretrained(os.path.join(trained_run["pretrain_dir"], "ernie-demo"),
+                                                   model.ernie.config, os.path.join(demo_dir, "vocab.txt"))
     skipped, initialised = train.load_pretrained(model, weights)
     np.testing.assert_array_equal(model.ernie.pooler.dense.weight.numpy(), trained["ernie.pooler.dense.weight"].numpy())
-    assert initialised == ["classifier.bias", "classifier.weight"] and len(skipped) == 5
+    assert initialised == ["classifier.bias", "classifier.weight"] and len(skipped) == 5 and suite_config is None
 
 
 def test_pretrained_with_another_shape_or_vocabulary_is_refused(trained_run, demo_dir, tmp_path):
