@@ -23,6 +23,7 @@ import paddle
 import paddle.distributed as dist
 from PIL import Image
 
+import pretrained
 import reader
 from models import HAS_MASKS, MODELS, build_model
 
@@ -188,7 +189,8 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--model", default=None, choices=sorted(MODELS), metavar="NAME",
                         help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
-    parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
+    parser.add_argument("--checkpoint", "--pretrained", default=None,
+                        help=checkpoint_help + "; a PaddleDetection 2.6 file of the model is converted (pretrained.py)")
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     parser.add_argument("--image_size", type=int, default=None, help="input short side; None: the run's")
     parser.add_argument("--max_size", type=int, default=None, help="input long side at most; None: the run's")
@@ -230,7 +232,7 @@ def default_checkpoint(output_dir, model):
 
 def load_trained_model(args, checkpoint):
     model = build_model(args.model, num_classes=args.num_classes, score_threshold=args.score_threshold)
-    utils.load_model(model, checkpoint)
+    pretrained.load(model, args.model, checkpoint, strict=True)  # ours, or PaddleDetection's converted
     model.eval()
     return model
 

@@ -19,6 +19,7 @@ import utils
 import numpy as np
 import paddle
 
+import pretrained
 import reader
 from eval import evaluate
 from models import HAS_MASKS, MODELS, build_model
@@ -136,7 +137,7 @@ def main(argv=None):
     if args.rois_per_image and hasattr(model, "rois_per_image"):  # training only: not a model-shaping setting
         model.rois_per_image = args.rois_per_image
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.model, args.pretrained, strict=False)  # ours, or PaddleDetection's
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
     optimizer = paddle.optimizer.Momentum(

@@ -1,0 +1,276 @@
+"""Prove that PaddleDetection 2.6 weights give our R-CNNs and RetinaNet the suite's outputs.
+
+    bash tools/suite_env.sh                      # once: .suite_venv with paddledet 2.6.0 (no deps)
+    .suite_venv/bin/python tools/check_pretrained.py --model faster_rcnn_r50_fpn
+    .suite_venv/bin/python tools/check_pretrained.py --all      # the five PaddleDetection configs
+    .suite_venv/bin/python tools/check_pretrained.py --write_keys tests/fixtures/paddledet_2.6_keys.json.gz
+
+Per model: PaddleDetection's parts (backbone, neck, rpn_head, bbox_head, mask_head; RetinaNet's head)
+built from its own modules with the settings of its config (suite_model below, 80 COCO classes), with
+random weights (fixed seed; BatchNorm scales, shifts and running statistics and every bias randomised
+too), saved with paddle.save(state_dict) as PaddleDetection saves its model_final.pdparams; that file is
+loaded into ours through eval.py's --pretrained code path (pretrained.load, strict); both run in eval
+mode on the same random batch, and these must agree within --tol (absolute):
+  - the feature maps of the backbone (+ FPN), relative to max(1, the largest |value|);
+  - the RPN's raw objectness and deltas of every level, and its anchors (R-CNNs);
+  - for the same fixed RoIs (random boxes of 8 to --size pixels, so every FPN level gets some): the
+    box head's class logits and box regressions of every stage (Cascade: all three), and Mask R-CNN's
+    mask logits;
+  - RetinaNet: the class logits and box deltas of every level.
+The final boxes after NMS are not compared: the proposal selection differs (README "Loading
+PaddleDetection weights"). Exit 1 if a model fails, 4 if a file does not map.
+
+--write_keys records the PaddleDetection state-dict keys and shapes of every model (gzipped json), the
+fixture against which the quick tier checks the key map without PaddleDetection (tests/test_pretrained.py).
+"""
+import argparse
+import gzip
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, FOLDER)
+
+import utils  # noqa: E402
+
+NUM_CLASSES = 80  # COCO
+CATALOGUE = ["faster_rcnn_r50", "faster_rcnn_r50_fpn", "mask_rcnn_r50_fpn", "cascade_rcnn_r50_fpn",
+             "retinanet_r50_fpn"]
+FPN_SCALES = [1 / 4, 1 / 8, 1 / 16, 1 / 32]
+
+
+def _suite():
+    if importlib.util.find_spec("ppdet") is None:
+        raise utils.CheckpointError("paddledet is not installed here; run `bash tools/suite_env.sh` and use "
+                                    ".suite_venv/bin/python")
+
+
+def suite_model(name, num_classes=NUM_CLASSES):
+    """PaddleDetection's parts as its config (configs/{faster,mask,cascade}_rcnn, retinanet) builds them,
+    in a paddle.nn.Layer whose state_dict has the keys of its architecture's."""
+    _suite()
+    import paddle.nn as nn
+    from ppdet.modeling.backbones.resnet import Res5Head, ResNet
+    from ppdet.modeling.heads.bbox_head import BBoxHead, TwoFCHead
+    from ppdet.modeling.heads.cascade_head import CascadeHead, CascadeTwoFCHead
+    from ppdet.modeling.heads.mask_head import MaskFeat, MaskHead
+    from ppdet.modeling.heads.retina_head import RetinaFeat, RetinaHead
+    from ppdet.modeling.necks.fpn import FPN
+    from ppdet.modeling.proposal_generator.anchor_generator import RetinaAnchorGenerator
+    from ppdet.modeling.proposal_generator.rpn_head import RPNHead
+    parts = nn.Layer()
+    if name == "retinanet_r50_fpn":  # retinanet_r50_fpn.yml
+        parts.backbone = ResNet(depth=50, variant="b", norm_type="bn", freeze_at=0, return_idx=[1, 2, 3], num_stages=4)
+        parts.neck = FPN([s.channels for s in parts.backbone.out_shape], out_channel=256,
+                         spatial_scales=[1 / 8, 1 / 16, 1 / 32], extra_stage=2, has_extra_convs=True, use_c5=False)
+        parts.head = RetinaHead(num_classes=num_classes, conv_feat=RetinaFeat(feat_in=256, feat_out=256, num_convs=4,
+                                                                               norm_type=None, use_dcn=False),
+                                anchor_generator=RetinaAnchorGenerator(octave_base_scale=4, scales_per_octave=3),
+                                bbox_assigner=None, loss_class=None, loss_bbox=None, nms=None, nms_pre=1000)
+        return parts
+    c4 = name == "faster_rcnn_r50"  # faster_rcnn_r50.yml: res4 features, res5 as the RoI head
+    parts.backbone = ResNet(depth=50, variant="b", norm_type="bn", freeze_at=0, return_idx=[2] if c4 else [0, 1, 2, 3],
+                            num_stages=3 if c4 else 4)
+    proposal = dict(min_size=0.0, nms_thresh=0.7, pre_nms_top_n=1000, post_nms_top_n=1000)
+    if c4:
+        parts.rpn_head = RPNHead(anchor_generator=dict(aspect_ratios=[0.5, 1.0, 2.0], anchor_sizes=[32, 64, 128, 256, 512],
+                                                       strides=[16]),
+                                 test_proposal=dict(proposal, pre_nms_top_n=6000), in_channel=1024)
+        parts.bbox_head = BBoxHead(Res5Head(depth=50), in_channel=2048, with_pool=True, num_classes=num_classes,
+                                   roi_extractor=dict(resolution=14, sampling_ratio=0, aligned=True, spatial_scale=[1 / 16]))
+        return parts
+    parts.neck = FPN([s.channels for s in parts.backbone.out_shape], out_channel=256, spatial_scales=FPN_SCALES)
+    parts.rpn_head = RPNHead(anchor_generator=dict(aspect_ratios=[0.5, 1.0, 2.0],
+                                                   anchor_sizes=[[32], [64], [128], [256], [512]], strides=[4, 8, 16, 32, 64]),
+                             test_proposal=proposal, in_channel=256)
+    roi = dict(resolution=7, sampling_ratio=0, aligned=True, spatial_scale=FPN_SCALES)
+    if name == "cascade_rcnn_r50_fpn":
+        parts.bbox_head = CascadeHead(CascadeTwoFCHead(in_channel=256, out_channel=1024, resolution=7), in_channel=1024,
+                                      roi_extractor=roi, num_classes=num_classes)
+    else:
+        parts.bbox_head = BBoxHead(TwoFCHead(in_channel=256, out_channel=1024, resolution=7), in_channel=1024,
+                                   roi_extractor=roi, num_classes=num_classes)
+    if name == "mask_rcnn_r50_fpn":
+        parts.mask_head = MaskHead(MaskFeat(in_channel=256, out_channel=256, num_convs=4), num_classes=num_classes,
+                                   roi_extractor=dict(roi, resolution=14))
+    return parts
+
+
+def randomise(layer, seed):
+    """Random BatchNorm scale/shift/statistics and biases (the suite initialises them to constants)."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    for name, tensor in layer.state_dict().items():
+        if len(tensor.shape) != 1:
+            continue
+        if name.endswith("_variance"):
+            value = rng.uniform(0.5, 1.5, tensor.shape)
+        elif name.endswith(".weight") or name.endswith(".scale"):
+            value = rng.uniform(0.8, 1.2, tensor.shape)
+        else:  # biases, shifts, running means
+            value = rng.normal(0, 0.1, tensor.shape)
+        tensor.set_value(value.astype(tensor.numpy().dtype))
+
+
+def fixed_rois(rng, batch, size, per_image):
+    """per_image random boxes of side 8..size pixels inside a size x size picture, per image."""
+    import numpy as np
+    side = np.exp(rng.uniform(np.log(8), np.log(size), (batch * per_image, 2)))
+    x1 = rng.uniform(0, size - side[:, 0])
+    y1 = rng.uniform(0, size - side[:, 1])
+    boxes = np.stack([x1, y1, x1 + side[:, 0], y1 + side[:, 1]], 1).astype("float32")
+    return np.split(boxes, batch)
+
+
+def check(name, batch, size, seed, per_image=24):
+    """{what: (max abs difference, scale it is measured against)} for model `name`."""
+    import numpy as np
+    import paddle
+    import paddle.nn.functional as F
+    import pretrained
+    from models import build_model
+    paddle.seed(seed)
+    theirs = suite_model(name)
+    randomise(theirs, seed)
+    theirs.eval()
+    ours = build_model(name, num_classes=NUM_CLASSES)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model_final.pdparams")
+        paddle.save(theirs.state_dict(), path)
+        assert pretrained.load(ours, name, path, strict=True) == pretrained.SUITE_NAMES[name]
+    ours.eval()
+    rng = np.random.default_rng(seed)
+    x = paddle.to_tensor(rng.standard_normal((batch, 3, size, size)).astype("float32"))
+    out = {}
+
+    def compare(what, a, b, relative=False):
+        a, b = a.numpy(), b.numpy()
+        assert a.shape == b.shape, (what, a.shape, b.shape)
+        out[what] = (np.abs(a - b).max(initial=0.0), max(1.0, np.abs(a).max(initial=0.0)) if relative else 1.0)
+
+    with paddle.no_grad():
+        their_feats = theirs.backbone({"image": x})
+        if hasattr(theirs, "neck"):
+            their_feats = theirs.neck(their_feats)
+        if name == "retinanet_r50_fpn":
+            our_feats = ours.neck(ours.backbone(x))
+        else:
+            our_feats = ours.features(x)
+        for i, (a, b) in enumerate(zip(their_feats, our_feats)):
+            compare(f"features {i}", a, b, relative=True)
+        if name == "retinanet_r50_fpn":
+            their_logits, their_deltas = theirs.head(their_feats)
+            for i, f in enumerate(our_feats):  # the same features for both: each head on its own maps
+                compare(f"class logits {i}", their_logits[i], ours.cls(ours.cls_tower(our_feats[i])))
+                compare(f"box deltas {i}", their_deltas[i], ours.reg(ours.reg_tower(our_feats[i])))
+            return {k: (float(d), float(s)) for k, (d, s) in out.items()}
+        rpn_feats = theirs.rpn_head.rpn_feat(their_feats)
+        their_anchors = theirs.rpn_head.anchor_generator(their_feats)
+        scores, deltas, anchors = ours.rpn(our_feats)
+        for i, f in enumerate(rpn_feats):
+            compare(f"rpn objectness {i}", theirs.rpn_head.rpn_rois_score(f), scores[i])
+            compare(f"rpn deltas {i}", theirs.rpn_head.rpn_rois_delta(f), deltas[i])
+            compare(f"anchors {i}", their_anchors[i], anchors[i].reshape([-1, 4]))
+        # the same fixed RoIs through both box heads (and mask heads)
+        rois = [paddle.to_tensor(r) for r in fixed_rois(rng, batch, size, per_image)]
+        rois_num = paddle.to_tensor([per_image] * batch, "int32")
+        roi_t = paddle.concat(rois)
+        roi_feats = our_feats[:4] if ours.neck is not None else our_feats
+        head = theirs.bbox_head
+        head_feats = their_feats[:4] if hasattr(theirs, "neck") else their_feats
+        rf = head.roi_extractor(head_feats, rois, rois_num)
+        for s in range(ours.num_stages):
+            if name == "cascade_rcnn_r50_fpn":
+                feat = head.head(rf, s)
+                their_score, their_delta = head.bbox_score_list[s](feat), head.bbox_delta_list[s](feat)
+            else:
+                feat = head.head(rf)
+                if head.with_pool:
+                    feat = F.adaptive_avg_pool2d(feat, 1).flatten(1)
+                their_score, their_delta = head.bbox_score(feat), head.bbox_delta(feat)
+            our_score, our_delta = ours.stage(s, roi_feats, roi_t, rois_num)
+            compare(f"class logits (stage {s}, {len(roi_t)} fixed RoIs)", their_score, our_score)
+            compare(f"box regressions (stage {s})", their_delta, our_delta)
+        if name == "mask_rcnn_r50_fpn":
+            mask_head = theirs.mask_head
+            their_masks = mask_head.mask_fcn_logits(mask_head.head(mask_head.roi_extractor(head_feats, rois, rois_num)))
+            our_masks = ours.mask_head(ours.roi_features(roi_feats, roi_t, rois_num, 14))
+            compare("mask logits", their_masks, our_masks)
+    return {k: (float(d), float(s)) for k, (d, s) in out.items()}
+
+
+def suite_keys(name):
+    """[[key, shape], ...] of PaddleDetection's `name`, in registration order (built lazily: no weights)."""
+    import paddle
+    with paddle.LazyGuard():
+        model = suite_model(name)
+    return [[key, list(value.shape)] for key, value in model.state_dict().items()]
+
+
+def write_keys(path):
+    """One process per model (PaddleDetection names some parameters globally); their json into one file."""
+    fixture = {}
+    for name in CATALOGUE:
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--print_keys", name],
+                             capture_output=True, text=True, check=True).stdout
+        fixture[name] = json.loads(out.strip().splitlines()[-1])
+    with open(path, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as f:  # no name, no time: same bytes
+        f.write(json.dumps(fixture, separators=(",", ":")).encode())
+    print(f"wrote the keys of {len(fixture)} PaddleDetection models to {path}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
+    parser.add_argument("--model", nargs="+", default=[], help="model name(s), as in --help of train.py")
+    parser.add_argument("--all", action="store_true", help="every model PaddleDetection has: " + ", ".join(CATALOGUE))
+    parser.add_argument("--batch_size", type=int, default=2, help="images in the random batch")
+    parser.add_argument("--size", type=int, default=256, help="input side (square; a multiple of 32)")
+    parser.add_argument("--tol", type=float, default=1e-5,
+                        help="largest allowed absolute difference (features: relative to max(1, largest |value|))")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, the batch and the RoIs")
+    parser.add_argument("--write_keys", default=None, help="write every model's PaddleDetection keys and shapes here")
+    parser.add_argument("--print_keys", default=None, help=argparse.SUPPRESS)  # write_keys's worker
+    args = parser.parse_args(argv)
+    if args.print_keys:
+        print(json.dumps(suite_keys(args.print_keys)))
+        return 0
+    if args.write_keys:
+        write_keys(args.write_keys)
+        return 0
+    names = CATALOGUE if args.all else args.model
+    if not names:
+        parser.error("give --model NAME or --all")
+    unknown = [n for n in names if n not in CATALOGUE]
+    if unknown:
+        parser.error(f"no PaddleDetection 2.6 model for {', '.join(unknown)} (the *_lite* models are this folder's "
+                     f"own); choose from {', '.join(CATALOGUE)}")
+    if args.size % 32:
+        parser.error("--size must be a multiple of 32 (the FPN's levels are then exactly twice the next)")
+    if len(names) > 1:  # one process per model: PaddleDetection names some parameters globally
+        failed = 0
+        for name in names:
+            cmd = [sys.executable, os.path.abspath(__file__), "--model", name, "--batch_size", str(args.batch_size),
+                   "--size", str(args.size), "--tol", str(args.tol), "--seed", str(args.seed)]
+            failed += subprocess.call(cmd) != 0
+        print(f"{len(names) - failed}/{len(names)} models equal within {args.tol:g}", flush=True)
+        return 1 if failed else 0
+    utils.configure_cpu()
+    start = time.time()
+    diffs = check(names[0], args.batch_size, args.size, args.seed)
+    worst = max(d / s for d, s in diffs.values())
+    for what, (diff, scale) in diffs.items():
+        print(f"  {what}: max abs difference {diff:.3g}" + (f" (largest |value| {scale:.3g})" if scale > 1 else ""))
+    ok = worst <= args.tol
+    raw = max((d for w, (d, s) in diffs.items() if not w.startswith("features")), default=0.0)
+    print(f"{names[0]}: max abs difference {raw:.3g} over the raw head outputs, {worst:.3g} relative over all "
+          f"{'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    utils.run_main(lambda: sys.exit(main()))
