@@ -1,0 +1,63 @@
+"""Slow: the equality check against PaddleDetection itself (tools/suite_env.sh installs paddledet 2.6.0
+from the package index into .suite_venv, then tools/check_pretrained.py runs faster_rcnn_r50_fpn at a
+small size; skipped when the package index cannot be reached), and eval.py --pretrained of a
+PaddleDetection-named file (no suite needed): renamed into our model, evaluated on the demo set."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+import pretrained
+from conftest import FOLDER
+from models import build_model
+from test_pretrained import FIXTURE
+
+pytestmark = pytest.mark.slow
+
+
+def suite_python(tmp_path):
+    """.suite_venv's python, made by tools/suite_env.sh; skip when paddledet cannot be fetched."""
+    python = os.path.join(FOLDER, ".suite_venv", "bin", "python")
+    if not os.path.exists(python):
+        probe = subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "paddledet==2.6.0",
+                                "-d", str(tmp_path)], capture_output=True, text=True, timeout=300)
+        if probe.returncode != 0:
+            pytest.skip("the package index is unreachable (pip download paddledet==2.6.0 failed): "
+                        + probe.stderr.strip()[-300:])
+    env = subprocess.run(["bash", "tools/suite_env.sh"], cwd=FOLDER, capture_output=True, text=True, timeout=900)
+    assert env.returncode == 0, env.stdout[-1000:] + env.stderr[-2000:]
+    return python
+
+
+def test_paddledet_weights_give_paddledet_outputs(tmp_path):
+    run = subprocess.run([suite_python(tmp_path), "tools/check_pretrained.py", "--model", "faster_rcnn_r50_fpn",
+                          "--size", "128", "--batch_size", "1"], cwd=FOLDER, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    for what in ["features 4", "rpn objectness 4", "rpn deltas 4", "anchors 4",
+                 "class logits (stage 0, 24 fixed RoIs)", "box regressions (stage 0)"]:
+        assert f"  {what}: max abs difference" in run.stdout, run.stdout
+    assert "faster_rcnn_r50_fpn: max abs difference" in run.stdout and run.stdout.count(" ok (") == 1, run.stdout
+
+
+def test_eval_of_a_paddledet_file(demo, tmp_path):
+    import eval as evaluate
+    name = "faster_rcnn_r50_fpn"
+    paddle.seed(3)
+    source = build_model(name, num_classes=4)  # the demo's 4 classes
+    own = source.state_dict()
+    state = {}
+    for key, _ in FIXTURE[name]:  # PaddleDetection's names, our tensors (the class layers at 4 classes)
+        state[key] = own[pretrained.our_key(key)].numpy()
+    path = str(tmp_path / "faster_rcnn_r50_fpn_1x_demo.pdparams")
+    paddle.save(state, path)
+    model = build_model(name, num_classes=4)
+    assert pretrained.load(model, name, path, strict=True) == "faster_rcnn_r50_fpn_1x_coco"
+    for key, value in own.items():
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), value.numpy(), err_msg=key)
+    result = evaluate.main(["--model", name, "--pretrained", path, "--output_dir", str(tmp_path / "out"),
+                            "--data_dir", demo, "--split", "val", "--num_classes", "4", "--image_size", "64",
+                            "--max_size", "96", "--num_workers", "0", "--batch_size", "2"])
+    assert result["images"] == 6 and 0.0 <= result["mAP"] <= 1.0
