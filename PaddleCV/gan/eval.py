@@ -1,5 +1,6 @@
-"""Evaluate a trained generator on the test split (t10k; Pix2Pix: the test list, L1 and PSNR to the
-known targets against the input and the mean-image baselines, see translate.py; StarGAN, AttGAN,
+"""Evaluate a trained generator on the test split (t10k; Pix2Pix, CycleGAN, SPADE: the test inputs,
+L1 and PSNR to the known targets against the input and the mean-image baselines, and FID/KID to the
+real targets, see translate.py; StarGAN, AttGAN,
 STGAN: every test face edited once per attribute, the target rate and preservation against the
 unedited input, see edit.py): FID and KID of its digits to the real
 test digits, and for CGAN the share of generated digits the scoring classifier reads as the class
@@ -133,7 +134,8 @@ def evaluate_translator(args, checkpoint):
     against the input itself (not SPADE's) and the mean training target; CycleGAN also the cycle error
     A->B->A; FID/KID to the real targets (image_fid)."""
     import translate
-    data, train_set = translate.datasets(args, (args.split, "train"), skip=False)
+    data, = translate.datasets(args, (args.split,), skip=False)
+    train_set, = translate.datasets(args, ("train",), skip=True)  # the baselines' and feature network's data
     G = load_generator(args, checkpoint)
     outputs = translate.translate(G, data.inputs)
     result = translate.score(outputs, data)

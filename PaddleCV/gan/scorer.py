@@ -5,6 +5,11 @@ comparable within this folder only, not with published Inception FIDs.
 
 The classifier is trained once per dataset (10 epochs, a few seconds on a CPU for the demo) and cached
 as DATA_DIR/mnist/demo_classifier.pdparams, keyed by the training file's size and mtime.
+
+The translators' networks (end of the file), trained the same way on their real training targets
+and cached beside the data: SPADE's scene classifier (which classes a photo shows) and the Pix2Pix /
+CycleGAN colour-cell classifier, whose 128-d features are their FID/KID features, and SPADE's demo
+VGG19 for the perceptual loss (or real VGG19 weights from --vgg_weights).
 """
 import contextlib
 import json

@@ -1,6 +1,6 @@
 """Train a GAN of the folder: alternating discriminator and generator steps, a sample grid every
 --sample_interval steps, the generator kept on the dev split's FID (digit models), L1 to the
-target (Pix2Pix, CycleGAN: translate.py's loop) or edit score (StarGAN, AttGAN, STGAN: edit.py's).
+target (Pix2Pix, SPADE; CycleGAN the cycle error: translate.py's loop) or edit score (StarGAN, AttGAN, STGAN: edit.py's).
 
     python train.py --model CGAN --data_dir data/demo
     python -m paddle.distributed.launch --gpus 0,1 train.py --model DCGAN ...
