@@ -57,6 +57,8 @@ def main(argv=None):
     prefix = export(model, os.path.join(inference_dir, "model"), args.task)
     for name in ("vocab.txt", "labels.txt", "config.json") if args.task == "classify" else ("vocab.txt", "config.json"):
         shutil.copyfile(os.path.join(run_dir, name), os.path.join(inference_dir, name))
+    if os.path.isfile(os.path.join(run_dir, "tokenizer_config.json")):  # a cased vocabulary (tokenizer.py)
+        shutil.copyfile(os.path.join(run_dir, "tokenizer_config.json"), os.path.join(inference_dir, "tokenizer_config.json"))
     settings = {"model": args.model, "task": args.task, "max_seq_len": args.max_seq_len}
     if args.task == "squad":  # infer.py cuts the windows as eval.py does
         settings.update(doc_stride=args.doc_stride, max_query_len=args.max_query_len)

@@ -6,7 +6,15 @@ Two stages, as in the original BERT release:
   2. WordPiece: each word is cut greedily, longest match first, into vocabulary pieces, pieces after
      the first spelled with a `##` prefix; a word with no such cut (or longer than 100 characters)
      becomes [UNK].
+
+Lower-casing (with accent stripping) is on unless a `tokenizer_config.json` beside the vocabulary says
+`"do_lower_case": false`, as PaddleNLP's save_pretrained writes it for cased vocabularies
+(bert-base-chinese, bert-base-cased): with the official vocab file and that json this tokenizer gives
+PaddleNLP 2.8.1's BertTokenizer's tokens and ids (tests/test_pretrained_suite.py compares them). Unlike
+PaddleNLP's, it does not keep special tokens written in the text ("[MASK]") as one token.
 """
+import json
+import os
 import unicodedata
 
 import utils
@@ -96,10 +104,25 @@ def wordpiece(word, vocab, unk="[UNK]"):
     return pieces
 
 
+def lower_case_of(vocab_path):
+    """do_lower_case of the tokenizer_config.json beside a vocabulary (True without one)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(vocab_path)), CONFIG)
+    if not os.path.isfile(path):
+        return True
+    try:
+        with open(path) as f:
+            return bool(json.load(f).get("do_lower_case", True))
+    except (ValueError, AttributeError) as e:
+        raise utils.DataError(f"{path}:1: not a json object ({e})")
+
+
+CONFIG = "tokenizer_config.json"
+
+
 class Tokenizer:
-    def __init__(self, vocab_path, lower_case=True):
+    def __init__(self, vocab_path, lower_case=None):
         self.vocab = load_vocab(vocab_path)
-        self.lower_case = lower_case
+        self.lower_case = lower_case_of(vocab_path) if lower_case is None else lower_case
         self.inv = {i: t for t, i in self.vocab.items()}
         self.size = max(self.vocab.values()) + 1  # once: MLM's random replacement asks for it per example
         self.pad_id, self.unk_id, self.cls_id, self.sep_id, self.mask_id = (self.vocab[t] for t in SPECIAL)

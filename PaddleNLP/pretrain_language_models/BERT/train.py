@@ -164,6 +164,9 @@ def main(argv=None):
     if utils.is_main_process():
         cfg.to_json(os.path.join(out_dir, "config.json"))
         shutil.copyfile(vocab_path, os.path.join(out_dir, "vocab.txt"))
+        tokenizer_config = os.path.join(args.data_dir, "tokenizer_config.json")  # do_lower_case (tokenizer.py)
+        if os.path.isfile(tokenizer_config):
+            shutil.copyfile(tokenizer_config, os.path.join(out_dir, "tokenizer_config.json"))
         if labels:
             with open(os.path.join(out_dir, "labels.txt"), "w") as f:
                 f.write("\n".join(labels) + "\n")

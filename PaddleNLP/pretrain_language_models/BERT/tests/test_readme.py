@@ -34,7 +34,7 @@ def cut_training(command):
 
 def test_readme_commands_run_in_order_from_a_fresh_copy(tmp_path):
     work = tmp_path / "folder"
-    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
+    shutil.copytree(ROOT, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache", ".suite_venv"))
     commands = readme_commands()
     assert "SMOKE=1 bash train.sh" in commands and any(c.startswith("python infer.py") for c in commands)
     for command in map(cut_training, commands):

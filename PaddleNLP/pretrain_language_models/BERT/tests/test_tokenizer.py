@@ -53,3 +53,11 @@ def test_non_utf8_vocabulary_names_the_line(tmp_path):
     path.write_bytes(b"[PAD]\n[UNK]\nh\xffllo\n")
     with pytest.raises(utils.DataError, match=r"vocab.txt:3: not UTF-8"):
         tokenizer.load_vocab(str(path))
+
+
+def test_tokenizer_config_beside_the_vocabulary_sets_lower_casing(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n".join(VOCAB + ["Café", "Hello"]) + "\n")
+    assert Tokenizer(str(path)).tokenize("Café Hello") == ["cafe", "hello"]
+    (tmp_path / "tokenizer_config.json").write_text('{"do_lower_case": false, "tokenizer_class": "BertTokenizer"}')
+    assert Tokenizer(str(path)).tokenize("Café Hello") == ["Café", "Hello"]  # cased: no lower-casing, accents kept

@@ -13,6 +13,10 @@ the same token ids (a padded batch, two segments) and the largest absolute diffe
 output (at the real tokens: ours embeds the pad id as zeros, see check()), the pooled output, the masked-LM logits and the next-sentence logits must be <= --tol.
 Exit 1 if a config fails, 4 if the file does not map.
 
+--tokenizer compares our tokenizer with PaddleNLP's BertTokenizer (tokens and ids, lower-cased and cased)
+on SENTENCES (accents, punctuation, CJK, unknown words, long words), over --vocab (the official vocab.txt
+of a checkpoint) or, without it, a made-up vocabulary that covers pieces of those sentences.
+
 --write_keys records the state-dict keys and shapes of PaddleNLP's bert-base-uncased, bert-large-uncased
 and bert-base-chinese (BertForPretraining, built under paddle.LazyGuard) with their configs (gzipped json):
 the fixture against which the quick tier checks the key map without PaddleNLP (tests/test_pretrained.py).
@@ -112,6 +116,56 @@ def check(name, seed, batch=3, length=24):
     return diffs
 
 
+SENTENCES = [
+    "Hello, world! The café's crème brûlée costs $5.50 -- isn't that (really) cheap?",
+    "Unaffable running jumped over the lazy dog; naïve façade Ångström résumé.",
+    "北京欢迎你 and 東京 too: 你好，世界。",
+    "supercalifragilisticexpialidocious xyzzy qwertyuiop " + "a" * 120,
+    "Tabs\tand\nnewlines, \u00a0nbsp, zero\u200bwidth, control\x07char; e-mail: someone@example.com #tag 3.14%",
+    "HeLLo WORLD Running UNWANTED",
+]
+
+
+def made_up_vocab(path):
+    """A vocabulary of whole words, ## pieces, accented and CJK characters and punctuation."""
+    words = ["hello", "world", "the", "cafe", "café", "s", "costs", "$", "5", "50", "isn", "t", "that", "really",
+             "cheap", "un", "##aff", "##able", "run", "##ning", "jump", "##ed", "over", "lazy", "dog", "naive",
+             "na", "##ive", "##ï", "fa", "##cade", "##çade", "ang", "##str", "##om", "##öm", "res", "##ume", "##umé",
+             "creme", "crème", "bru", "##lee", "##lée", "北", "京", "欢", "迎", "你", "好", "世", "界", "東", "and",
+             "too", "super", "##cal", "##if", "##rag", "tabs", "new", "##lines", "nb", "##sp", "zero", "width",
+             "control", "char", "e", "mail", "some", "##one", "example", "com", "tag", "3", "14", "Hello", "World",
+             "Running", "UN", "##WANT", "##ED", "want", "##ed", "a", "##a"]
+    punct = list("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~") + ["，", "。", "："]
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words + punct
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(dict.fromkeys(tokens)) + "\n")
+
+
+def check_tokenizer(vocab=None):
+    """Number of sentences where our tokens or ids differ from PaddleNLP's (printed), both casings."""
+    from tokenizer import Tokenizer
+    transformers, _ = suite()
+    with tempfile.TemporaryDirectory() as tmp:
+        if vocab is None:
+            vocab = os.path.join(tmp, "vocab.txt")
+            made_up_vocab(vocab)
+        differ = 0
+        for lower in (True, False):
+            theirs = transformers.BertTokenizer(vocab, do_lower_case=lower)
+            ours = Tokenizer(vocab, lower_case=lower)
+            for text in SENTENCES:
+                a, b = theirs.tokenize(text), ours.tokenize(text)
+                ids_a, ids_b = theirs.convert_tokens_to_ids(a), ours.convert_tokens_to_ids(b)
+                same = a == b and ids_a == ids_b
+                differ += not same
+                print(f"{'uncased' if lower else 'cased'} {'same' if same else 'DIFFERENT'} ({len(b)} tokens, "
+                      f"{b.count('[UNK]')} [UNK]): {' '.join(b)[:100]}", flush=True)
+                if not same:
+                    print(f"  PaddleNLP: {' '.join(a)}", flush=True)
+    print(f"tokenizer: {2 * len(SENTENCES) - differ}/{2 * len(SENTENCES)} sentences tokenised as PaddleNLP does", flush=True)
+    return differ
+
+
 def suite_keys(name):
     import paddle
     transformers, _ = suite()
@@ -138,11 +192,15 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed absolute difference")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the token ids")
     parser.add_argument("--write_keys", default=None, help="write the published configs' keys and shapes here")
+    parser.add_argument("--tokenizer", action="store_true", help="compare the tokenizers instead of the models")
+    parser.add_argument("--vocab", default=None, help="--tokenizer: a vocab.txt (unset: a made-up one)")
     args = parser.parse_args(argv)
     utils.configure_cpu()
     if args.write_keys:
         write_keys(args.write_keys)
         return 0
+    if args.tokenizer:
+        return 1 if check_tokenizer(args.vocab) else 0
     failed = 0
     for name in args.config:
         start = time.time()
