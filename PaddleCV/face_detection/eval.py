@@ -22,7 +22,6 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
-import pretrained
 import reader
 import widerface_eval
 from models import MODELS, build_model
@@ -91,7 +90,7 @@ def default_checkpoint(output_dir, model):
 
 def load_detector(args, checkpoint):
     model = build_model(args.model)
-    pretrained.load(model, args.model, checkpoint, strict=True)  # ours, or a PaddleDetection file (converted)
+    utils.load_model(model, checkpoint)
     detector = FaceDetector(model, MODELS[args.model])
     detector.eval()
     return detector
