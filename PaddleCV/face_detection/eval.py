@@ -22,6 +22,7 @@ import numpy as np
 import paddle
 import paddle.distributed as dist
 
+import pretrained
 import reader
 import widerface_eval
 from models import MODELS, build_model
@@ -90,7 +91,7 @@ def default_checkpoint(output_dir, model):
 
 def load_detector(args, checkpoint):
     model = build_model(args.model)
-    utils.load_model(model, checkpoint)
+    pretrained.load(model, args.model, checkpoint, strict=True)  # ours, or a PaddleDetection file (converted)
     detector = FaceDetector(model, MODELS[args.model])
     detector.eval()
     return detector

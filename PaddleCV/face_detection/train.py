@@ -19,6 +19,7 @@ import warnings
 import utils
 import paddle
 
+import pretrained
 import reader
 from eval import evaluate_records
 from face_loss import detection_loss
@@ -98,7 +99,7 @@ def main(argv=None):
     # model, optimizer
     model = build_model(args.model)
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.model, args.pretrained, strict=False)  # ours or PaddleDetection's
     base_lr = args.lr * args.batch_size * utils.world_size() / args.recipe_batch_size
     scheduler = build_scheduler(args, base_lr, steps_per_epoch)
     optimizer = paddle.optimizer.RMSProp(learning_rate=scheduler, parameters=model.parameters(),
