@@ -166,7 +166,10 @@ def load(model, model_name, path, strict):
     inner = utils.unwrap(model)
     own = inner.state_dict()
     if is_suite_state(state):
-        weights = convert(state, inner, model_name, new_head=not strict)
+        try:
+            weights = convert(state, inner, model_name, new_head=not strict)
+        except utils.CheckpointError as e:  # name the file too
+            raise utils.CheckpointError(f"{path}: {e}") from None
         inner.set_state_dict(weights)
         if strict:
             use_suite_recipe(inner)

@@ -120,11 +120,12 @@ def check(name, batch, size, seed, num_classes):
     im_shape = paddle.to_tensor(np.full((batch, 2), size, np.float32))
     scale_factor = paddle.to_tensor((size / originals).astype("float32"))
     with paddle.no_grad():
-        a = [t.numpy() for t in head_maps(theirs, x)]
+        a_out = head_maps(theirs, x)
+        a = [t.numpy() for t in a_out]
         b_out = ours.head_outputs(x)
         b = [t.numpy() for t in b_out]
-        boxes_a, scores_a = YOLOBox(num_classes=num_classes)(head_maps(theirs, x), theirs.yolo_head.mask_anchors,
-                                                              im_shape, scale_factor)
+        boxes_a, scores_a = YOLOBox(num_classes=num_classes)(a_out, theirs.yolo_head.mask_anchors, im_shape,
+                                                              scale_factor)
         boxes_b, scores_b = ours.decode_boxes(b_out, im_shape, scale_factor)
         # after NMS: PaddleDetection's MultiClassNMS with its config's settings (the others its defaults)
         nms = MultiClassNMS(keep_top_k=100, score_threshold=0.01, nms_threshold=0.45, nms_top_k=1000)
