@@ -305,7 +305,8 @@ def draw_scene(rng, height=32):
         else:
             cy, r = horizon - int(5 * s), width / 2
             yy, xx = np.mgrid[0:h, 0:w]
-            label[((yy - cy) ** 2 / max(1, 1.4 * r) ** 2 + (xx - x - r) ** 2 / max(1, r) ** 2 <= 1) & (yy < horizon)] =                 SCENE_CLASSES["vegetation"]
+            crown = ((yy - cy) ** 2 / max(1, 1.4 * r) ** 2 + (xx - x - r) ** 2 / max(1, r) ** 2 <= 1) & (yy < horizon)
+            label[crown] = SCENE_CLASSES["vegetation"]
         x += width
     label[horizon:road] = SCENE_CLASSES["sidewalk"]
     label[road:] = SCENE_CLASSES["road"]

@@ -208,20 +208,27 @@ def _scene_key(train_set, network):
 SCENE_STEPS = 200  # training steps of the scene classifier and of the demo VGG19 (tests set fewer)
 
 
+def load_trained(weights, key, build, train_set, targets, steps=None, lr=1e-3):
+    """build() trained on first use (train_presence on the real training images of `train_set` to
+    `targets()` [N, K]) and cached at `weights` with `key`; (model, whether it was trained now)."""
+    model = load_cached(weights, key, build)
+    if model is not None:
+        return model, False
+    with classifier_scope():
+        paddle.seed(0)
+        model = train_presence(build(), train_set, targets(), steps or SCENE_STEPS, lr=lr)
+    return save_cached(model, weights, key), True
+
+
 def load_scene_classifier(data_dir, train_set, c_dim, steps=None, verbose=True):
     """SPADE's judge: a SceneClassifier trained on the real training photos on first use and cached
     as DATA_DIR/scene_classifier_<H>.pdparams; its 128-d features are the FID/KID features."""
     weights = os.path.join(data_dir, f"scene_classifier_{train_set.targets.shape[2]}.pdparams")
-    key = _scene_key(train_set, f"cnn 16-32-64 fc128 presence {c_dim}")
-    model = load_cached(weights, key, lambda: SceneClassifier(c_dim))
-    if model is None:
-        with classifier_scope():
-            paddle.seed(0)
-            model = train_presence(SceneClassifier(c_dim), train_set, presence(train_set.labels, c_dim),
-                                   steps or SCENE_STEPS)
-        save_cached(model, weights, key)
-        if verbose:
-            print(f"trained the scoring classifier on {len(train_set)} real photos of {data_dir}: {weights}", flush=True)
+    model, trained = load_trained(weights, _scene_key(train_set, f"cnn 16-32-64 fc128 presence {c_dim}"),
+                                  lambda: SceneClassifier(c_dim), train_set,
+                                  lambda: presence(train_set.labels, c_dim), steps)
+    if trained and verbose:
+        print(f"trained the scoring classifier on {len(train_set)} real photos of {data_dir}: {weights}", flush=True)
     return model
 
 
@@ -230,15 +237,10 @@ def load_image_classifier(data_dir, train_set, steps=None, verbose=True):
     training targets to tell their colour cells (colour_bins), cached as
     DATA_DIR/image_classifier_<H>.pdparams."""
     weights = os.path.join(data_dir, f"image_classifier_{train_set.targets.shape[2]}.pdparams")
-    key = _scene_key(train_set, "cnn 16-32-64 fc128 colour cells 27")
-    model = load_cached(weights, key, lambda: SceneClassifier(27))
-    if model is None:
-        with classifier_scope():
-            paddle.seed(0)
-            model = train_presence(SceneClassifier(27), train_set, colour_bins(train_set.targets), steps or SCENE_STEPS)
-        save_cached(model, weights, key)
-        if verbose:
-            print(f"trained the scoring classifier on {len(train_set)} real targets of {data_dir}: {weights}", flush=True)
+    model, trained = load_trained(weights, _scene_key(train_set, "cnn 16-32-64 fc128 colour cells 27"),
+                                  lambda: SceneClassifier(27), train_set, lambda: colour_bins(train_set.targets), steps)
+    if trained and verbose:
+        print(f"trained the scoring classifier on {len(train_set)} real targets of {data_dir}: {weights}", flush=True)
     return model
 
 
@@ -262,16 +264,11 @@ def load_vgg(data_dir, train_set, c_dim, width=64, vgg_weights=None, steps=None,
     else:
         weights = os.path.join(data_dir, f"vgg19_w{width}_{train_set.targets.shape[2]}.pdparams")
         key = _scene_key(train_set, f"vgg19 to relu5_1 width {width} presence {c_dim}")
-        model = load_cached(weights, key, lambda: VGG19Features(width, c_dim))
-        if model is None:
-            with classifier_scope():
-                paddle.seed(0)
-                model = train_presence(VGG19Features(width, c_dim), train_set, presence(train_set.labels, c_dim),
-                                       steps or SCENE_STEPS, lr=5e-4)
-            save_cached(model, weights, key)
-            if verbose:
-                print(f"trained the perceptual-loss VGG19 (width {width}) on {len(train_set)} real photos of "
-                      f"{data_dir}: {weights}", flush=True)
+        model, trained = load_trained(weights, key, lambda: VGG19Features(width, c_dim), train_set,
+                                      lambda: presence(train_set.labels, c_dim), steps, lr=5e-4)
+        if trained and verbose:
+            print(f"trained the perceptual-loss VGG19 (width {width}) on {len(train_set)} real photos of "
+                  f"{data_dir}: {weights}", flush=True)
     for p in model.parameters():
         p.stop_gradient = True
     model.eval()

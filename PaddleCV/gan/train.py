@@ -197,12 +197,10 @@ def main(argv=None):
         gan = GAN(args.model, **model_shape(args))
         if args.pretrained:
             utils.load_pretrained(gan, args.pretrained)
-        if args.model == "SPADE":  # the paper's two time-scale rule: G at lr / 2, D at 2 lr, beta2 0.9
-            opts = OptimizerPair(paddle.optimizer.Adam(args.lr / 2, args.beta1, 0.9, parameters=gan.G.parameters()),
-                                 paddle.optimizer.Adam(args.lr * 2, args.beta1, 0.9, parameters=gan.D.parameters()))
-        else:
-            opts = OptimizerPair(paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.G.parameters()),
-                                 paddle.optimizer.Adam(args.lr, beta1=args.beta1, parameters=gan.D.parameters()))
+        # SPADE: the paper's two time-scale rule, G at lr / 2 and D at 2 lr, with beta2 0.9
+        g_lr, d_lr, beta2 = (args.lr / 2, args.lr * 2, 0.9) if args.model == "SPADE" else (args.lr, args.lr, 0.999)
+        opts = OptimizerPair(paddle.optimizer.Adam(g_lr, args.beta1, beta2, parameters=gan.G.parameters()),
+                             paddle.optimizer.Adam(d_lr, args.beta1, beta2, parameters=gan.D.parameters()))
         loop = edit.train if args.model in EDITORS else translate.train
         return loop(args, state, out_dir, gan, opts, utils.TrainLogger(out_dir, 0, args.log_interval))
 

@@ -22,11 +22,10 @@ EXTRA=()
 EVAL=()
 if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   DATA_DIR=data/demo
+  if [[ $SMOKE == 1 ]]; then DATA_DIR=data/smoke; fi  # a small set: the scoring classifier and the dev FID stay cheap
   scenes=()  # the street scenes only when SPADE is trained (the smoke run of CI trains CGAN)
   if [[ ${MODEL:-CGAN} == SPADE && ! -f $DATA_DIR/cityscapes/spade_test_list ]]; then scenes=(missing); fi
   if [[ $SMOKE == 1 ]]; then
-    DATA_DIR=data/smoke   # a small set: the scoring classifier and the dev FID stay cheap
-    if [[ ${MODEL:-CGAN} == SPADE && ! -f $DATA_DIR/cityscapes/spade_test_list ]]; then scenes=(missing); fi
     [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt && ${#scenes[@]} == 0 ]] || python make_demo_data.py --out_dir "$DATA_DIR" --train_per_class 40 --test_per_class 10 --train_pairs 24 --test_pairs 8 --faces 60 --scenes $([[ ${MODEL:-CGAN} == SPADE ]] && echo 24 || echo 0)
   else
     [[ -f $DATA_DIR/edges2shapes/pix2pix_test_list && -f $DATA_DIR/celeba/list_eval_partition.txt && ${#scenes[@]} == 0 ]] || python make_demo_data.py --out_dir "$DATA_DIR"

@@ -10,7 +10,8 @@ One SPADE step (the paper's objective): one generator update on the hinge loss -
 two scales, plus `lambda_feat` (10) times the feature-matching L1 between D's layers on the fake and
 on the real image, plus `lambda_vgg` (10) times the VGG19 perceptual L1 (relu1_1..relu5_1 weighted
 1/32 .. 1); then one discriminator update on the hinge loss mean(relu(1 - D(real))) + mean(relu(1 +
-D(fake))). D sees the label input with the image; fake and real go through it in one batch.
+D(fake))). D sees the label input with the image; fake and real go through it in one batch. The D
+update reuses the G step's fake (detached), where the paper's code runs G again after its update.
 
 The metric: L1 (mean absolute error, pixels in [0, 1]) and PSNR of G(input) to the known target,
 against two trivial baselines: the input itself, and the mean training target.
