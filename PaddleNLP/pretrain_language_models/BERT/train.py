@@ -149,8 +149,9 @@ def main(argv=None):
         if kind == "paddlenlp":  # the published model's own shape and LayerNorm epsilon; our dropout flag
             cfg = dataclasses.replace(given, **({} if args.dropout is None else dict(
                 hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)))
-        elif given is not None:
+        elif given is not None:  # our run's config.json (one fine-tuned from PaddleNLP's keeps its 1e-12 epsilon)
             cfg.max_position_embeddings = given.max_position_embeddings
+            cfg.layer_norm_eps, cfg.encoder_norm_eps = given.layer_norm_eps, given.encoder_norm_eps
         elif pretrained.is_suite_state(utils._load(args.pretrained)):
             raise utils.CheckpointError(f"{args.pretrained}: PaddleNLP weights need their config json beside them "
                                         f"({' or '.join(pretrained.CONFIG_NAMES)})")
