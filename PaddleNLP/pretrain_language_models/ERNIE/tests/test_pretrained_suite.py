@@ -1,7 +1,8 @@
 """The checks against PaddleNLP itself (slow: tools/suite_env.sh installs paddlenlp 2.8.1 and the few
 packages its import needs, --no-deps, from the package index into .suite_venv): equal outputs on the
 small config, the same tokens and ids as PaddleNLP's ErnieTokenizer on Chinese text, and train.py
-fine-tuning from a folder PaddleNLP's save_pretrained wrote (a mismatched --model refused, exit 4)."""
+fine-tuning from a folder PaddleNLP's save_pretrained wrote (a mismatched --model refused, exit 4).
+Skipped when the package index cannot be reached."""
 import json
 import os
 import shutil
@@ -13,6 +14,9 @@ import pytest
 from conftest import ROOT, tiny
 
 pytestmark = pytest.mark.slow
+# pip's messages when the package index cannot be reached (not when a pinned version is missing from it)
+UNREACHABLE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+               "ConnectTimeoutError", "(from versions: none)")
 PYTHON = os.path.join(ROOT, ".suite_venv", "bin", "python")
 ENV = {**{k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}, "GLOG_minloglevel": "2"}
 
@@ -20,6 +24,8 @@ ENV = {**{k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}, "
 @pytest.fixture(scope="module")
 def suite_env():
     env = subprocess.run(["bash", "tools/suite_env.sh"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if env.returncode != 0 and any(s in env.stderr for s in UNREACHABLE):  # offline: no suite to compare with
+        pytest.skip("the package index is unreachable: " + env.stderr.strip().splitlines()[-1])
     assert env.returncode == 0, env.stdout[-2000:] + env.stderr[-2000:]
     return PYTHON
 
