@@ -18,10 +18,11 @@ FIRST (class 0, as release/1.7). So the output channels of every `scores{i}` con
 grouped per prior as [prior, class], are rotated by one class: ours[k, 0] = theirs[k, C],
 ours[k, j] = theirs[k, j - 1]. Box convs, convolutions and BatchNorms are copied as they are.
 
-The suite's eval preprocessing differs from this folder's training path in one point, the resize
-(SUITE_RECIPE): PaddleDetection's `Resize: {interp: 1}` is OpenCV's INTER_LINEAR, which does not
-antialias when it shrinks, while this folder resizes with PIL's BILINEAR (which does). eval.py and
-infer.py with a PaddleDetection file use the recipe's resize (reader.resize_normalise).
+The suite's eval differs from this folder's own in two points (SUITE_RECIPE): the resize
+(PaddleDetection's `Resize: {interp: 1}` is OpenCV's INTER_LINEAR, which does not antialias when it
+shrinks, while this folder resizes with PIL's BILINEAR, which does; reader.resize_normalise) and the
+NMS IoU (normalized=True: no +1 pixel). eval.py, export.py and infer.py use both for a
+PaddleDetection file (eval.make_detector).
 """
 import re
 

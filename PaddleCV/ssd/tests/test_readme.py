@@ -30,7 +30,8 @@ def readme_commands():
 
 def test_readme_bash_blocks_run_in_order(tmp_path):
     copy = str(tmp_path / "folder")
-    shutil.copytree(FOLDER, copy, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
+    shutil.copytree(FOLDER, copy, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache",
+                                                                 ".suite_venv"))  # 190 MB, test_pretrained_suite's
     commands = readme_commands()
     assert any("bash train.sh" in c for c in commands) and any("infer.py" in c for c in commands)
     for command in commands:
