@@ -43,7 +43,7 @@ PASSED_HASHES = Path("ci/passed_hashes.json")  # folder -> content hash that las
 # over its budget fails: CI machines are shared and their load varies.
 QUICK_BUDGET, DYGRAPH_QUICK_BUDGET, BUDGET_FACTOR = 40, 20, 3
 PYTEST_NO_TESTS = 5  # pytest's exit code when no test was collected (or all were deselected)
-GENERATED_DIRS = {"data", "output", "__pycache__", ".pytest_cache"}  # git-ignored, never copied
+GENERATED_DIRS = {"data", "output", "__pycache__", ".pytest_cache", ".suite_venv"}  # git-ignored, never copied
 REPO_PACKAGES = set(AREAS) | {"ci"}  # importing one of these reaches outside the folder
 MAX_FILE_BYTES = 1024 * 1024
 METRIC_PREFIX = "final metrics: "

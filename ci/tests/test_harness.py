@@ -383,7 +383,7 @@ def test_folder_hash_is_the_same_in_a_fresh_clone_and_ignores_only_generated_fil
     assert harness.folder_hash(tmp_path / "clone/PaddleCV/good") == committed
 
     for generated in ("data/train.txt", "output/m/x", "__pycache__/a.pyc", "models/b.pyc",
-                      ".pytest_cache/README.md"):
+                      ".pytest_cache/README.md", ".suite_venv/bin/python"):
         (folder / generated).parent.mkdir(parents=True, exist_ok=True)
         (folder / generated).write_text("generated")
     (folder / "train.sh").chmod(0o755)
