@@ -1,7 +1,8 @@
 """The equality checks against PaddleNLP itself (slow: tools/suite_env.sh installs paddlenlp 2.8.1 and the
 few packages its import needs from the package index into .suite_venv, no dependencies resolved; then
 tools/check_pretrained.py runs the small configuration, and our tokenizer is compared with PaddleNLP's
-XLNetTokenizer on a sentencepiece model trained here)."""
+XLNetTokenizer on a sentencepiece model trained here).
+Skipped when the package index cannot be reached."""
 import os
 import subprocess
 
@@ -10,6 +11,9 @@ import pytest
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
+# pip's messages when the package index cannot be reached (not when a pinned version is missing from it)
+UNREACHABLE = ("NewConnectionError", "Temporary failure in name resolution", "Network is unreachable",
+               "ConnectTimeoutError", "(from versions: none)")
 
 # A little cased text with digits, commas and punctuation for a local sentencepiece model (no download)
 TEXT = ["The quick brown fox jumps over the lazy dog, 1990.", "Hello world! It's a cafe in Paris, isn't it?",
@@ -20,6 +24,8 @@ TEXT = ["The quick brown fox jumps over the lazy dog, 1990.", "Hello world! It's
 @pytest.fixture(scope="module")
 def suite_python():
     env = subprocess.run(["bash", "tools/suite_env.sh"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    if env.returncode != 0 and any(s in env.stderr for s in UNREACHABLE):  # offline: no suite to compare with
+        pytest.skip("the package index is unreachable: " + env.stderr.strip().splitlines()[-1])
     assert env.returncode == 0, env.stdout[-2000:] + env.stderr[-2000:]
     return os.path.join(ROOT, ".suite_venv", "bin", "python")
 
