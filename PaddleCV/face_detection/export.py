@@ -29,7 +29,7 @@ def export(detector, image_size, prefix):
     return prefix
 
 
-def create_predictor(prefix, use_onednn=True):
+def create_predictor(prefix):
     """utils.create_predictor, less one oneDNN pass: in Paddle 3.3.1 conv_concat_activation_onednn_fuse_pass
     fails to build PyramidBox's predictor ("The drr attr [fuse_activation] is not found", on the ReLU
     after each CPM's concat of convolutions). Returns run(list of arrays) -> list of arrays."""
@@ -40,11 +40,8 @@ def create_predictor(prefix, use_onednn=True):
     else:
         config.disable_gpu()
         config.set_cpu_math_library_num_threads(utils.cpu_count())
-        if use_onednn:
-            config.enable_mkldnn()
-            config.delete_pass("conv_concat_activation_onednn_fuse_pass")
-        else:
-            config.disable_mkldnn()
+        config.enable_mkldnn()
+        config.delete_pass("conv_concat_activation_onednn_fuse_pass")
     config.disable_glog_info()
     predictor = inference.create_predictor(config)
 

@@ -71,7 +71,7 @@ def convert(state, model, model_name):
             f"{model_name} weights (FaceBoxes was dropped after release/0.5, PyramidBox is not in 2.x); "
             "use --model blazeface")
     own = model.state_dict()
-    out, unmapped, wrong = {}, [], []
+    out, unmapped, wrong = {}, [], {}
     for key, value in state.items():
         ours = map_key(key)
         if ours is None or ours not in own:
@@ -79,17 +79,17 @@ def convert(state, model, model_name):
             continue
         value = value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
         if list(value.shape) != list(own[ours].shape):
-            wrong.append(f"{key}: {list(value.shape)} in the file, {list(own[ours].shape)} in {ours}")
+            wrong[ours] = f"{key}: {list(value.shape)} in the file, {list(own[ours].shape)} in {ours}"
         else:
             out[ours] = value
-    missing = [k for k in own if k not in out and not any(w.endswith(f" in {k}") for w in wrong)]
+    missing = [k for k in own if k not in out and k not in wrong]
     problems = []
     if unmapped:
         problems.append(f"{len(unmapped)} key(s) of the file not mapped: {', '.join(unmapped[:5])}"
                         + (" (a neck: blazeface_fpn_ssh is not our BlazeFace)" if any("neck" in k for k in unmapped)
                            else ""))
     if wrong:
-        problems.append("wrong shape (another class count?): " + "; ".join(wrong[:3]))
+        problems.append("wrong shape (another class count?): " + "; ".join(list(wrong.values())[:3]))
     if missing:
         problems.append(f"{len(missing)} key(s) of {model_name} not in the file: {', '.join(missing[:5])}")
     if problems:
@@ -112,7 +112,7 @@ def load(model, model_name, path, strict):
     state = state.get("model", state) if isinstance(state, dict) else state
     net = utils.unwrap(model)
     own = net.state_dict()
-    if not any(k in own for k in state) and is_suite_state(state):
+    if is_suite_state(state):  # SUITE_KEY is never one of ours
         weights = convert(state, net, model_name)
         net.set_state_dict(weights)
         if strict:
@@ -121,7 +121,6 @@ def load(model, model_name, path, strict):
             print("NOTICE: PaddleDetection's BlazeFace has no ReLU after a double block's first 1x1 conv: "
                   + ("switched off for this run" if strict else "kept for training (fine-tuning adapts)"),
                   file=sys.stderr, flush=True)
-        if utils.is_main_process():
             print(f"loaded {len(weights)}/{len(own)} tensors from {path} (PaddleDetection {model_name}, converted)",
                   flush=True)
         return []

@@ -7,7 +7,8 @@
   stride 2: 2x2 max-pool and a 1x1 conv + BN + ReLU), then ReLU;
 - six double BlazeBlocks [[48, 24, 96, 2], [96, 24, 96], ..., [96, 24, 96, 2], ...]: depthwise 5x5,
   1x1 to the 24-channel bottleneck + BN + ReLU, depthwise 5x5, 1x1 to 96 + BN + ReLU, plus the
-  shortcut;
+  shortcut (PaddleDetection's has no ReLU after the bottleneck's 1x1: pretrained.use_suite_layers
+  switches ours off for its weights);
 - the head sees the outputs of the third and the sixth double block (96 channels, strides 8 and 16)
   and predicts 4 box offsets and 2 class scores (background, face) per anchor with 3x3 convs: 2 and 6
   anchors per cell (anchors.py).
