@@ -165,6 +165,8 @@ def trivial_baseline(train_split, split, results_json, masks=False):
             counts[label] += 1
     mean = sums / np.maximum(counts, 1)[:, None]
     results, segms = [], []
+    if masks:
+        from pycocotools import mask as mask_utils
     for r in split.records:
         for label in np.flatnonzero(counts):
             x1, y1, x2, y2 = mean[label] * np.array([r["width"], r["height"]] * 2)
@@ -172,7 +174,6 @@ def trivial_baseline(train_split, split, results_json, masks=False):
                             "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
                             "score": round(float(counts[label] / counts.sum()), 5)})
             if masks:
-                from pycocotools import mask as mask_utils
                 filled = paste_mask(np.ones((28, 28), np.float32), [x1, y1, x2, y2], int(r["height"]), int(r["width"]))
                 rle = mask_utils.encode(np.asfortranarray(filled))
                 segms.append({k: v for k, v in results[-1].items() if k != "bbox"} | {
@@ -190,7 +191,9 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
                         help="use the run OUTPUT_DIR/MODEL; None: the last run trained in OUTPUT_DIR")
     parser.add_argument("--output_dir", default="output", help="where train.py wrote the run")
     parser.add_argument("--checkpoint", "--pretrained", default=None,
-                        help=checkpoint_help + "; a PaddleDetection 2.6 file of the model is converted (pretrained.py)")
+                        help=checkpoint_help + "; --pretrained is the same flag (an alias): a PaddleDetection 2.6 "
+                        "checkpoint of the model (e.g. faster_rcnn_r50_fpn_1x_coco.pdparams) is renamed on load "
+                        "(pretrained.py)")
     parser.add_argument("--data_dir", default=None, help="dataset root; None: the run's")
     parser.add_argument("--image_size", type=int, default=None, help="input short side; None: the run's")
     parser.add_argument("--max_size", type=int, default=None, help="input long side at most; None: the run's")

@@ -165,12 +165,13 @@ def convert(state, model, model_name, new_head=False):
             f"{model.num_classes} (give --num_classes {theirs})")
     first_level = model.backbone.return_idx[0] + 2
     own = model.state_dict()
-    out, problems, unmapped = {}, [], []
+    out, problems, unmapped, given = {}, [], [], set()
     for key, value in state.items():
         o_key = our_key(key, first_level)
         if o_key is None or o_key not in own:
             unmapped.append(key)
             continue
+        given.add(o_key)
         value = value.numpy() if isinstance(value, paddle.Tensor) else np.asarray(value)
         if list(value.shape) != list(own[o_key].shape):
             if new_head and o_key.startswith(CLASS_LAYERS):
@@ -181,7 +182,6 @@ def convert(state, model, model_name, new_head=False):
         out[o_key] = value  # the same tensor under our name: no conversion (see the docstring)
     if unmapped:
         problems.append(f"{len(unmapped)} key(s) of the file not mapped: {', '.join(unmapped[:5])}")
-    given = {our_key(k, first_level) for k in state}
     missing = [k for k in own if k not in given]
     if missing:
         problems.append(f"{len(missing)} key(s) of {model_name} not in the file: {', '.join(missing[:5])}")

@@ -301,7 +301,8 @@ class RCNN(nn.Layer):
             labels.append(cls)
             fg_rois.append((boxes[fg], best[fg], cls[:len(fg)]))
         for s, (weights, thresh) in enumerate(self.STAGES[:self.num_stages]):
-            rois_num = paddle.to_tensor([len(r) for r in rois], "int32")
+            sizes = [len(r) for r in rois]  # kept on the host: the split below needs no read-back
+            rois_num = paddle.to_tensor(sizes, "int32")
             roi_t = paddle.to_tensor(np.concatenate(rois).astype(np.float32))
             score, delta = self.stage(s, roi_feats, roi_t, rois_num)
             lab = np.concatenate(labels)
@@ -324,7 +325,7 @@ class RCNN(nn.Layer):
                     refined = clip_boxes(refined, im_shape, rois_num).numpy()
                 rois, labels, matched = [], [], []
                 next_thresh = self.STAGES[s + 1][1]
-                parts = np.split(refined, np.cumsum(rois_num.numpy())[:-1])
+                parts = np.split(refined, np.cumsum(sizes)[:-1])
                 for r, gt, lab_i in zip(parts, gt_boxes, gt_labels):
                     r = r[(r[:, 2] > r[:, 0] + 1e-3) & (r[:, 3] > r[:, 1] + 1e-3)]
                     best, flags, _ = match(r, gt, next_thresh, next_thresh, False)
