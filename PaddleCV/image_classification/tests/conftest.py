@@ -1,5 +1,8 @@
 """Shared fixtures: the folder on sys.path, the CPU configured, a tiny demo set, and ONE tiny training
 run per test session (then exported) that the eval, export, infer and resume tests reuse."""
+import functools
+import gzip
+import json
 import os
 import shutil
 import sys
@@ -27,6 +30,30 @@ RUN_STEPS = 8
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: subprocesses, kills, two ranks, README commands (-m slow)")
     config.addinivalue_line("filterwarnings", "ignore:When training, we now always track global mean")
+
+
+@functools.lru_cache(maxsize=None)
+def suite_models():
+    """Our model names whose PaddleClas key lists the committed fixture holds (tests/test_pretrained.py)."""
+    with gzip.open(os.path.join(FOLDER, "tests", "fixtures", "paddleclas_2.6_keys.json.gz"), "rt") as f:
+        return set(json.load(f)) | {"GoogLeNet_ppcls"}
+
+
+_LAZY = {}
+
+
+def lazy_model(name):
+    """A 1000-class `name` built under paddle.LazyGuard (shapes, no weights). The models of the
+    PaddleClas fixture are built once per session, for the parameter counts and the key lists alike
+    (keeping all 64 cost the quick tier more CPU than it saved, and 170 MB). Do not change them."""
+    from models import build_model
+    if name in _LAZY:
+        return _LAZY[name]
+    with paddle.LazyGuard():
+        model = build_model(name)
+    if name in suite_models():
+        _LAZY[name] = model
+    return model
 
 
 def run_train(argv):

@@ -9,6 +9,7 @@ import paddle
 import pytest
 from paddle.nn import initializer
 
+from conftest import lazy_model
 from models import MODELS, build_model, darknet, densenet, dpn, resnet
 
 # Trainable parameters at 1000 classes (BN statistics excluded). PaddleClas's published table:
@@ -66,9 +67,7 @@ def test_every_model_has_a_count_and_its_crop_size():
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_parameter_count_is_exact(name):
-    with paddle.LazyGuard():
-        net = build_model(name)
-    assert trainable_params(net) == PARAMS[name]
+    assert trainable_params(lazy_model(name)) == PARAMS[name]
 
 
 @pytest.mark.parametrize("name", ["ResNet18_vd", "MobileNetV3_small_x1_0", "ShuffleNetV2_x0_5",

@@ -13,18 +13,19 @@ import pytest
 import pretrained
 import reader
 import utils
-from conftest import FOLDER
+from conftest import FOLDER, lazy_model
 from models import build_model
 
 NAME = "SqueezeNet1_1"
 
 
-def suite_style(model):
-    """Our tensors under made-up suite names, the classifier under PaddleClas's (`_conv9`)."""
+def suite_style(model, shift=1):
+    """Our tensors (+ shift, so a loaded file differs from a fresh model) under made-up suite names,
+    the classifier under PaddleClas's (`_conv9`)."""
     items = list(model.state_dict().items())
-    state = {f"layer{i}.{k.rsplit('.', 1)[1]}": v.numpy() + 1 for i, (k, v) in enumerate(items[:-2])}
-    state["_conv9.weight"] = items[-2][1].numpy() + 1
-    state["_conv9.bias"] = items[-1][1].numpy() + 1
+    state = {f"layer{i}.{k.rsplit('.', 1)[1]}": v.numpy() + shift for i, (k, v) in enumerate(items[:-2])}
+    state["_conv9.weight"] = items[-2][1].numpy() + shift
+    state["_conv9.bias"] = items[-1][1].numpy() + shift
     return state
 
 
@@ -45,8 +46,7 @@ SUITE_NAME = {"GoogLeNet_ppcls": "GoogLeNet"}
 @pytest.mark.parametrize("name", sorted(suite_fixture()) + sorted(SUITE_NAME))
 def test_every_paddleclas_key_list_maps_onto_ours(name):
     keys = suite_fixture()[SUITE_NAME.get(name, name)]
-    with paddle.LazyGuard():  # shapes without weights
-        ours = build_model(name)
+    ours = lazy_model(name)  # shapes without weights
     state = {key: np.broadcast_to(np.float32(0), shape) for key, shape in keys}  # no memory either
     assert pretrained.is_suite_state(state, name)
     assert len(pretrained.convert(state, ours, name)) == len(ours.state_dict()) == len(keys)
@@ -147,12 +147,36 @@ def test_paddleclas_eval_transform_is_opencv_bilinear_round_and_floor():
     assert ours.shape == expected.shape and np.abs(ours.astype(int) - expected).max() > 10
 
 
-def test_eval_of_a_paddleclas_file_uses_its_recipe(demo, tmp_path, capsys):
+def test_eval_export_infer_of_a_paddleclas_file_use_its_recipe(demo, tmp_path, capsys):
+    """eval prints and uses PaddleClas's recipe, export writes it into infer_cfg.json, infer applies it
+    to the export and to the dynamic graph; an explicit --image_size (64 here: cheap) replaces the crop
+    and keeps the margin (256 - 224)."""
     import eval as eval_py
+    import export
+    import infer
     path = str(tmp_path / "SqueezeNet1_1_pretrained.pdparams")
-    paddle.save(suite_style(build_model(NAME, num_classes=4)), path)
-    result = eval_py.main(["--model", NAME, "--pretrained", path, "--data_dir", demo, "--num_classes", "4",
-                           "--output_dir", str(tmp_path / "none"), "--num_workers", "0"])
+    paddle.save(suite_style(build_model(NAME, num_classes=4), shift=0), path)  # finite logits
+    out_dir = str(tmp_path / "out")
+    run = ["--model", NAME, "--pretrained", path, "--data_dir", demo, "--num_classes", "4",
+           "--output_dir", out_dir, "--image_size", "64"]
+    result = eval_py.main(run + ["--num_workers", "0"])
     out = capsys.readouterr().out
-    assert "PaddleClas's eval preprocessing for SqueezeNet1_1: RGB, short side resized to 256 (OpenCV bilinear), " \
-           "center crop 224" in out and result["samples"] == 12
+    assert "note: --image_size 64 replaces PaddleClas's crop 224" in out
+    assert "PaddleClas's eval preprocessing for SqueezeNet1_1: RGB, short side resized to 96 (OpenCV bilinear), " \
+           "center crop 64" in out and result["samples"] == 12
+    with open(os.path.join(export.main(run), "infer_cfg.json")) as f:
+        assert json.load(f)["recipe"] == {"resize_short": 96, "crop": 64}
+
+    with open(os.path.join(demo, "test_list.txt")) as f:
+        images = [os.path.join(demo, line.split()[0]) for line in f][:4]
+    model = build_model(NAME, num_classes=4)
+    pretrained.load(model, NAME, path, strict=True)
+    model.eval()
+    recipe = reader.PaddleClasEval(96, 64)
+    batch = np.stack([reader.to_chw_float(recipe(reader.load_image(p, p))) for p in images])
+    with paddle.no_grad():
+        expected = paddle.nn.functional.softmax(model(paddle.to_tensor(batch))).numpy()
+    for argv in (["--model", NAME, "--output_dir", out_dir], run):  # the export, the dynamic graph
+        results, _ = infer.main(argv + images)
+        probs = np.array([[dict(r["top_k"])[name] for name in reader.dataset_info(demo)[2]] for r in results])
+        np.testing.assert_allclose(probs, expected, atol=1e-5)
