@@ -13,10 +13,10 @@ attributes, the paper's); AttGAN/STGAN lambda_cls 10, lambda_rec 100 (attribute 
 Target labels are the batch's labels shuffled (the release's), drawn from (seed, step).
 
 The metric (`edit_scores`): every image of the split is edited once per selected attribute (that
-attribute flipped; a hair colour switched on switches the others off). A classifier trained here on
-the REAL training images (`AttrClassifier`, cached in DATA_DIR) reads the edited images: the target
-rate is the share whose flipped attribute reads as requested (chance about 0.5), the preservation the
-share of untouched attributes that still read as the input's labels. The baseline is the input
+attribute flipped; a hair colour switched on switches the others off). A classifier trained here
+on the REAL training images (`scorer.LabelClassifier`, cached in DATA_DIR) reads the edited images:
+the target rate is the share whose flipped attribute reads as requested (chance about 0.5), the
+preservation the share of untouched attributes that still read as the input's labels. The baseline is the input
 itself, unedited. FID and KID use that classifier's 128-d penultimate layer as the feature network
 (not Inception, nothing is downloaded): comparable within this folder only.
 """
@@ -24,7 +24,6 @@ import os
 
 import numpy as np
 import paddle
-import paddle.nn as nn
 import paddle.nn.functional as F
 
 import celeba
@@ -82,24 +81,6 @@ def edit_step(model, G, D, opts, x, org, trg, update_g, lambda_cls, lambda_rec, 
 ARCH = "cnn 16-32-64 fc128"
 
 
-class AttrClassifier(nn.Layer):
-    """Three 3x3 stride-2 convs (16, 32, 64; batch norm, ReLU), global average pooling, a 128-d feature
-    layer, one logit per selected attribute."""
-
-    def __init__(self, num_attrs):
-        super().__init__()
-        layers, c = [], 3
-        for d in (16, 32, 64):
-            layers += [nn.Conv2D(c, d, 3, 2, 1), nn.BatchNorm2D(d), nn.ReLU()]
-            c = d
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2D(1), nn.Flatten(), nn.Linear(64, 128), nn.ReLU())
-        self.head = nn.Linear(128, num_attrs)
-
-    def forward(self, x):
-        features = self.body(x)
-        return self.head(features), features
-
-
 def load_classifier(data_dir, train_set, image_size, crop_size, epochs=15, min_steps=150, seed=0, verbose=True):
     """The classifier of `train_set`'s attributes, trained on its real images on first use and cached
     as DATA_DIR/attr_classifier_<size>.pdparams, keyed by the attribute file, attributes and size."""
@@ -107,13 +88,13 @@ def load_classifier(data_dir, train_set, image_size, crop_size, epochs=15, min_s
     stat = os.stat(os.path.join(data_dir, celeba.ATTR_FILE))
     key = {"size": stat.st_size, "mtime": stat.st_mtime, "attrs": train_set.attrs, "crop": crop_size,
            "images": len(train_set), "network": ARCH}
-    model = scorer.load_cached(weights, key, lambda: AttrClassifier(len(train_set.attrs)))
+    model = scorer.load_cached(weights, key, lambda: scorer.LabelClassifier(len(train_set.attrs)))
     if model is not None:
         return model
     rng = np.random.default_rng(seed)
     with scorer.classifier_scope():
         paddle.seed(seed)
-        model = AttrClassifier(len(train_set.attrs))
+        model = scorer.LabelClassifier(len(train_set.attrs))
         opt = paddle.optimizer.Adam(2e-3, parameters=model.parameters())
         batches = max(1, len(train_set) // 32)
         size = min(32, len(train_set))

@@ -161,9 +161,10 @@ def colour_bins(images, levels=3, share=0.02):
     return (counts >= share * cell[0].size).astype(np.float32)
 
 
-class SceneClassifier(nn.Layer):
+class LabelClassifier(nn.Layer):
     """Three 3x3 stride-2 convs (16, 32, 64; batch norm, ReLU), global average pooling, a 128-d feature
-    layer (the FID/KID features of SPADE's photos), one logit per class: is the class in the photo."""
+    layer (the FID/KID features), one logit per label: a face attribute for the editors (edit.py), a
+    class or colour present in the picture for SPADE and the translators."""
 
     def __init__(self, num_classes):
         super().__init__()
@@ -221,11 +222,11 @@ def load_trained(weights, key, build, train_set, targets, steps=None, lr=1e-3):
 
 
 def load_scene_classifier(data_dir, train_set, c_dim, steps=None, verbose=True):
-    """SPADE's judge: a SceneClassifier trained on the real training photos on first use and cached
+    """SPADE's judge: a LabelClassifier trained on the real training photos on first use and cached
     as DATA_DIR/scene_classifier_<H>.pdparams; its 128-d features are the FID/KID features."""
     weights = os.path.join(data_dir, f"scene_classifier_{train_set.targets.shape[2]}.pdparams")
     model, trained = load_trained(weights, _scene_key(train_set, f"cnn 16-32-64 fc128 presence {c_dim}"),
-                                  lambda: SceneClassifier(c_dim), train_set,
+                                  lambda: LabelClassifier(c_dim), train_set,
                                   lambda: presence(train_set.labels, c_dim), steps)
     if trained and verbose:
         print(f"trained the scoring classifier on {len(train_set)} real photos of {data_dir}: {weights}", flush=True)
@@ -233,12 +234,12 @@ def load_scene_classifier(data_dir, train_set, c_dim, steps=None, verbose=True):
 
 
 def load_image_classifier(data_dir, train_set, steps=None, verbose=True):
-    """Pix2Pix's and CycleGAN's FID/KID feature network: a SceneClassifier trained on the real
+    """Pix2Pix's and CycleGAN's FID/KID feature network: a LabelClassifier trained on the real
     training targets to tell their colour cells (colour_bins), cached as
     DATA_DIR/image_classifier_<H>.pdparams."""
     weights = os.path.join(data_dir, f"image_classifier_{train_set.targets.shape[2]}.pdparams")
     model, trained = load_trained(weights, _scene_key(train_set, "cnn 16-32-64 fc128 colour cells 27"),
-                                  lambda: SceneClassifier(27), train_set, lambda: colour_bins(train_set.targets), steps)
+                                  lambda: LabelClassifier(27), train_set, lambda: colour_bins(train_set.targets), steps)
     if trained and verbose:
         print(f"trained the scoring classifier on {len(train_set)} real targets of {data_dir}: {weights}", flush=True)
     return model
