@@ -62,8 +62,10 @@ def rpn_loss(cls_logits, reg, targets, cfg):
     if boxes is None:
         return cls_loss, {"rpn_cls": cls_loss}
     pred = paddle.gather_nd(reg, paddle.to_tensor(where))
-    reg_loss, _ = bin_loss(pred, encode(*boxes, cfg, fine_heading=False), cfg)
-    return cls_loss + reg_loss, {"rpn_cls": cls_loss, "rpn_reg": reg_loss}
+    reg_loss, bins = bin_loss(pred, encode(*boxes, cfg, fine_heading=False), cfg)
+    parts = {"rpn_cls": cls_loss, "rpn_reg": reg_loss}
+    parts.update({"rpn_" + k: v for k, v in bins.items()})  # rpn_x_bin, rpn_z_bin, rpn_ry_bin, ... (not summed again)
+    return cls_loss + reg_loss, parts
 
 
 def decode_rpn(points, reg, cfg):

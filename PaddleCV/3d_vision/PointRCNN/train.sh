@@ -24,7 +24,7 @@ if [[ -z "${DATA_DIR:-}" || $SMOKE == 1 ]]; then
   [[ -f $DATA_DIR/ImageSets/train.txt ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   # The light model (1024 points, a quarter of the widths) trains on a CPU in minutes (README.md).
   MODEL=${MODEL:-pointrcnn_lite}
-  EXTRA=(--epochs 8 --batch_size 4 --lr 0.004 --eval_interval 4 --log_interval 10)
+  EXTRA=(--epochs 25 --batch_size 4 --lr 0.004 --eval_interval 5 --log_interval 10)
 fi
 MODEL=${MODEL:-pointrcnn}
 if [[ $SMOKE == 1 ]]; then

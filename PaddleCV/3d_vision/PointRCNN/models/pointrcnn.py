@@ -44,17 +44,18 @@ RELEASE = {
              "cls_bg_thresh": 0.45, "reg_fg_thresh": 0.55, "score_thresh": 0.3, "nms_thresh": 0.1},
 }
 
-# The CPU demo's light version: 1024 points, a quarter of the widths, radii doubled for the sparser
-# points, 64 points per proposal, and each point's own x, y, z as its input feature (the release feeds
-# none: with 8x fewer SA centres, the absolute height is what lets the small net segment in minutes).
-# Not a published model.
+# The CPU demo's light version: 1024 points with 256 first-level centres (one per 4 points, as the
+# release's 16384 / 4096), radii x5 to x2 for the sparser points, a quarter of the SA widths, 64-d point
+# features, 64 points per proposal, and each point's own x, y, z as its input feature (the release
+# feeds none). The bin settings are the release's (x, z: 12 bins of 0.5 m within +-3 m; 12 heading
+# bins). Not a published model.
 LITE = {
     "num_points": 1024,
-    "rpn": dict(RELEASE["rpn"], xyz_feature=True, npoints=[128, 32, 16, 4], radius=[[0.5, 1.0], [1.0, 2.0], [2.0, 4.0], [4.0, 8.0]],
+    "rpn": dict(RELEASE["rpn"], xyz_feature=True, npoints=[256, 64, 16, 4], radius=[[0.5, 1.0], [1.0, 2.0], [2.0, 4.0], [4.0, 8.0]],
                 nsample=[[8, 16]] * 4,
                 mlps=[[[4, 4, 8], [8, 8, 16]], [[16, 16, 32], [16, 24, 32]], [[32, 48, 64], [32, 48, 64]],
                       [[64, 64, 128], [64, 96, 128]]],
-                fp_mlps=[[32, 32], [64, 64], [128, 128], [128, 128]], cls_fc=[32], reg_fc=[32],
+                fp_mlps=[[64, 64], [64, 64], [128, 128], [128, 128]], cls_fc=[64], reg_fc=[64],
                 pre_nms=256, post_nms=32, train_post_nms=32),
     "rcnn": dict(RELEASE["rcnn"], num_points=64, xyz_up=[32, 32], npoints=[32, 8, None], radius=[0.4, 0.8, 100],
                  nsample=[16, 16, 16], mlps=[[32, 32, 32], [32, 32, 64], [64, 64, 128]], cls_fc=[64, 64],

@@ -62,7 +62,7 @@ def test_release_parameter_counts():
 def test_lite_parameter_counts():
     with paddle.LazyGuard():
         model = build_model("pointrcnn_lite")
-    assert (count(model.rpn), count(model.rcnn)) == (195_733, 55_631) == expected_counts(CONFIGS["pointrcnn_lite"])
+    assert (count(model.rpn), count(model.rcnn)) == (209_813, 56_655) == expected_counts(CONFIGS["pointrcnn_lite"])
 
 
 def test_output_shapes():
@@ -71,8 +71,8 @@ def test_output_shapes():
     model.eval()
     with paddle.no_grad():
         cls, reg, features = model.rpn(paddle.randn([2, 1024, 3]) * 10)
-        rcnn_cls, rcnn_reg = model.rcnn(paddle.randn([3, 64, 5 + 32]))
-    assert (cls.shape, reg.shape, features.shape) == ([2, 1024], [2, 1024, 76], [2, 1024, 32])
+        rcnn_cls, rcnn_reg = model.rcnn(paddle.randn([3, 64, 5 + 64]))
+    assert (cls.shape, reg.shape, features.shape) == ([2, 1024], [2, 1024, 76], [2, 1024, 64])
     assert (rcnn_cls.shape, rcnn_reg.shape) == ([3], [3, 46])
     assert abs(float(paddle.nn.functional.sigmoid(cls).mean()) - 0.01) < 0.01  # the focal-loss prior
 

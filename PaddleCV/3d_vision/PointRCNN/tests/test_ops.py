@@ -21,6 +21,15 @@ def test_farthest_point_sampling():
     assert got.tolist() == [numpy_fps(x, 40) for x in xyz]
 
 
+def test_farthest_point_sampling_graph_loop_picks_the_same(monkeypatch):
+    """The dynamic graph samples in numpy; the Paddle while loop (what the export runs) picks the same."""
+    import models.pointnet2 as pointnet2
+    xyz = np.random.default_rng(2).normal(size=(2, 300, 3)).astype(np.float32) * 10
+    monkeypatch.setattr(pointnet2.paddle, "in_dynamic_mode", lambda: False)
+    got = farthest_point_sample(paddle.to_tensor(xyz), 40).numpy()
+    assert got.tolist() == [numpy_fps(x, 40) for x in xyz]
+
+
 def test_ball_query_takes_the_first_points_inside_in_index_order():
     rng = np.random.default_rng(1)
     xyz = rng.uniform(-1, 1, (2, 200, 3)).astype(np.float32)

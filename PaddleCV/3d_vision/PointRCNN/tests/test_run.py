@@ -142,3 +142,35 @@ def test_learning_on_one_batch():
         opt.clear_grad()
         history.append(loss.item())
     assert np.mean(history[-5:]) < 0.5 * np.mean(history[:3]), history
+
+
+def test_rpn_learns_the_x_z_and_heading_bins_of_one_batch():
+    """Stage one alone on one fixed batch: the cross-entropies of the x, z and heading bins (chance:
+    ln 12 = 2.48) fall well below chance, so the point features can say where a point sits on its car."""
+    from make_demo_data import make_demo_data
+    import tempfile
+    root = make_demo_data(tempfile.mkdtemp(), 2, 1, 0, seed=5)
+    split = reader.KittiSplit(root, "train")
+    dataset = reader.FrameDataset(split, 1024)
+    points, boxes, counts, _ = [np.stack(c) for c in zip(*[dataset[i] for i in range(2)])]
+    cfg = CONFIGS[MODEL]["rpn"]
+    targets = pipeline.rpn_targets(points, boxes, counts)
+    assert len(targets[1]) > 50  # foreground points to learn from
+    paddle.seed(0)
+    model = build_model(MODEL)
+    opt = paddle.optimizer.Adam(0.005, parameters=model.rpn.parameters())
+    first = None
+    for step in range(STEPS_ONE_BATCH):
+        cls, reg, _ = model.rpn(paddle.to_tensor(points))
+        loss, parts = pipeline.rpn_loss(cls, reg, targets, cfg)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        bins = {k: float(parts["rpn_" + k]) for k in ("x_bin", "z_bin", "ry_bin")}
+        first = first or bins
+    for k in bins:
+        assert first[k] > 2.0 and bins[k] < BIN_GOAL[k], (first, bins)
+
+
+STEPS_ONE_BATCH = 40
+BIN_GOAL = {"x_bin": 2.0, "z_bin": 1.0, "ry_bin": 0.6}  # measured at step 40: 1.67, 0.45, 0.17
