@@ -4,6 +4,11 @@ labelling), on the test split by default.
 
     python eval.py --output_dir output/classify            # the last run trained there, its test split
     python eval.py --output_dir output/ner --split dev --checkpoint output/ner/ernie-demo/latest.pdckpt
+    python eval.py --pretrained ernie-1.0/model_state.pdparams --data_dir corpus/   # PaddleNLP's weights as they are
+
+--pretrained evaluates PaddleNLP's ErnieForPretraining weights (model_state.pdparams with its config json
+and vocab.txt beside it, converted by pretrained.py) directly: their masked-LM head on the dev corpus of
+--data_dir (a pre-training corpus in this folder's layout), with no run of this folder involved.
 
 The task, the model, its vocabulary and max_seq_len and the data directory come from the run's saved
 settings (OUTPUT_DIR/MODEL/train_config.json); a flag given here overrides it. Under
@@ -19,6 +24,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 from metric import ChunkCounts
 from model import CONFIG_FILE, MODELS, build_model, make_config
@@ -161,9 +167,45 @@ def load_run(args):
     return tokenizer, model, checkpoint
 
 
+def load_suite_weights(args):
+    """--pretrained: (tokenizer, our ErnieForPretraining with PaddleNLP's converted weights, weights path).
+    The masked-LM head must be in the file (a bare ErnieModel's has none: fine-tune it instead)."""
+    path = args.pretrained
+    if os.path.isdir(path):
+        path = os.path.join(path, "model_state.pdparams")
+    folder = os.path.dirname(path) or "."
+    config, kind, config_path = pretrained.read_config(folder)
+    if kind is None:
+        raise utils.CheckpointError(f"{folder}: no config.json or model_config.json beside the weights "
+                                    "(PaddleNLP's save_pretrained writes one)")
+    if not os.path.isfile(path):
+        raise utils.CheckpointError(f"no weights file at {path}")
+    vocab_file = args.vocab_file or os.path.join(folder, "vocab.txt")
+    if not os.path.isfile(vocab_file):
+        raise utils.DataError(f"{vocab_file}: file not found (the tokenizer's vocab.txt; pass --vocab_file)")
+    tokenizer = reader.Tokenizer.load(vocab_file)
+    if len(tokenizer) > config["vocab_size"]:
+        raise utils.CheckpointError(f"{config_path}: vocab_size {config['vocab_size']} is smaller than the "
+                                    f"{len(tokenizer)} tokens of {vocab_file}; pass the vocabulary of those weights")
+    model = build_model("pretrain", config)
+    _, initialised = pretrained.load(model, path)
+    if initialised:
+        raise utils.CheckpointError(f"{path} has no masked-LM head ({', '.join(initialised[:3])} not in the file): "
+                                    "only a pre-training checkpoint (ErnieForPretraining) can be evaluated as it is; "
+                                    "fine-tune this one with train.py --pretrained")
+    if args.max_seq_len > config["max_position_embeddings"]:
+        raise utils.DataError(f"--max_seq_len {args.max_seq_len}: the model has {config['max_position_embeddings']} positions")
+    return tokenizer, model, path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     run_flags(parser)
+    parser.add_argument("--pretrained", default=None,
+                        help="evaluate PaddleNLP's ErnieForPretraining weights (model_state.pdparams, or its folder, "
+                             "with the config json beside it) on the pre-training dev corpus of --data_dir, "
+                             "instead of a run of this folder")
+    parser.add_argument("--vocab_file", default=None, help="with --pretrained: the vocabulary; unset: vocab.txt beside the weights")
     parser.add_argument("--split", default=None, choices=["train", "dev", "test"],
                         help="split to evaluate; unset: test (dev for pre-training, whose corpus has no test)")
     parser.add_argument("--batch_size", type=int, default=32, help="examples per batch")
@@ -171,10 +213,19 @@ def main(argv=None):
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
     parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad lines instead of stopping")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
-    args = fill_from_run(utils.parse_args(parser, argv))
+    args = utils.parse_args(parser, argv)
+    if args.pretrained:  # PaddleNLP's weights as they are: only their pre-training head has a task here
+        if args.task not in (None, "pretrain") or args.data_dir is None:
+            raise utils.CheckpointError("--pretrained evaluates the masked-LM head on a pre-training corpus: pass "
+                                        "--data_dir (its dev.txt) and no --task; to score classify or ner, "
+                                        "fine-tune with train.py --pretrained and evaluate that run")
+        args.task, args.model = "pretrain", "PaddleNLP"
+        args.max_seq_len = args.max_seq_len or 512  # ERNIE 1.0's pre-training length
+    else:
+        args = fill_from_run(args)
     split = args.split or ("dev" if args.task == "pretrain" else "test")
     utils.setup(args)
-    tokenizer, model, checkpoint = load_run(args)
+    tokenizer, model, checkpoint = load_suite_weights(args) if args.pretrained else load_run(args)
     examples, loader = eval_loader(args, tokenizer, split)
     result = evaluate(model, loader, args.task)
     if utils.is_main_process():

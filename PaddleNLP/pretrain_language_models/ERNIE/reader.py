@@ -1,4 +1,4 @@
-"""The only data path: the vocabulary and character tokenizer, the pre-training corpus with its span
+"""The only data path: the vocabulary and tokenizer, the pre-training corpus with its span
 annotations, knowledge masking, the ChnSentiCorp and MSRA-NER files, batching and padding.
 
 On-disk formats (make_demo_data.py writes the same):
@@ -19,10 +19,14 @@ On-disk formats (make_demo_data.py writes the same):
     msra_ner/{train,dev,test}.tsv       header `text_a<TAB>label`, the characters joined by \\x02, a TAB,
                      one BIO tag per character joined by \\x02 (B-PER I-PER B-ORG I-ORG B-LOC I-LOC O)
 
-Text is split into characters, as ERNIE does for Chinese (lower-cased, whitespace dropped); a
-character missing from the vocabulary is [UNK]. Texts longer than --max_seq_len are truncated.
+Text is tokenised as PaddleNLP's ErnieTokenizer does (Tokenizer): each Chinese character a token,
+Latin words and numbers cut into WordPiece vocabulary pieces, lower-cased with accents stripped. The
+MSRA-NER texts come as characters, one tag each: each character is one token. Texts longer than
+--max_seq_len are truncated.
 """
+import functools
 import os
+import unicodedata
 
 import numpy as np
 import paddle
@@ -60,8 +64,56 @@ def decode(raw, path, lineno):
         raise utils.DataError(f"{path}:{lineno}: not UTF-8 text (byte {e.start + 1} of the line)") from None
 
 
+MAX_WORD_CHARS = 100  # a longer word is one [UNK], as in BERT's WordPiece
+
+
+def _is_whitespace(ch):
+    return ch in " \t\n\r" or unicodedata.category(ch) == "Zs"
+
+
+def _is_control(ch):
+    return ch not in "\t\n\r" and unicodedata.category(ch).startswith("C")
+
+
+def _is_punctuation_or_symbol(ch):
+    """Split off as a token of its own: every non-alphanumeric ASCII character, Unicode punctuation (P*),
+    symbols (S*) and a few more (soft hyphen, superscript two, ...), as PaddleNLP's basic tokenizer does."""
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    cat = unicodedata.category(ch)
+    return cat[0] in "PS" or cp in (0x00AD, 0x00B2, 0x00BA, 0x3007, 0x00B5, 0x00D8, 0x014B, 0x01B1)
+
+
+def _is_cjk(cp):
+    """A CJK ideograph (the unified blocks and their extensions, the compatibility blocks): a word by itself."""
+    return (0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF or 0x2A700 <= cp <= 0x2B73F
+            or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
+
+
+@functools.lru_cache(maxsize=None)
+def _char_kind(ch):
+    """("drop" | "space" | "cjk" | "text", the character lower-cased with its accents stripped (NFD, marks
+    Mn removed; may be empty or several characters)). PaddleNLP lower-cases the text one character at a
+    time (its special-token regex), so doing it per character here gives its result."""
+    cp = ord(ch)
+    if cp == 0 or cp == 0xFFFD or _is_control(ch):
+        return "drop", ""
+    if _is_whitespace(ch):
+        return "space", ""
+    norm = "".join(c for c in unicodedata.normalize("NFD", ch.lower()) if unicodedata.category(c) != "Mn")
+    return ("cjk" if _is_cjk(cp) else "text"), norm
+
+
 class Tokenizer:
-    """Characters <-> ids over vocab.txt."""
+    """Text <-> ids over vocab.txt, tokenised as PaddleNLP's ErnieTokenizer (ernie-1.0, do_lower_case) does.
+
+    Basic tokenization: control characters dropped, whitespace separates words, lower case, accents
+    stripped, every CJK character a word of its own, every punctuation mark and symbol a word of its own;
+    then WordPiece: each word cut greedily, longest match first, into vocabulary pieces, later pieces
+    spelled `##piece`; a word with no such cut (or over 100 characters) is one [UNK]. A special token
+    written in the text ([MASK], ...) stays one token. Chinese text thus gives one token per character;
+    Latin words and numbers give vocabulary pieces (`iphone`, `20 ##24`; `Café` -> `cafe`)."""
 
     def __init__(self, tokens, path="vocab"):
         self.token_to_id = {}
@@ -82,24 +134,84 @@ class Tokenizer:
     def __len__(self):
         return len(self.id_to_token)
 
+    def wordpiece(self, word):
+        """Greedy longest-match-first vocabulary pieces of one word, or ["[UNK]"]."""
+        if len(word) > MAX_WORD_CHARS:
+            return ["[UNK]"]
+        pieces, start = [], 0
+        while start < len(word):
+            end = len(word)
+            while end > start:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.token_to_id:
+                    break
+                end -= 1
+            if end == start:
+                return ["[UNK]"]
+            pieces.append(piece)
+            start = end
+        return pieces
+
     def tokenize(self, text):
-        """(tokens, index of each character's token or -1 for whitespace). A literal [MASK] (or another
-        special token) written in the text stays one token, so infer.py can ask the model to fill it."""
-        tokens, where, i = [], [], 0
+        """(tokens, index of the token each character of the text belongs to, or -1 for whitespace and
+        dropped characters). A character inside a word belongs to the piece holding it (a word that is
+        [UNK] as a whole: that token); an accent mark written separately belongs with its letter."""
+        tokens, where = [], [-1] * len(text)
+        word, origins = [], []  # the word being read: its characters and, for each, the text positions it came from
+
+        def end_word():
+            if not word:
+                return
+            pieces = self.wordpiece("".join(word))
+            k = 0
+            for n, piece in enumerate(pieces):
+                size = len(word) if piece == "[UNK]" else len(piece) - (2 if n else 0)
+                for positions in origins[k:k + size]:
+                    for i in positions:
+                        if where[i] < 0:
+                            where[i] = len(tokens) + n
+                k += size
+            tokens.extend(pieces)
+            word.clear()
+            origins.clear()
+
+        i = 0
         while i < len(text):
             special = next((s for s in SPECIALS if text.startswith(s, i)), None) if text[i] == "[" else None
             if special:
-                where += [len(tokens)] * len(special)
+                end_word()
+                where[i:i + len(special)] = [len(tokens)] * len(special)
                 tokens.append(special)
                 i += len(special)
                 continue
-            if text[i].isspace():
-                where.append(-1)
-            else:
-                where.append(len(tokens))
-                tokens.append(text[i].lower())
+            kind, norm = _char_kind(text[i])
+            if kind == "space":
+                end_word()
+            elif kind != "drop":
+                if kind == "cjk":
+                    end_word()
+                if not norm and word:
+                    origins[-1].append(i)  # a combining accent: part of the letter before it
+                for c in norm:
+                    if _is_punctuation_or_symbol(c):
+                        end_word()
+                        word.append(c)
+                        origins.append([i])
+                        end_word()
+                    else:
+                        word.append(c)
+                        origins.append([i])
+                if kind == "cjk":
+                    end_word()
             i += 1
+        end_word()
         return tokens, where
+
+    def char_token(self, char):
+        """The token of one character (NER's texts come as characters with a tag each): normalised as
+        tokenize() does and looked up whole; [UNK] when it is not one vocabulary token."""
+        tokens = self.tokenize(char)[0]
+        return tokens[0] if len(tokens) == 1 else "[UNK]"
 
     def encode(self, tokens):
         return [self.token_to_id.get(t, self.unk_id) for t in tokens]
@@ -267,7 +379,7 @@ def parse_line(line, task, tokenizer, max_seq_len, path, lineno):
     bad = next((t for t in tags if t not in NER_TAGS), None)
     if bad is not None:
         raise utils.DataError(f"{path}:{lineno}: unknown tag {bad!r} (expected one of {' '.join(NER_TAGS)})")
-    ids = tokenizer.wrap(tokenizer.encode([c.lower() for c in chars]), max_seq_len)
+    ids = tokenizer.wrap(tokenizer.encode([tokenizer.char_token(c) for c in chars]), max_seq_len)
     tag_ids = np.array([IGNORE] + [NER_TAGS.index(t) for t in tags[:max_seq_len - 2]] + [IGNORE])
     return (ids, tag_ids), "".join(chars)
 

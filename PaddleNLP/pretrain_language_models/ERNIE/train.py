@@ -68,7 +68,8 @@ def get_args(argv=None):
 def check_pretrained(path, config, vocab_file):
     """--pretrained: the weights file of a pre-training run or PaddleNLP's `model_state.pdparams` (given as
     its directory or the file). The config json and vocabulary beside the weights must match this run's;
-    checked before the model is built. Returns (weights path, PaddleNLP's config converted, or None)."""
+    checked before the model is built. Returns (weights path, the config to build instead of --model's:
+    PaddleNLP's converted, or that of a run started from PaddleNLP's weights; else None)."""
     if os.path.isdir(path):
         names = [n for n in ("best.pdparams", "latest.pdckpt", "model_state.pdparams") if os.path.isfile(os.path.join(path, n))]
         path = os.path.join(path, names[0] if names else "best.pdparams")
@@ -81,16 +82,25 @@ def check_pretrained(path, config, vocab_file):
                 f"{config_path}: {', '.join(f'{k}={saved[k]}' for k in differ + ['vocab_size'])} do not fit --model "
                 f"with a {config['vocab_size']}-token vocabulary; pick the --model and --vocab_file of those weights")
     elif kind == "ours":
-        differ = [k for k in saved if saved[k] != config.get(k)]
+        # A run of ours started from PaddleNLP's weights keeps their config: more embedding rows than the
+        # vocabulary (ernie-1.0's 18,000) and LayerNorm epsilon 1e-12. Fine-tuning from it again (a chained
+        # fine-tune) takes that config as the PaddleNLP folder's would be; any other difference is another model.
+        inherited = ("vocab_size", "encoder_norm_eps")
+        differ = [k for k in set(saved) | set(config) if k not in inherited and saved.get(k) != config.get(k)]
         if differ:
-            raise utils.CheckpointError(f"{config_path}: {', '.join(f'{k}={saved[k]}' for k in differ)} differ from "
-                                        f"this run's model; pick the --model it was pre-trained with")
+            raise utils.CheckpointError(f"{config_path}: {', '.join(f'{k}={saved.get(k)}' for k in sorted(differ))} "
+                                        f"differ from this run's model; pick the --model it was trained with")
+        if saved["vocab_size"] < config["vocab_size"]:
+            raise utils.CheckpointError(f"{config_path}: vocab_size={saved['vocab_size']} is smaller than the "
+                                        f"{config['vocab_size']} tokens of {vocab_file}; pass the --vocab_file it was trained with")
+        if saved["vocab_size"] != config["vocab_size"] or saved.get("encoder_norm_eps") != config.get("encoder_norm_eps"):
+            kind = "inherited"
     vocab_path = os.path.join(folder, "vocab.txt")
     if os.path.isfile(vocab_path) and not filecmp.cmp(vocab_path, vocab_file, shallow=False):
         raise utils.CheckpointError(f"{path} was pre-trained with {vocab_path}, not {vocab_file}; pass that --vocab_file")
     if not os.path.isfile(path):
         raise utils.CheckpointError(f"no checkpoint at {path}; pre-train first (TASK=pretrain bash train.sh)")
-    return path, (saved if kind == "paddlenlp" else None)
+    return path, (saved if kind in ("paddlenlp", "inherited") else None)
 
 
 def load_pretrained(model, path):
@@ -192,7 +202,7 @@ def main(argv=None):
     weights = None
     if args.pretrained and state is None:  # before building: a wrong --model fails at once, not after a big build
         weights, suite_config = check_pretrained(args.pretrained, config, args.vocab_file)
-        config = suite_config or config  # PaddleNLP's weights bring their own config (its vocab_size, epsilon)
+        config = suite_config or config  # PaddleNLP's weights (and runs from them) bring their config (vocab_size, epsilon)
     if config["max_position_embeddings"] < args.max_seq_len:
         raise utils.DataError(f"--max_seq_len {args.max_seq_len}: the model has {config['max_position_embeddings']} positions")
     if utils.is_main_process():  # the weights travel with their config and vocabulary

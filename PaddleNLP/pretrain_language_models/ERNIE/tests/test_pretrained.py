@@ -85,3 +85,49 @@ def test_what_does_not_fit_is_named(tmp_path):
             pretrained.load(ErnieForPretraining(config), path)
     with pytest.raises(utils.CheckpointError, match="model_type 'bert' is not ERNIE"):
         pretrained.from_suite_config(dict(SMALL, model_type="bert"), "c.json")
+
+
+def as_suite_folder(run_dir, folder):
+    """A run's weights written as PaddleNLP's save_pretrained would (names, tied copies, config.json)."""
+    import shutil
+    state = paddle.load(os.path.join(run_dir, "best.pdparams"))
+    state = {("cls." + k if k.startswith("predictions.") else k): v for k, v in state.get("model", state).items()}
+    state["cls.predictions.decoder.weight"] = state["ernie.embeddings.word_embeddings.weight"]
+    state["cls.predictions.decoder.bias"] = state["cls.predictions.decoder_bias"]
+    os.makedirs(folder)
+    paddle.save(state, os.path.join(folder, "model_state.pdparams"))
+    with open(os.path.join(run_dir, "model_config.json")) as f:
+        config = {k: v for k, v in json.load(f).items() if k != "encoder_norm_eps"}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(dict(config, model_type="ernie", layer_norm_eps=1e-12), f)
+    shutil.copyfile(os.path.join(run_dir, "vocab.txt"), os.path.join(folder, "vocab.txt"))
+    return os.path.join(folder, "model_state.pdparams")
+
+
+def final_line(capsys):
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("final metrics: "))
+
+
+def test_eval_pretrained_scores_paddlenlp_weights_as_the_run(trained_run, tmp_path, capsys):
+    """eval.py --pretrained on PaddleNLP-style weights gives exactly what eval.py gives on the same
+    weights as a run of ours (PaddleNLP's LayerNorm epsilon 1e-12 in both)."""
+    import shutil
+    import eval as evaluate
+    run = os.path.join(trained_run["pretrain_dir"], "ernie-demo")
+    weights = as_suite_folder(run, str(tmp_path / "pnlp"))
+    shutil.copytree(trained_run["pretrain_dir"], tmp_path / "ours")
+    config_path = tmp_path / "ours" / "ernie-demo" / "model_config.json"
+    config_path.write_text(json.dumps(dict(json.loads(config_path.read_text()), encoder_norm_eps=1e-12)))
+    with paddle.utils.unique_name.guard():
+        evaluate.main(["--output_dir", str(tmp_path / "ours")])
+    expected = final_line(capsys)
+    data = os.path.join(trained_run["data_dir"], "pretrain")
+    with paddle.utils.unique_name.guard():
+        evaluate.main(["--pretrained", weights, "--data_dir", data, "--max_seq_len", "40"])
+    assert final_line(capsys) == expected and "mlm_acc=" in expected
+    headless = {k: v for k, v in paddle.load(weights).items() if not k.startswith("cls.")}
+    paddle.save(headless, weights)
+    with pytest.raises(utils.CheckpointError, match="has no masked-LM head"):
+        evaluate.main(["--pretrained", weights, "--data_dir", data, "--max_seq_len", "40"])
+    with pytest.raises(utils.CheckpointError, match="fine-tune with train.py --pretrained"):
+        evaluate.main(["--pretrained", weights, "--data_dir", data, "--task", "classify"])

@@ -1,7 +1,9 @@
 """The checks against PaddleNLP itself (slow: tools/suite_env.sh installs paddlenlp 2.8.1 and the few
 packages its import needs, --no-deps, from the package index into .suite_venv): equal outputs on the
-small config, the same tokens and ids as PaddleNLP's ErnieTokenizer on Chinese text, and train.py
-fine-tuning from a folder PaddleNLP's save_pretrained wrote (a mismatched --model refused, exit 4).
+small config, the same tokens and ids as PaddleNLP's ErnieTokenizer on Chinese and mixed
+Chinese/Latin/digit/punctuation text, and train.py
+fine-tuning from a folder PaddleNLP's save_pretrained wrote, then from that run again (a mismatched
+--model refused, exit 4).
 Skipped when the package index cannot be reached."""
 import json
 import os
@@ -40,10 +42,11 @@ def test_paddlenlp_weights_give_paddlenlp_outputs(suite_env):
     assert "1/1 configs equal within 1e-05" in result.stdout
 
 
-def test_tokenizer_equals_paddlenlp_on_chinese(suite_env):
+def test_tokenizer_equals_paddlenlp_on_chinese_latin_digits_punctuation(suite_env):
     result = run(suite_env, "tools/check_pretrained.py", "--tokenizer")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "5/5 Chinese sentences tokenised as PaddleNLP does" in result.stdout
+    assert "14/14 sentences tokenised as PaddleNLP does" in result.stdout
+    assert "20 ##24" in result.stdout and "cafe" in result.stdout  # WordPiece and accents were exercised
 
 
 SAVE = """
@@ -71,6 +74,11 @@ def test_fine_tuning_from_a_paddlenlp_folder(suite_env, demo_dir, tmp_path):
     assert config["encoder_norm_eps"] == 1e-12 and config["vocab_size"] == vocab + 8
     evaluated = run(sys.executable, "eval.py", "--output_dir", str(out))  # builds the run's config (vocab, epsilon)
     assert evaluated.returncode == 0 and "final metrics: " in evaluated.stdout, evaluated.stderr[-2000:]
+    chained = run(sys.executable, "train.py", *tiny(demo_dir, "ner", tmp_path / "ner", "--max_steps", "1",
+                                                    "--pretrained", str(out / "ernie-demo")))  # from the run, again
+    assert chained.returncode == 0, chained.stdout[-2000:] + chained.stderr[-2000:]
+    with open(tmp_path / "ner" / "ernie-demo" / "model_config.json") as f:
+        assert json.load(f) == config  # PaddleNLP's config carried on
     wrong = run(sys.executable, "train.py", *tiny(demo_dir, "classify", out, "--max_steps", "1", "--overwrite",
                                                   "--pretrained", str(folder)), "--model", "ernie-1.0")
     assert wrong.returncode == 4, wrong.stderr[-2000:]

@@ -17,10 +17,41 @@ def tok():
 def test_characters_lowercase_whitespace_unknown_and_literal_mask():
     t = tok()
     tokens, where = t.tokenize("星海 A[MASK]机!")
-    assert tokens == ["星", "海", "a", "[MASK]", "机", "!"]
+    assert tokens == ["星", "海", "a", "[MASK]", "机", "[UNK]"]  # "!" is not in the vocabulary
     assert where == [0, 1, -1, 2, 3, 3, 3, 3, 3, 3, 4, 5]
-    assert t.encode(tokens) == [5, 6, 13, 3, 11, 4]  # "!" is not in the vocabulary: [UNK]
+    assert t.encode(tokens) == [5, 6, 13, 3, 11, 4]
     assert t.wrap(t.encode(tokens), 5).tolist() == [1, 5, 6, 13, 2]  # cut to max_seq_len with [CLS] [SEP]
+
+
+PIECES = VOCAB + ["iphone", "20", "##24", "59", "##99", "cafe", "un", "##aff", "##able", ",", "：", "%", "$", "5",
+                  "-", "e", "mail", "价", "元", "买", "了"]
+
+
+@pytest.mark.parametrize("text, tokens", [
+    # Latin words and digits: lower case, then greedy longest-first WordPiece pieces with ##
+    ("买了2024款iPhone", ["买", "了", "20", "##24", "[UNK]", "iphone"]),  # 款 not in the vocabulary
+    ("价5999元", ["价", "59", "##99", "元"]),  # a digit run next to CJK characters is a word of its own
+    ("UNAFFABLE unaffablex", ["un", "##aff", "##able", "[UNK]"]),  # no cut of the whole word: one [UNK]
+    # accents stripped (precomposed, or a separate combining mark), a Latin word glued to CJK
+    ("Café星café", ["cafe", "星", "cafe"]),
+    # punctuation and symbols split off (ASCII, full-width, $ which is not Unicode punctuation)
+    ("e-mail,$5：10%", ["e", "-", "mail", ",", "$", "5", "：", "[UNK]", "%"]),
+    # control and zero-width characters dropped, tabs and newlines separate, a word over 100 characters
+    ("星\u200b海\tcafe\n" + "a" * 101, ["星", "海", "cafe", "[UNK]"]),
+])
+def test_wordpiece_as_paddlenlp_ernie_tokenizer(text, tokens):
+    """Expected pieces written out by hand (tests/test_pretrained_suite.py compares with PaddleNLP itself)."""
+    assert reader.Tokenizer(PIECES).tokenize(text)[0] == tokens
+
+
+def test_where_maps_characters_to_their_pieces():
+    t = reader.Tokenizer(PIECES)
+    tokens, where = t.tokenize("买2024 Café")
+    assert tokens == ["买", "20", "##24", "cafe"]
+    assert where == [0, 1, 1, 2, 2, -1, 3, 3, 3, 3]
+    tokens, where = t.tokenize("cafe\u0301!")  # the combining accent goes with its letter; "!" is one [UNK]
+    assert tokens == ["cafe", "[UNK]"] and where == [0, 0, 0, 0, 0, 1]
+    assert t.char_token("A") == "a" and t.char_token("é") == "e" and t.char_token(" ") == "[UNK]"
 
 
 def test_vocab_with_ids_and_missing_specials(tmp_path):

@@ -64,6 +64,28 @@ def test_pretrained_reports_skipped_and_initialised_keys(trained_run, demo_dir, 
     assert initialised == ["classifier.bias", "classifier.weight"] and len(skipped) == 5 and suite_config is None
 
 
+def test_chained_fine_tune_from_a_run_started_from_paddlenlp(demo_dir, tmp_path):
+    """A run fine-tuned from PaddleNLP's weights keeps their config (more embedding rows, epsilon 1e-12);
+    fine-tuning from that run again takes its config instead of refusing it as another model."""
+    vocab = os.path.join(demo_dir, "vocab.txt")
+    ours = make_config("ernie-demo", len(reader.Tokenizer.load(vocab)))
+    run_dir = tmp_path / "classify" / "ernie-demo"
+    os.makedirs(run_dir)
+    inherited = dict(ours, vocab_size=ours["vocab_size"] + 8, encoder_norm_eps=1e-12)
+    (run_dir / "model_config.json").write_text(json.dumps(inherited))
+    (run_dir / "best.pdparams").write_bytes(b"")
+    shutil.copy(vocab, run_dir / "vocab.txt")
+    assert train.check_pretrained(str(run_dir), ours, vocab) == (str(run_dir / "best.pdparams"), inherited)
+    (run_dir / "model_config.json").write_text(json.dumps(dict(inherited, num_hidden_layers=3)))
+    with pytest.raises(utils.CheckpointError, match=r"num_hidden_layers=3 differ from this run's model"):
+        train.check_pretrained(str(run_dir), ours, vocab)
+    (run_dir / "model_config.json").write_text(json.dumps(dict(ours, vocab_size=ours["vocab_size"] - 1)))
+    with pytest.raises(utils.CheckpointError, match="is smaller than the .* tokens"):
+        train.check_pretrained(str(run_dir), ours, vocab)
+    (run_dir / "model_config.json").write_text(json.dumps(ours))  # a plain run of ours: nothing to take over
+    assert train.check_pretrained(str(run_dir), ours, vocab)[1] is None
+
+
 def test_pretrained_with_another_shape_or_vocabulary_is_refused(trained_run, demo_dir, tmp_path):
     folder = os.path.join(trained_run["pretrain_dir"], "ernie-demo")
     with pytest.raises(utils.CheckpointError, match="differ from this run's model"):

@@ -13,10 +13,11 @@ the same token ids (a padded batch, two segments) and the largest absolute diffe
 output, the pooled output and the masked-LM logits (at the real tokens, see check()) must be <= --tol.
 Exit 1 if a config fails, 4 if the file does not map.
 
---tokenizer compares our character tokenizer with PaddleNLP's ErnieTokenizer (tokens and ids) on
-CHINESE sentences (characters, full-width and ASCII punctuation, an unknown character) and reports,
-without failing, the MIXED ones (Latin words, digits, accents), where they differ (see the README), over
---vocab (ERNIE 1.0's vocab.txt) or, without it, a made-up vocabulary.
+--tokenizer compares our tokenizer with PaddleNLP's ErnieTokenizer as from_pretrained loads it from a
+folder (tokens and ids) on SENTENCES: Chinese characters, full-width and ASCII punctuation, unknown
+characters, and mixed Chinese/Latin/digit text (WordPiece pieces, accents, upper case, symbols, a special
+token written in the text, a word over 100 characters); all must be equal. Over --vocab (ERNIE 1.0's
+vocab.txt) or, without it, a made-up vocabulary.
 
 --write_keys records the state-dict keys and shapes of PaddleNLP's ernie-1.0 (ErnieForPretraining, built
 under paddle.LazyGuard) with its config (gzipped json): the fixture against which the quick tier checks
@@ -115,49 +116,59 @@ def check(name, seed, batch=3, length=24):
     return diffs
 
 
-CHINESE = [
+SENTENCES = [
     "山星公司是一家西安的公司。",
     "大家都说山星公司的东西做工精细！",
     "昨天王伟去了上海，今天回北京了？",
     "他说：“这台电脑（新款）很好用”；我买了。",
     "龘靐齉爩是生僻字，不在词表里。",
-]
-MIXED = [
     "我买了2024款的iPhone，价格5999元。",
-    "Café 和 naïve 是外来词。",
+    "Café 和 naïve 是外来词，RÉSUMÉ也是。",
+    "ERNIE 1.0在2019年发布，准确率95.4%！",
+    "邮箱test@baidu.com，电话010-12345678。",
+    "unaffable的意思是不友好的；running、jumped。",
+    "山星[MASK][MASK]的电脑很好，[mask]不是特殊词。",
+    "价格：$5 + ¥30 = 很贵©，温度≥30℃。",
+    "超长单词" + "a" * 101 + "结束。",
+    "全角ＡＢＣ１２３和 tab\t换行\n空格  都算空白。",
 ]
 
 
 def made_up_vocab(path):
-    """ERNIE's specials, the characters of CHINESE but the rare ones, punctuation, a few Latin pieces."""
-    chars = sorted({c for text in CHINESE + MIXED for c in text if not c.isspace()} - set("龘靐齉爩"))
-    tokens = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"] + [c.lower() for c in chars] + ["iphone", "20", "##24",
-                                                                                        "59", "##99", "cafe", "naive"]
+    """ERNIE's specials, the characters of SENTENCES (lower-cased) but the rare ones, some WordPiece pieces."""
+    chars = sorted({c.lower() for text in SENTENCES for c in text if not c.isspace()} - set("龘靐齉爩"))
+    pieces = ["iphone", "20", "##24", "##19", "59", "##99", "cafe", "naive", "resume", "ernie", "1", "0", "95", "4",
+              "test", "baidu", "com", "010", "123", "##45", "##678", "un", "##aff", "##able", "run", "##ning", "jump",
+              "##ed", "mask", "30", "tab", "abc", "##12", "##3"]
+    tokens = ["[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]"] + chars + pieces
     with open(path, "w", encoding="utf-8") as f:
         f.write("\n".join(dict.fromkeys(tokens)) + "\n")
 
 
 def check_tokenizer(vocab=None):
-    """Number of CHINESE sentences where our tokens or ids differ from PaddleNLP's (MIXED: reported only)."""
+    """Number of SENTENCES where our tokens or ids differ from PaddleNLP's."""
     import reader
     transformers, _ = suite()
     with tempfile.TemporaryDirectory() as tmp:
         if vocab is None:
             vocab = os.path.join(tmp, "vocab.txt")
             made_up_vocab(vocab)
-        theirs = transformers.ErnieTokenizer(vocab)
+        # as users get it: from_pretrained of a saved folder (a tokenizer built straight from a vocab file
+        # does not keep [MASK] written in the text as one token; a loaded one does, and so does ours)
+        transformers.ErnieTokenizer(vocab).save_pretrained(os.path.join(tmp, "saved"))
+        theirs = transformers.ErnieTokenizer.from_pretrained(os.path.join(tmp, "saved"))
         ours = reader.Tokenizer.load(vocab)
         differ = 0
-        for text in CHINESE + MIXED:
+        for text in SENTENCES:
             a = theirs.tokenize(text)
-            b = [t if t in ours.token_to_id else "[UNK]" for t in ours.tokenize(text)[0]]
+            b = ours.tokenize(text)[0]
             same = a == b and theirs.convert_tokens_to_ids(a) == ours.encode(b)
-            differ += not same and text in CHINESE
-            print(f"{'chinese' if text in CHINESE else 'mixed'} {'same' if same else 'DIFFERENT'} ({len(b)} tokens, "
-                  f"{b.count('[UNK]')} [UNK]): {' '.join(b)}", flush=True)
+            differ += not same
+            print(f"{'same' if same else 'DIFFERENT'} ({len(b)} tokens, {b.count('[UNK]')} [UNK]): {' '.join(b)}",
+                  flush=True)
             if not same:
                 print(f"  PaddleNLP: {' '.join(a)}", flush=True)
-    print(f"tokenizer: {len(CHINESE) - differ}/{len(CHINESE)} Chinese sentences tokenised as PaddleNLP does", flush=True)
+    print(f"tokenizer: {len(SENTENCES) - differ}/{len(SENTENCES)} sentences tokenised as PaddleNLP does", flush=True)
     return differ
 
 
