@@ -6,16 +6,22 @@ official protocol (widerface_eval.py) with the ground truth of DATA_DIR/ground_t
     python eval.py --trivial                the trivial detector: one box per picture at the training
                                             faces' mean position and size, score 1
 
+    python eval.py --model blazeface --checkpoint blazeface_1000e.pdparams [--multi_scale]
+                                            PaddleDetection's weights with PaddleDetection's recipe
+
 The model and input size come from the run's OUTPUT_DIR/MODEL/train_config.json; a checkpoint that
 does not fit that model is an error. The images are resized to the run's square input (one
-preprocessing path for eval, infer and export); PaddleDetection evaluates at the original size and
-several scales, which this folder does not do. Under paddle.distributed.launch each rank detects on
+preprocessing path for eval, infer and export). A PaddleDetection 2.6 blazeface_1000e file is
+evaluated as PaddleDetection evaluates it instead (suite_recipe.py, with a NOTICE): each picture
+alone at its original size, its NMS settings, and with --multi_scale its multi-scale WIDER FACE test
+(flip, shrunk and enlarged passes, an image pyramid, box voting); --image_size is then unused. Under paddle.distributed.launch each rank detects on
 its own share of the images; the detections of all ranks are gathered and the metric is computed once
 over all of them, so the figure equals the single-process one.
 """
 import argparse
 import json
 import os
+import sys
 
 import utils
 import numpy as np
@@ -24,6 +30,7 @@ import paddle.distributed as dist
 
 import pretrained
 import reader
+import suite_recipe
 import widerface_eval
 from models import MODELS, build_model
 from models.postprocess import FaceDetector, split_per_image, to_xywh_score
@@ -90,11 +97,45 @@ def default_checkpoint(output_dir, model):
 
 
 def load_detector(args, checkpoint):
+    """FaceDetector of the checkpoint; .recipe is pretrained.SUITE for a PaddleDetection file (its
+    pre- and post-processing, suite_recipe.py), else None."""
     model = build_model(args.model)
-    pretrained.load(model, args.model, checkpoint, strict=True)  # ours, or a PaddleDetection file (converted)
-    detector = FaceDetector(model, MODELS[args.model])
+    recipe = pretrained.load(model, args.model, checkpoint, strict=True)  # ours, or PaddleDetection's (converted)
+    detector = FaceDetector(model, MODELS[args.model], recipe=recipe)
     detector.eval()
+    if recipe and utils.is_main_process():
+        print("NOTICE: a PaddleDetection file: its recipe (suite_recipe.py): pictures one by one at their original "
+              "size, mean (104, 117, 123) from R, G, B, / 127.502231, its NMS (IoU 0.3, normalized); "
+              f"--image_size ({args.image_size}) is not used", file=sys.stderr, flush=True)
     return detector
+
+
+def dygraph_predict(detector):
+    """predict(image, im_shape, scale_factor as arrays) -> (bbox, bbox_num) arrays."""
+    def predict(*arrays):
+        with paddle.no_grad():
+            bbox, bbox_num = detector(*[paddle.to_tensor(a) for a in arrays])
+        return bbox.numpy(), bbox_num.numpy()
+    return predict
+
+
+def suite_detect(detector, records, multi_scale=False, skip_bad_samples=False):
+    """PaddleDetection's evaluation of each picture (suite_recipe.py): {record index: [k, 5] x1 y1 x2 y2
+    score}, this rank's share, gathered from every rank."""
+    predict, bad, found = dygraph_predict(detector), reader.BadSampleFilter(skip_bad_samples), {}
+    mine = list(range(utils.rank(), len(records), utils.world_size()))
+    for i in utils.progress(mine, len(mine), "eval"):
+        image = reader.load_image(records[i]["image"], records[i]["where"])
+        if isinstance(image, utils.DataError):
+            bad.report(str(image))
+            continue
+        found[i] = suite_recipe.multi_scale_detect(predict, image) if multi_scale else \
+            suite_recipe.detect(predict, image)
+    if utils.world_size() > 1:
+        everyone = []
+        dist.all_gather_object(everyone, found)
+        found = {k: v for part in everyone for k, v in part.items()}
+    return found
 
 
 def read_detections(path, records):
@@ -146,6 +187,8 @@ def build_parser():
                         help="the official wider_{easy,medium,hard}_val.mat; None: DATA_DIR/ground_truth")
     parser.add_argument("--detections", default=None, help="score this json of infer.py instead of running a model")
     parser.add_argument("--trivial", action="store_true", help="score the trivial detector (mean face box, score 1)")
+    parser.add_argument("--multi_scale", action="store_true",
+                        help="a PaddleDetection file only: its multi-scale WIDER FACE test (suite_recipe.py)")
     parser.add_argument("--batch_size", type=int, default=8, help="images per forward pass, per process")
     parser.add_argument("--num_workers", type=int, default=2, help="DataLoader worker processes")
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
@@ -163,8 +206,8 @@ def read_mats(args):
                               "pass --gt_dir)") from None
 
 
-def score(records, detections, mats, what):
-    by_image = {(r["event"], r["name"]): to_xywh_score(d) for r, d in zip(records, detections)}
+def score(records, detections, mats, what, convert=to_xywh_score):
+    by_image = {(r["event"], r["name"]): convert(d) for r, d in zip(records, detections)}
     result = widerface_eval.evaluate_subsets(by_image, mats)
     if utils.is_main_process():
         print(f"eval {what} on {result['images']} images: AP easy {result['easy']:.4f} medium {result['medium']:.4f} "
@@ -179,6 +222,9 @@ def main(argv=None):
     checkpoint = run_settings(args)
     utils.setup(args)
     detector = None if args.detections or args.trivial else load_detector(args, checkpoint)  # unfit first
+    if args.multi_scale and not (detector and detector.recipe):
+        raise utils.CheckpointError("--multi_scale is PaddleDetection's test: give its blazeface_1000e file as "
+                                    "--checkpoint (our runs are evaluated at their own square input)")
     records, _ = reader.read_split(args.data_dir, args.split, args.skip_bad_samples)
     mats = read_mats(args)
     if args.trivial:
@@ -188,6 +234,11 @@ def main(argv=None):
                                                 "of the picture)".format(*box))
     if args.detections:
         return score(records, read_detections(args.detections, records), mats, args.detections)
+    if detector.recipe:
+        found = suite_detect(detector, records, args.multi_scale, args.skip_bad_samples)
+        how = "multi-scale" if args.multi_scale else "original size"
+        return score(*detected(found, records), mats, f"{args.model} ({checkpoint}, PaddleDetection's recipe, {how})",
+                     convert=suite_recipe.to_result)
     dataset = reader.WiderFace(records, args.image_size)
     found = detect(detector, reader.make_loader(dataset, args, train=False), args.skip_bad_samples)
     return score(*detected(found, records), mats, f"{args.model} ({checkpoint})")

@@ -12,7 +12,8 @@ OUTPUT_DIR and refuses an export older than its checkpoint. Pictures with the fa
 (score >= 0.01, as eval.py scores them), per image: {"image", "detections": [{"score", "bbox": [x1,
 y1, x2, y2] in pixels}]}. `python eval.py --detections that.json` scores it against the split's
 ground truth with the same code as eval.py (one preprocessing path, reader.resize_normalise), and
-gets eval.py's AP.
+gets eval.py's AP. An export or --checkpoint of PaddleDetection's blazeface_1000e runs its recipe
+instead: each picture alone at its original size (suite_recipe.py, single scale).
 """
 import argparse
 import json
@@ -24,7 +25,8 @@ import paddle
 from PIL import Image, ImageDraw
 
 import reader
-from eval import add_run_flags, load_detector, run_settings
+import suite_recipe
+from eval import add_run_flags, dygraph_predict, load_detector, run_settings
 from export import create_predictor
 from models.postprocess import split_per_image
 
@@ -45,18 +47,14 @@ def read_inputs(args):
 
 
 def build_predictor(args):
-    """(predict(image, im_shape, scale_factor) -> (bbox, bbox_num), input size) from the export or,
-    with --checkpoint, the dynamic graph."""
+    """(predict(image, im_shape, scale_factor) -> (bbox, bbox_num), input size, recipe) from the export
+    or, with --checkpoint, the dynamic graph; recipe is pretrained.SUITE for PaddleDetection weights
+    (their preprocessing, one picture at its original size: suite_recipe.py), else None."""
     if args.checkpoint:
         checkpoint = run_settings(args)
         paddle.set_device("cpu")
         detector = load_detector(args, checkpoint)
-
-        def predict(*arrays):
-            with paddle.no_grad():
-                bbox, bbox_num = detector(*[paddle.to_tensor(a) for a in arrays])
-            return bbox.numpy(), bbox_num.numpy()
-        return predict, args.image_size
+        return dygraph_predict(detector), args.image_size, detector.recipe
     utils.load_run_config(args)
     if not args.inference_dir:
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
@@ -64,15 +62,28 @@ def build_predictor(args):
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
     run = create_predictor(os.path.join(args.inference_dir, "model"))
-    return (lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"]
+    return (lambda *arrays: tuple(run(list(arrays)))), cfg["image_size"], cfg.get("recipe")
+
+
+def suite_predict(predict, images):
+    """PaddleDetection's single-scale test of each picture: [k, 6] (1, score, x1, y1, x2, y2) each."""
+    out = []
+    for image in images:
+        dets = suite_recipe.detect(predict, image)
+        out.append(np.concatenate([np.ones((len(dets), 1)), dets[:, 4:5], dets[:, :4]], axis=1))
+    return out
 
 
 def draw(image, detections, threshold, path):
     picture = Image.fromarray(image)
     pen = ImageDraw.Draw(picture)
+    h, w = image.shape[:2]
     for _, score, x1, y1, x2, y2 in detections:
         if score < threshold:
             continue
+        # drawn within the picture (PaddleDetection's recipe does not clip its boxes; ours are clipped)
+        x1, x2 = np.clip(np.nan_to_num([x1, x2]), 0, w)
+        y1, y2 = np.clip(np.nan_to_num([y1, y2]), 0, h)
         pen.rectangle([x1, y1, x2, y2], outline=(0, 255, 0), width=2)
         text = f"{score:.2f}"
         tx, ty = x1, max(0, y1 - 11)
@@ -97,7 +108,7 @@ def build_parser():
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
-    predict, image_size = build_predictor(args)
+    predict, image_size, recipe = build_predictor(args)
     inputs = read_inputs(args)
     draw_dir = args.draw_dir or os.path.join(args.output_dir, args.model, "infer")
     os.makedirs(draw_dir, exist_ok=True)
@@ -110,9 +121,12 @@ def main(argv=None):
             if isinstance(image, utils.DataError):
                 raise image
             images.append(image)
-        arrays = [np.stack(a) for a in zip(*[reader.resize_normalise(im, image_size) for im in images])]
-        bbox, bbox_num = predict(*arrays)
-        for (path, _), image, dets in zip(chunk, images, split_per_image(bbox, bbox_num)):
+        if recipe:
+            per_image = suite_predict(predict, images)
+        else:
+            arrays = [np.stack(a) for a in zip(*[reader.resize_normalise(im, image_size) for im in images])]
+            per_image = split_per_image(*predict(*arrays))
+        for (path, _), image, dets in zip(chunk, images, per_image):
             out = os.path.join(draw_dir, os.path.splitext(os.path.basename(path))[0] + ".jpg")
             draw(image, dets, args.draw_threshold, out)
             shown = [d for d in dets if d[1] >= args.draw_threshold]

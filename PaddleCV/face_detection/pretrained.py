@@ -20,11 +20,16 @@ One layer differs, not a weight: PaddleDetection's double BlazeBlock has no ReLU
 conv (BlazeNet act=None: `conv_pw` gets act None), ours (models/blazeface.py) has one. Its weights give
 its outputs only without it, so eval/export/infer of a PaddleDetection file switch that ReLU off
 (use_suite_layers, with a NOTICE); train.py --pretrained keeps ours (fine-tuning adapts).
-No tensor needs converting (same layouts; Conv2D weights [out, in/groups, k, k] in both). Every key of
+One tensor pair is converted, explicitly (convert): the class-score convs. PaddleDetection 2.x puts the
+background LAST (its SSDLoss: bg_index = number of classes; BBoxPostProcess passes background_label =
+num_classes = 1 to the NMS), so its two scores per anchor are (face, background); ours are (background,
+face) (face_loss, postprocess: background_label 0). scoresI.weight [A * 2, 96, 3, 3] and .bias [A * 2]
+have their two output channels of each anchor swapped; every other tensor has the same layout in both
+(Conv2D weights [out, in/groups, k, k]), copied as is. Every key of
 the file must map to one of ours with the same shape and every one of ours must be filled, else
 CheckpointError (exit 4) naming the keys: a blazeface_fpn_ssh file (neck keys), or one trained with
 another class count (scoresI of another width), fails clearly. tools/check_pretrained.py proves the
-head outputs, the anchors and the decoded boxes equal.
+head outputs, the anchors, the decoded boxes and the final detections (suite_recipe.py's eval) equal.
 """
 import re
 import sys
@@ -34,6 +39,7 @@ import paddle
 
 import utils
 
+SUITE = "paddledet"  # the recipe name load() returns for a PaddleDetection file (infer_cfg.json's "recipe")
 SUITE_KEY = "blaze_head.scores0.weight"  # a PaddleDetection BlazeFace file has it; ours never
 SINGLE_BLOCKS = 5  # BlazeNet's blaze_filters: our blocks 0..4; double_blaze_K is our block 5 + K
 PARTS = {"1_dw": "dw1", "conv_pw": "pw1", "2_dw": "dw2", "conv_pw2": "pw2", "_shortcut_conv": "shortcut"}
@@ -59,6 +65,12 @@ def map_key(key):
     return None
 
 
+def swap_score_channels(value):
+    """A scoresI weight [A * 2, ...] or bias [A * 2]: per anchor, PaddleDetection's (face, background)
+    output channels -> our (background, face). Its own inverse."""
+    return np.ascontiguousarray(value.reshape(-1, 2, *value.shape[1:])[:, ::-1].reshape(value.shape))
+
+
 def is_suite_state(state):
     return SUITE_KEY in state
 
@@ -81,7 +93,7 @@ def convert(state, model, model_name):
         if list(value.shape) != list(own[ours].shape):
             wrong[ours] = f"{key}: {list(value.shape)} in the file, {list(own[ours].shape)} in {ours}"
         else:
-            out[ours] = value
+            out[ours] = swap_score_channels(value) if key.startswith("blaze_head.scores") else value
     missing = [k for k in own if k not in out and k not in wrong]
     problems = []
     if unmapped:
@@ -107,7 +119,8 @@ def use_suite_layers(model):
 def load(model, model_name, path, strict):
     """Load `path` into `model`. Our own files: utils.load_model's check (strict) or
     utils.load_pretrained, as before. A PaddleDetection BlazeFace file: converted, every tensor must map
-    and fit."""
+    and fit. Returns SUITE if the file was PaddleDetection's (eval/export/infer then take its recipe,
+    suite_recipe.py), else None (train.py ignores it)."""
     state = utils._load(path)
     state = state.get("model", state) if isinstance(state, dict) else state
     net = utils.unwrap(model)
@@ -123,9 +136,10 @@ def load(model, model_name, path, strict):
                   file=sys.stderr, flush=True)
             print(f"loaded {len(weights)}/{len(own)} tensors from {path} (PaddleDetection {model_name}, converted)",
                   flush=True)
-        return []
+        return SUITE
     if strict:
         utils.check_fits(net, state, path)
         net.set_state_dict(state)
-        return []
-    return utils.load_pretrained(model, path)
+        return None
+    utils.load_pretrained(model, path)
+    return None

@@ -6,6 +6,11 @@ outside it, now of no area, gets score 0 and is dropped), softmax the scores and
 run Paddle's multiclass NMS (the `multiclass_nms3` kernel, which runs on CPU and exports) with
 blazeface_1000e's settings: score >= 0.01, the 5000 best, IoU 0.3, at most 750 per image.
 
+With recipe="paddledet" (a PaddleDetection file, suite_recipe.py) it is PaddleDetection 2.6's
+BBoxPostProcess of blazeface_1000e instead: the same decode and softmax, no clipping, and its
+MultiClassNMS with normalized=True (IoU without the +1 pixel); its anchors are computed in the graph
+from the input's height and width (anchors_like), so that its export takes pictures of any size.
+
 forward(image, im_shape, scale_factor) -> (bbox [M, 6]: class id 1 (face), score, x1, y1, x2, y2 in
 original-image pixels; bbox_num [N]: detections per image, in batch order)."""
 import numpy as np
@@ -18,11 +23,15 @@ NMS = {"score_threshold": 0.01, "nms_top_k": 5000, "keep_top_k": 750, "nms_thres
 
 
 class FaceDetector(paddle.nn.Layer):
-    def __init__(self, net, spec, nms=None):
+    def __init__(self, net, spec, nms=None, recipe=None):
         super().__init__()
         self.net = net
         self.spec = spec
-        self.nms = dict(NMS, **(nms or {}))
+        self.recipe = recipe
+        if recipe:
+            import suite_recipe
+            nms = dict(suite_recipe.NMS, **(nms or {}))
+        self.nms = dict(dict(NMS, normalized=False), **(nms or {}))
         self._priors = {}
 
     @paddle.jit.not_to_static
@@ -32,6 +41,8 @@ class FaceDetector(paddle.nn.Layer):
         return self._priors[(height, width)]
 
     def forward(self, image, im_shape, scale_factor):
+        if self.recipe:
+            return self.suite_forward(image, im_shape, scale_factor)
         offsets, logits = self.net(image)[:2]
         priors = paddle.to_tensor(self._anchors(image.shape[2], image.shape[3]))
         boxes = paddle.clip(anchors.decode(offsets, priors), 0.0, 1.0)  # no face box beyond the picture
@@ -44,8 +55,43 @@ class FaceDetector(paddle.nn.Layer):
         scores = scores.transpose([0, 2, 1])  # [N, 2, P]
         bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
             boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
-            self.nms["nms_threshold"], False, 1.0, 0)
+            self.nms["nms_threshold"], self.nms["normalized"], 1.0, 0)
         return bbox, bbox_num
+
+    def suite_forward(self, image, im_shape, scale_factor):
+        offsets, logits = self.net(image)[:2]
+        shape = paddle.shape(image)
+        boxes = anchors.decode(offsets, anchors_like(self.spec.layout, shape[2], shape[3]))
+        origin = im_shape / scale_factor  # [N, 2] (h, w) the boxes are scaled to
+        scale = paddle.concat([origin[:, 1:2], origin[:, 0:1], origin[:, 1:2], origin[:, 0:1]], axis=1)
+        boxes = boxes * scale.unsqueeze(1)
+        scores = F.softmax(logits, axis=-1).transpose([0, 2, 1])  # [N, 2, P]: background (ours: 0), face
+        bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
+            boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
+            self.nms["nms_threshold"], self.nms["normalized"], 1.0, 0)
+        return bbox, bbox_num
+
+
+def anchors_like(layout, height, width):
+    """anchors.anchors_for in Paddle ops, for a height and width known only when the graph runs (int
+    tensors): [P, 4] normalised anchors in the same order."""
+    out = []
+    hf, wf = height.astype("float32"), width.astype("float32")
+    for stride, sizes in layout:
+        fh, fw = (height + stride - 1) // stride, (width + stride - 1) // stride
+        cell = []
+        for size, density in sizes:
+            offsets = (np.arange(density) + 0.5) * stride / density - stride / 2
+            oy, ox = np.meshgrid(offsets, offsets, indexing="ij")
+            cell.append(np.stack([ox.ravel(), oy.ravel(), np.full(density * density, size)], axis=1))
+        cell = paddle.to_tensor(np.concatenate(cell).astype("float32"))  # [K, 3]: dx, dy, size
+        cy, cx = paddle.meshgrid((paddle.arange(fh, dtype="float32") + 0.5) * stride,
+                                 (paddle.arange(fw, dtype="float32") + 0.5) * stride)
+        centres = paddle.stack([cx.flatten(), cy.flatten()], axis=1).unsqueeze(1) + cell[:, :2].unsqueeze(0)
+        half = (cell[:, 2:3] / 2).unsqueeze(0)
+        boxes = paddle.concat([centres - half, centres + half], axis=2).reshape([-1, 4])
+        out.append(boxes / paddle.stack([wf, hf, wf, hf]).reshape([1, 4]))
+    return paddle.concat(out)
 
 
 def split_per_image(bbox, bbox_num):

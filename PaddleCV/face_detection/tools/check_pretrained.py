@@ -36,17 +36,25 @@ ANCHORS = dict(steps=[8, 16], aspect_ratios=[[1.0], [1.0]], min_ratio=20, max_ra
                clip=False)  # configs/face_detection/blazeface_1000e.yml
 
 
+NMS = dict(keep_top_k=750, score_threshold=0.01, nms_threshold=0.3, nms_top_k=5000, nms_eta=1.0)  # its BBoxPostProcess
+
+
 def suite_model():
+    """blazeface_1000e as its config builds it, BlazeNeck neck_type None (no layers), post-processing included (SSDBox + MultiClassNMS with the
+    config's settings; BBoxPostProcess num_classes 1, from datasets/wider_face.yml)."""
     try:
         from ppdet.modeling.architectures.blazeface import BlazeFace
         from ppdet.modeling.backbones.blazenet import BlazeNet
         from ppdet.modeling.heads.face_head import FaceHead
-        from ppdet.modeling.layers import AnchorGeneratorSSD
+        from ppdet.modeling.layers import AnchorGeneratorSSD, MultiClassNMS, SSDBox
+        from ppdet.modeling.necks.blazeface_fpn import BlazeNeck
+        from ppdet.modeling.post_process import BBoxPostProcess
     except ImportError as e:
         raise utils.CheckpointError(f"paddledet is not importable here ({e}); run `bash tools/suite_env.sh` and "
                                     "use .suite_venv/bin/python") from None
     head = FaceHead(num_classes=1, in_channels=[96, 96], anchor_generator=AnchorGeneratorSSD(**ANCHORS))
-    return BlazeFace(BlazeNet(), head, None, None)
+    post = BBoxPostProcess(num_classes=1, decode=SSDBox(), nms=MultiClassNMS(**NMS))
+    return BlazeFace(BlazeNet(), head, BlazeNeck([96, 96], neck_type="None"), post)
 
 
 def randomise(layer, seed):
@@ -114,7 +122,8 @@ def check(name, batch, image_size, seed):
         for i, (b, s) in enumerate(zip(box_preds, cls_scores)):
             n = b.shape[1]
             diffs[f"box deltas map {i}"] = float((b - offsets[:, start:start + n]).abs().max())
-            diffs[f"scores map {i}"] = float((s - logits[:, start:start + n]).abs().max())
+            # pretrained.py swaps each anchor's two score channels: theirs (face, background), ours (background, face)
+            diffs[f"scores map {i}"] = float((s - logits[:, start:start + n, ::-1]).abs().max())
             start += n
         ours_priors = anchors.anchors_for(MODELS[name].layout, image_size, image_size)
         their_priors = paddle.concat(priors).numpy()
@@ -126,6 +135,53 @@ def check(name, batch, image_size, seed):
         our_boxes = anchors.decode(offsets, paddle.to_tensor(ours_priors))  # normalised to [0, 1] by the input
         diffs["decoded boxes"] = float((their_boxes / image_size - our_boxes).abs().max())
     return diffs
+
+
+def check_detections(name, height, width, seed, multi_scale):
+    """Final detections (boxes, scores after NMS, original pixels) of one random picture of height x
+    width: PaddleDetection's face-eval functions (ppdet/metrics/widerface_utils.py: detect_face at the
+    original size; with multi_scale its flip, multi-scale and pyramid tests merged by bbox_vote, as its
+    face_eval_run) on its BlazeFace in eval mode, against ours through eval.py (load_detector ->
+    suite_detect, the picture read from a PNG file). Returns (largest box difference / max(height,
+    width), largest score difference, detections compared)."""
+    import tempfile
+    import numpy as np
+    import paddle
+    from PIL import Image
+    import eval as our_eval
+    from ppdet.metrics import widerface_utils as wu
+    paddle.seed(seed)
+    theirs = suite_model()
+    randomise(theirs, seed)
+    rng = np.random.default_rng(seed)
+    calibrate_bn(theirs.backbone, {"image": paddle.to_tensor(rng.standard_normal((2, 3, height, width))
+                                                             .astype("float32"))})
+    theirs.eval()
+    # a picture with some structure (smooth colour blobs), so that detections are not all alike
+    small = rng.integers(0, 256, (max(height // 16, 2), max(width // 16, 2), 3)).astype(np.uint8)
+    image = np.asarray(Image.fromarray(small).resize((width, height), Image.BILINEAR))
+    with paddle.no_grad():
+        if multi_scale:
+            shrink, top = wu.get_shrink(height, width)
+            parts = [wu.detect_face(theirs, image, shrink), wu.flip_test(theirs, image, shrink),
+                     *wu.multi_scale_test(theirs, image, top), wu.multi_scale_test_pyramid(theirs, image, top)]
+            expected = wu.bbox_vote(np.row_stack(parts))
+        else:
+            expected = wu.detect_face(theirs, image, 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        weights, picture = os.path.join(tmp, f"{name}_1000e.pdparams"), os.path.join(tmp, "picture.png")
+        paddle.save(theirs.state_dict(), weights)
+        Image.fromarray(image).save(picture)
+        args = argparse.Namespace(model=name, image_size=640)
+        detector = our_eval.load_detector(args, weights)
+        got = our_eval.suite_detect(detector, [{"image": picture, "where": picture}], multi_scale)[0]
+    if len(expected) != len(got):
+        return float("inf"), float("inf"), f"{len(expected)} vs {len(got)} detections"
+    # as sets: both sorted by score, then by box (random weights can give near-equal scores)
+    expected, got = (d[np.lexsort((d[:, 3], d[:, 2], d[:, 1], d[:, 0], np.round(d[:, 4], 4)))] for d in (expected, got))
+    box = float(np.abs(expected[:, :4] - got[:, :4]).max(initial=0)) / max(height, width)
+    score = float(np.abs(expected[:, 4] - got[:, 4]).max(initial=0))
+    return box, score, len(got)
 
 
 def suite_keys():
@@ -154,6 +210,13 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=2, help="images in the random batch")
     parser.add_argument("--image_size", type=int, default=640, help="input side (blazeface_1000e trains at 640)")
     parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed absolute difference")
+    parser.add_argument("--det_tol", type=float, default=1e-4,
+                        help="final detections: largest box difference relative to the picture's longer side, "
+                             "and largest score difference")
+    parser.add_argument("--det_size", type=int, nargs=2, default=[480, 640], metavar=("H", "W"),
+                        help="the random picture of the final-detection check (original size, not square)")
+    parser.add_argument("--multi_scale", action="store_true",
+                        help="also compare the multi-scale test's detections (slow: enlarged passes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the batch")
     parser.add_argument("--write_keys", default=None, help="write every model's suite keys and shapes here")
     parser.add_argument("--print_keys", default=None, help=argparse.SUPPRESS)  # write_keys's worker
@@ -177,7 +240,17 @@ def main(argv=None):
         detail = ", ".join(f"{k} {v:.3g}" for k, v in diffs.items())
         print(f"{name}: max abs difference {max(diffs.values()):.3g} ({detail}) {'ok' if ok else 'FAILED'} "
               f"({time.time() - start:.1f} s)", flush=True)
-    print(f"{len(names) - failed}/{len(names)} models equal within {args.tol:g}", flush=True)
+        for multi_scale in [False] + [True] * args.multi_scale:
+            start = time.time()
+            box, score, count = check_detections(name, *args.det_size, args.seed, multi_scale)
+            ok = box <= args.det_tol and score <= args.det_tol
+            failed += not ok
+            print(f"{name}: final detections ({'multi-scale test' if multi_scale else 'original size'}, "
+                  f"{args.det_size[0]}x{args.det_size[1]} picture, {count}): box difference {box:.3g} of the "
+                  f"picture's side, score difference {score:.3g} (tolerance {args.det_tol:g}) "
+                  f"{'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
+    print(f"{'all' if not failed else failed} check(s) {'equal' if not failed else 'FAILED'}: outputs within "
+          f"{args.tol:g}, final detections within {args.det_tol:g}", flush=True)
     return 1 if failed else 0
 
 
