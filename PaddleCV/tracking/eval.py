@@ -92,6 +92,7 @@ def add_run_flags(parser, checkpoint_help="weights; None: OUTPUT_DIR/MODEL/best.
     parser.add_argument("--checkpoint", default=None, help=checkpoint_help)
     parser.add_argument("--width", type=float, default=None, help="channel multiplier; None: the run's")
     parser.add_argument("--image_size", type=int, default=None, help="ATOM's crop size; None: the run's")
+    parser.add_argument("--iou_width", type=float, default=None, help="ATOM's IoU-Net width; None: the run's")
     return parser
 
 

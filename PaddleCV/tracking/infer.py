@@ -74,6 +74,10 @@ def build_tracker(args):
     utils.check_export(args.inference_dir)
     with open(os.path.join(args.inference_dir, "infer_cfg.json")) as f:
         cfg = json.load(f)
+    if cfg["model"] == "ATOM":
+        from tracker_atom import ATOMTracker, ExportedNets
+        return ATOMTracker(nets=ExportedNets(args.inference_dir), image_size=cfg["image_size"],
+                           search_area=cfg["search_area"])
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
     return trackers.SiamFCTracker(lambda crops: run([crops.astype(np.float32)])[0], tuple(cfg["adjust"]))
 

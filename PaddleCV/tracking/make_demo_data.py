@@ -10,6 +10,8 @@ family (plain or with another texture) that move too. Half of the VOT sequences 
 polygons and keep their frames under color/, the other half 4-value boxes and frames in the folder.
 
     python make_demo_data.py --out_dir data/demo
+    python make_demo_data.py --vid --out_dir data/demo_vid --num_train 4 --num_val 1 --max_length 12
+                                        a small copy in ImageNet-VID's layout (Data/, Annotations/, ImageSets/)
 """
 import argparse
 import os
@@ -120,6 +122,59 @@ def make_demo_data(out_dir, num_train=24, num_val=4, num_test=6, length=(30, 50)
     return out_dir
 
 
+VID_XML = """<annotation>
+  <folder>{folder}</folder>
+  <filename>{stem}</filename>
+  <size><width>{size}</width><height>{size}</height></size>
+{objects}</annotation>
+"""
+VID_OBJECT = """  <object>
+    <trackid>{track}</trackid>
+    <name>n00000000</name>
+    <bndbox><xmax>{x2}</xmax><xmin>{x1}</xmin><ymax>{y2}</ymax><ymin>{y1}</ymin></bndbox>
+    <occluded>0</occluded>
+    <generated>0</generated>
+  </object>
+"""
+
+
+def make_vid_demo(out_dir, num_train=4, num_val=1, length=(12, 12), size=128, seed=0):
+    """A small copy in ImageNet-VID's layout: Data/VID/<split>/<snippet>/000000.JPEG ...,
+    Annotations/VID/<split>/<snippet>/000000.xml (the target as trackid 0, xmin/ymin/xmax/ymax;
+    in every other snippet a second track, the target's box shifted, that leaves after the first
+    half), ImageSets/VID/train_1.txt and train_2.txt (`<snippet> 1|-1`, one per class, their union
+    every snippet) and val.txt (`<snippet>/<frame> <index>`)."""
+    rng = np.random.default_rng(seed)
+    sets = os.path.join(out_dir, "ImageSets", "VID")
+    os.makedirs(sets, exist_ok=True)
+    lists = {"train_1.txt": [], "train_2.txt": [], "val.txt": []}
+    index = 0
+    for split, count in (("train", num_train), ("val", num_val)):
+        for i in range(count):
+            folder = f"ILSVRC2015_VID_{split}_0000/ILSVRC2015_{split}_{i:08d}"
+            frames, boxes, _ = make_sequence(rng, int(rng.integers(length[0], length[1] + 1)), size)
+            for d in ("Data", "Annotations"):
+                os.makedirs(os.path.join(out_dir, d, "VID", split, folder), exist_ok=True)
+            for t, (frame, box) in enumerate(zip(frames, boxes)):
+                stem = f"{t:06d}"
+                Image.fromarray(frame).save(os.path.join(out_dir, "Data", "VID", split, folder, stem + ".JPEG"), quality=90)
+                tracks = [(0, box)] + ([(1, box + [4, 4, 0, 0])] if i % 2 and t < len(frames) // 2 else [])
+                objects = "".join(VID_OBJECT.format(track=k, x1=int(b[0]), y1=int(b[1]), x2=int(b[0] + b[2]),
+                                                    y2=int(b[1] + b[3])) for k, b in tracks)
+                with open(os.path.join(out_dir, "Annotations", "VID", split, folder, stem + ".xml"), "w") as f:
+                    f.write(VID_XML.format(folder=folder, stem=stem, size=size, objects=objects))
+                if split == "val":
+                    index += 1
+                    lists["val.txt"].append(f"{folder}/{stem} {index}")
+            if split == "train":
+                lists["train_1.txt" if i % 2 == 0 else "train_2.txt"].append(f"{folder} 1")
+                lists["train_2.txt" if i % 2 == 0 else "train_1.txt"].append(f"{folder} -1")
+    for name, lines in lists.items():
+        with open(os.path.join(sets, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    return out_dir
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where to write got10k/ and vot2018/ (default: %(default)s)")
@@ -128,7 +183,14 @@ def main():
     parser.add_argument("--num_test", type=int, default=6, help="VOT-layout test sequences (default: %(default)s)")
     parser.add_argument("--max_length", type=int, default=50, help="longest sequence (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument("--vid", action="store_true",
+                        help="write a small ImageNet-VID-layout copy (num_train + num_val snippets) to OUT_DIR instead")
     args = parser.parse_args()
+    if args.vid:
+        make_vid_demo(args.out_dir, args.num_train, args.num_val, (min(12, args.max_length), args.max_length),
+                      seed=args.seed)
+        print(f"wrote {args.num_train} training and {args.num_val} dev snippets in ImageNet-VID's layout to {args.out_dir}")
+        return
     make_demo_data(args.out_dir, args.num_train, args.num_val, args.num_test,
                    (min(30, args.max_length), args.max_length), seed=args.seed)
     print(f"wrote {args.num_train} training, {args.num_val} dev and {args.num_test} test sequences to {args.out_dir}")

@@ -240,10 +240,11 @@ def iou_xywh(a, b):
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def atom_crop(frame, box, center, cfg):
-    """A square crop of `search_area` x sqrt(w*h) around `center`, resized to image_size; returns the
-    crop and the box in crop pixels."""
-    side = cfg["search_area"] * math.sqrt(box[2] * box[3])
+def atom_crop(frame, box, center, cfg, size_estimate=None):
+    """A square crop of `search_area` x sqrt(w*h) (of `size_estimate` when given) around `center`,
+    resized to image_size; returns the crop and the box in crop pixels."""
+    wh = box[2:] if size_estimate is None else size_estimate
+    side = cfg["search_area"] * math.sqrt(wh[0] * wh[1])
     size = cfg["image_size"]
     patch = crop(frame, center, side, size)
     scale = size / side
@@ -266,12 +267,17 @@ def jitter_boxes(box, rng, count, sigmas=(0.05, 0.1, 0.2, 0.3)):
 
 
 def atom_pair(frames, box_a, box_b, rng, cfg):
-    def jittered_center(box):
+    """As the release samples them: the reference crop centred on its target (as the first frame is at
+    tracking time), the test crop's centre jittered by up to `center_jitter` target sizes and its scale
+    by exp(N(0, `scale_jitter`)) (the previous frame's estimate the tracker crops around)."""
+    def jittered_center(box, factor):
         c = box[:2] + box[2:] / 2
-        return c + rng.uniform(-1, 1, 2) * cfg["center_jitter"] * math.sqrt(box[2] * box[3])
+        return c + rng.uniform(-1, 1, 2) * factor * math.sqrt(box[2] * box[3])
 
-    ref, ref_box = atom_crop(frames[0], box_a, jittered_center(box_a), cfg)
-    test, test_box = atom_crop(frames[1], box_b, jittered_center(box_b), cfg)
+    ref, ref_box = atom_crop(frames[0], box_a, jittered_center(box_a, cfg.get("ref_jitter", cfg["center_jitter"])), cfg)
+    scale = math.exp(rng.normal(0, cfg.get("scale_jitter", 0.0)))
+    sized = np.concatenate([box_b[:2], box_b[2:] * scale])  # the crop's size estimate, not the box
+    test, test_box = atom_crop(frames[1], box_b, jittered_center(box_b, cfg["center_jitter"]), cfg, sized[2:])
     proposals = jitter_boxes(test_box, rng, cfg["num_proposals"])
     iou = iou_xywh(proposals, test_box[None])
     return (to_chw(ref, True), to_chw(test, True), ref_box.astype(np.float32), proposals.astype(np.float32),
@@ -335,3 +341,99 @@ def make_train_loader(dataset, args):
     sampler = ResumableBatchSampler(len(dataset), args.batch_size)
     return utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=collate_with_errors)
 
+
+
+# ------------------------------------------------------------------------------------ ImageNet-VID
+
+def is_vid(root):
+    """True when `root` has ImageNet-VID's layout (Annotations/VID and Data/VID)."""
+    return os.path.isdir(os.path.join(root, "Annotations", "VID")) and os.path.isdir(os.path.join(root, "Data", "VID"))
+
+
+def vid_snippets(root, split):
+    """The snippet paths of a VID split: the first field of every line of ImageSets/VID/train_*.txt
+    (`<snippet> <1|-1>`, one file per class: their union is every snippet) for "train", and the
+    folders of ImageSets/VID/val.txt's `<snippet>/<frame> <index>` lines for "val"; in file order,
+    each once."""
+    sets = os.path.join(root, "ImageSets", "VID")
+    if split == "train":
+        files = sorted(n for n in os.listdir(sets) if re.fullmatch(r"train_\d+\.txt", n)) if os.path.isdir(sets) else []
+        if not files:
+            raise utils.DataError(f"{sets}/train_1.txt: file not found (no ImageSets/VID/train_*.txt)")
+    else:
+        files = ["val.txt"]
+    seen = {}
+    for name in files:
+        for lineno, line in read_list(os.path.join(sets, name)):
+            first = line.split()[0]
+            snippet = first if split == "train" else os.path.dirname(first)
+            if not snippet:
+                raise utils.DataError(f"{os.path.join(sets, name)}:{lineno}: expected <snippet>/<frame> <index>, got {line!r}")
+            seen.setdefault(snippet, (os.path.join(sets, name), lineno))
+    return seen
+
+
+def read_vid_annotation(path):
+    """{trackid: (x, y, w, h)} of one frame's xml; malformed xml or a box field missing is a DataError
+    naming the file (and line)."""
+    import xml.etree.ElementTree as ET
+    try:
+        tree = ET.parse(path)
+    except ET.ParseError as e:
+        raise utils.DataError(f"{path}:{e.position[0]}: malformed xml ({e})") from None
+    boxes = {}
+    for obj in tree.getroot().iter("object"):
+        try:
+            track = int(obj.findtext("trackid"))
+            b = obj.find("bndbox")
+            x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        except (TypeError, ValueError, AttributeError):
+            raise utils.DataError(f"{path}: an <object> without an integer <trackid> and a numeric "
+                                  "<bndbox> xmin/ymin/xmax/ymax") from None
+        if x2 > x1 and y2 > y1:  # VID has a few empty boxes: that frame does not count for the track
+            boxes[track] = np.array([x1, y1, x2 - x1, y2 - y1])
+    return boxes
+
+
+def read_vid_snippet(root, split, snippet):
+    """One training sequence per track of a snippet (the frames where it has a box, at least 2)."""
+    ann_dir = os.path.join(root, "Annotations", "VID", split, snippet)
+    data_dir = os.path.join(root, "Data", "VID", split, snippet)
+    if not os.path.isdir(ann_dir):
+        raise utils.DataError(f"{ann_dir}: annotation folder not found")
+    tracks = {}
+    for name in sorted(n for n in os.listdir(ann_dir) if n.endswith(".xml")):
+        xml = os.path.join(ann_dir, name)
+        frame = os.path.join(data_dir, name[:-4] + ".JPEG")
+        if not os.path.isfile(frame):
+            raise utils.DataError(f"{xml}: frame {frame} not found")
+        for track, box in read_vid_annotation(xml).items():
+            tracks.setdefault(track, ([], []))
+            tracks[track][0].append(frame)
+            tracks[track][1].append(box)
+    return [Sequence(f"{snippet}#{track}", frames, np.stack(boxes), ann_dir)
+            for track, (frames, boxes) in sorted(tracks.items()) if len(frames) >= 2]
+
+
+def load_vid_sequences(root, split, skip_bad=False):
+    """ImageNet-VID's train or val split as training sequences (one per track); as load_sequences."""
+    sequences, skipped = [], 0
+    for snippet, (list_path, lineno) in vid_snippets(root, split).items():
+        try:
+            sequences += read_vid_snippet(root, split, snippet)
+        except utils.DataError as e:
+            if not skip_bad:
+                raise
+            skipped += 1
+            if utils.is_main_process():
+                print(f"skipped bad snippet: {e}", flush=True)
+    if not sequences:
+        raise utils.DataError(f"{root}/ImageSets/VID: no track with two frames in the {split} split")
+    return sequences, skipped
+
+
+def load_training_sequences(root, split, data_format="auto", skip_bad=False):
+    """train/val sequences of a GOT-10k root or (data_format vid, or auto-detected) an ImageNet-VID root."""
+    if data_format == "vid" or (data_format == "auto" and is_vid(root)):
+        return load_vid_sequences(root, split, skip_bad)
+    return load_sequences(root, split, skip_bad)

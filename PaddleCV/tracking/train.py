@@ -1,7 +1,8 @@
-"""Train a tracker (SiamFC or ATOM's IoU-Net) on GOT-10k-layout sequences.
+"""Train a tracker (SiamFC or ATOM's IoU-Net) on GOT-10k- or ImageNet-VID-layout sequences.
 
     python train.py --model SiamFC --data_dir data/GOT-10k
     python train.py --model ATOM --data_dir data/GOT-10k --pretrained resnet18.pdparams
+    python train.py --model SiamFC --data_dir data/ILSVRC2015      ImageNet-VID (auto-detected): a sequence per track
     python -m paddle.distributed.launch --gpus 0,1,2,3 train.py --model SiamFC ...
 
 Each step draws `--batch_size` pairs of frames at most `--max_gap` apart from the training sequences
@@ -15,6 +16,7 @@ ImageNet-pretrained ResNet18; nothing is downloaded here, so the backbone trains
 import argparse
 import os
 
+import numpy as np
 import utils
 import paddle
 
@@ -29,7 +31,12 @@ def build_parser():
                            data_dir="data/demo/got10k")
     g = parser.add_argument_group("tracking")
     g.add_argument("--test_dir", default="data/demo/vot2018", help="VOT2018-layout root eval.py reads (checked before step 1)")
+    g.add_argument("--data_format", choices=["auto", "got10k", "vid"], default="auto",
+                   help="DATA_DIR's layout: GOT-10k (train/list.txt) or ImageNet-VID (Annotations/VID, Data/VID, "
+                        "ImageSets/VID); auto: VID when Annotations/VID is there")
     g.add_argument("--width", type=float, default=1.0, help="channel multiplier of the backbone (1.0: the release's)")
+    g.add_argument("--iou_width", type=float, default=1.0,
+                   help="ATOM: channel multiplier of the IoU-Net (1.0: the release's AtomIouNet)")
     g.add_argument("--image_size", type=int, default=0,
                    help="ATOM: crop size, a multiple of 16 (0: the release's 288)")
     g.add_argument("--pairs_per_epoch", type=int, default=0,
@@ -45,6 +52,9 @@ def build_parser():
 
 def get_args(argv=None):
     return utils.parse_args(build_parser(), argv)
+
+
+BN_BATCHES = 10  # ATOM: batches that re-estimate the BatchNorm statistics before each dev evaluation
 
 
 class LossOf(paddle.nn.Layer):
@@ -71,6 +81,33 @@ def build_optimizer(args, model, steps_per_epoch, total):
     return optimizer, scheduler
 
 
+def recalibrate_batchnorm(model, batches):
+    """Re-estimate every BatchNorm's running mean and variance as the plain average over `batches`
+    (training-mode forward passes, no gradient), then back to eval mode. ATOM's backbone and
+    IoU-Net train from scratch here, so the running averages (momentum 0.9) trail weights that moved
+    a lot; the release's backbone is pretrained and frozen and does not need this."""
+    norms = [m for m in model.sublayers() if isinstance(m, paddle.nn.layer.norm._BatchNormBase)]
+    saved = [m._momentum for m in norms]
+    model.train()
+    with paddle.no_grad():
+        for k, batch in enumerate(batches):
+            for m in norms:
+                m._momentum = k / (k + 1.0)  # running = k/(k+1) running + 1/(k+1) batch: the plain mean
+            model.loss(batch)
+    for m, momentum in zip(norms, saved):
+        m._momentum = momentum
+    model.eval()
+
+
+def recalibration_batches(sequences, args, epoch, count=BN_BATCHES):
+    """`count` batches of training pairs of their own (seed + 1, the epoch), bad frames left out."""
+    pairs = reader.PairDataset(sequences, args.model.lower(), count * args.batch_size, args.seed + 1, pair_config(args))
+    pairs.epoch = epoch
+    samples = [s for s in (pairs[i] for i in range(len(pairs))) if not isinstance(s, utils.DataError)]
+    return [[paddle.to_tensor(np.stack(f)) for f in zip(*samples[i:i + args.batch_size])]
+            for i in range(0, len(samples), args.batch_size)]
+
+
 def main(argv=None):
     args = get_args(argv)
     state = utils.prepare_run(args)
@@ -78,8 +115,8 @@ def main(argv=None):
     out_dir = os.path.join(args.output_dir, args.model)
 
     # data: every list, groundtruth file and frame name of train, val and test is checked before step 1
-    train_seqs, skipped = reader.load_sequences(args.data_dir, "train", args.skip_bad_samples)
-    val_seqs, _ = reader.load_sequences(args.data_dir, "val", args.skip_bad_samples)
+    train_seqs, skipped = reader.load_training_sequences(args.data_dir, "train", args.data_format, args.skip_bad_samples)
+    val_seqs, _ = reader.load_training_sequences(args.data_dir, "val", args.data_format, args.skip_bad_samples)
     reader.load_sequences(args.test_dir, "test", args.skip_bad_samples)
     if args.dev_sequences:
         val_seqs = val_seqs[:args.dev_sequences]
@@ -123,6 +160,8 @@ def main(argv=None):
     def evaluate_and_keep_best(epoch):
         """One-pass AUC on the dev sequences picks best.pdparams (the test split is eval.py's)."""
         nonlocal best_auc
+        if args.model == "ATOM":
+            recalibrate_batchnorm(model, recalibration_batches(train_seqs, args, epoch))
         utils.broadcast_from_rank0(model)
         result = evaluate_sequences(tracker_factory(args.model, model), val_seqs, ("one_pass",))
         model.train()

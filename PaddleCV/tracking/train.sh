@@ -29,7 +29,7 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   if [[ $MODEL == SiamFC ]]; then
     EXTRA=(--width 0.5 --epochs 3 --batch_size 8 --pairs_per_epoch 160 --lr 0.01 --lr_end 0.001 --log_interval 5 --eval_interval 3 --dev_sequences 2)
   else
-    EXTRA=(--width 0.25 --image_size 128 --epochs 3 --batch_size 8 --pairs_per_epoch 160 --lr 0.001 --lr_step_epochs 2 --log_interval 5 --eval_interval 3 --dev_sequences 2)
+    EXTRA=(--width 0.25 --iou_width 0.25 --image_size 128 --epochs 10 --batch_size 8 --pairs_per_epoch 240 --lr 0.001 --lr_step_epochs 7 --log_interval 10 --eval_interval 5 --dev_sequences 2)
   fi
 fi
 TEST_DIR=${TEST_DIR:-data/VOT2018}
@@ -47,12 +47,8 @@ else
 fi
 
 python eval.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
-outputs="latest.pdckpt, best.pdparams, metrics.jsonl, curves.png"
-if [[ $MODEL == SiamFC ]]; then  # ATOM has no export yet (README.md)
-  python export.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
-  if [[ $SMOKE == 1 ]]; then
-    python infer.py --output_dir "$OUTPUT_DIR" "$TEST_DIR/$(head -n 1 "$TEST_DIR/list.txt")"
-  fi
-  outputs+=", inference/"
+python export.py --output_dir "$OUTPUT_DIR" --model "$MODEL"
+if [[ $SMOKE == 1 ]]; then
+  python infer.py --output_dir "$OUTPUT_DIR" "$TEST_DIR/$(head -n 1 "$TEST_DIR/list.txt")"
 fi
-echo "run: $OUTPUT_DIR/$MODEL ($outputs)"
+echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/)"

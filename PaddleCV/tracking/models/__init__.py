@@ -12,7 +12,8 @@ def build_model(name, **kwargs):
 def model_kwargs(args):
     """Constructor arguments from a run's settings."""
     if args.model == "ATOM":
-        return {"width": args.width, "image_size": getattr(args, "image_size", None) or ATOM.image_size}
+        return {"width": args.width, "image_size": getattr(args, "image_size", None) or ATOM.image_size,
+                "iou_width": getattr(args, "iou_width", None) or 1.0}
     return {"width": args.width}
 
 
@@ -23,4 +24,5 @@ def pair_config(args):
                 "score_size": SiamFC.score_size, "total_stride": SiamFC.total_stride, "radius": 16,
                 "max_shift": 32, "scale_jitter": 0.05}
     return {"max_gap": args.max_gap, "image_size": args.image_size or ATOM.image_size,
-            "search_area": ATOM.search_area, "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals}
+            "search_area": ATOM.search_area, "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals,
+            "ref_jitter": 0.0, "scale_jitter": ATOM.scale_jitter}

@@ -103,17 +103,21 @@ class LinearBNReLU(nn.Layer):
 class IoUNet(nn.Layer):
     """The release's AtomIouNet: input_dim (128, 256) for ResNet18's layer2/layer3."""
 
-    def __init__(self, input_dim=(128, 256), pred_input_dim=(256, 256), pred_inter_dim=(256, 256)):
+    def __init__(self, input_dim=(128, 256), pred_input_dim=(256, 256), pred_inter_dim=(256, 256), width=1.0):
+        """`width` scales every layer's channels (1.0: the release's; the CPU demo uses 0.25)."""
         super().__init__()
-        self.conv3_1r = ConvBNReLU(input_dim[0], 128)
-        self.conv3_1t = ConvBNReLU(input_dim[0], 256)
-        self.conv3_2t = ConvBNReLU(256, pred_input_dim[0])
-        self.fc3_1r = ConvBNReLU(128, 256, 3, padding=0)
-        self.conv4_1r = ConvBNReLU(input_dim[1], 256)
-        self.conv4_1t = ConvBNReLU(input_dim[1], 256)
-        self.conv4_2t = ConvBNReLU(256, pred_input_dim[1])
-        self.fc34_3r = ConvBNReLU(256 + 256, pred_input_dim[0], 1, padding=0)
-        self.fc34_4r = ConvBNReLU(256 + 256, pred_input_dim[1], 1, padding=0)
+        c128, c256 = int(round(128 * width)), int(round(256 * width))
+        pred_input_dim = [int(round(d * width)) for d in pred_input_dim]
+        pred_inter_dim = [int(round(d * width)) for d in pred_inter_dim]
+        self.conv3_1r = ConvBNReLU(input_dim[0], c128)
+        self.conv3_1t = ConvBNReLU(input_dim[0], c256)
+        self.conv3_2t = ConvBNReLU(c256, pred_input_dim[0])
+        self.fc3_1r = ConvBNReLU(c128, c256, 3, padding=0)
+        self.conv4_1r = ConvBNReLU(input_dim[1], c256)
+        self.conv4_1t = ConvBNReLU(input_dim[1], c256)
+        self.conv4_2t = ConvBNReLU(c256, pred_input_dim[1])
+        self.fc34_3r = ConvBNReLU(c256 + c256, pred_input_dim[0], 1, padding=0)
+        self.fc34_4r = ConvBNReLU(c256 + c256, pred_input_dim[1], 1, padding=0)
         self.fc3_rt = LinearBNReLU(pred_input_dim[0], pred_inter_dim[0], 5)
         self.fc4_rt = LinearBNReLU(pred_input_dim[1], pred_inter_dim[1], 3)
         self.iou_predictor = nn.Linear(pred_inter_dim[0] + pred_inter_dim[1], 1)
@@ -149,13 +153,13 @@ class IoUNet(nn.Layer):
 class ATOM(nn.Layer):
     """Backbone + IoU-Net. The online classifier has no trained weights: tracker_atom.py fits it per
     video. image_size 288 = 18 x 16 and a search area of 5 target sizes are the release's."""
-    image_size, search_area, center_jitter, num_proposals = 288, 5.0, 0.5, 16
+    image_size, search_area, center_jitter, scale_jitter, num_proposals = 288, 5.0, 0.5, 0.25, 16
 
-    def __init__(self, width=1.0, image_size=288):
+    def __init__(self, width=1.0, image_size=288, iou_width=1.0):
         super().__init__()
         self.image_size = image_size
         self.backbone = ResNet18(width)
-        self.iou_net = IoUNet(input_dim=self.backbone.channels)
+        self.iou_net = IoUNet(input_dim=self.backbone.channels, width=iou_width)
 
     def forward(self, ref_images, test_images, ref_boxes, proposals):
         ref_feats = self.backbone(ref_images)

@@ -27,6 +27,12 @@ def test_atom_release_configuration():
     assert count(model.iou_net) == 5_595_521
 
 
+def test_atom_demo_configuration():
+    """The demo's ATOM (train.sh): ResNet18 and the IoU-Net both at a quarter of the channels."""
+    model = build_model("ATOM", width=0.25, iou_width=0.25, image_size=128)
+    assert count(model.backbone) + count(model.iou_net) == 527_857
+
+
 def bilinear(feature, x, y):
     """The bilinear interpolant of a [C, H, W] map (zero outside) at points x, y."""
     _, h, w = feature.shape
@@ -103,5 +109,18 @@ def test_atom_tracker_runs_a_frame(demo):
     tracker.init(reader.load_frame(seq.frames[0]), seq.boxes[0])
     # layer3 is 4x4 at 64 px: the PCA projection keeps the 16 components 16 positions have (64 at 288 px)
     assert tracker.filter.shape == [1, 16, 4, 4] and tracker.projection.shape == [16, 64]
+    # the first frame's samples: the crop, 4 shifted, 1 mirrored, 2 blurred, 7 feature-dropout copies
+    assert tracker.num_init == 15 and sum(tracker.weights) == pytest.approx(1.0)
     box = tracker.update(reader.load_frame(seq.frames[1]))
-    assert box.shape == (4,) and np.isfinite(box).all() and len(tracker.samples) == 5
+    assert box.shape == (4,) and np.isfinite(box).all() and len(tracker.samples) in (15, 16)
+
+
+def test_memory_weights_follow_the_learning_rate():
+    """A new sample gets the learning rate, the others decay; the first frame keeps a quarter at least."""
+    tracker = ATOMTracker.__new__(ATOMTracker)
+    tracker.samples, tracker.labels, tracker.num_init, tracker.weights = [0, 0], [0, 0], 2, [0.5, 0.5]
+    tracker.remember(0, 0, 0.01)
+    assert tracker.weights == pytest.approx([0.495, 0.495, 0.01])
+    for _ in range(400):
+        tracker.remember(0, 0, 0.2)
+    assert sum(tracker.weights[:2]) == pytest.approx(0.25) and len(tracker.samples) == 60

@@ -85,3 +85,29 @@ def test_pairs_are_repeatable_and_shaped(demo):
     np.testing.assert_array_equal(ds[1][1], x)
     ds.epoch = 1
     assert not np.array_equal(ds[1][1], x)
+
+
+def test_imagenet_vid_layout(tmp_path):
+    """A track per sequence (the frames where it has a box), train_*.txt's union, auto-detection, and
+    bad input naming the file: malformed xml, a missing frame."""
+    from make_demo_data import make_vid_demo
+    root = make_vid_demo(str(tmp_path / "vid"), num_train=2, num_val=1, length=(4, 4), size=48, seed=0)
+    train, _ = reader.load_training_sequences(root, "train")  # auto-detected
+    assert [(s.name.split("/")[-1], len(s)) for s in train] == [
+        ("ILSVRC2015_train_00000000#0", 4), ("ILSVRC2015_train_00000001#0", 4), ("ILSVRC2015_train_00000001#1", 2)]
+    assert train[0].frames[0].endswith("Data/VID/train/ILSVRC2015_VID_train_0000/ILSVRC2015_train_00000000/000000.JPEG")
+    xml = train[0].frames[0].replace("Data", "Annotations").replace(".JPEG", ".xml")
+    text = open(xml).read()
+    x1, y1, x2, y2 = (float(text.split(f"<{k}>")[1].split("<")[0]) for k in ("xmin", "ymin", "xmax", "ymax"))
+    np.testing.assert_allclose(train[0].boxes[0], [x1, y1, x2 - x1, y2 - y1])
+    val, _ = reader.load_training_sequences(root, "val", "vid")
+    assert len(val) == 1 and len(val[0]) == 4
+    open(xml, "w").write(text.replace("</bndbox>", ""))
+    with pytest.raises(utils.DataError, match=f"^{xml}:\\d+: malformed xml"):
+        reader.load_training_sequences(root, "train")
+    assert len(reader.load_training_sequences(root, "train", skip_bad=True)[0]) == 2
+    open(xml, "w").write(text)
+    frame = train[1].frames[2]
+    os.remove(frame)
+    with pytest.raises(utils.DataError, match=f"frame {frame} not found"):
+        reader.load_training_sequences(root, "train", "vid")

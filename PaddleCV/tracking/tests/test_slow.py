@@ -67,4 +67,43 @@ def test_nproc_2_train_sh(demo, tmp_path, model):
     assert "final metrics: auc=" in run.stdout
     with open(os.path.join(out, model, "metrics.jsonl")) as f:
         assert [r["step"] for r in map(json.loads, f) if "loss" in r] == [1, 2]  # 4 pairs, 2 ranks of batch 1
-    assert os.path.isfile(os.path.join(out, model, "inference", "model.pdiparams")) == (model == "SiamFC")
+    assert os.path.isfile(os.path.join(out, model, "inference", "model.pdiparams"))
+    if model == "ATOM":
+        atom_export_round_trip(out, demo)
+
+
+def atom_export_round_trip(out, demo):
+    """ATOM's three exports give the dynamic graph's features, modulation vectors and IoU, and infer.py
+    tracks a test sequence from them (the ascent's gradient by central differences: the one-pass
+    figures near the dynamic graph's)."""
+    import numpy as np
+    import infer
+    import utils
+    from models import build_model
+    from tracker_atom import DygraphNets, ExportedNets
+
+    model = build_model("ATOM", width=0.25, image_size=64)
+    utils.load_model(model, os.path.join(out, "ATOM", "best.pdparams"))
+    model.eval()
+    dygraph, exported = DygraphNets(model), ExportedNets(os.path.join(out, "ATOM", "inference"))
+    rng = np.random.default_rng(0)
+    crops = rng.normal(size=(2, 3, 64, 64)).astype(np.float32)
+    d, e = dygraph.features(crops), exported.features(crops)
+    for a, b in zip(d, e):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-3, atol=1e-3 * float(a.abs().max()))
+    for a, b in zip(dygraph.iou_features(*d), exported.iou_features(*e)):
+        np.testing.assert_allclose(b, a.numpy()[-1:], rtol=1e-3, atol=1e-3 * float(a.abs().max()))
+    box = np.array([24.0, 26.0, 13.0, 11.0])
+    md, me = dygraph.modulation(d[0][:1], d[1][:1], box), exported.modulation(e[0][:1], e[1][:1], box)
+    for a, b in zip(md, me):
+        np.testing.assert_allclose(b, a.numpy(), rtol=1e-3, atol=1e-3 * float(a.abs().max()))
+    proposals = (box + rng.normal(0, 2, (6, 4))).astype(np.float32)
+    iou_d, grad_d = dygraph.iou_and_grad(md, [x[-1:] for x in dygraph.iou_features(*d)], proposals)
+    iou_e, grad_e = exported.iou_and_grad(me, exported.iou_features(*e), proposals)
+    np.testing.assert_allclose(iou_e, iou_d, rtol=1e-3, atol=1e-3 * float(np.abs(iou_d).max()))
+    np.testing.assert_allclose(grad_e, grad_d, atol=0.05 * float(np.abs(grad_d).max()) + 1e-4)
+    seq = os.path.join(demo, "vot2018", "demo_000002")
+    _, from_export = infer.main([seq, "--output_dir", out, "--no_frames"])
+    _, from_dygraph = infer.main([seq, "--output_dir", out, "--no_frames", "--checkpoint",
+                                  os.path.join(out, "ATOM", "best.pdparams")])
+    assert from_export["auc"] == pytest.approx(from_dygraph["auc"], abs=0.1)
