@@ -5,6 +5,11 @@ dev documents (pretrain).
     python eval.py                                   # the last classify run in output/classify, on test
     python eval.py --task pretrain                   # the last pre-training run, on pretrain/dev.txt
     python eval.py --model bert-mini --split dev --checkpoint output/classify/bert-mini/latest.pdckpt
+    python eval.py --pretrained bert-base-uncased/model_state.pdparams --data_dir corpus   # PaddleNLP's, as they are
+
+--pretrained evaluates PaddleNLP's BertForPretraining weights (model_state.pdparams with its config json,
+vocab.txt and tokenizer_config.json beside it, converted by pretrained.py) directly: their masked-LM and
+next-sentence heads on DATA_DIR/pretrain/dev.txt, with no run of this folder involved.
 
 The model comes from the run's config.json, its vocabulary and labels from the run directory, and every
 other setting from its train_config.json; a flag given here overrides it. Under
@@ -19,6 +24,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 import squad
 from models import MODELS, build_model
@@ -150,6 +156,36 @@ def load_run(args):
     return model, tokenizer, labels
 
 
+def load_suite_weights(args):
+    """--pretrained: (our BertForPretraining with PaddleNLP's converted weights, tokenizer). Both
+    pre-training heads must be in the file (a bare BertModel's has none: fine-tune it instead)."""
+    path = args.pretrained
+    if os.path.isdir(path):
+        path = os.path.join(path, "model_state.pdparams")
+    cfg, kind, where = pretrained.read_config(path)
+    if kind is None:
+        raise utils.CheckpointError(f"{path}: no {' or '.join(pretrained.CONFIG_NAMES)} beside the weights "
+                                    "(PaddleNLP's save_pretrained writes one)")
+    vocab = args.vocab_file or os.path.join(os.path.dirname(os.path.abspath(path)), "vocab.txt")
+    if not os.path.isfile(vocab):
+        raise utils.DataError(f"{vocab}: file not found (the checkpoint's vocab.txt; pass --vocab_file)")
+    tokenizer = Tokenizer(vocab)  # do_lower_case from the tokenizer_config.json beside it
+    if len(tokenizer) > cfg.vocab_size:
+        raise utils.CheckpointError(f"{where}: vocab_size {cfg.vocab_size} is smaller than the {len(tokenizer)} "
+                                    f"tokens of {vocab}; pass the vocabulary of those weights")
+    if args.max_seq_len > cfg.max_position_embeddings:
+        raise utils.CheckpointError(f"--max_seq_len {args.max_seq_len} exceeds the model's "
+                                    f"{cfg.max_position_embeddings} positions")
+    model = build_model("pretrain", cfg, 0)
+    _, initialised = pretrained.load(model, path)
+    if initialised:
+        raise utils.CheckpointError(f"{path} has no pre-training heads ({', '.join(initialised[:3])} not in the "
+                                    "file): only a BertForPretraining checkpoint can be evaluated as it is; "
+                                    "fine-tune this one with train.py --pretrained")
+    model.eval()
+    return model, tokenizer
+
+
 def baselines(data_dir, split):
     """The trivial baselines on DATA_DIR, no model: the majority class of classify/train.tsv on the
     classify split, and SQuAD's first span of the answer's length on the squad dev set."""
@@ -176,10 +212,25 @@ def main(argv=None):
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
     parser.add_argument("--baselines", action="store_true",
                         help="print the trivial baselines of --data_dir (majority class, SQuAD first span) and stop")
+    parser.add_argument("--pretrained", default=None,
+                        help="evaluate PaddleNLP's BertForPretraining weights (model_state.pdparams, or its folder, "
+                             "with the config json beside it) on DATA_DIR/pretrain/dev.txt: masked-LM and "
+                             "next-sentence accuracy, instead of a run of this folder")
+    parser.add_argument("--vocab_file", default=None,
+                        help="with --pretrained: the vocabulary; unset: vocab.txt beside the weights")
     args = utils.parse_args(parser, argv)
     if args.baselines:
         return baselines(args.data_dir or "data/demo", args.split or "test")
-    model, tokenizer, labels = load_run(args)
+    if args.pretrained:  # PaddleNLP's weights as they are: only their pre-training heads have a task here
+        if "task" in args.explicit and args.task != "pretrain":
+            raise utils.CheckpointError("--pretrained evaluates the pre-training heads (DATA_DIR/pretrain/dev.txt); "
+                                        f"to score {args.task}, fine-tune with train.py --pretrained and evaluate that run")
+        args.task, args.model = "pretrain", "PaddleNLP"
+        args.data_dir, args.max_seq_len = args.data_dir or "data/demo", args.max_seq_len or 128
+        model, tokenizer = load_suite_weights(args)
+        labels = None
+    else:
+        model, tokenizer, labels = load_run(args)
     utils.setup(args)
     args.to_static = False
     split = args.split or ("test" if args.task == "classify" else "dev")

@@ -135,10 +135,11 @@ def convert(state, own, where="the file"):
     return out, sorted(skipped)
 
 
-def load(model, path):
+def load(model, path, state=None):
     """--pretrained: PaddleNLP's or our weights into `model`, every encoder tensor required; returns
-    (skipped file keys, initialised model keys: the new task head)."""
-    state = utils._load(path)
+    (skipped file keys, initialised model keys: the new task head). `state`: the file's contents when the
+    caller has read it already (it is not read again)."""
+    state = utils._load(path) if state is None else state
     state = state.get("model", state)
     own = utils.unwrap(model).state_dict()
     if not any(our_key(k).startswith("bert.") and our_key(k) in own for k in state):

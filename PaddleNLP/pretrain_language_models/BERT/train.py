@@ -56,10 +56,11 @@ def get_args(argv=None):
     return utils.parse_args(parser, argv)
 
 
-def load_weights(model, path):
+def load_weights(model, path, state=None):
     """--pretrained: our weights or PaddleNLP's, converted (pretrained.py); reports the file's keys it
-    skipped (pre-training heads) and the model's it initialised (task head)."""
-    return pretrained.load(model, path)
+    skipped (pre-training heads) and the model's it initialised (task head). `state`: the file's
+    contents if already read (the file is read once)."""
+    return pretrained.load(model, path, state)
 
 
 def compute_loss(task, model, batch):
@@ -139,6 +140,7 @@ def main(argv=None):
 
     # model: the config of --model, or the one that came with --pretrained weights
     cfg = config_for(args.model, len(tokenizer), args.max_seq_len, args.dropout)
+    pretrained_state = None  # the --pretrained file, once read (it is read once: here or by load_weights)
     if args.pretrained and not state:
         given, kind, where = pretrained.read_config(args.pretrained)
         if given is not None and (given.vocab_size, given.hidden_size, given.num_hidden_layers) != \
@@ -152,15 +154,17 @@ def main(argv=None):
         elif given is not None:  # our run's config.json (one fine-tuned from PaddleNLP's keeps its 1e-12 epsilon)
             cfg.max_position_embeddings = given.max_position_embeddings
             cfg.layer_norm_eps, cfg.encoder_norm_eps = given.layer_norm_eps, given.encoder_norm_eps
-        elif pretrained.is_suite_state(utils._load(args.pretrained)):
-            raise utils.CheckpointError(f"{args.pretrained}: PaddleNLP weights need their config json beside them "
+        else:  # no config json beside the file: ours (--model's config) unless the keys are PaddleNLP's
+            pretrained_state = utils._load(args.pretrained)
+            if pretrained.is_suite_state(pretrained_state):
+                raise utils.CheckpointError(f"{args.pretrained}: PaddleNLP weights need their config json beside them "
                                         f"({' or '.join(pretrained.CONFIG_NAMES)})")
     if cfg.max_position_embeddings < args.max_seq_len:
         raise utils.CheckpointError(f"--max_seq_len {args.max_seq_len} exceeds the model's "
                                     f"{cfg.max_position_embeddings} positions")
     model = set_attention(build_model(args.task, cfg, len(labels or [])), args.attention)
     if args.pretrained and not state:
-        load_weights(model, args.pretrained)
+        load_weights(model, args.pretrained, pretrained_state)
     optimizer, scheduler = build_optimizer(args, model, total_steps)
     if utils.is_main_process():
         cfg.to_json(os.path.join(out_dir, "config.json"))

@@ -6,6 +6,7 @@ runs PaddleNLP itself."""
 import gzip
 import json
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -109,3 +110,54 @@ def test_suite_config_refuses_what_ours_cannot_compute(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(SMALL))
     cfg, kind, _ = pretrained.read_config(str(tmp_path / "best.pdparams"))
     assert kind == "ours" and (cfg.layer_norm_eps, cfg.encoder_norm_eps) == (1e-12, 1e-5)
+
+
+def as_suite_folder(run_dir, folder):
+    """A run's weights written as PaddleNLP's save_pretrained would (names, tied copies, config.json,
+    vocab.txt and tokenizer_config.json)."""
+    state = paddle.load(os.path.join(run_dir, "best.pdparams"))
+    out = {}
+    for key, value in state.get("model", state).items():
+        key = key.replace("cls.transform.", "cls.predictions.transform.").replace(
+            "cls.layer_norm.", "cls.predictions.layer_norm.").replace("cls.decoder_bias", "cls.predictions.decoder_bias")
+        if key != "cls.decoder_weight":
+            out[key] = value
+    out["cls.predictions.decoder.weight"] = out["bert.embeddings.word_embeddings.weight"]
+    out["cls.predictions.decoder.bias"] = out["cls.predictions.decoder_bias"]
+    os.makedirs(folder)
+    paddle.save(out, os.path.join(folder, "model_state.pdparams"))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = {k: v for k, v in json.load(f).items() if k != "encoder_norm_eps"}
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(dict(config, layer_norm_eps=1e-12, model_type="bert", hidden_act="gelu", pool_act="tanh"), f)
+    for name in ("vocab.txt", "tokenizer_config.json"):
+        if os.path.isfile(os.path.join(run_dir, name)):
+            shutil.copyfile(os.path.join(run_dir, name), os.path.join(folder, name))
+    return os.path.join(folder, "model_state.pdparams")
+
+
+def final_line(capsys):
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("final metrics: "))
+
+
+def test_eval_pretrained_scores_paddlenlp_weights_as_the_run(trained_run, tmp_path, capsys):
+    """eval.py --pretrained on PaddleNLP-style weights gives exactly what eval.py --task pretrain gives on
+    the same weights as a run of ours (PaddleNLP's LayerNorm epsilon 1e-12 in both)."""
+    import eval as evaluate
+    from conftest import run
+    pretrain = os.path.join(trained_run["output_dir"], "pretrain")
+    weights = as_suite_folder(os.path.join(pretrain, "bert-tiny"), str(tmp_path / "pnlp"))
+    shutil.copytree(pretrain, tmp_path / "ours")
+    config_path = tmp_path / "ours" / "bert-tiny" / "config.json"
+    config_path.write_text(json.dumps(dict(json.loads(config_path.read_text()), layer_norm_eps=1e-12,
+                                           encoder_norm_eps=1e-12)))
+    run(evaluate.main, ["--task", "pretrain", "--output_dir", str(tmp_path / "ours")])
+    expected = final_line(capsys)
+    run(evaluate.main, ["--pretrained", weights, "--data_dir", trained_run["data_dir"], "--max_seq_len", "48"])
+    assert final_line(capsys) == expected and "nsp_acc=" in expected
+    headless = {k: v for k, v in paddle.load(weights).items() if not k.startswith("cls.")}
+    paddle.save(headless, weights)
+    with pytest.raises(utils.CheckpointError, match="has no pre-training heads"):
+        run(evaluate.main, ["--pretrained", weights, "--data_dir", trained_run["data_dir"], "--max_seq_len", "48"])
+    with pytest.raises(utils.CheckpointError, match="fine-tune with train.py --pretrained"):
+        run(evaluate.main, ["--pretrained", weights, "--task", "classify"])

@@ -3,6 +3,7 @@ export / infer following the last run, the export round trip, infer == eval, res
 logging window across the resume), and refusals."""
 import json
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -21,10 +22,16 @@ def losses(out_dir):
         return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
 
 
-def test_pretrained_reports_skipped_and_initialised_keys(trained_run, tmp_path, capsys):
+def test_pretrained_reports_skipped_and_initialised_keys(trained_run, tmp_path, capsys, monkeypatch):
     out = trained_run["output_dir"]
+    bare = tmp_path / "bare" / "weights.pdparams"  # no config.json beside it: --model's config
+    os.makedirs(bare.parent)
+    shutil.copyfile(f"{out}/pretrain/bert-tiny/best.pdparams", bare)
+    reads, load = [], utils._load
+    monkeypatch.setattr(utils, "_load", lambda path: reads.append(path) or load(path))
     run(train.main, ["--task", "classify", "--data_dir", trained_run["data_dir"], "--output_dir", str(tmp_path),
-                     *TINY, "--max_steps", "1", "--pretrained", f"{out}/pretrain/bert-tiny/best.pdparams"])
+                     *TINY, "--max_steps", "1", "--pretrained", str(bare)])
+    assert reads.count(str(bare)) == 1  # the weights file is read once at start-up
     line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("loaded "))
     # 39 encoder tensors + the classifier's 2; skipped: the MLM transform, its LayerNorm, the tied
     # decoder weight's second name and its bias, and NSP
