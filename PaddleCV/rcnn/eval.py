@@ -42,9 +42,33 @@ def paste_mask(prob, box, height, width, threshold=0.5):
     return out
 
 
-def detections_to_coco(rows, counts, image_ids, category_ids, masks=None, sizes=None):
+def paste_mask_suite(prob, box, height, width, threshold=0.5):
+    """PaddleDetection's MaskPostProcess (its paste_mask): the mask bilinearly sampled
+    (F.grid_sample, align_corners=False, zeros outside) at each pixel centre of the picture, the box
+    spanning [-1, 1], then thresholded. Only the pixels whose centres lie in the box can reach 0.5 (a
+    sample half a cell outside the mask is at most half its edge value), so only those are sampled;
+    the grid is computed with its float32 arithmetic, so each pixel is the value it would compute."""
+    import paddle.nn.functional as F
+    out = np.zeros((height, width), np.uint8)
+    x0, y0, x1, y1 = (np.float32(v) for v in box[:4])
+    cx1, cy1 = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+    cx2, cy2 = min(int(np.ceil(x1)), width), min(int(np.ceil(y1)), height)
+    if cx2 <= cx1 or cy2 <= cy1 or x1 <= x0 or y1 <= y0:
+        return out
+    one, two, half = np.float32(1), np.float32(2), np.float32(0.5)
+    gx = (np.arange(cx1, cx2).astype(np.float32) + half - x0) / (x1 - x0) * two - one
+    gy = (np.arange(cy1, cy2).astype(np.float32) + half - y0) / (y1 - y0) * two - one
+    grid = np.stack(np.broadcast_arrays(gx[None, :], gy[:, None]), -1)[None]
+    sampled = F.grid_sample(paddle.to_tensor(prob.astype(np.float32)[None, None]), paddle.to_tensor(grid),
+                            align_corners=False).numpy()[0, 0]
+    out[cy1:cy2, cx1:cx2] = sampled >= threshold
+    return out
+
+
+def detections_to_coco(rows, counts, image_ids, category_ids, masks=None, sizes=None, paste=paste_mask):
     """The model's [K, 6] rows (class, score, x1, y1, x2, y2) and per-image counts -> COCO box results,
-    and with masks [K, 28, 28] and the pictures' (height, width), COCO mask results (RLE)."""
+    and with masks [K, 28, 28] and the pictures' (height, width), COCO mask results (RLE), each mask
+    pasted by `paste` (paste_mask_suite for a PaddleDetection file)."""
     from pycocotools import mask as mask_utils
     results, segms, start = [], [], 0
     for k, (image_id, n) in enumerate(zip(image_ids, counts)):
@@ -57,7 +81,7 @@ def detections_to_coco(rows, counts, image_ids, category_ids, masks=None, sizes=
             results.append(dict(entry, bbox=[round(float(x1), 2), round(float(y1), 2), round(float(x2 - x1), 2),
                                              round(float(y2 - y1), 2)]))
             if masks is not None:
-                binary = paste_mask(masks[j], rows[j, 2:], *sizes[k])
+                binary = paste(masks[j], rows[j, 2:], *sizes[k])
                 rle = mask_utils.encode(np.asfortranarray(binary))
                 segms.append(dict(entry, segmentation={"counts": rle["counts"].decode("ascii"), "size": list(rle["size"])}))
         start += int(n)
@@ -121,7 +145,11 @@ def gather(items):
     return [x for part in parts for x in part]
 
 
-def evaluate(model, loader, split, results_json, skip_bad_samples=False, verbose=False):
+def paste_of(recipe):
+    return paste_mask if recipe is None else paste_mask_suite
+
+
+def evaluate(model, loader, split, results_json, skip_bad_samples=False, verbose=False, recipe=None):
     """Detect every image of the loader (this rank's share), gather all ranks' detections, write them
     as COCO results jsons and score them with pycocotools."""
     model.eval()
@@ -136,7 +164,7 @@ def evaluate(model, loader, split, results_json, skip_bad_samples=False, verbose
             if len(out) == 3:
                 has_masks = True
                 boxes, masks = detections_to_coco(out[0].numpy(), out[1].numpy(), ids, split.category_ids,
-                                                  out[2].numpy(), [size_of[i] for i in ids])
+                                                  out[2].numpy(), [size_of[i] for i in ids], paste_of(recipe))
                 results += boxes
                 segms += masks
             else:
@@ -234,8 +262,25 @@ def default_checkpoint(output_dir, model):
 
 
 def load_trained_model(args, checkpoint):
+    """The model with its weights (ours, or PaddleDetection's converted). A PaddleDetection file also
+    switches to the suite's recipe (pretrained.SUITE_RECIPE, use_suite_recipe): its eval preprocessing
+    and test post-processing; args.recipe is that recipe (None for our own weights), and the input size
+    becomes the suite's 800/1333 unless --image_size/--max_size are given."""
     model = build_model(args.model, num_classes=args.num_classes, score_threshold=args.score_threshold)
-    pretrained.load(model, args.model, checkpoint, strict=True)  # ours, or PaddleDetection's converted
+    suite = pretrained.load(model, args.model, checkpoint, strict=True)
+    args.recipe = None
+    if suite is not None:
+        args.recipe = dict(pretrained.SUITE_RECIPE[args.model])
+        explicit = getattr(args, "explicit", set())
+        if "image_size" not in explicit:
+            args.image_size = args.recipe["short"]
+        if "max_size" not in explicit:
+            args.max_size = args.recipe["max_size"]
+        if utils.is_main_process():
+            print(f"NOTICE: PaddleDetection weights ({suite}): its eval recipe is used: OpenCV decode, resize to "
+                  f"{args.image_size}/{args.max_size} with {args.recipe['resize']}, its normalisation, padding "
+                  f"{'to 32' if args.recipe['pad_stride'] == 32 else 'none'}, and its test post-processing "
+                  f"(pretrained.use_suite_recipe)", flush=True)
     model.eval()
     return model
 
@@ -274,8 +319,17 @@ def main(argv=None):
         return result
     model = load_trained_model(args, checkpoint)
     results_json = os.path.join(args.output_dir, args.model, f"bbox_{split_name}.json")
-    loader = reader.make_eval_loader(reader.EvalDataset(split, args.image_size, args.max_size), args)
-    result = evaluate(model, loader, split, results_json, args.skip_bad_samples, verbose=True)
+    stride = 32
+    if args.recipe is not None:
+        stride = args.recipe["pad_stride"]
+        if "batch_size" not in args.explicit or stride == 1:  # C4: no padding, so one picture per batch
+            if args.batch_size != args.recipe["batch_size"] and utils.is_main_process():
+                print(f"NOTICE: batch size {args.batch_size} -> {args.recipe['batch_size']}, its EvalReader's (a "
+                      f"batch is padded to its largest picture)", flush=True)
+            args.batch_size = args.recipe["batch_size"]
+    loader = reader.make_eval_loader(reader.EvalDataset(split, args.image_size, args.max_size, args.recipe), args,
+                                     stride)
+    result = evaluate(model, loader, split, results_json, args.skip_bad_samples, verbose=True, recipe=args.recipe)
     if utils.is_main_process():
         masks = "".join(f" mask_{k}={result['mask_' + k]:.4f}" for k in ("mAP", "AP50", "AP75") if "mask_mAP" in result)
         print(f"eval {args.model} ({checkpoint}) on {result['images']} {split_name} images of {args.data_dir} "

@@ -44,7 +44,7 @@ def main(argv=None):
     prefix = export(model, os.path.join(inference_dir, "model"))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
         json.dump({"model": args.model, "image_size": args.image_size, "max_size": args.max_size,
-                   "category_ids": category_ids,
+                   "recipe": args.recipe, "category_ids": category_ids,
                    "label_names": names}, f, indent=1)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)

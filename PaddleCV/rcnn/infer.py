@@ -25,7 +25,7 @@ import paddle
 from PIL import Image, ImageColor, ImageDraw
 
 import reader
-from eval import (add_run_flags, class_names, detections_to_coco, load_trained_model, paste_mask, run_settings,
+from eval import (add_run_flags, class_names, detections_to_coco, load_trained_model, paste_of, run_settings,
                   score_jsons)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
@@ -92,7 +92,7 @@ def build_predictor(args):
         def predict(*arrays):
             with paddle.no_grad():
                 return tuple(o.numpy() for o in model(*[paddle.to_tensor(a) for a in arrays]))
-        return predict, (args.image_size, args.max_size), category_ids, names
+        return predict, (args.image_size, args.max_size), category_ids, names, args.recipe
     utils.load_run_config(args)
     if not args.inference_dir:
         args.inference_dir = os.path.join(args.output_dir, args.model, "inference")
@@ -102,7 +102,7 @@ def build_predictor(args):
         cfg = json.load(f)
     run = create_predictor(os.path.join(args.inference_dir, "model"), args.onednn)
     return ((lambda *arrays: tuple(run(list(arrays)))), (cfg["image_size"], cfg["max_size"]), cfg["category_ids"],
-            cfg["label_names"])
+            cfg["label_names"], cfg.get("recipe"))
 
 
 def draw(path, image, detections, names, threshold, out_path):
@@ -146,7 +146,10 @@ def build_parser():
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
-    predict, (short, max_size), category_ids, names = build_predictor(args)
+    predict, (short, max_size), category_ids, names, recipe = build_predictor(args)
+    paste = paste_of(recipe)  # PaddleDetection's weights: its decode, resize, padding and mask pasting
+    if recipe is not None and "batch_size" not in args.explicit:
+        args.batch_size = recipe["batch_size"]  # its reader's (C4: no padding, one picture at a time)
     inputs, split = read_inputs(args)
     os.makedirs(args.save_dir, exist_ok=True)
     readable, coco, coco_masks = [], [], []
@@ -154,19 +157,20 @@ def main(argv=None):
         chunk = inputs[start:start + args.batch_size]
         pictures = []
         for path, _, where in chunk:
-            image = reader.load_image(path, where)
+            image = reader.load_image(path, where, recipe)
             if isinstance(image, utils.DataError):
                 raise image
             pictures.append(image)
-        prepared = [reader.preprocess(p, short, max_size) for p in pictures]
-        arrays = [reader.pad_batch([p[0] for p in prepared]), np.stack([p[1] for p in prepared]),
+        prepared = [reader.preprocess(p, short, max_size, recipe) for p in pictures]
+        arrays = [reader.pad_batch([p[0] for p in prepared], recipe["pad_stride"] if recipe else 32),
+                  np.stack([p[1] for p in prepared]),
                   np.stack([p[2] for p in prepared])]
         out = predict(*arrays)
         rows, counts = out[0], out[1]
         masks = out[2] if len(out) == 3 else None
         ids = [image_id for _, image_id, _ in chunk]
         sizes = [p.shape[:2] for p in pictures]
-        found = detections_to_coco(rows, counts, ids, category_ids, masks, sizes)
+        found = detections_to_coco(rows, counts, ids, category_ids, masks, sizes, paste)
         if masks is not None:
             found, found_masks = found
             coco_masks += found_masks
@@ -184,7 +188,7 @@ def main(argv=None):
                   + "".join(f"; {d['name']} {d['score']:.2f}" for d in boxes if d["score"] >= args.draw_threshold),
                   flush=True)
             if not args.no_draw:
-                drawn = [dict(d, mask=paste_mask(masks[j], rows[j, 2:], *picture.shape[:2]) if masks is not None
+                drawn = [dict(d, mask=paste(masks[j], rows[j, 2:], *picture.shape[:2]) if masks is not None
                               and d["score"] >= args.draw_threshold else None) for d, j in zip(boxes, rows_k)]
                 name = f"{image_id:012d}_{os.path.basename(path)}" if split else os.path.basename(path)
                 draw(path, picture, drawn, names, args.draw_threshold, os.path.join(args.save_dir, name))

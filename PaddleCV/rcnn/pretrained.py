@@ -29,10 +29,11 @@ so the RPN and RetinaNet output channels mean the same. Only names change:
     head.conv_feat.fcos_head_{cls,reg}_tower_conv_{j}    {cls,reg}_tower.{2 j}
     head.retina_cls / retina_reg                         cls / reg
 
-Preprocessing of the suite's eval (SUITE_RECIPE): its readers resize keeping the ratio to 800/1333
-(as this folder's eval) with OpenCV's INTER_CUBIC (R-CNNs) or INTER_LINEAR (RetinaNet), and normalise
-with the ImageNet mean/std on RGB in [0, 1] (as this folder's reader); this folder resizes with PIL's
-BILINEAR, and eval.py does not switch the resize yet (README: "Loading PaddleDetection weights").
+Loading such a file for eval/export/infer switches to the suite's recipe (a NOTICE says so): its eval
+preprocessing (SUITE_RECIPE: OpenCV decode, resize keeping the ratio to 800/1333 with INTER_CUBIC
+for the R-CNNs or INTER_LINEAR for RetinaNet, its NormalizeImage arithmetic, padding to 32 except C4)
+and its test post-processing (use_suite_recipe). tools/check_pretrained.py compares the final boxes,
+scores, labels and pasted masks with PaddleDetection's own architecture.
 """
 import re
 
@@ -58,11 +59,17 @@ SUITE_KIND = [
     ("mask_head.mask_fcn_logits.weight", "mask_rcnn_r50_fpn"),
     ("bbox_head.head.fc6.weight", "faster_rcnn_r50_fpn"),
 ]
-# its configs' eval readers (configs/*/_base_/*_reader.yml): Resize target_size [800, 1333], keep_ratio True,
-# interp 2 (cv2.INTER_CUBIC) for the R-CNNs, interp 1 (cv2.INTER_LINEAR) for RetinaNet; NormalizeImage
-# ImageNet mean/std with is_scale (as reader.MEAN/STD); RGB (Decode); PadBatch to a multiple of 32
+# its configs' eval readers (configs/*/_base_/*_reader.yml): Decode (OpenCV, BGR -> RGB), Resize target_size
+# [800, 1333], keep_ratio True, interp 2 (cv2.INTER_CUBIC) for the R-CNNs, interp 1 (cv2.INTER_LINEAR) for
+# RetinaNet; NormalizeImage ImageNet mean/std with is_scale; Permute; PadBatch to a multiple of 32, except
+# the C4 reader's (faster_reader.yml: pad_to_stride -1, batch 1: no padding). eval.py, export.py and infer.py
+# switch to it for such a file (reader.preprocess_suite), eval at its EvalReader's batch size (R-CNNs 1,
+# RetinaNet 8: a batch is padded to its largest picture, so the batch size changes the borders).
 SUITE_RECIPE = {name: {"short": 800, "max_size": 1333,
-                       "resize": "cv2_linear" if name == "retinanet_r50_fpn" else "cv2_cubic"} for name in SUITE_NAMES}
+                       "resize": "cv2_linear" if name == "retinanet_r50_fpn" else "cv2_cubic",
+                       "pad_stride": 1 if name == "faster_rcnn_r50" else 32,
+                       "batch_size": 8 if name == "retinanet_r50_fpn" else 1}  # its EvalReader's
+                for name in SUITE_NAMES}
 
 NAMES = {"conv": "conv", "norm": "bn"}  # ConvNormLayer -> our ConvNorm
 BRANCH = {"branch2a": "branch.0", "branch2b": "branch.1", "branch2c": "branch.2", "short": "short"}
@@ -192,11 +199,31 @@ def convert(state, model, model_name, new_head=False):
     return out
 
 
+def use_suite_recipe(model):
+    """PaddleDetection's test-time post-processing for its weights (eval/export/infer). The R-CNNs
+    (its RPNHead, BBoxPostProcess, MultiClassNMS): C4 6000 proposals before the RPN's NMS; FPN each
+    level's 1000 then the picture's best 1000 over all levels; multi-class NMS with normalized=True
+    (IoU without the +1 pixel); boxes clipped to the original picture after rescaling. RetinaNet:
+    its RetinaHead.post_process (RetinaNet.detect_suite). Box decoding, its clip, the score 0.05, NMS
+    0.5, 100 kept and Cascade's stage-averaged scores on the last stage's boxes are already as ours."""
+    if hasattr(model, "suite_post"):
+        model.suite_post = True
+        return
+    model.test_proposals = 1000
+    if model.neck is None:
+        model.test_pre_nms = 6000
+    else:
+        model.collect_top_n = 1000
+    model.nms_normalized = True
+    model.clip_original = True
+
+
 def load(model, model_name, path, strict):
     """Load `path` into `model`. A PaddleDetection file: converted, every tensor must map and fit (not
     strict: except the class layers, so the 80-class COCO file can start a run on other classes); returns
-    the suite config's name. Our own files: strict (utils.check_fits, eval/export/infer) or
-    utils.load_pretrained (train.py --pretrained); returns None."""
+    the suite config's name, and strict (eval/export/infer) switches the model to the suite's test
+    (use_suite_recipe). Our own files: strict (utils.check_fits, eval/export/infer) or what fits
+    (train.py --pretrained); returns None. The file is read once."""
     state = utils._load(path)
     state = state.get("model", state) if isinstance(state, dict) else state
     net = utils.unwrap(model)
@@ -206,6 +233,8 @@ def load(model, model_name, path, strict):
         except utils.CheckpointError as e:
             raise utils.CheckpointError(f"{path}: {e}") from None
         net.set_state_dict(weights)
+        if strict:
+            use_suite_recipe(net)
         if utils.is_main_process():
             print(f"loaded {len(weights)}/{len(net.state_dict())} tensors from {path} "
                   f"(PaddleDetection {SUITE_NAMES[model_name]}, renamed)", flush=True)
@@ -214,5 +243,12 @@ def load(model, model_name, path, strict):
         utils.check_fits(net, state, path)
         net.set_state_dict(state)
         return None
-    utils.load_pretrained(model, path)
+    # as utils.load_pretrained, on the state already read (it would read the file a second time)
+    own = net.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and list(v.shape) == list(own[k].shape)}
+    net.set_state_dict(usable)
+    skipped = sorted(set(own) - set(usable))
+    if utils.is_main_process():
+        print(f"loaded {len(usable)}/{len(own)} tensors from {path}"
+              + (f"; not loaded: {', '.join(skipped[:10])}" if skipped else ""), flush=True)
     return None

@@ -19,6 +19,7 @@ A category id outside the category list, an image id the json does not list, a m
 image file and a malformed json are errors naming the file and the id; a corrupt JPEG is found when
 it is read and named the same way.
 """
+import functools
 import json
 import math
 import os
@@ -32,6 +33,8 @@ from paddle.io.dataloader.collate import default_collate_fn
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
+# the same mean/std as PaddleDetection's configs write them (float64: its NormalizeImage's arithmetic)
+SUITE_MEAN, SUITE_STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 MAX_BOXES = 128  # boxes per picture a batch carries (COCO has at most 93 non-crowd); more are dropped
 
 
@@ -240,10 +243,18 @@ class CocoSplit:
         return len(missing)
 
 
-def load_image(path, where):
-    """RGB uint8 HWC array; a missing or undecodable file becomes a DataError naming `where`."""
+def load_image(path, where, recipe=None):
+    """RGB uint8 HWC array; a missing or undecodable file becomes a DataError naming `where`.
+    With a suite recipe (pretrained.SUITE_RECIPE): decoded by OpenCV as PaddleDetection's Decode does
+    (cv2.imdecode, BGR -> RGB)."""
     if not os.path.isfile(path):
         return utils.DataError(f"{where}: image {path} not found")
+    if recipe is not None:
+        cv2 = _cv2()
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            return utils.DataError(f"{where}: cannot decode image {path} (OpenCV)")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("RGB"))
@@ -269,14 +280,45 @@ def normalize(image):
     return ((image.astype(np.float32) / 255.0 - MEAN) / STD).transpose(2, 0, 1)
 
 
-def preprocess(image, short, max_size):
-    """Eval/infer: (CHW float32, im_shape [h, w] after resizing, scale_factor [sy, sx])."""
+def _cv2():
+    try:
+        import cv2
+    except ImportError:
+        raise utils.CheckpointError("PaddleDetection's weights are evaluated with its OpenCV preprocessing: "
+                                    "pip install opencv-python-headless") from None
+    return cv2
+
+
+def preprocess_suite(image, short, max_size, interp):
+    """PaddleDetection's eval transforms: Resize(target_size=[short, max_size], keep_ratio=True, interp)
+    = cv2.resize by the factor min(short / short side, max_size / long side) in x and y, with im_shape
+    the unrounded h, w times that factor and scale_factor [factor, factor] as it sets them; then
+    NormalizeImage(is_scale) as it computes it (float32 * 1/255, then the float64 mean and std applied in
+    place, so rounded to float32 after each step) and Permute (HWC -> CHW)."""
+    cv2 = _cv2()
+    h, w = image.shape[:2]
+    scale = min(short / min(h, w), max_size / max(h, w))
+    flag = {"cv2_cubic": cv2.INTER_CUBIC, "cv2_linear": cv2.INTER_LINEAR}[interp]
+    out = cv2.resize(image, None, None, fx=scale, fy=scale, interpolation=flag).astype(np.float32)
+    out *= 1.0 / 255.0
+    out -= SUITE_MEAN[None, None]
+    out /= SUITE_STD[None, None]
+    return (np.ascontiguousarray(out.transpose(2, 0, 1)), np.array([scale * h, scale * w], np.float32),
+            np.array([scale, scale], np.float32))
+
+
+def preprocess(image, short, max_size, recipe=None):
+    """Eval/infer/export: (CHW float32, im_shape [h, w] after resizing, scale_factor [sy, sx]); with a
+    suite recipe (pretrained.SUITE_RECIPE), that suite's eval transforms instead (preprocess_suite)."""
+    if recipe is not None:
+        return preprocess_suite(image, short, max_size, recipe["resize"])
     resized, scale = resize_keep_ratio(image, short, max_size)
     return normalize(resized), np.array(resized.shape[:2], np.float32), scale
 
 
 def pad_batch(images, stride=32):
-    """Images of a batch zero-padded (bottom, right) to a common size, a multiple of `stride`."""
+    """Images of a batch zero-padded (bottom, right) to a common size, a multiple of `stride` (1: only
+    to the largest of the batch, as PaddleDetection's PadBatch with pad_to_stride -1)."""
     h = int(math.ceil(max(i.shape[1] for i in images) / stride) * stride)
     w = int(math.ceil(max(i.shape[2] for i in images) / stride) * stride)
     out = np.zeros((len(images), 3, h, w), np.float32)
@@ -353,20 +395,21 @@ class DetectionDataset(paddle.io.Dataset):
 
 
 class EvalDataset(paddle.io.Dataset):
-    """(image CHW float32, im_shape, scale_factor, image id) of a split, resized as preprocess does."""
+    """(image CHW float32, im_shape, scale_factor, image id) of a split, resized as preprocess does
+    (with a suite recipe: decoded and resized as that suite does)."""
 
-    def __init__(self, split, short, max_size):
-        self.split, self.short, self.max_size = split, short, max_size
+    def __init__(self, split, short, max_size, recipe=None):
+        self.split, self.short, self.max_size, self.recipe = split, short, max_size, recipe
 
     def __len__(self):
         return len(self.split.records)
 
     def __getitem__(self, index):
         record = self.split.records[index]
-        image = load_image(record["file"], self.split.where(record))
+        image = load_image(record["file"], self.split.where(record), self.recipe)
         if isinstance(image, utils.DataError):
             return image
-        return (*preprocess(image, self.short, self.max_size), np.int64(record["id"]))
+        return (*preprocess(image, self.short, self.max_size, self.recipe), np.int64(record["id"]))
 
 
 def targets_of(gt_box, gt_label):
@@ -418,7 +461,7 @@ def eval_shard(dataset):
 _NO_GOOD_SAMPLES = "no_good_samples"
 
 
-def collate_with_errors(samples):
+def collate_with_errors(samples, stride=32):
     """Collate a batch's good samples (images padded to a multiple of 32) and pass the bad ones'
     messages along. (A Dataset that raises hangs Paddle's DataLoader or buries the message; a batch
     with no good sample travels as a marker dict, since the DataLoader cannot carry None.)"""
@@ -426,7 +469,7 @@ def collate_with_errors(samples):
     errors = [str(s) for s in samples if isinstance(s, utils.DataError)]
     if not good:
         return {_NO_GOOD_SAMPLES: np.zeros([1], "int8")}, errors
-    images = pad_batch([s[0] for s in good])
+    images = pad_batch([s[0] for s in good], stride)
     rest = default_collate_fn([s[1:] for s in good])
     return [images, *rest], errors
 
@@ -455,5 +498,8 @@ def make_train_loader(dataset, args):
     return utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=collate_with_errors)
 
 
-def make_eval_loader(dataset, args):
-    return utils.make_loader(eval_shard(dataset), args, batch_size=args.batch_size, collate_fn=collate_with_errors)
+def make_eval_loader(dataset, args, stride=32):
+    """stride: the padding of each batch (a suite recipe's pad_stride: C4's PaddleDetection reader pads
+    nothing, stride 1, at batch 1)."""
+    collate = collate_with_errors if stride == 32 else functools.partial(collate_with_errors, stride=stride)
+    return utils.make_loader(eval_shard(dataset), args, batch_size=args.batch_size, collate_fn=collate)

@@ -73,11 +73,21 @@ def decode(deltas, boxes, weights=(1.0, 1.0, 1.0, 1.0)):
     return paddle.stack([px - 0.5 * pw, py - 0.5 * ph, px + 0.5 * pw, py + 0.5 * ph], -1)
 
 
-def to_original_pixels(rows, counts, scale_factor):
+def to_original_pixels(rows, counts, scale_factor, im_shape=None):
     """NMS rows [K, 6] (class, score, x1, y1, x2, y2 in input pixels) of pictures holding `counts`
-    rows each, their boxes divided by each picture's scale factor [sy, sx]."""
+    rows each, their boxes divided by each picture's scale factor [sy, sx]. With im_shape (the
+    PaddleDetection recipe, its BBoxPostProcess.get_pred): then clipped to the original picture,
+    floor(im_shape / scale_factor + 0.5)."""
     scale = paddle.repeat_interleave(scale_factor, counts, axis=0)
     box = rows[:, 2:] / paddle.concat([scale[:, 1:2], scale[:, 0:1], scale[:, 1:2], scale[:, 0:1]], 1)
+    if im_shape is not None:
+        origin = paddle.repeat_interleave(paddle.floor(im_shape / scale_factor + 0.5), counts, axis=0)
+        h, w = origin[:, 0:1], origin[:, 1:2]
+        zero = paddle.zeros_like(h)
+        box = paddle.concat([paddle.maximum(paddle.minimum(box[:, 0:1], w), zero),
+                             paddle.maximum(paddle.minimum(box[:, 1:2], h), zero),
+                             paddle.maximum(paddle.minimum(box[:, 2:3], w), zero),
+                             paddle.maximum(paddle.minimum(box[:, 3:4], h), zero)], 1)
     return paddle.concat([rows[:, :2], box], 1)
 
 

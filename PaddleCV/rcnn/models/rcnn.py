@@ -94,10 +94,13 @@ class RPN(nn.Layer):
         return scores, deltas, anchors
 
     @staticmethod
-    def proposals(scores, deltas, anchors, im_shape, training, test_top_n=1000):
+    def proposals(scores, deltas, anchors, im_shape, training, test_top_n=1000, test_pre_nms=None, collect_top_n=None):
         """Per level `generate_proposals`; returns (rois [R, 4] grouped by image, rois_num [N]). In
-        training the host keeps the image's 1000 best over all levels."""
-        pre, post = (2000, 1000) if training else (test_top_n, test_top_n)
+        training the host keeps the image's 1000 best over all levels. At test each level keeps
+        test_top_n after NMS (test_pre_nms before it, default the same); with collect_top_n (the
+        PaddleDetection recipe, RPNHead at test) each image then keeps its collect_top_n best over all
+        levels, in descending score."""
+        pre, post = (2000, 1000) if training else (test_pre_nms or test_top_n, test_top_n)
         rois, probs, nums = [], [], []
         for s, d, a in zip(scores, deltas, anchors):
             r, p, n = generate_proposals(s, d, im_shape, a, paddle.ones_like(a), pre_nms_top_n=pre,
@@ -126,7 +129,19 @@ class RPN(nn.Layer):
         # declared float32 while holding int32 (Paddle 3.3.1), so adding the levels' counts fails
         images = paddle.arange(0, count, 1, dtype=count.dtype)
         total = (image_index.astype("int32").unsqueeze(0) == images.astype("int32").unsqueeze(1)).astype("int32").sum(1)
-        return paddle.gather(paddle.concat(rois), order), total.astype("int32")
+        if collect_top_n is None:
+            return paddle.gather(paddle.concat(rois), order), total.astype("int32")
+        # by descending score, then (stable) by image: each image's rois best first; keep the first
+        # collect_top_n of each image (its rank: position minus the image's start)
+        by_score = paddle.argsort(paddle.concat(probs), descending=True, stable=True)
+        order = paddle.gather(by_score, paddle.argsort(paddle.gather(image_index, by_score), stable=True))
+        starts = paddle.cumsum(total) - total
+        sorted_image = paddle.gather(image_index, order).astype("int64")
+        rank = paddle.arange(0, paddle.shape(order)[0], 1, dtype="int64") - paddle.gather(starts.astype("int64"),
+                                                                                             sorted_image)
+        keep = paddle.gather(order, paddle.nonzero(rank < collect_top_n).flatten())
+        return paddle.gather(paddle.concat(rois), keep), paddle.minimum(total, paddle.full_like(total, collect_top_n)
+                                                                        ).astype("int32")
 
     def loss(self, scores, deltas, gt_boxes, rng):
         """Objectness BCE and L1 delta loss over 256 sampled anchors per image, normalised by the
@@ -228,6 +243,10 @@ class RCNN(nn.Layer):
         self.kind, self.num_classes, self.test_proposals = kind, num_classes, test_proposals
         self.rois_per_image, self.score_threshold = rois_per_image, score_threshold
         self.nms_threshold, self.keep_top_k = nms_threshold, keep_top_k
+        # test-time settings a PaddleDetection file switches (pretrained.use_suite_recipe): proposals
+        # before NMS (None: test_proposals), each image's best over all levels (None: every level's),
+        # NMS IoU without the +1 pixel, boxes clipped to the original picture after rescaling
+        self.test_pre_nms, self.collect_top_n, self.nms_normalized, self.clip_original = None, None, False, False
         if kind == "c4":
             self.backbone = ResNet(depth, width, return_idx=[2], num_stages=3, freeze_at=freeze_at,
                                    freeze_norm=freeze_norm)
@@ -354,7 +373,8 @@ class RCNN(nn.Layer):
 
     # ---------------------------------------------------------------------------------- inference
     def detect(self, feats, scores, deltas, anchors, im_shape, scale_factor):
-        rois, rois_num = self.rpn.proposals(scores, deltas, anchors, im_shape, False, self.test_proposals)
+        rois, rois_num = self.rpn.proposals(scores, deltas, anchors, im_shape, False, self.test_proposals,
+                                            self.test_pre_nms, self.collect_top_n)
         roi_feats = feats[:4] if self.neck is not None else feats
         probs = []
         for s in range(self.num_stages):
@@ -372,11 +392,11 @@ class RCNN(nn.Layer):
         if self.kind == "cascade":
             boxes = paddle.tile(boxes.unsqueeze(1), [1, self.num_classes, 1])
         rows, _, counts = _C_ops.multiclass_nms3(boxes, prob[:, :-1], rois_num, self.score_threshold, -1,
-                                                 self.keep_top_k, self.nms_threshold, False, 1.0, -1)
+                                                 self.keep_top_k, self.nms_threshold, self.nms_normalized, 1.0, -1)
         masks = None
         if self.kind == "mask":
             boxes_in = rows[:, 2:]
             logits = self.mask_head(self.roi_features(roi_feats, boxes_in, counts, 14))
             masks = F.sigmoid(pick_class(logits, paddle.clip(rows[:, 0], min=0).astype("int64")))
-        rows = to_original_pixels(rows, counts, scale_factor)
+        rows = to_original_pixels(rows, counts, scale_factor, im_shape if self.clip_original else None)
         return (rows, counts) if masks is None else (rows, counts, masks)

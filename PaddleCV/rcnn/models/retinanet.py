@@ -4,8 +4,9 @@ box towers (shared over levels), 9 anchors per place (3 octave scales x 3 aspect
 4 x stride), sigmoid focal loss (alpha 0.25, gamma 2; `paddle.nn.functional.sigmoid_focal_loss`)
 and an L1 box loss, both over the positives' count; anchors IoU >= 0.5 positive, < 0.4 negative,
 each gt's best anchors positive. Test: sigmoid scores over all levels, multi-class NMS (score 0.05,
-IoU 0.5, 100 kept; PaddleDetection first keeps each level's 1000 best, this keeps each class's 1000
-best over all levels).
+IoU 0.5, 100 kept; this folder's models keep each class's 1000 best over all levels, clipped to the
+picture). A PaddleDetection file switches to its RetinaHead's test (detect_suite): each level's 1000
+best anchors first, no clipping, NMS without the +1 pixel.
 """
 import math
 
@@ -27,6 +28,7 @@ class RetinaNet(nn.Layer):
         self.num_classes = num_classes
         self.score_threshold, self.nms_threshold = score_threshold, nms_threshold
         self.keep_top_k, self.nms_top_k = keep_top_k, nms_top_k
+        self.suite_post = False  # PaddleDetection's RetinaHead.post_process instead (pretrained.use_suite_recipe)
         self.backbone = ResNet(depth, width, return_idx=[1, 2, 3], freeze_at=freeze_at, freeze_norm=freeze_norm)
         self.neck = FPN(self.backbone.out_channels, fpn_channels, extra="conv", num_extra=2)
         self.strides = [8, 16, 32, 64, 128]
@@ -57,6 +59,8 @@ class RetinaNet(nn.Layer):
             deltas.append(self.reg(self.reg_tower(f)).transpose([0, 2, 3, 1]).reshape([n, -1, 4]))
             if not self.training:
                 anchors.append(grid_anchors(f, self.strides[i], getattr(self, f"anchors{i}")).reshape([-1, 4]))
+        if not self.training and self.suite_post:
+            return self.detect_suite(logits, deltas, anchors, im_shape, scale_factor)
         logits, deltas = paddle.concat(logits, 1), paddle.concat(deltas, 1)
         if self.training:  # the loss's anchors are made on the host from the maps' shapes
             return self.losses(logits, deltas, self.host_anchors([f.shape[2:] for f in feats]), targets)
@@ -71,6 +75,30 @@ class RetinaNet(nn.Layer):
         rows, _, counts = _C_ops.multiclass_nms3(boxes, scores, None, self.score_threshold, self.nms_top_k,
                                                  self.keep_top_k, self.nms_threshold, False, 1.0, -1)
         return to_original_pixels(rows, counts, scale_factor), counts
+
+    def detect_suite(self, logits, deltas, anchors, im_shape, scale_factor):
+        """PaddleDetection's test for its weights: per level and picture the nms_top_k anchors of the
+        highest class logit, decoded without clipping, divided by the scale factor (original pixels,
+        not clipped either), then multi-class NMS with IoU without the +1 pixel (normalized)."""
+        n = paddle.shape(logits[0])[0]
+        boxes, scores = [], []
+        for lg, dl, an in zip(logits, deltas, anchors):
+            m = paddle.shape(lg)[1]
+            k = paddle.minimum(m, paddle.full([], self.nms_top_k, m.dtype))
+            _, idx = paddle.topk(lg.max(-1), k, axis=1)  # [n, k]
+            flat = (idx + paddle.arange(0, n, 1, dtype=idx.dtype).unsqueeze(1) * m.astype(idx.dtype)).flatten()
+            picked = paddle.gather(lg.reshape([-1, self.num_classes]), flat).reshape([n, -1, self.num_classes])
+            delta = paddle.gather(dl.reshape([-1, 4]), flat).reshape([n, -1, 4])
+            boxes.append(decode(delta, paddle.gather(an, idx.flatten()).reshape([n, -1, 4])))
+            scores.append(F.sigmoid(picked))
+        scale = paddle.concat([scale_factor[:, 1:2], scale_factor[:, 0:1]] * 2, 1).unsqueeze(1)
+        # its test does not clip, so im_shape is not needed; an export refuses an input its graph does
+        # not use (Paddle 3.3.1), so it enters as a zero term
+        boxes = paddle.concat(boxes, 1) / scale + (im_shape[:, :1] * 0).unsqueeze(1)
+        scores = paddle.concat(scores, 1).transpose([0, 2, 1])
+        rows, _, counts = _C_ops.multiclass_nms3(boxes, scores, None, self.score_threshold, self.nms_top_k,
+                                                 self.keep_top_k, self.nms_threshold, True, 1.0, -1)
+        return rows, counts
 
     def losses(self, logits, deltas, all_anchors, targets):
         """all_anchors: numpy [M, 4], the host's own (HostAnchors)."""

@@ -1,6 +1,6 @@
 """Slow: the equality check against PaddleDetection itself (tools/suite_env.sh installs paddledet 2.6.0
-from the package index into .suite_venv, then tools/check_pretrained.py runs faster_rcnn_r50_fpn at a
-small size; skipped when the package index cannot be reached), and eval.py --pretrained of a
+from the package index into .suite_venv, then tools/check_pretrained.py runs all five configs at a
+small size, raw and final outputs; skipped when the package index cannot be reached), and eval.py --pretrained of a
 PaddleDetection-named file (no suite needed): renamed into our model, evaluated on the demo set."""
 import os
 import subprocess
@@ -33,13 +33,21 @@ def suite_python(tmp_path):
 
 
 def test_paddledet_weights_give_paddledet_outputs(tmp_path):
-    run = subprocess.run([suite_python(tmp_path), "tools/check_pretrained.py", "--model", "faster_rcnn_r50_fpn",
-                          "--size", "128", "--batch_size", "1"], cwd=FOLDER, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    """All five configs at a small size: the raw outputs, and the final detections (boxes, scores,
+    labels, Mask R-CNN's pasted masks) of PaddleDetection's whole architecture through its own eval
+    transforms against eval.py's path with the suite recipe, on a 64x80 picture resized to 64/107."""
+    run = subprocess.run([suite_python(tmp_path), "tools/check_pretrained.py", "--all", "--size", "64",
+                          "--batch_size", "1", "--picture", "64,80", "--target", "64,107"],
+                         cwd=FOLDER, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     for what in ["features 4", "rpn objectness 4", "rpn deltas 4", "anchors 4",
                  "class logits (stage 0, 24 fixed RoIs)", "box regressions (stage 0)"]:
         assert f"  {what}: max abs difference" in run.stdout, run.stdout
-    assert "faster_rcnn_r50_fpn: max abs difference" in run.stdout and run.stdout.count(" ok (") == 1, run.stdout
+    for name in ["faster_rcnn_r50", "faster_rcnn_r50_fpn", "mask_rcnn_r50_fpn", "cascade_rcnn_r50_fpn",
+                 "retinanet_r50_fpn"]:
+        assert f"{name}: max abs difference" in run.stdout and f"{name}: final outputs (boxes, scores, labels" in run.stdout
+    assert run.stdout.count(" ok (") == 5 and run.stdout.count(" equal within 0.0001: ") == 5, run.stdout
+    assert "masks) equal" in run.stdout and "5/5 models equal" in run.stdout, run.stdout
 
 
 def test_eval_of_a_paddledet_file(demo, tmp_path):

@@ -48,14 +48,48 @@ def _suite():
     if importlib.util.find_spec("ppdet") is None:
         raise utils.CheckpointError("paddledet is not installed here; run `bash tools/suite_env.sh` and use "
                                     ".suite_venv/bin/python")
+    _paddle3_index()
+
+
+def _paddle3_index():
+    """PaddleDetection 2.6's test path loops `for i in range(batch_size)` over a 1-element 1-D tensor
+    (paddle.slice of the shape), which Paddle 2.x took as an index and Paddle 3.3.1 refuses ("only
+    0-dimensional arrays can be converted to Python scalars"). In this process only, a 1-element tensor
+    is accepted as an index again, and a list of 0-D tensors concatenated as 1-D ones (below); nothing
+    else changes."""
+    import numpy as np
+    import paddle
+    if getattr(paddle.Tensor.__index__, "_one_element", False):
+        return
+    original = paddle.Tensor.__index__
+
+    def index(self):
+        if int(np.prod(self.shape)) == 1:
+            return int(np.asarray(self).reshape(-1)[0])
+        return original(self)
+    index._one_element = True
+    paddle.Tensor.__index__ = index
+    # and it concatenates per-image counts taken as paddle.shape(x)[0], 1-D in Paddle 2.x, 0-D in 3.x
+    concat = paddle.concat
+
+    def concat_0d(x, axis=0, name=None):
+        if isinstance(x, (list, tuple)) and x and all(isinstance(t, paddle.Tensor) and t.ndim == 0 for t in x):
+            x = [t.reshape([1]) for t in x]
+        return concat(x, axis=axis, name=name)
+    paddle.concat = concat_0d
 
 
 def suite_model(name, num_classes=NUM_CLASSES):
-    """PaddleDetection's parts as its config (configs/{faster,mask,cascade}_rcnn, retinanet) builds them,
-    in a paddle.nn.Layer whose state_dict has the keys of its architecture's."""
+    """PaddleDetection's architecture (FasterRCNN, MaskRCNN, CascadeRCNN, RetinaNet) built from its own
+    classes with the settings of its config (configs/{faster,mask,cascade}_rcnn, retinanet: backbone,
+    neck, heads, and the test-time RPN proposals, RCNNBox, MultiClassNMS and MaskPostProcess), as
+    ppdet.core.workspace.create builds it from the yml (which the paddledet wheel does not ship)."""
     _suite()
     import paddle.nn as nn
+    from ppdet.modeling.architectures import CascadeRCNN, FasterRCNN, MaskRCNN, RetinaNet
     from ppdet.modeling.backbones.resnet import Res5Head, ResNet
+    from ppdet.modeling.layers import MultiClassNMS, RCNNBox
+    from ppdet.modeling.post_process import BBoxPostProcess, MaskPostProcess
     from ppdet.modeling.heads.bbox_head import BBoxHead, TwoFCHead
     from ppdet.modeling.heads.cascade_head import CascadeHead, CascadeTwoFCHead
     from ppdet.modeling.heads.mask_head import MaskFeat, MaskHead
@@ -64,6 +98,7 @@ def suite_model(name, num_classes=NUM_CLASSES):
     from ppdet.modeling.proposal_generator.anchor_generator import RetinaAnchorGenerator
     from ppdet.modeling.proposal_generator.rpn_head import RPNHead
     parts = nn.Layer()
+    nms = dict(keep_top_k=100, score_threshold=0.05, nms_threshold=0.5)  # MultiClassNMS of the configs
     if name == "retinanet_r50_fpn":  # retinanet_r50_fpn.yml
         parts.backbone = ResNet(depth=50, variant="b", norm_type="bn", freeze_at=0, return_idx=[1, 2, 3], num_stages=4)
         parts.neck = FPN([s.channels for s in parts.backbone.out_shape], out_channel=256,
@@ -71,8 +106,9 @@ def suite_model(name, num_classes=NUM_CLASSES):
         parts.head = RetinaHead(num_classes=num_classes, conv_feat=RetinaFeat(feat_in=256, feat_out=256, num_convs=4,
                                                                                norm_type=None, use_dcn=False),
                                 anchor_generator=RetinaAnchorGenerator(octave_base_scale=4, scales_per_octave=3),
-                                bbox_assigner=None, loss_class=None, loss_bbox=None, nms=None, nms_pre=1000)
-        return parts
+                                bbox_assigner=None, loss_class=None, loss_bbox=None,
+                                nms=MultiClassNMS(nms_top_k=1000, **nms), nms_pre=1000)
+        return RetinaNet(parts.backbone, parts.neck, parts.head)
     c4 = name == "faster_rcnn_r50"  # faster_rcnn_r50.yml: res4 features, res5 as the RoI head
     parts.backbone = ResNet(depth=50, variant="b", norm_type="bn", freeze_at=0, return_idx=[2] if c4 else [0, 1, 2, 3],
                             num_stages=3 if c4 else 4)
@@ -83,7 +119,8 @@ def suite_model(name, num_classes=NUM_CLASSES):
                                  test_proposal=dict(proposal, pre_nms_top_n=6000), in_channel=1024)
         parts.bbox_head = BBoxHead(Res5Head(depth=50), in_channel=2048, with_pool=True, num_classes=num_classes,
                                    roi_extractor=dict(resolution=14, sampling_ratio=0, aligned=True, spatial_scale=[1 / 16]))
-        return parts
+        post = BBoxPostProcess(num_classes, RCNNBox(num_classes=num_classes), MultiClassNMS(**nms))
+        return FasterRCNN(parts.backbone, parts.rpn_head, parts.bbox_head, post)
     parts.neck = FPN([s.channels for s in parts.backbone.out_shape], out_channel=256, spatial_scales=FPN_SCALES)
     parts.rpn_head = RPNHead(anchor_generator=dict(aspect_ratios=[0.5, 1.0, 2.0],
                                                    anchor_sizes=[[32], [64], [128], [256], [512]], strides=[4, 8, 16, 32, 64]),
@@ -95,10 +132,16 @@ def suite_model(name, num_classes=NUM_CLASSES):
     else:
         parts.bbox_head = BBoxHead(TwoFCHead(in_channel=256, out_channel=1024, resolution=7), in_channel=1024,
                                    roi_extractor=roi, num_classes=num_classes)
+    var = [30.0, 30.0, 15.0, 15.0] if name == "cascade_rcnn_r50_fpn" else [10.0, 10.0, 5.0, 5.0]  # the last stage's
+    post = BBoxPostProcess(num_classes, RCNNBox(prior_box_var=var, num_classes=num_classes), MultiClassNMS(**nms))
     if name == "mask_rcnn_r50_fpn":
         parts.mask_head = MaskHead(MaskFeat(in_channel=256, out_channel=256, num_convs=4), num_classes=num_classes,
                                    roi_extractor=dict(roi, resolution=14))
-    return parts
+        return MaskRCNN(parts.backbone, parts.rpn_head, parts.bbox_head, parts.mask_head, post,
+                        MaskPostProcess(binary_thresh=0.5), parts.neck)
+    if name == "cascade_rcnn_r50_fpn":
+        return CascadeRCNN(parts.backbone, parts.rpn_head, parts.bbox_head, post, parts.neck)
+    return FasterRCNN(parts.backbone, parts.rpn_head, parts.bbox_head, post, parts.neck)
 
 
 def randomise(layer, seed):
@@ -127,23 +170,37 @@ def fixed_rois(rng, batch, size, per_image):
     return np.split(boxes, batch)
 
 
-def check(name, batch, size, seed, per_image=24):
-    """{what: (max abs difference, scale it is measured against)} for model `name`."""
+def check(name, batch, size, seed, final_size=(480, 640, 800, 1333)):
+    """({what: (max abs difference, scale)} of the raw outputs, {what: value} of the final outputs)
+    for model `name`; final_size: (picture height, width, short, max_size) of the final comparison."""
+    import argparse
     import numpy as np
     import paddle
-    import paddle.nn.functional as F
+    import eval as evaluate
     import pretrained
-    from models import build_model
     paddle.seed(seed)
     theirs = suite_model(name)
     randomise(theirs, seed)
     theirs.eval()
-    ours = build_model(name, num_classes=NUM_CLASSES)
+    height, width, short, max_size = final_size
+    image = test_picture(np.random.default_rng(seed + 1), height, width)
+    calibrate(theirs, name, image, short, max_size)
+    args = argparse.Namespace(model=name, num_classes=NUM_CLASSES, score_threshold=0.05,
+                              explicit={"image_size", "max_size"}, image_size=short, max_size=max_size)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model_final.pdparams")
         paddle.save(theirs.state_dict(), path)
-        assert pretrained.load(ours, name, path, strict=True) == pretrained.SUITE_NAMES[name]
-    ours.eval()
+        ours = evaluate.load_trained_model(args, path)  # eval.py's --pretrained code path, its recipe switched on
+    assert args.recipe == pretrained.SUITE_RECIPE[name]
+    raw = check_raw(name, theirs, ours, batch, size, seed)
+    return raw, check_final(name, theirs, ours, args.recipe, image, short, max_size)
+
+
+def check_raw(name, theirs, ours, batch, size, seed, per_image=24):
+    """{what: (max abs difference, scale it is measured against)} of the raw outputs."""
+    import numpy as np
+    import paddle
+    import paddle.nn.functional as F
     rng = np.random.default_rng(seed)
     x = paddle.to_tensor(rng.standard_normal((batch, 3, size, size)).astype("float32"))
     out = {}
@@ -155,7 +212,7 @@ def check(name, batch, size, seed, per_image=24):
 
     with paddle.no_grad():
         their_feats = theirs.backbone({"image": x})
-        if hasattr(theirs, "neck"):
+        if getattr(theirs, "neck", None) is not None:
             their_feats = theirs.neck(their_feats)
         if name == "retinanet_r50_fpn":
             our_feats = ours.neck(ours.backbone(x))
@@ -182,7 +239,7 @@ def check(name, batch, size, seed, per_image=24):
         roi_t = paddle.concat(rois)
         roi_feats = our_feats[:4] if ours.neck is not None else our_feats
         head = theirs.bbox_head
-        head_feats = their_feats[:4] if hasattr(theirs, "neck") else their_feats
+        head_feats = their_feats[:4] if getattr(theirs, "neck", None) is not None else their_feats
         rf = head.roi_extractor(head_feats, rois, rois_num)
         for s in range(ours.num_stages):
             if name == "cascade_rcnn_r50_fpn":
@@ -202,6 +259,138 @@ def check(name, batch, size, seed, per_image=24):
             our_masks = ours.mask_head(ours.roi_features(roi_feats, roi_t, rois_num, 14))
             compare("mask logits", their_masks, our_masks)
     return {k: (float(d), float(s)) for k, (d, s) in out.items()}
+
+
+# the output layers calibrated, and the std each output gets (see calibrate)
+CALIBRATED = {"rpn_rois_score": 2.0, "rpn_rois_delta": 0.3, "bbox_score": 3.0, "bbox_delta": 1.0,
+              "mask_fcn_logits": 2.0, "retina_cls": 2.0, "retina_reg": 0.3}
+
+
+def calibrate(theirs, name, image, short, max_size, passes=2):
+    """Random weights under randomised BatchNorm statistics give features of any size (class logits of
+    std 1e4, deltas of std 40), so every softmax is one-hot and every box is pushed off the picture:
+    nothing to compare after NMS. The output layers (CALIBRATED: objectness, deltas, class scores, mask
+    logits) are scaled, weight and bias, so that their outputs on the test picture have the given std
+    (measured by forward hooks on PaddleDetection's model, before the file is saved): distinct, peaked
+    class scores and boxes that move within the picture. Everything else keeps its random weights."""
+    import numpy as np
+    import paddle
+    for _ in range(passes):
+        stds, hooks = {}, []
+        for layer_name, layer in theirs.named_sublayers():
+            key = layer_name.split(".")[-1]
+            key = "bbox_score" if key.startswith("bbox_score") or ".bbox_score_list." in f".{layer_name}." else key
+            key = "bbox_delta" if ".bbox_delta_list." in f".{layer_name}." else key
+            if key in CALIBRATED and hasattr(layer, "weight"):
+                def hook(lay, inputs, output, layer_name=layer_name):
+                    outs = output if isinstance(output, (list, tuple)) else [output]
+                    stds.setdefault(layer_name, []).extend(float(o.std()) for o in outs if o.size > 1)
+                hooks.append((layer_name, layer, key, layer.register_forward_post_hook(hook)))
+        with paddle.no_grad():
+            their_eval(theirs, name, image, short, max_size)
+        for layer_name, layer, key, handle in hooks:
+            handle.remove()
+            if stds.get(layer_name):
+                factor = CALIBRATED[key] / max(float(np.mean(stds[layer_name])), 1e-12)
+                layer.weight.set_value(layer.weight.numpy() * factor)
+                if layer.bias is not None:
+                    layer.bias.set_value(layer.bias.numpy() * factor)
+
+
+def test_picture(rng, height, width):
+    """A decoded RGB uint8 picture: smooth random colour fields plus noise (shapes at many scales)."""
+    import cv2
+    import numpy as np
+    coarse = rng.uniform(0, 255, (max(height // 16, 2), max(width // 16, 2), 3)).astype(np.float32)
+    smooth = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(smooth + rng.normal(0, 20, smooth.shape), 0, 255).astype(np.uint8)
+
+
+def their_eval(theirs, name, image, short, max_size):
+    """PaddleDetection's EvalReader transforms (its own operators, the config's settings) and its
+    architecture in eval mode: (bbox [K, 6] label, score, x1, y1, x2, y2 in original pixels, masks
+    [K, H, W] or None), without the placeholder row it adds when nothing is found."""
+    import numpy as np
+    import paddle
+    from ppdet.data.transform.batch_operators import PadBatch
+    from ppdet.data.transform.operators import NormalizeImage, Permute, Resize
+    import pretrained
+    recipe = pretrained.SUITE_RECIPE[name]
+    interp = 1 if recipe["resize"] == "cv2_linear" else 2
+    sample = {"image": image.copy(), "im_shape": np.array(image.shape[:2], np.float32),
+              "scale_factor": np.array([1.0, 1.0], np.float32)}
+    for op in [Resize(target_size=[short, max_size], keep_ratio=True, interp=interp),
+               NormalizeImage(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225], is_scale=True), Permute()]:
+        sample = op(sample)
+    sample = PadBatch(pad_to_stride=-1 if recipe["pad_stride"] == 1 else recipe["pad_stride"])([sample])[0]
+    inputs = {k: paddle.to_tensor(sample[k][None]) for k in ("image", "im_shape", "scale_factor")}
+    out = theirs(inputs)
+    bbox, num = out["bbox"].numpy(), int(out["bbox_num"].numpy()[0])
+    masks = out["mask"].numpy() if "mask" in out else None
+    keep = (bbox[:num, 0] >= 0) & (bbox[:num, 1] > 0)  # its placeholder row has score 0; empty boxes label -1
+    return bbox[:num][keep], None if masks is None else masks[:num][keep]
+
+
+def our_eval(model, recipe, image, short, max_size, has_masks):
+    """eval.py's path on one picture: reader.preprocess with the suite recipe, reader.pad_batch with
+    its stride, the model (switched to the suite's test by pretrained.load), eval.paste_of's paste."""
+    import numpy as np
+    import paddle
+    import reader
+    from eval import paste_of
+    chw, im_shape, scale = reader.preprocess(image, short, max_size, recipe)
+    arrays = [reader.pad_batch([chw], recipe["pad_stride"]), im_shape[None], scale[None]]
+    out = model(*[paddle.to_tensor(a) for a in arrays])
+    rows = out[0].numpy()
+    keep = (rows[:, 0] >= 0) & (rows[:, 4] > rows[:, 2]) & (rows[:, 5] > rows[:, 3])
+    masks = None
+    if has_masks:
+        paste = paste_of(recipe)
+        masks = np.stack([paste(m, r[2:], *image.shape[:2]) for m, r in zip(out[2].numpy(), rows)] or
+                         [np.zeros(image.shape[:2], np.uint8)])[:len(rows)][keep]
+    return rows[keep], masks
+
+
+def match_final(theirs, ours, size):
+    """Pair each of PaddleDetection's detections with one of ours of the same class (the closest by box
+    and score, each used once): (unmatched count, max |score diff|, max |box diff| / size, paired idx)."""
+    import numpy as np
+    used, pairs, worst_score, worst_box = set(), [], 0.0, 0.0
+    for i, t in enumerate(theirs):
+        best, best_d = None, None
+        for j, o in enumerate(ours):
+            if j in used or o[0] != t[0]:
+                continue
+            d = max(abs(float(o[1] - t[1])), float(np.abs(o[2:] - t[2:]).max()) / size)
+            if best_d is None or d < best_d:
+                best, best_d = j, d
+        if best is None:
+            continue
+        used.add(best)
+        pairs.append((i, best))
+        worst_score = max(worst_score, abs(float(ours[best][1] - t[1])))
+        worst_box = max(worst_box, float(np.abs(ours[best][2:] - t[2:]).max()) / size)
+    unmatched = len(theirs) - len(pairs) + len(ours) - len(pairs)
+    return unmatched, worst_score, worst_box, pairs
+
+
+def check_final(name, theirs, ours, recipe, image, short, max_size):
+    """{what: value} of the final outputs on one picture: detection counts, unmatched, max score and box
+    differences (boxes relative to the picture's long side), masks' differing pixel fraction."""
+    import numpy as np
+    import paddle
+    height, width = image.shape[:2]
+    with paddle.no_grad():
+        their_rows, their_masks = their_eval(theirs, name, image, short, max_size)
+        our_rows, our_masks = our_eval(ours, recipe, image, short, max_size, name == "mask_rcnn_r50_fpn")
+    unmatched, d_score, d_box, pairs = match_final(their_rows, our_rows, max(height, width))
+    out = {"detections (PaddleDetection)": len(their_rows), "detections (ours)": len(our_rows),
+           "unmatched detections": unmatched, "score max abs difference": d_score,
+           "box max abs difference / long side": d_box}
+    if their_masks is not None:
+        diff = [float((their_masks[i] != our_masks[j]).mean()) for i, j in pairs]
+        out["mask pixels differing (largest fraction of a picture)"] = max(diff, default=0.0)
+    return out
 
 
 def suite_keys(name):
@@ -233,6 +422,13 @@ def main(argv=None):
     parser.add_argument("--tol", type=float, default=1e-5,
                         help="largest allowed absolute difference (features: relative to max(1, largest |value|))")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights, the batch and the RoIs")
+    parser.add_argument("--picture", default="480,640",
+                        help="height,width of the decoded picture of the final comparison")
+    parser.add_argument("--target", default="800,1333",
+                        help="short,max_size of the resize (the configs' Resize target_size)")
+    parser.add_argument("--final_tol", type=float, default=1e-4,
+                        help="final outputs: largest allowed score difference and box difference relative to the "
+                             "picture's long side, and fraction of a mask's pixels that may differ")
     parser.add_argument("--write_keys", default=None, help="write every model's PaddleDetection keys and shapes here")
     parser.add_argument("--print_keys", default=None, help=argparse.SUPPRESS)  # write_keys's worker
     args = parser.parse_args(argv)
@@ -255,13 +451,17 @@ def main(argv=None):
         failed = 0
         for name in names:
             cmd = [sys.executable, os.path.abspath(__file__), "--model", name, "--batch_size", str(args.batch_size),
-                   "--size", str(args.size), "--tol", str(args.tol), "--seed", str(args.seed)]
+                   "--size", str(args.size), "--tol", str(args.tol), "--seed", str(args.seed), "--picture",
+                   args.picture, "--target", args.target, "--final_tol", str(args.final_tol)]
             failed += subprocess.call(cmd) != 0
-        print(f"{len(names) - failed}/{len(names)} models equal within {args.tol:g}", flush=True)
+        print(f"{len(names) - failed}/{len(names)} models equal: raw outputs within {args.tol:g}, final outputs "
+              f"within {args.final_tol:g}", flush=True)
         return 1 if failed else 0
     utils.configure_cpu()
     start = time.time()
-    diffs = check(names[0], args.batch_size, args.size, args.seed)
+    height, width = (int(v) for v in args.picture.split(","))
+    short, max_size = (int(v) for v in args.target.split(","))
+    diffs, final = check(names[0], args.batch_size, args.size, args.seed, (height, width, short, max_size))
     worst = max(d / s for d, s in diffs.values())
     for what, (diff, scale) in diffs.items():
         print(f"  {what}: max abs difference {diff:.3g}" + (f" (largest |value| {scale:.3g})" if scale > 1 else ""))
@@ -269,7 +469,16 @@ def main(argv=None):
     raw = max((d for w, (d, s) in diffs.items() if not w.startswith("features")), default=0.0)
     print(f"{names[0]}: max abs difference {raw:.3g} over the raw head outputs, {worst:.3g} relative over all "
           f"{'ok' if ok else 'FAILED'} ({time.time() - start:.1f} s)", flush=True)
-    return 0 if ok else 1
+    for what, value in final.items():
+        print(f"  final, {height}x{width} picture at {short}/{max_size}: {what}: {value:.3g}")
+    final_ok = (final["unmatched detections"] == 0 and final["detections (ours)"] > 0
+                and max(v for k, v in final.items() if "difference" in k or "differing" in k) <= args.final_tol)
+    print(f"{names[0]}: final outputs (boxes, scores, labels{', masks' if 'mask' in names[0] else ''}) "
+          f"{'equal' if final_ok else 'DIFFER'} within {args.final_tol:g}: {final['detections (ours)']} detections, "
+          f"{final['unmatched detections']} unmatched, score {final['score max abs difference']:.3g}, box "
+          f"{final['box max abs difference / long side']:.3g} of the long side "
+          f"({time.time() - start:.1f} s)", flush=True)
+    return 0 if ok and final_ok else 1
 
 
 if __name__ == "__main__":
