@@ -1,0 +1,212 @@
+"""The vocoders: parameter counts at the release configuration, causality and invertibility of the flows,
+and vocoder.py's train -> evaluate -> export round trip on a tiny feature cache written here."""
+import argparse
+import math
+import os
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+import audio  # noqa: E402
+import utils  # noqa: E402
+import vocoder  # noqa: E402
+from models.clarinet import ClariNet  # noqa: E402
+from models.waveflow import Flow, WaveFlow  # noqa: E402
+from models.wavenet import WaveNet  # noqa: E402
+
+TINY = {"WaveFlow": ["--n_flows", "2", "--n_layers", "2", "--channels", "8", "--n_group", "4"],
+        "WaveNet": ["--n_loop", "3", "--n_layer", "1", "--channels", "8"],
+        "ClariNet": ["--n_loop", "3", "--n_layer", "1", "--teacher_channels", "8", "--n_flows", "2", "--channels", "8"]}
+
+
+def count(model):
+    return sum(math.prod(p.shape) for p in model.parameters())
+
+
+def build_lazy(cls, cfg):
+    with paddle.LazyGuard():
+        return cls(**cfg)
+
+
+@pytest.mark.parametrize("cls, size, expected", [
+    (WaveFlow, "release", 5_891_794),  # Parakeet's "5.9M" (without weight normalisation's 24,578 gains)
+    (WaveFlow, "demo", 409_162),
+    (WaveNet, "release", 2_629_701),  # 10 x 3 blocks of 128 channels, one Gaussian
+    (WaveNet, "demo", 77_221),
+    (ClariNet, "release", 4_786_073),  # the student's 2,156,372 + the frozen teacher's 2,629,701
+    (ClariNet, "demo", 128_589),
+])
+def test_parameter_counts(cls, size, expected):
+    cfg = cls.release_config() if size == "release" else cls.demo_config()
+    assert count(build_lazy(cls, cfg)) == expected
+
+
+def test_clarinet_student_count_and_frozen_teacher():
+    model = build_lazy(ClariNet, ClariNet.release_config())
+    assert count(model.student) == 2_156_372 and count(model.teacher) == 2_629_701
+    assert all(p.stop_gradient for p in model.teacher.parameters())
+    assert not any(p.stop_gradient for p in model.student.parameters())
+
+
+def randomise_outputs(model, scale=0.1):
+    """The flows' last convolutions start at zero (identity flows); give them weights so the tests can miss."""
+    paddle.seed(1)
+    for layer in model.sublayers(include_self=True):
+        if isinstance(layer, Flow):
+            layer.end.weight.set_value(paddle.randn(layer.end.weight.shape) * scale)
+            layer.end.bias.set_value(paddle.randn(layer.end.bias.shape) * scale)
+    return model
+
+
+def test_waveflow_flow_is_causal_along_height():
+    paddle.seed(0)
+    flow = randomise_outputs(Flow(n_layers=3, channels=8, cond_channels=5, kernel=(3, 3), h=8))
+    x = paddle.randn([2, 1, 8, 12])
+    cond = paddle.randn([2, 5, 8, 12])
+    z, _ = flow(x, cond)
+    for t in (0, 3, 5):
+        changed = x.numpy().copy()
+        changed[:, :, t + 1:] += np.random.default_rng(t).normal(size=changed[:, :, t + 1:].shape)
+        z2, _ = flow(paddle.to_tensor(changed), cond)
+        diff = np.abs((z2 - z).numpy())
+        assert diff[:, :, :t + 1].max() == 0.0  # rows <= t do not see rows after t
+        assert diff[:, :, t + 2:].max() > 1e-3  # ... and rows after t + 1 do see them (the test can fail)
+
+
+def test_waveflow_is_invertible():
+    paddle.seed(0)
+    model = randomise_outputs(WaveFlow(n_flows=4, n_layers=2, channels=8, n_group=8))
+    model.eval()
+    wav = paddle.randn([2, 5 * audio.HOP_LENGTH]) * 0.3
+    mel = paddle.randn([2, audio.N_MELS, 5])
+    z, log_det = model(wav, mel)
+    assert float(paddle.abs(log_det).min()) > 0  # the flows are not the identity
+    back = model.inverse(z, mel)
+    assert np.abs((back - wav).numpy()).max() < 1e-4
+    # synthesis from given noise is the same inverse
+    assert np.abs((model.synthesize(mel, noise=z, sigma=1.0) - wav).numpy()).max() < 1e-4
+    loss, parts = model.loss(wav, mel)
+    assert np.isfinite(loss.item()) and set(parts) == {"nll"}
+
+
+def test_wavenet_is_causal_and_its_sampler_matches_the_network():
+    paddle.seed(0)
+    model = WaveNet(n_loop=3, n_layer=2, channels=8)
+    cond = paddle.randn([2, audio.N_MELS, 64])
+    x = paddle.randn([2, 64]) * 0.3
+    out = model.net(x, cond)
+    for t in (0, 20, 50):
+        changed = x.numpy().copy()
+        changed[:, t + 1:] += 0.5
+        diff = np.abs((model.net(paddle.to_tensor(changed), cond) - out).numpy())
+        assert diff[:, :, :t + 1].max() == 0.0 and diff[:, :, t + 1:].max() > 1e-4
+    # the numpy sample loop computes what the network computes: at temperature 0 each sample is the mean
+    # the network predicts from the samples before it
+    mel = paddle.randn([2, audio.N_MELS, 1]) - 2
+    wav = model.synthesize(mel, sigma=0.0)
+    cond = model.upsample(mel)
+    means = model.net(paddle.concat([paddle.zeros([2, 1]), wav[:, :-1]], axis=1), cond)[:, 1]
+    assert float(paddle.abs(wav).max()) < 1 and np.abs((means - wav).numpy()).max() < 1e-4
+    assert np.isfinite(model.loss(paddle.randn([2, 512]) * 0.3, paddle.randn([2, audio.N_MELS, 2]))[0].item())
+
+
+def test_clarinet_student_is_invertible_and_only_it_learns():
+    paddle.seed(0)
+    model = ClariNet(teacher=dict(n_loop=3, n_layer=1, channels=8), n_loops=(3, 3), channels=8, stft=(256, 256, 64))
+    for flow in model.student.flows:  # away from the initial near-identity
+        flow.proj3.weight.set_value(flow.proj3.weight * 3)
+    cond = paddle.randn([2, audio.N_MELS, 40])
+    z = paddle.randn([2, 40])
+    x, mean, log_std = model.student(z, cond)
+    assert float(paddle.abs(log_std).max()) > 0.1
+    assert np.abs((model.student.inverse(x, cond) - z).numpy()).max() < 1e-3
+    # x_t is N(mean_t, exp(log_std_t)) given z_{<t}: x = mean + exp(log_std) * z exactly
+    assert np.abs((mean + paddle.exp(log_std) * z - x).numpy()).max() < 1e-4
+    loss, parts = model.loss(paddle.randn([2, 512]) * 0.3, paddle.randn([2, audio.N_MELS, 2]) - 2)
+    assert set(parts) == {"kl", "regularization", "stft"}
+    loss.backward()
+    assert all(p.grad is not None for p in model.student.parameters())
+    assert all(p.grad is None for p in model.teacher.parameters())
+
+
+def write_cache(data_dir, n=8):
+    """A feature cache in preprocess.py's format: tones of a few pitches, splits 4 / 2 / 2."""
+    feats = os.path.join(data_dir, "features")
+    os.makedirs(feats)
+    rng = np.random.default_rng(0)
+    uids = [f"LJ001-{i:04d}" for i in range(n)]
+    for i, uid in enumerate(uids):
+        t = np.arange(int(audio.HOP_LENGTH * (6 + i % 4) + 100)) / audio.SAMPLE_RATE
+        wav = (0.4 * np.sin(2 * np.pi * (150 + 40 * i) * t) + rng.normal(0, 0.01, len(t))).astype(np.float32)
+        mel = audio.wav_to_mel(wav)[:, :-1]
+        frames = mel.shape[1]
+        np.savez(os.path.join(feats, uid + ".npz"), wav=wav[:frames * audio.HOP_LENGTH], mel=mel)
+    for split, ids in (("train", uids[:4]), ("dev", uids[4:6]), ("test", uids[6:])):
+        with open(os.path.join(feats, f"{split}.txt"), "w") as f:
+            f.write("\n".join(ids) + "\n")
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    utils.add_common_flags(parser, model="WaveFlow", models=vocoder.MODELS, epochs=1, batch_size=2, lr=1e-3,
+                           num_workers=0, log_interval=1)
+    parser.add_argument("--size", default="demo", choices=["demo", "release"])
+    vocoder.add_flags(parser)
+    return utils.parse_args(parser, argv)
+
+
+# WaveFlow's round trip in the quick tier; the other two (a slow sample loop, a distillation) in the slow one
+@pytest.mark.parametrize("name", [n if n == "WaveFlow" else pytest.param(n, marks=pytest.mark.slow) for n in vocoder.MODELS])
+def test_train_evaluate_export_round_trip(tmp_path, name):
+    data = str(tmp_path / "data")
+    write_cache(data)
+    extra = []
+    if name == "ClariNet":  # the teacher: a WaveNet of the same shape (untrained will do here)
+        teacher = WaveNet(**vocoder.model_config(parse(["--model", "WaveNet", *TINY["ClariNet"]])))
+        paddle.save(teacher.state_dict(), str(tmp_path / "teacher.pdparams"))
+        extra = ["--teacher", str(tmp_path / "teacher.pdparams")]
+    args = parse(["--model", name, "--data_dir", data, "--output_dir", str(tmp_path / "out"), "--max_steps", "3",
+                  "--epochs", "2", "--segment_frames", "4", "--eval_utterances", "1", *TINY[name], *extra])
+    utils.setup(args)
+    out_dir = os.path.join(args.output_dir, name)
+    os.makedirs(out_dir)
+    model = vocoder.build_model(args)
+    best = vocoder.train(args, model, out_dir, print)
+    for f in ("latest.pdckpt", "best.pdparams", "curves.png", "metrics.jsonl"):
+        assert os.path.isfile(os.path.join(out_dir, f))
+    assert paddle.load(os.path.join(out_dir, "latest.pdckpt"))["step"] == 3
+
+    result = vocoder.evaluate(args, model, "test")
+    assert set(result) >= {"sc", "lsd", "sc_griffin_lim", "lsd_griffin_lim"} and result["utterances"] == 1
+    assert np.isfinite(best) and 0 < result["sc_griffin_lim"] < 1 and result["lsd"] > 0
+
+    _, mel = vocoder.load_pair(vocoder.feature_file(data, "LJ001-0006"))
+    mel = mel[:, :3]
+    wav = vocoder.synthesize(args, model, mel[None])
+    assert wav.shape == (1, 3 * audio.HOP_LENGTH)
+    np.testing.assert_array_equal(wav, vocoder.synthesize(args, model, mel))  # seeded: deterministic
+    if name == "WaveNet":
+        with pytest.raises(SystemExit, match="not exported"):
+            vocoder.export(args, model, str(tmp_path / "export" / "inference"))
+        return
+    prefix = vocoder.export(args, model, str(tmp_path / "export" / "inference"))
+    run = utils.create_predictor(prefix)
+    exported = run([mel[None]])[0]
+    assert exported.shape == wav.shape and np.abs(exported - wav).max() < 1e-4
+    short = mel[None, :, :2]  # free length
+    assert np.abs(run([short])[0] - vocoder.synthesize(args, model, short)).max() < 1e-4
+
+
+def test_bad_feature_file_names_it(tmp_path):
+    data = str(tmp_path / "data")
+    write_cache(data)
+    path = vocoder.feature_file(data, "LJ001-0001")
+    np.savez(path, wav=np.zeros(100, np.float32), mel=np.zeros((audio.N_MELS, 3), np.float32))
+    with pytest.raises(utils.DataError, match="LJ001-0001.npz: wav of 100 samples for 3 mel frames"):
+        vocoder.check_split(data, "train")
+    ids, bad = vocoder.check_split(data, "train", skip_bad=True)
+    assert bad == 1 and "LJ001-0001" not in ids
