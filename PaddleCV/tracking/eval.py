@@ -39,7 +39,7 @@ def evaluate_sequences(make_tracker, sequences, protocols=("vot", "one_pass")):
             record.update(metrics.one_pass(boxes, seq.boxes))
         if "vot" in protocols:  # until its first failure, the VOT run is the one-pass run
             overlaps, inits, failures = metrics.run_vot(trackers.restarting(make_tracker(), seq, timing, boxes),
-                                                        len(seq), seq.boxes)
+                                                        len(seq), seq.boxes, polygons=seq.polygons)
             record["vot"] = (overlaps.tolist(), inits, failures)
         records.append(record)
     records = gather(records)

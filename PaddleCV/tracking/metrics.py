@@ -13,8 +13,9 @@ VOT, as its toolkit computes them (simplifications stated):
   cover N frames, of their mean overlap over the first N frames; EAO is the mean of Phi(N) over
   N in [lo, hi]. The VOT toolkit takes [lo, hi] from a kernel density of the sequence lengths; here it
   is the 25th to 75th percentile of the test sequences' lengths (VOT2018's own is [100, 356]).
-- Overlap is between axis-aligned boxes; a polygon ground truth is its same-centre, same-area box
-  (the toolkit intersects the polygon itself).
+- Overlap is between the predicted box and the ground-truth polygon when the sequence has 8-value
+  lines (shapely), else between boxes. The toolkit also clips both regions to the image bounds;
+  here they are not clipped.
 
 One-pass (OTB, GOT-10k): the tracker is initialised once and never reset; success is the fraction
 of frames whose IoU exceeds each threshold of 0, 0.05, ..., 1, and AUC its mean; precision is the
@@ -28,9 +29,24 @@ from reader import iou_xywh
 THRESHOLDS = np.linspace(0, 1, 21)
 
 
-def run_vot(track_sequence_from, length, boxes, skip=5):
+def polygon_overlap(box, polygon):
+    """IoU of a box (x, y, w, h) and a ground-truth polygon (8 values: 4 corners), by shapely (the
+    VOT toolkit intersects the polygon itself; a self-intersecting one is split by make_valid)."""
+    from shapely.geometry import Polygon, box as shapely_box
+    from shapely.validation import make_valid
+    x, y, w, h = (float(v) for v in box)
+    pred = shapely_box(x, y, x + w, y + h)
+    gt = Polygon(np.asarray(polygon, np.float64).reshape(-1, 2))
+    if not gt.is_valid:
+        gt = make_valid(gt)
+    union = pred.union(gt).area
+    return float(pred.intersection(gt).area / union) if union > 0 else 0.0
+
+
+def run_vot(track_sequence_from, length, boxes, skip=5, polygons=None):
     """Drive a tracker through the supervised protocol. `track_sequence_from(start)` yields predicted
-    boxes for frames start+1, start+2, ... after initialising on frame `start`. Returns
+    boxes for frames start+1, start+2, ... after initialising on frame `start`; the overlap is with
+    the ground-truth polygons when given (8 values per frame), else with the boxes. Returns
     (per-frame overlaps with NaN for untracked frames, init frames, failure frames)."""
     overlaps = np.full(length, np.nan)
     inits, failures = [], []
@@ -42,7 +58,8 @@ def run_vot(track_sequence_from, length, boxes, skip=5):
         for frame, box in enumerate(track_sequence_from(start), start + 1):
             if frame >= length:
                 break
-            overlaps[frame] = iou_xywh(box, boxes[frame])
+            overlaps[frame] = (polygon_overlap(box, polygons[frame]) if polygons is not None
+                               else iou_xywh(box, boxes[frame]))
             if overlaps[frame] <= 0:
                 failed = frame
                 break

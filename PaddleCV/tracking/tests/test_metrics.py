@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import metrics
+import reader
 
 
 def test_one_pass_success_auc_and_precision():
@@ -64,3 +65,23 @@ def test_eao_by_hand():
     summary = metrics.vot_summary([a, b], [6, 4])
     assert summary["failures"] == 1 and summary["failures_per_100"] == pytest.approx(10.0)
     assert metrics.eao_interval([4, 6]) == (4, 6)  # 25th/75th percentile of 4 and 6: 4.5 and 5.5, rounded
+
+
+def test_polygon_overlap_against_hand_computed_areas():
+    diamond = [0, -1, 1, 0, 0, 1, -1, 0]  # a square of area 2 turned by 45 degrees
+    assert metrics.polygon_overlap([-1, -1, 2, 2], diamond) == pytest.approx(0.5)  # inside its 2x2 bounding box
+    assert metrics.polygon_overlap([0, 0, 1, 1], [0, 0, 1, 0, 1, 1, 0, 1]) == pytest.approx(1.0)
+    assert metrics.polygon_overlap([5, 5, 1, 1], diamond) == 0.0
+    assert metrics.polygon_overlap([0, -1, 1, 2], [0, 0, 2, 2, 2, 0, 0, 2]) == pytest.approx(0.5 / 3.5)  # a bow tie: two triangles
+
+
+def test_vot_overlaps_use_the_polygons():
+    """A tracker that outputs the polygon's same-centre, same-area box: overlap below 1 on a turned target."""
+    c, s = np.cos(0.6), np.sin(0.6)
+    corners = (np.array([[-20, -10], [20, -10], [20, 10], [-20, 10]]) @ np.array([[c, s], [-s, c]]) + [50, 40]).reshape(-1)
+    polygons = np.tile(corners, (4, 1))
+    boxes = np.stack([reader.polygon_to_box(p) for p in polygons])
+    overlaps, inits, failures = metrics.run_vot(lambda start: iter(boxes[start + 1:]), 4, boxes, polygons=polygons)
+    expected = metrics.polygon_overlap(boxes[0], corners)
+    assert 0.3 < expected < 0.9 and inits == [0] and failures == []
+    np.testing.assert_allclose(overlaps[1:], expected)
