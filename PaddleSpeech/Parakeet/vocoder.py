@@ -24,7 +24,6 @@ Results on the demo corpus: see README.md (measured figures are recorded there b
 """
 import math
 import os
-import time
 
 import numpy as np
 import paddle
@@ -49,13 +48,16 @@ def add_flags(parser):
     g.add_argument("--n_layers", type=int, default=None,
                    help="WaveFlow: residual layers per flow (unset: the --size configuration's)")
     g.add_argument("--channels", type=int, default=None,
-                   help="WaveFlow, WaveNet: residual channels; ClariNet: the student's (unset: the --size configuration's)")
-    g.add_argument("--n_group", type=int, default=None, help="WaveFlow: squeeze height h (unset: the --size configuration's)")
+                   help="WaveFlow, WaveNet: residual channels; ClariNet: the student's "
+                        "(unset: the --size configuration's)")
+    g.add_argument("--n_group", type=int, default=None,
+                   help="WaveFlow: squeeze height h (unset: the --size configuration's)")
     g.add_argument("--n_loop", type=int, default=None,
                    help="WaveNet: blocks per stack, dilations 1 .. 2**(n_loop-1) (unset: the --size configuration's)")
     g.add_argument("--n_layer", type=int, default=None, help="WaveNet: stacks (unset: the --size configuration's)")
     g.add_argument("--output_dim", type=int, default=None,
-                   help="WaveNet: 3 x Gaussian components (the release: 3, one Gaussian; unset: the --size configuration's)")
+                   help="WaveNet: 3 x Gaussian components (the release: 3, one Gaussian; "
+                        "unset: the --size configuration's)")
     g.add_argument("--teacher_channels", type=int, default=None,
                    help="ClariNet: the teacher WaveNet's channels (unset: the --size configuration's)")
     g.add_argument("--teacher", default=None,
@@ -133,7 +135,8 @@ def check_split(data_dir, split, skip_bad=False):
             if mel.ndim != 2 or mel.shape[0] != audio.N_MELS:
                 problem = f"mel of shape {list(mel.shape)}, expected [{audio.N_MELS}, frames]"
             elif wav.ndim != 1 or len(wav) != mel.shape[1] * audio.HOP_LENGTH or not len(wav):
-                problem = f"wav of {len(wav)} samples for {mel.shape[1]} mel frames (expected frames x {audio.HOP_LENGTH})"
+                problem = (f"wav of {len(wav)} samples for {mel.shape[1]} mel frames "
+                           f"(expected frames x {audio.HOP_LENGTH})")
         except (OSError, KeyError, ValueError) as e:
             problem = f"unreadable feature file ({type(e).__name__}: {e}); run preprocess.py again"
         if problem:
@@ -169,12 +172,15 @@ def segment_batch(data_dir, uids, frames, rng):
 
 def synthesize(args, model, batch_inputs):
     """mel (array or tensor [B, 80, frames], or [80, frames]) -> wav float32 numpy [B, frames * 256]."""
-    mel = batch_inputs if isinstance(batch_inputs, paddle.Tensor) else paddle.to_tensor(np.asarray(batch_inputs, np.float32))
+    mel = batch_inputs
+    if not isinstance(mel, paddle.Tensor):
+        mel = paddle.to_tensor(np.asarray(mel, np.float32))
     if mel.ndim == 2:
         mel = mel.unsqueeze(0)
     model.eval()
     with paddle.no_grad():
-        wav = model.synthesize(mel, sigma=getattr(args, "temperature", 1.0), seed=getattr(args, "synthesis_seed", 1) or 1)
+        wav = model.synthesize(mel, sigma=getattr(args, "temperature", 1.0),
+                               seed=getattr(args, "synthesis_seed", 1) or 1)
     return wav.numpy()
 
 
@@ -246,8 +252,8 @@ def train(args, model, out_dir, log=None):
     resuming = bool(getattr(args, "resume", None))
     if isinstance(model, ClariNet) and not resuming:  # a resumed run has the teacher in its checkpoint
         if not getattr(args, "teacher", None):
-            raise utils.CheckpointError("ClariNet distils a trained WaveNet: pass --teacher OUTPUT_DIR/WaveNet/best.pdparams "
-                                        f"(a WaveNet trained at --size {args.size})")
+            raise utils.CheckpointError("ClariNet distils a trained WaveNet: pass --teacher "
+                                        f"OUTPUT_DIR/WaveNet/best.pdparams (a WaveNet trained at --size {args.size})")
         teacher = WaveNet(**model_config(args)["teacher"])
         utils.load_model(teacher, args.teacher)
         model.load_teacher(teacher.state_dict())

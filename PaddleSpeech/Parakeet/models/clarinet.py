@@ -64,8 +64,8 @@ class Student(nn.Layer):
 
 
 def stft_magnitude(wav, n_fft, win_length, hop_length):
-    spec = paddle.signal.stft(wav, n_fft, hop_length=hop_length, win_length=win_length,
-                              window=paddle.audio.functional.get_window("hann", win_length, dtype="float32"), center=True)
+    window = paddle.audio.functional.get_window("hann", win_length, dtype="float32")
+    spec = paddle.signal.stft(wav, n_fft, hop_length=hop_length, win_length=win_length, window=window, center=True)
     return paddle.abs(spec)
 
 

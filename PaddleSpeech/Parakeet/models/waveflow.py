@@ -14,10 +14,11 @@ The mel [B, N_MELS, frames] is upsampled to audio rate by two transposed 2-D con
 (mel band, time) with strides 16 and 16 (= HOP_LENGTH), each followed by leaky ReLU(0.4), as the release.
 
 Release configuration (Parakeet v0.1 `waveflow_ljspeech.yaml`: 8 flows, 8 layers, 64 channels, h = 16,
-kernel 3x3, height dilations all 1 for h = 16, width dilations 2**layer): 5,925,250 parameters here,
+kernel 3x3, height dilations all 1 for h = 16, width dilations 2**layer): 5,891,794 parameters here,
 tested (the release's "5.9M"). The release wraps every convolution but the last in weight normalisation,
-which adds one gain per output channel (24,578 more); this module uses plain convolutions instead (same
-function class). Demo configuration (4 flows, 4 layers, 32 channels, h = 8): 172,810 parameters, tested.
+which adds one gain per output channel (24,578 more, 5,916,372 in all); this module uses plain
+convolutions instead (same function class). Demo configuration (4 flows, 4 layers, 32 channels, h = 8):
+409,162 parameters, tested.
 """
 import math
 

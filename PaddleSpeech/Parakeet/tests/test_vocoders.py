@@ -160,7 +160,8 @@ def parse(argv):
 
 
 # WaveFlow's round trip in the quick tier; the other two (a slow sample loop, a distillation) in the slow one
-@pytest.mark.parametrize("name", [n if n == "WaveFlow" else pytest.param(n, marks=pytest.mark.slow) for n in vocoder.MODELS])
+@pytest.mark.parametrize("name", [n if n == "WaveFlow" else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in vocoder.MODELS])
 def test_train_evaluate_export_round_trip(tmp_path, name):
     data = str(tmp_path / "data")
     write_cache(data)
