@@ -63,7 +63,7 @@ def test_export_round_trip(trained):
     model.eval()
     rng = np.random.default_rng(0)
     points = (rng.normal(size=(2, 1024, 3)) * [8, 0.5, 10] + [0, 1, 20]).astype(np.float32)
-    pooled = rng.normal(size=(5, 64, 37)).astype(np.float32)
+    pooled = rng.normal(size=(5, 64, 5 + model.rpn.out_channels)).astype(np.float32)
     run_rpn, run_rcnn = evaluation.network_runners(model)
     inference = os.path.join(trained, MODEL, "inference")
     rpn = utils.create_predictor(os.path.join(inference, "rpn"))
