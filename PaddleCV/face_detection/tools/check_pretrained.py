@@ -3,6 +3,7 @@
     bash tools/suite_env.sh                      # once: .suite_venv with paddledet 2.6.0 (no deps)
     .suite_venv/bin/python tools/check_pretrained.py --model blazeface
     .suite_venv/bin/python tools/check_pretrained.py --all
+    .suite_venv/bin/python tools/check_pretrained.py --all --multi_scale   # also the multi-scale test
     .suite_venv/bin/python tools/check_pretrained.py --write_keys tests/fixtures/paddledet_2.6_keys.json.gz
 
 PaddleDetection's blazeface_1000e is built from its classes with the config's settings (BlazeNet
@@ -13,7 +14,13 @@ with paddle.save(state_dict) as the suite saves its .pdparams, loaded into ours 
 code path (pretrained.load, strict), both run in eval mode on the same random batch. Compared, each
 max abs difference <= --tol: the raw head outputs per feature map (box deltas, class scores), the
 anchors (AnchorGeneratorSSD vs anchors.py) and the decoded boxes (the suite's SSDBox vs
-anchors.decode; both normalised by the input side, as our post-processing sees them). Exit 1 if something differs, 4 if the file does not map.
+anchors.decode; both normalised by the input side, as our post-processing sees them). Then the FINAL
+detections (boxes and scores after NMS, original pixels) of one random --det_size picture:
+PaddleDetection's face-eval functions (ppdet/metrics/widerface_utils.py detect_face at the original
+size; with --multi_scale also its flip / multi-scale / pyramid tests merged by bbox_vote) on its
+BlazeFace with the config's post-processing, against eval.py's code path (load_detector, suite_detect:
+suite_recipe.py), compared as sets sorted by score and box: boxes within --det_tol of the picture's
+longer side, scores within --det_tol. Exit 1 if something differs, 4 if the file does not map.
 
 Only blazeface has a PaddleDetection 2.6 checkpoint (pretrained.py says why not the others).
 """
