@@ -4,6 +4,11 @@ IMDB accuracy, or the pre-training loss and the accuracy on the predicted tokens
     python eval.py                                  # the last run in output/stsb, on its data's test split
     python eval.py --output_dir output/imdb
     python eval.py --output_dir output/pretrain     # dev split (pre-training has no test split)
+    python eval.py --pretrained xlnet-base-cased/model_state.pdparams --data_dir corpus   # PaddleNLP's, as they are
+
+--pretrained evaluates PaddleNLP's XLNetLMHeadModel weights (model_state.pdparams with its config json and
+spiece.model beside it, converted by pretrained.py) directly: the permutation-LM loss and accuracy on
+DATA_DIR/pretrain/dev.txt, with no run of this folder involved.
 
 Every setting that shapes the model (task, model, vocabulary, max_seq_len) and the data directory come
 from the run's saved settings (OUTPUT_DIR/MODEL/train_config.json); a flag given here overrides it.
@@ -140,6 +145,43 @@ def load_run_model(args):
     return model, reader.Tokenizer(args.spiece)
 
 
+def load_suite_weights(args):
+    """--pretrained: (our pre-training model with PaddleNLP's converted weights, tokenizer); every flag a
+    run would give gets the pre-training default. The LM head must be in the file (strict)."""
+    path = args.pretrained
+    if os.path.isdir(path):
+        path = os.path.join(path, "model_state.pdparams")
+    if not os.path.isfile(path):
+        raise utils.CheckpointError(f"no weights file at {path}")
+    config_path = pretrained.find_suite_config(path)
+    if config_path is None:
+        raise utils.CheckpointError(f"{path}: no PaddleNLP XLNet {' or '.join(pretrained.SUITE_CONFIGS)} beside "
+                                    "the weights (save_pretrained writes one)")
+    spiece = args.spiece or os.path.join(os.path.dirname(os.path.abspath(path)), reader.SPIECE)
+    if not os.path.isfile(spiece):
+        raise utils.DataError(f"{spiece}: file not found (the checkpoint's sentencepiece model; pass --spiece)")
+    tokenizer = reader.Tokenizer(spiece)
+    config = dict(pretrained.suite_config(config_path), dropout=0.1, dropatt=0.1)
+    if len(tokenizer) > config["vocab_size"]:
+        raise utils.CheckpointError(f"{config_path}: vocab_size {config['vocab_size']} is smaller than the "
+                                    f"{len(tokenizer)} pieces of {spiece}; pass the checkpoint's own spiece.model")
+    model = build_model("pretrain", config)
+    state = pretrained.read_state(path)
+    if not pretrained.is_suite_state(state):
+        raise utils.CheckpointError(f"{path} holds no PaddleNLP XLNet weights (first keys: {', '.join(list(state)[:3])}); "
+                                    "a run of this folder is evaluated with --output_dir")
+    if "decoder_bias" not in state:
+        raise utils.CheckpointError(f"{path} has no LM head (decoder_bias): only an XLNetLMHeadModel checkpoint "
+                                    "can be evaluated as it is; fine-tune this one with train.py --pretrained")
+    pretrained.load_suite(model, path, state, strict=True)
+    model.eval()
+    args.task, args.model, args.num_labels = "pretrain", "PaddleNLP", None
+    args.data_dir = args.data_dir or "data/demo"
+    args.max_seq_len = args.max_seq_len or reader.MAX_SEQ_LEN["pretrain"]
+    args.perm_k, args.seed = 6, 42  # train.py's defaults: the dev masks a run of this folder would draw
+    return model, tokenizer
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     run_flags(parser)
@@ -150,10 +192,21 @@ def main(argv=None):
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
     parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad samples instead of stopping")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
-    args = fill_from_run(utils.parse_args(parser, argv))
-    utils.setup(args)
+    parser.add_argument("--pretrained", default=None,
+                        help="evaluate PaddleNLP's XLNetLMHeadModel weights (model_state.pdparams, or its folder, "
+                             "with the config json beside it) on DATA_DIR/pretrain/dev.txt: permutation-LM loss and "
+                             "accuracy, instead of a run of this folder")
+    parser.add_argument("--spiece", default=None,
+                        help="with --pretrained: the sentencepiece model; unset: spiece.model beside the weights")
+    args = utils.parse_args(parser, argv)
+    if args.pretrained:
+        utils.setup(args)
+        model, tokenizer = load_suite_weights(args)
+    else:
+        args = fill_from_run(args)
+        utils.setup(args)
+        model, tokenizer = load_run_model(args)
     split = args.split or ("dev" if args.task == "pretrain" else "test")
-    model, tokenizer = load_run_model(args)
     _, loader = eval_loader(args, tokenizer, split)
     result = evaluate(model, loader, args.task)
     if utils.is_main_process():

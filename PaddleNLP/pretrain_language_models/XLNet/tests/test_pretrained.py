@@ -131,3 +131,29 @@ def test_another_model_is_refused(tmp_path):
 def test_text_is_normalised_as_xlnet_does():
     import reader
     assert reader.preprocess("  Café\tnaïve  ``quoted''  ") == 'Cafe naive "quoted"'
+
+
+def final_line(capsys):
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("final metrics: "))
+
+
+def test_eval_pretrained_scores_paddlenlp_weights_as_the_run(trained_run, tmp_path, capsys):
+    """eval.py --pretrained on the session's pre-training run written as PaddleNLP's save_pretrained would
+    write it gives exactly what eval.py gives on the run; a file without the LM head is refused."""
+    import shutil
+    import eval as evaluate
+    run_dir = os.path.join(trained_run["pretrain_dir"], "xlnet-tiny")
+    with open(os.path.join(run_dir, "config.json")) as f:
+        model = XLNetPretrain(json.load(f)["model_config"])
+    model.set_state_dict(paddle.load(os.path.join(run_dir, "best.pdparams")))
+    path = save_suite(model, str(tmp_path / "pnlp"))
+    shutil.copyfile(os.path.join(run_dir, "spiece.model"), tmp_path / "pnlp" / "spiece.model")
+    with paddle.utils.unique_name.guard():
+        evaluate.main(["--output_dir", trained_run["pretrain_dir"]])
+    expected = final_line(capsys)
+    with paddle.utils.unique_name.guard():
+        evaluate.main(["--pretrained", path, "--data_dir", trained_run["data_dir"], "--max_seq_len", "16"])
+    assert final_line(capsys) == expected and "acc=" in expected
+    paddle.save({k: v for k, v in paddle.load(path).items() if not k.startswith("decoder_")}, path)
+    with pytest.raises(utils.CheckpointError, match="has no LM head"):
+        evaluate.main(["--pretrained", path, "--data_dir", trained_run["data_dir"]])

@@ -19,4 +19,6 @@ fi
 if ! .suite_venv/bin/python -c "import paddlenlp.transformers" >/dev/null 2>&1; then
     .suite_venv/bin/python -m pip install -q --no-deps "${PACKAGES[@]}"
 fi
+.suite_venv/bin/python -c "import paddlenlp.transformers" >/dev/null 2>&1 || {
+    echo "suite env: paddlenlp does not import in .suite_venv" >&2; .suite_venv/bin/python -c "import paddlenlp.transformers"; exit 1; }
 echo "suite env: $(pwd)/.suite_venv (paddlenlp $(.suite_venv/bin/python -m pip show paddlenlp 2>/dev/null | sed -n 's/^Version: //p'))"
