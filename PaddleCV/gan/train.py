@@ -122,6 +122,42 @@ class OptimizerPair:
         self.D.set_state_dict(state["D"])
 
 
+class AllReduced:
+    """An optimizer whose step() first averages its parameters' gradients over the processes: one fused
+    all-reduce of every gradient per update. The data-parallel form of the loops that call sub-networks
+    (CycleGAN's G.AB / G.BA, AttGAN's encoder, the critic's gradient penalty) or one network several
+    times per update, which paddle.DataParallel (one forward, one backward) does not fit. The ranks
+    start from the same weights (same seed, and utils.broadcast_from_rank0 before step 1)."""
+
+    def __init__(self, optimizer):
+        self._opt = optimizer
+        self._params = [p for p in optimizer._parameter_list if not p.stop_gradient]
+
+    def step(self):
+        import paddle.distributed as dist
+        params = [p for p in self._params if p.grad is not None]
+        flat = paddle.concat([p.grad.reshape([-1]) for p in params])
+        dist.all_reduce(flat)
+        flat = flat / utils.world_size()
+        offset = 0
+        for p in params:
+            n = int(np.prod(p.shape))
+            p.grad.set_value(flat[offset:offset + n].reshape(p.grad.shape))
+            offset += n
+        self._opt.step()
+
+    def __getattr__(self, name):
+        return getattr(self._opt, name)
+
+
+def data_parallel(gan, opts):
+    """With several processes: rank 0's weights everywhere and optimizers that all-reduce the gradients."""
+    if utils.world_size() > 1:
+        utils.broadcast_from_rank0(gan)
+        opts.G, opts.D = AllReduced(opts.G), AllReduced(opts.D)
+    return opts
+
+
 def bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, paddle.full_like(logits, target))
 
