@@ -23,10 +23,11 @@ import paddle.nn.functional as F
 import utils
 import reader
 import text as textlib
+from models import fastspeech as fs
 from models import transformer_tts as tts
 
 MODELS = ("TransformerTTS", "FastSpeech", "DeepVoice3")
-BUILT = ("TransformerTTS",)
+BUILT = ("TransformerTTS", "FastSpeech")
 SHAPE_FLAGS = ("size", "hidden", "layers")
 N_MELS = 80
 MIN_FRAMES = 4  # free-running synthesis: a stop token before this many frames is ignored
@@ -51,6 +52,14 @@ def add_flags(parser):
 
 
 def model_config(args):
+    if args.model == "FastSpeech":
+        config = dict(fs.RELEASE if args.size == "release" else fs.DEMO)
+        if getattr(args, "hidden", 0):
+            config.update(hidden=args.hidden, filter_size=4 * args.hidden, predictor=args.hidden,
+                          postnet_channels=args.hidden)
+        if getattr(args, "layers", 0):
+            config["encoder_layers"] = config["decoder_layers"] = args.layers
+        return config
     config = dict(tts.RELEASE if args.size == "release" else tts.DEMO)
     if getattr(args, "hidden", 0):
         config["hidden"] = args.hidden
@@ -66,7 +75,17 @@ def build_model(args):
     if args.model not in BUILT:
         raise utils.CheckpointError(f"{args.model} is not built yet in this folder (README.md: status); "
                                     f"built: {', '.join(BUILT)}")
+    if args.model == "FastSpeech":
+        return fs.FastSpeech(textlib.NUM_SYMBOLS, N_MELS, **model_config(args))
     return tts.TransformerTTS(textlib.NUM_SYMBOLS, N_MELS, **model_config(args))
+
+
+def dataset(args, split, entries):
+    """The split's (ids, mel[, durations]): FastSpeech reads extract_durations.py's durations too."""
+    if args.model == "FastSpeech":
+        from extract_durations import load_durations
+        return reader.TextMelDataset(args.data_dir, split, entries, durations=load_durations)
+    return reader.TextMelDataset(args.data_dir, split, entries)
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -78,7 +97,10 @@ def _go_shift(mels):
 
 
 def compute_loss(args, model, batch):
-    ids, text_lengths, mels, mel_lengths = [paddle.to_tensor(b) if isinstance(b, np.ndarray) else b for b in batch]
+    batch = [paddle.to_tensor(b) if isinstance(b, np.ndarray) else b for b in batch]
+    ids, text_lengths, mels, mel_lengths = batch[:4]
+    if args.model == "FastSpeech":
+        return fs.loss(model(ids, batch[4]), mels, mel_lengths, batch[4], text_lengths)
     out = model(ids, _go_shift(mels))
     return tts.loss(out, mels, mel_lengths, text_lengths, args.stop_weight, args.guided_attention)
 
@@ -95,8 +117,8 @@ def make_optimizer(args, model):
 def train(args, model, out_dir, logger):
     """The whole loop (see the module docstring); logger(message) prints on the main process."""
     entries = reader.read_metadata(args.data_dir, args.skip_bad_samples)
-    train_set = reader.TextMelDataset(args.data_dir, "train", entries)
-    reader.TextMelDataset(args.data_dir, "dev", entries)  # checked before the first step
+    train_set = dataset(args, "train", entries)
+    dataset(args, "dev", entries)  # checked before the first step
     sampler = paddle.io.DistributedBatchSampler(train_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     loader = utils.make_loader(train_set, args, batch_sampler=sampler, collate_fn=reader.collate)
     steps_per_epoch = len(sampler)
@@ -127,7 +149,8 @@ def train(args, model, out_dir, logger):
         result = evaluate(args, model, "dev", free_running=False)
         model.train()
         logger(f"eval epoch {epoch}: dev mel_l1_teacher_forced {result['mel_l1_teacher_forced']:.4f} "
-               f"(mean-frame baseline {result['mel_l1_mean_frame']:.4f}) diagonality {result['diagonality']:.3f}")
+               f"(mean-frame baseline {result['mel_l1_mean_frame']:.4f})"
+               + (f" diagonality {result['diagonality']:.3f}" if "diagonality" in result else ""))
         train_log.write({"epoch": epoch, "step": step, **{k: v for k, v in result.items() if k != "samples"}})
         if result["mel_l1_teacher_forced"] < best:
             best = result["mel_l1_teacher_forced"]
@@ -202,29 +225,34 @@ def evaluate(args, model, split, free_running=True):
     """The split's metrics and the baselines' (see the module docstring)."""
     model.eval()
     entries = reader.read_metadata(args.data_dir, getattr(args, "skip_bad_samples", False), verbose=False)
-    dataset = reader.TextMelDataset(args.data_dir, split, entries)
+    data = dataset(args, split, entries)
     train_ids = reader.read_split(args.data_dir, "train")
     by_id = {e.uid: e for e in entries}
     train_mels = [reader.load_mel(args.data_dir, uid) for uid in train_ids]
     mean_frame = np.concatenate(train_mels).mean(axis=0)
     tf_sum, count, diag, n_batches = 0.0, 0, [], 0
     batch_size = max(1, min(args.batch_size, 16))
-    for start in range(0, len(dataset), batch_size):
-        batch = reader.collate([dataset[k] for k in range(start, min(start + batch_size, len(dataset)))])
-        ids, text_lengths, mels, mel_lengths = [paddle.to_tensor(b) for b in batch]
-        _, after, _, attentions = model(ids, _go_shift(mels))
+    for start in range(0, len(data), batch_size):
+        batch = reader.collate([data[k] for k in range(start, min(start + batch_size, len(data)))])
+        ids, text_lengths, mels, mel_lengths = [paddle.to_tensor(b) for b in batch[:4]]
+        if args.model == "FastSpeech":  # "teacher forced": with the extracted durations
+            after = model(ids, paddle.to_tensor(batch[4]))[1][:, :mels.shape[1]]
+        else:
+            _, after, _, attentions = model(ids, _go_shift(mels))
+            diag.append(best_layer_alignment(attentions, batch[1], batch[3])[1] * len(batch[1]))
         mask = (np.arange(mels.shape[1])[None, :] < batch[3][:, None])
         tf_sum += float((np.abs(after.numpy() - batch[2]).sum(-1) * mask).sum())
         count += int(mask.sum()) * N_MELS
-        diag.append(best_layer_alignment(attentions, batch[1], batch[3])[1] * len(batch[1]))
         n_batches += len(batch[1])
-    result = {"mel_l1_teacher_forced": tf_sum / count, "diagonality": float(sum(diag) / n_batches)}
-    n = len(dataset) if not getattr(args, "eval_samples", 0) else min(args.eval_samples, len(dataset))
+    result = {"mel_l1_teacher_forced": tf_sum / count}
+    if diag:
+        result["diagonality"] = float(sum(diag) / n_batches)
+    n = len(data) if not getattr(args, "eval_samples", 0) else min(args.eval_samples, len(data))
     base_sum, near_sum, free_sum, frames_sum = 0.0, 0.0, 0.0, 0
     train_texts = [by_id[u].text for u in train_ids]
     for k in range(n):
-        entry = dataset.items[k]
-        ids, mel = dataset[k]
+        entry = data.items[k]
+        ids, mel = data[k][:2]
         base_sum += float(np.abs(mel - mean_frame[None]).sum())
         matcher = difflib.SequenceMatcher(a=entry.text, autojunk=False)
         scores = []
@@ -234,14 +262,14 @@ def evaluate(args, model, split, free_running=True):
         nearest = train_mels[int(np.argmax(scores))]
         near_sum += float(np.abs(stretch(nearest, len(mel)) - mel).sum())
         if free_running:
-            pred, frames, _ = model.synthesize(paddle.to_tensor(ids[None]), max_frames(args, len(ids)), MIN_FRAMES)
-            free_sum += float(np.abs(stretch(pred.numpy()[0, :frames[0]], len(mel)) - mel).sum())
+            pred = synthesize(args, model, [ids])[0][0].T
+            free_sum += float(np.abs(stretch(pred, len(mel)) - mel).sum())
         frames_sum += len(mel)
     denom = frames_sum * N_MELS
     result.update({"mel_l1_mean_frame": base_sum / denom, "mel_l1_nearest_sentence": near_sum / denom})
     if free_running:
         result["mel_l1"] = free_sum / denom
-    result["samples"] = len(dataset)
+    result["samples"] = len(data)
     return result
 
 
@@ -263,8 +291,24 @@ class DecoderStep(paddle.nn.Layer):
         return after.transpose([0, 2, 1]), F.sigmoid(stop), alignment
 
 
+class FastSpeechInference(paddle.nn.Layer):
+    """What is exported for FastSpeech: text ids [1, L] -> (mel [1, N_MELS, frames], durations [1, L])."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text):
+        _, after, _, _, durations = self.model(text)
+        return after.transpose([0, 2, 1]), durations
+
+
 def export(args, model, path_prefix):
     model.eval()
+    if args.model == "FastSpeech":
+        spec = [paddle.static.InputSpec([1, None], "int64", name="text")]
+        paddle.jit.save(paddle.jit.to_static(FastSpeechInference(model), input_spec=spec, full_graph=True), path_prefix)
+        return path_prefix
     specs = [paddle.static.InputSpec([1, None], "int64", name="text"),
              paddle.static.InputSpec([1, N_MELS, None], "float32", name="mel_in")]
     paddle.jit.save(paddle.jit.to_static(DecoderStep(model), input_spec=specs, full_graph=True), path_prefix)
@@ -275,6 +319,12 @@ def synthesize(args, model, batch_inputs):
     """[(mel [N_MELS, frames], alignment [frames, L])] of text id arrays, free-running (dynamic graph)."""
     model.eval()
     out = []
+    if args.model == "FastSpeech":
+        with paddle.no_grad():
+            for ids in batch_inputs:
+                _, after, _, frames, durations = model(paddle.to_tensor(np.asarray(ids)[None]))
+                out.append((after.numpy()[0].T, durations_to_alignment(durations.numpy()[0])))
+        return out
     for ids in batch_inputs:
         pred, frames, alignment = model.synthesize(paddle.to_tensor(np.asarray(ids)[None]), max_frames(args, len(ids)),
                                                    MIN_FRAMES)
@@ -282,8 +332,17 @@ def synthesize(args, model, batch_inputs):
     return out
 
 
+def durations_to_alignment(durations):
+    """The hard alignment [frames, L] the durations say (FastSpeech's "attention")."""
+    return np.repeat(np.eye(len(durations), dtype=np.float32), durations, axis=0)
+
+
 def synthesize_exported(run, ids, args):
-    """The same free-running loop over an exported DecoderStep (Paddle Inference predictor `run`)."""
+    """The same synthesis over an export (Paddle Inference predictor `run`): FastSpeech in one call,
+    Transformer TTS through its exported decoder step, one call per frame."""
+    if args.model == "FastSpeech":
+        mel, durations = run([np.asarray(ids, dtype=np.int64)[None]])
+        return mel[0], durations_to_alignment(durations[0])
     mel_in = np.full((1, N_MELS, 1), reader.MEL_PAD, dtype=np.float32)
     limit = max_frames(args, len(ids))
     text_in = np.asarray(ids, dtype=np.int64)[None]

@@ -1,7 +1,11 @@
 """Synthesise your own sentences: text -> acoustic model -> mel -> wav. For each sentence OUT_DIR gets
 <n>.wav, <n>_mel.png (the predicted log mel, low frequencies at the bottom) and <n>_alignment.png (the
-attention: characters up, decoder frames right). The wav comes from Griffin-Lim (audio.griffin_lim); the
-neural vocoders are not chained in yet (README.md: status).
+attention: characters up, decoder frames right). The wav comes from the exported vocoder given by
+--vocoder (e.g. output/WaveFlow/inference, what `TASK=vocoder bash train.sh` wrote), else from Griffin-Lim
+(audio.griffin_lim).
+
+When the run (or --inference_dir) is a vocoder, the inputs are mel files instead of sentences: a
+feature-cache .npz (its `mel`) or a .npy [80, frames]; each gives <n>.wav and <n>_mel.png.
 
 From the export of the last run trained in OUTPUT_DIR (what `bash train.sh` wrote; Paddle Inference), an
 export older than its checkpoint is refused:
@@ -24,7 +28,7 @@ import numpy as np
 
 import reader
 import text as textlib
-from train import family_of, model_from_argv
+from train import VOCODER_MODELS, family_of, model_from_argv
 
 
 def draw_matrix(matrix, path, title, scale=3):
@@ -39,6 +43,39 @@ def draw_matrix(matrix, path, title, scale=3):
     ImageDraw.Draw(canvas).text((10, 6), title[:120], fill="black")
     canvas.save(path)
     return path
+
+
+def load_vocoder(args):
+    """mel [80, frames] -> wav: the exported vocoder of --vocoder, else Griffin-Lim."""
+    import audio
+    if not args.vocoder:
+        return lambda mel: audio.griffin_lim(mel, args.griffin_lim_iters)
+    utils.check_export(args.vocoder)
+    run = utils.create_predictor(os.path.join(args.vocoder, "model"))
+    return lambda mel: run([np.asarray(mel, dtype=np.float32)[None]])[0][0]
+
+
+def vocode_files(args, synthesize):
+    """A vocoder run: mel files in, wavs and mel PNGs out."""
+    import audio
+    import soundfile
+    if not args.text:
+        raise utils.DataError("nothing to vocode; give feature .npz or mel .npy files")
+    os.makedirs(args.out_dir, exist_ok=True)
+    for n, path in enumerate(args.text):
+        try:
+            if path.endswith(".npz"):
+                with np.load(path) as f:
+                    mel = f["mel"]
+            else:
+                mel = np.load(path)
+        except Exception as e:  # noqa: BLE001
+            raise utils.DataError(f"{path}: not a mel file ({str(e)[-80:]})") from None
+        wav = synthesize(np.asarray(mel, dtype=np.float32))
+        stem = os.path.join(args.out_dir, f"{n:03d}")
+        soundfile.write(stem + ".wav", wav, audio.SAMPLE_RATE)
+        draw_matrix(mel, stem + "_mel.png", f"{os.path.basename(path)}")
+        print(f"{path}\t{stem}.wav\t{len(wav)} samples", flush=True)
 
 
 def load_synthesizer(args):
@@ -58,6 +95,8 @@ def load_synthesizer(args):
     config = SimpleNamespace(**info["config"])
     family = family_of(config.model)
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
+    if config.model in VOCODER_MODELS:
+        return lambda mel: run([mel[None]])[0][0], config
     return lambda ids: family.synthesize_exported(run, ids, config), config
 
 
@@ -73,6 +112,9 @@ def main(argv=None):
     parser.add_argument("--data_dir", default=None, help="--split: the dataset (unset: the run's)")
     parser.add_argument("--out_dir", default="synth", help="where the wavs and PNGs go")
     parser.add_argument("--griffin_lim_iters", type=int, default=32, help="Griffin-Lim iterations")
+    parser.add_argument("--vocoder", default=None,
+                        help="an exported vocoder (e.g. output/WaveFlow/inference) to turn the mels into wavs; "
+                        "unset: Griffin-Lim")
     argv = sys.argv[1:] if argv is None else argv
     if "--checkpoint" in argv:  # the dynamic graph needs the model's own flags, filled from the run
         from eval import run_flags
@@ -80,6 +122,9 @@ def main(argv=None):
     args = utils.parse_args(parser, argv)
     args.model = args.model or model_from_argv(argv, None)
     synthesize, config = load_synthesizer(args)
+    if config.model in VOCODER_MODELS:
+        return vocode_files(args, synthesize)
+    to_wav = load_vocoder(args)
     sentences = list(args.text)
     if args.text_file:
         sentences += [line for _, line in utils.read_lines(args.text_file) if line.strip()]
@@ -105,7 +150,7 @@ def main(argv=None):
         if n < len(sentences) - len(targets) or n == len(sentences) - len(targets):  # the user's, and one of a split
             stem = os.path.join(args.out_dir, f"{n:03d}")
             import soundfile
-            soundfile.write(stem + ".wav", audio.griffin_lim(mel, args.griffin_lim_iters), audio.SAMPLE_RATE)
+            soundfile.write(stem + ".wav", to_wav(mel), audio.SAMPLE_RATE)
             draw_matrix(mel, stem + "_mel.png", f"{config.model}: {sentence}")
             draw_matrix(np.asarray(alignment).T, stem + "_alignment.png", f"alignment (chars up, frames right): {sentence}")
             print(f"{sentence}\t{stem}.wav\t{mel.shape[1]} frames", flush=True)

@@ -122,7 +122,7 @@ class TextMelDataset:
     """(text ids int64 [L], mel float32 [frames, N_MELS]) of a split; every feature file is checked
     here, before a loader starts."""
 
-    def __init__(self, data_dir, split, entries=None, skip_bad=False):
+    def __init__(self, data_dir, split, entries=None, skip_bad=False, durations=None):
         entries = entries if entries is not None else read_metadata(data_dir, skip_bad, verbose=False)
         by_id = {e.uid: e for e in entries}
         split_file = os.path.join(data_dir, FEATURES, f"{split}.txt")
@@ -136,24 +136,33 @@ class TextMelDataset:
             self.items.append(by_id[uid])
         if not self.items:
             raise utils.DataError(f"{split_file}:1: no utterance in the {split} split")
+        self.durations = durations(data_dir, self.items) if durations is not None else None
 
     def __len__(self):
         return len(self.items)
 
     def __getitem__(self, index):
         e = self.items[index]
+        if self.durations is not None:  # FastSpeech: with the character durations
+            return np.asarray(e.ids, dtype=np.int64), load_mel(self.data_dir, e.uid), self.durations[e.uid]
         return np.asarray(e.ids, dtype=np.int64), load_mel(self.data_dir, e.uid)
 
 
 def collate(batch):
     """Pads ids with the padding id and mels with silence: (ids [B, L], text_lengths [B], mels [B, T, N_MELS],
-    mel_lengths [B])."""
-    ids, mels = zip(*batch)
+    mel_lengths [B]), and with durations in the items (FastSpeech) durations [B, L] padded with 0."""
+    ids, mels = tuple(zip(*batch))[:2]
     max_l, max_t = max(len(i) for i in ids), max(len(m) for m in mels)
     out_ids = np.full((len(ids), max_l), textlib.PAD_ID, dtype=np.int64)
     out_mels = np.full((len(mels), max_t, mels[0].shape[1]), MEL_PAD, dtype=np.float32)
     for k, (i, m) in enumerate(zip(ids, mels)):
         out_ids[k, :len(i)] = i
         out_mels[k, :len(m)] = m
-    return (out_ids, np.array([len(i) for i in ids], dtype=np.int64), out_mels,
-            np.array([len(m) for m in mels], dtype=np.int64))
+    out = (out_ids, np.array([len(i) for i in ids], dtype=np.int64), out_mels,
+           np.array([len(m) for m in mels], dtype=np.int64))
+    if len(batch[0]) == 3:
+        durations = np.zeros_like(out_ids)
+        for k, item in enumerate(batch):
+            durations[k, :len(item[2])] = item[2]
+        out += (durations,)
+    return out

@@ -28,14 +28,26 @@ if [[ $SMOKE == 1 ]]; then
   DATA_DIR=data/smoke
   [[ -f $DATA_DIR/metadata.csv ]] || python make_demo_data.py --out_dir "$DATA_DIR" --num_sentences 24
   OUTPUT_DIR=output/smoke   # never touches a real run's outputs
-  EXTRA+=(--size demo --hidden 32 --layers 1 --max_steps 3 --log_interval 2 --batch_size 4 --num_workers 0
-          --warmup_steps 10 --eval_samples 1 --max_decoder_steps 20 --overwrite)
+  EXTRA+=(--size demo --max_steps 3 --log_interval 2 --batch_size 4 --num_workers 0 --overwrite)
+  if [[ $TASK == acoustic ]]; then
+    EXTRA+=(--hidden 32 --layers 1 --warmup_steps 10 --eval_samples 1 --max_decoder_steps 20)
+  else
+    EXTRA+=(--eval_utterances 1)
+  fi
 elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo
   [[ -f $DATA_DIR/metadata.csv ]] || python make_demo_data.py --out_dir "$DATA_DIR"
   # A small net, guided attention and a short warm-up, so that a shared CPU learns the demo in minutes.
-  EXTRA+=(--size demo --hidden 64 --epochs 10 --batch_size 16 --lr 3e-3 --warmup_steps 60 --guided_attention 1
-          --eval_samples 10 --log_interval 10)
+  if [[ $TASK == vocoder ]]; then
+    EXTRA+=(--size demo --epochs 20 --eval_utterances 4)
+  else
+    EXTRA+=(--size demo --hidden 64 --epochs 10 --batch_size 16 --lr 3e-3 --warmup_steps 60 --guided_attention 1
+            --eval_samples 10 --log_interval 10)
+  fi
+fi
+if [[ $MODEL == FastSpeech && $SMOKE != 1 && ! -f $DATA_DIR/features/durations.npz ]]; then
+  # FastSpeech learns from the durations in a trained Transformer TTS's attention (train that first)
+  python extract_durations.py --output_dir "$OUTPUT_DIR" --model TransformerTTS --data_dir "$DATA_DIR"
 fi
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
@@ -50,7 +62,10 @@ else
 fi
 python eval.py --output_dir "$OUTPUT_DIR" "${EVAL[@]}"
 python export.py --output_dir "$OUTPUT_DIR"
-if [[ $SMOKE == 1 ]]; then
+if [[ $TASK == vocoder ]]; then  # the first test utterance's mel back to audio
+  python infer.py --output_dir "$OUTPUT_DIR" --out_dir "$OUTPUT_DIR/$MODEL/synth" \
+    "$DATA_DIR/features/$(head -n 1 "$DATA_DIR/features/test.txt").npz"
+elif [[ $SMOKE == 1 ]]; then
   python infer.py --output_dir "$OUTPUT_DIR" --out_dir "$OUTPUT_DIR/synth" "hello world."
 else
   python infer.py --output_dir "$OUTPUT_DIR" --out_dir "$OUTPUT_DIR/$MODEL/synth" "bepe muke labi?"
