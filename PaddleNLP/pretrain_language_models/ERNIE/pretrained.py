@@ -119,6 +119,10 @@ def convert(state, own, where="the file"):
             else:
                 problems.append(f"{key} not mapped to this model")
         elif list(out[key].shape) != list(own[key].shape):
+            if key.startswith(HEADS):  # another task's head (a chained fine-tune, classify -> ner): start anew
+                skipped.append(key)
+                del out[key]
+                continue
             problems.append(f"{key}: {list(out[key].shape)} in the file, {list(own[key].shape)} in the model")
     missing = [k for k in own if k not in out and not k.startswith(HEADS)]
     if missing:

@@ -83,6 +83,11 @@ def test_what_does_not_fit_is_named(tmp_path):
         paddle.save(bad, path)
         with pytest.raises(utils.CheckpointError, match=message):
             pretrained.load(ErnieForPretraining(config), path)
+    heads = dict(state, **{"classifier.weight": np.zeros([16, 2], "float32"), "classifier.bias": np.zeros([2], "float32")})
+    paddle.save(heads, path)  # a fine-tuned run's head of another task (2 classes, the model has 7 tags): started anew
+    from model import ErnieForTokenClassification
+    skipped, initialised = pretrained.load(ErnieForTokenClassification(config, 7), path)
+    assert initialised == ["classifier.bias", "classifier.weight"] and "classifier.weight" in skipped
     with pytest.raises(utils.CheckpointError, match="model_type 'bert' is not ERNIE"):
         pretrained.from_suite_config(dict(SMALL, model_type="bert"), "c.json")
 
