@@ -207,9 +207,10 @@ def data_anchor_sampling(image, boxes, rng, anchor_sizes, out_size):
 
 
 def resize_normalise(image, image_size):
-    """The one eval/infer/export preprocessing: resize to image_size x image_size (bilinear, not
-    keeping the aspect ratio), subtract the mean colour, divide by 127.5, CHW float32. Returns (chw,
-    im_shape, scale_factor) with scale_factor = (image_size / h, image_size / w)."""
+    """The one eval/infer/export preprocessing of our runs: resize to image_size x image_size (bilinear,
+    not keeping the aspect ratio), subtract the mean colour, divide by STD (127.502231), CHW float32.
+    Returns (chw, im_shape, scale_factor) with scale_factor = (image_size / h, image_size / w).
+    PaddleDetection's own weights take suite_recipe.preprocess instead."""
     h, w = image.shape[:2]
     if (h, w) != (image_size, image_size):
         image = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((image_size, image_size), Image.BILINEAR))
