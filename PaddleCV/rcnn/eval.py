@@ -327,6 +327,7 @@ def main(argv=None):
                 print(f"NOTICE: batch size {args.batch_size} -> {args.recipe['batch_size']}, its EvalReader's (a "
                       f"batch is padded to its largest picture)", flush=True)
             args.batch_size = args.recipe["batch_size"]
+        split.records.sort(key=lambda r: r["id"])  # its COCODataSet's order (sorted image ids): the same batches
     loader = reader.make_eval_loader(reader.EvalDataset(split, args.image_size, args.max_size, args.recipe), args,
                                      stride)
     result = evaluate(model, loader, split, results_json, args.skip_bad_samples, verbose=True, recipe=args.recipe)

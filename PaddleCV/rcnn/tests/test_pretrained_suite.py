@@ -2,6 +2,7 @@
 from the package index into .suite_venv, then tools/check_pretrained.py runs all five configs at a
 small size, raw and final outputs; skipped when the package index cannot be reached), and eval.py --pretrained of a
 PaddleDetection-named file (no suite needed): renamed into our model, evaluated on the demo set."""
+import json
 import os
 import subprocess
 import sys
@@ -65,7 +66,19 @@ def test_eval_of_a_paddledet_file(demo, tmp_path):
     assert pretrained.load(model, name, path, strict=True) == "faster_rcnn_r50_fpn_1x_coco"
     for key, value in own.items():
         np.testing.assert_array_equal(model.state_dict()[key].numpy(), value.numpy(), err_msg=key)
-    result = evaluate.main(["--model", name, "--pretrained", path, "--output_dir", str(tmp_path / "out"),
-                            "--data_dir", demo, "--split", "val", "--num_classes", "4", "--image_size", "64",
-                            "--max_size", "96", "--num_workers", "0", "--batch_size", "2"])
+    out = str(tmp_path / "out")
+    common = ["--model", name, "--output_dir", out, "--data_dir", demo, "--num_classes", "4", "--image_size", "64",
+              "--max_size", "96"]
+    result = evaluate.main(common + ["--pretrained", path, "--split", "val", "--num_workers", "0"])  # its batch 1
     assert result["images"] == 6 and 0.0 <= result["mAP"] <= 1.0
+    # the suite's recipe is carried into the export: infer.py from it scores what eval.py scored
+    import export
+    import infer
+    inference_dir = export.main(common + ["--pretrained", path])
+    with open(os.path.join(inference_dir, "infer_cfg.json")) as f:
+        assert json.load(f)["recipe"] == pretrained.SUITE_RECIPE[name]
+    _, metrics = infer.main(["--model", name, "--output_dir", out, "--data_dir", demo, "--split", "val", "--no_draw",
+                             "--save_dir", str(tmp_path / "infer")])
+    with open(os.path.join(out, name, "bbox_val.json")) as f, open(str(tmp_path / "infer" / "bbox.json")) as g:
+        assert len(json.load(f)) == len(json.load(g)) > 0
+    assert abs(metrics["mAP"] - result["mAP"]) <= 1e-3 and abs(metrics["AP50"] - result["AP50"]) <= 1e-3

@@ -5,20 +5,25 @@
     .suite_venv/bin/python tools/check_pretrained.py --all      # the five PaddleDetection configs
     .suite_venv/bin/python tools/check_pretrained.py --write_keys tests/fixtures/paddledet_2.6_keys.json.gz
 
-Per model: PaddleDetection's parts (backbone, neck, rpn_head, bbox_head, mask_head; RetinaNet's head)
-built from its own modules with the settings of its config (suite_model below, 80 COCO classes), with
-random weights (fixed seed; BatchNorm scales, shifts and running statistics and every bias randomised
-too), saved with paddle.save(state_dict) as PaddleDetection saves its model_final.pdparams; that file is
-loaded into ours through eval.py's --pretrained code path (pretrained.load, strict); both run in eval
-mode on the same random batch, and these must agree within --tol (absolute):
-  - the feature maps of the backbone (+ FPN), relative to max(1, the largest |value|);
-  - the RPN's raw objectness and deltas of every level, and its anchors (R-CNNs);
-  - for the same fixed RoIs (random boxes of 8 to --size pixels, so every FPN level gets some): the
-    box head's class logits and box regressions of every stage (Cascade: all three), and Mask R-CNN's
-    mask logits;
-  - RetinaNet: the class logits and box deltas of every level.
-The final boxes after NMS are not compared: the proposal selection differs (README "Loading
-PaddleDetection weights"). Exit 1 if a model fails, 4 if a file does not map.
+Per model: PaddleDetection's architecture (FasterRCNN, MaskRCNN, CascadeRCNN, RetinaNet) built from its
+own modules with the settings of its config (suite_model below, 80 COCO classes), with random weights
+(fixed seed; BatchNorm scales, shifts and running statistics and every bias randomised too; the output
+layers scaled to a set spread on the test picture, see calibrate), saved with paddle.save(state_dict) as
+PaddleDetection saves its model_final.pdparams; that file is loaded into ours through eval.py's
+--pretrained code path (eval.load_trained_model: pretrained.load, strict, and the suite recipe switched
+on); both run in eval mode, and these must agree:
+  - raw outputs on a random batch, within --tol (absolute): the feature maps of the backbone (+ FPN),
+    relative to max(1, the largest |value|); the RPN's raw objectness and deltas of every level and its
+    anchors (R-CNNs); for the same fixed RoIs (random boxes of 8 to --size pixels, so every FPN level
+    gets some) the box head's class logits and box regressions of every stage (Cascade: all three) and
+    Mask R-CNN's mask logits; RetinaNet: the class logits and box deltas of every level;
+  - final outputs on one decoded picture (--picture, resized to --target as the configs' Resize), within
+    --final_tol: PaddleDetection's own eval transforms and test path against reader.preprocess,
+    reader.pad_batch and our model as eval.py runs them; each of its detections paired with one of ours
+    of the same class (closest by box and score, each once: ties in score cannot reorder the
+    comparison), none left unpaired, scores and boxes (relative to the picture's long side) and
+    Mask R-CNN's pasted masks (fraction of differing pixels) within the tolerance.
+Exit 1 if a model fails, 4 if a file does not map.
 
 --write_keys records the PaddleDetection state-dict keys and shapes of every model (gzipped json), the
 fixture against which the quick tier checks the key map without PaddleDetection (tests/test_pretrained.py).
