@@ -4,7 +4,9 @@ the settings of the release's pytracking/parameter/atom/default.py where this co
 Per frame: a square crop of 5 target sizes (`search_area_scale`) around the last position, resized
 to the run's image size; the backbone's layer2/layer3 features, layer3 normalised to unit mean
 square (`normalize_power=2`); the online classifier (two convolutions on layer3: a 1x1 projection to
-64 channels and a 4x4 filter) scores the crop; the localisation is the release's "advanced" one: a
+64 channels and a 4x4 filter) scores the crop, weighted by a Hann window (the release's
+window_output, off in its default.py: on here, because the demo's distractors look like the target
+and a weakly trained backbone tells them apart poorly); the localisation is the release's "advanced" one: a
 peak below 0.25 is "target not found" (no move, no update), a second peak away from the target
 above 0.8 of the first makes the frame "uncertain" (the peak nearer the last position is kept, the
 memory is not updated), one above 0.5 a "hard negative" (a larger learning rate); then the IoU-Net
@@ -41,6 +43,7 @@ LEARNING_RATE, HARD_NEGATIVE_LEARNING_RATE, INIT_MIN_WEIGHT = 0.01, 0.02, 0.25
 NOT_FOUND, DISTRACTOR, HARD_NEGATIVE, NEIGHBOURHOOD, DISPLACEMENT = 0.25, 0.8, 0.5, 2.2, 0.8
 NUM_RANDOM_BOXES, JITTER_POS, JITTER_SIZE, MAX_ASPECT = 9, 0.1, 0.5, 6.0
 ASCENT_STEPS, STEP_LENGTH, TOP_K = 5, 1.0, 3
+WINDOW_OUTPUT = True
 SHIFTS, BLURS, DROPOUT_COPIES, DROPOUT = [(0.3, 0.3), (-0.3, 0.3), (0.3, -0.3), (-0.3, -0.3)], (1.0, 2.0), 7, 0.2
 
 
@@ -251,6 +254,8 @@ class ATOMTracker:
         x = self.project(f3)
         with paddle.no_grad():
             score = self.scores(x)[0, 0].numpy()
+        if WINDOW_OUTPUT:  # the release's window_output: a Hann window over the score map
+            score = score * np.outer(np.hanning(score.shape[0] + 2)[1:-1], np.hanning(score.shape[1] + 2)[1:-1])
         scale = self.size / side
         located, flag = self.localize(score, scale)
         if flag == "not_found":  # stay, learn nothing
