@@ -182,7 +182,7 @@ def test_train_evaluate_export_round_trip(tmp_path, name):
     assert paddle.load(os.path.join(out_dir, "latest.pdckpt"))["step"] == 3
 
     result = vocoder.evaluate(args, model, "test")
-    assert set(result) >= {"sc", "lsd", "sc_griffin_lim", "lsd_griffin_lim"} and result["utterances"] == 1
+    assert set(result) >= {"sc", "lsd", "sc_griffin_lim", "lsd_griffin_lim"} and result["samples"] == 1
     assert np.isfinite(best) and 0 < result["sc_griffin_lim"] < 1 and result["lsd"] > 0
 
     _, mel = vocoder.load_pair(vocoder.feature_file(data, "LJ001-0006"))
