@@ -266,18 +266,21 @@ def check_raw(name, theirs, ours, batch, size, seed, per_image=24):
     return {k: (float(d), float(s)) for k, (d, s) in out.items()}
 
 
-# the output layers calibrated, and the std each output gets (see calibrate)
-CALIBRATED = {"rpn_rois_score": 2.0, "rpn_rois_delta": 0.3, "bbox_score": 3.0, "bbox_delta": 1.0,
-              "mask_fcn_logits": 2.0, "retina_cls": 2.0, "retina_reg": 0.3}
+# the output layers calibrated, and the (mean, std) each output gets (see calibrate); RetinaNet's class
+# logits centred low, so that its sigmoid scores spread below and above the 0.05 threshold instead of
+# saturating at 1.0, where equal scores would leave the NMS's choice to the order of the ties
+CALIBRATED = {"rpn_rois_score": (0.0, 2.0), "rpn_rois_delta": (0.0, 0.3), "bbox_score": (0.0, 3.0),
+              "bbox_delta": (0.0, 1.0), "mask_fcn_logits": (0.0, 2.0), "retina_cls": (-4.0, 1.5),
+              "retina_reg": (0.0, 0.3)}
 
 
 def calibrate(theirs, name, image, short, max_size, passes=2):
     """Random weights under randomised BatchNorm statistics give features of any size (class logits of
     std 1e4, deltas of std 40), so every softmax is one-hot and every box is pushed off the picture:
     nothing to compare after NMS. The output layers (CALIBRATED: objectness, deltas, class scores, mask
-    logits) are scaled, weight and bias, so that their outputs on the test picture have the given std
-    (measured by forward hooks on PaddleDetection's model, before the file is saved): distinct, peaked
-    class scores and boxes that move within the picture. Everything else keeps its random weights."""
+    logits) are scaled and shifted, weight and bias, so that their outputs on the test picture have the
+    given mean and std (measured by forward hooks on PaddleDetection's model, before the file is saved):
+    distinct, peaked class scores without ties and boxes that move within the picture. Everything else keeps its random weights."""
     import numpy as np
     import paddle
     for _ in range(passes):
@@ -289,17 +292,20 @@ def calibrate(theirs, name, image, short, max_size, passes=2):
             if key in CALIBRATED and hasattr(layer, "weight"):
                 def hook(lay, inputs, output, layer_name=layer_name):
                     outs = output if isinstance(output, (list, tuple)) else [output]
-                    stds.setdefault(layer_name, []).extend(float(o.std()) for o in outs if o.size > 1)
+                    stds.setdefault(layer_name, []).extend((float(o.mean()), float(o.std())) for o in outs
+                                                           if o.size > 1)
                 hooks.append((layer_name, layer, key, layer.register_forward_post_hook(hook)))
         with paddle.no_grad():
             their_eval(theirs, name, image, short, max_size)
         for layer_name, layer, key, handle in hooks:
             handle.remove()
-            if stds.get(layer_name):
-                factor = CALIBRATED[key] / max(float(np.mean(stds[layer_name])), 1e-12)
+            if stds.get(layer_name):  # out -> (out - mean) * factor + target mean, by the weight and bias
+                mean, std = np.mean(stds[layer_name], 0)
+                target_mean, target_std = CALIBRATED[key]
+                factor = target_std / max(float(std), 1e-12)
                 layer.weight.set_value(layer.weight.numpy() * factor)
                 if layer.bias is not None:
-                    layer.bias.set_value(layer.bias.numpy() * factor)
+                    layer.bias.set_value(((layer.bias.numpy() - mean) * factor + target_mean).astype("float32"))
 
 
 def test_picture(rng, height, width):
