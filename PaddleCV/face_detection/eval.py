@@ -14,9 +14,10 @@ does not fit that model is an error. The images are resized to the run's square 
 preprocessing path for eval, infer and export). A PaddleDetection 2.6 blazeface_1000e file is
 evaluated as PaddleDetection evaluates it instead (suite_recipe.py, with a NOTICE): each picture
 alone at its original size, its NMS settings, and with --multi_scale its multi-scale WIDER FACE test
-(flip, shrunk and enlarged passes, an image pyramid, box voting); --image_size is then unused. Under paddle.distributed.launch each rank detects on
-its own share of the images; the detections of all ranks are gathered and the metric is computed once
-over all of them, so the figure equals the single-process one.
+(flip, shrunk and enlarged passes, an image pyramid, box voting); --image_size is then unused.
+Under paddle.distributed.launch each rank detects on its own share of the images; the detections of
+all ranks are gathered and the metric is computed once over all of them, so the figure equals the
+single-process one.
 """
 import argparse
 import json

@@ -41,31 +41,22 @@ class FaceDetector(paddle.nn.Layer):
         return self._priors[(height, width)]
 
     def forward(self, image, im_shape, scale_factor):
-        if self.recipe:
-            return self.suite_forward(image, im_shape, scale_factor)
         offsets, logits = self.net(image)[:2]
-        priors = paddle.to_tensor(self._anchors(image.shape[2], image.shape[3]))
-        boxes = paddle.clip(anchors.decode(offsets, priors), 0.0, 1.0)  # no face box beyond the picture
+        if self.recipe:  # PaddleDetection's: anchors of the input's size in the graph (any size), no clipping
+            shape = paddle.shape(image)
+            boxes = anchors.decode(offsets, anchors_like(self.spec.layout, shape[2], shape[3]))
+        else:
+            priors = paddle.to_tensor(self._anchors(image.shape[2], image.shape[3]))
+            boxes = paddle.clip(anchors.decode(offsets, priors), 0.0, 1.0)  # no face box beyond the picture
         origin = im_shape / scale_factor  # [N, 2] original (h, w)
         scale = paddle.concat([origin[:, 1:2], origin[:, 0:1], origin[:, 1:2], origin[:, 0:1]], axis=1)
         boxes = boxes * scale.unsqueeze(1)
-        # a box wholly outside the picture is clipped to a line on its border: no face, dropped by NMS's threshold
-        inside = ((boxes[:, :, 2] > boxes[:, :, 0]) & (boxes[:, :, 3] > boxes[:, :, 1])).astype(logits.dtype)
-        scores = F.softmax(logits, axis=-1) * paddle.stack([paddle.ones_like(inside), inside], axis=-1)
+        scores = F.softmax(logits, axis=-1)  # [N, P, 2]: background (ours: 0), face
+        if not self.recipe:
+            # a box wholly outside the picture is clipped to a line on its border: no face, dropped by NMS's threshold
+            inside = ((boxes[:, :, 2] > boxes[:, :, 0]) & (boxes[:, :, 3] > boxes[:, :, 1])).astype(logits.dtype)
+            scores = scores * paddle.stack([paddle.ones_like(inside), inside], axis=-1)
         scores = scores.transpose([0, 2, 1])  # [N, 2, P]
-        bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
-            boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
-            self.nms["nms_threshold"], self.nms["normalized"], 1.0, 0)
-        return bbox, bbox_num
-
-    def suite_forward(self, image, im_shape, scale_factor):
-        offsets, logits = self.net(image)[:2]
-        shape = paddle.shape(image)
-        boxes = anchors.decode(offsets, anchors_like(self.spec.layout, shape[2], shape[3]))
-        origin = im_shape / scale_factor  # [N, 2] (h, w) the boxes are scaled to
-        scale = paddle.concat([origin[:, 1:2], origin[:, 0:1], origin[:, 1:2], origin[:, 0:1]], axis=1)
-        boxes = boxes * scale.unsqueeze(1)
-        scores = F.softmax(logits, axis=-1).transpose([0, 2, 1])  # [N, 2, P]: background (ours: 0), face
         bbox, _, bbox_num = paddle._C_ops.multiclass_nms3(
             boxes, scores, None, self.nms["score_threshold"], self.nms["nms_top_k"], self.nms["keep_top_k"],
             self.nms["nms_threshold"], self.nms["normalized"], 1.0, 0)

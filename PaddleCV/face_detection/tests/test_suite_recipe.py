@@ -76,11 +76,13 @@ def suite_file(tmp_path_factory):
     return path
 
 
-def test_score_channels_are_swapped(suite_file):
-    """PaddleDetection's (face, background) per anchor -> our (background, face)."""
+@pytest.mark.parametrize("strict", [True, False])  # eval/export/infer --checkpoint; train.py --pretrained
+def test_score_channels_are_swapped(suite_file, strict):
+    """PaddleDetection's (face, background) per anchor -> our (background, face), for eval and for
+    training from its file (our loss: label 0 is the background)."""
     state = paddle.load(suite_file)
     model = evaluation.build_model("blazeface")
-    pretrained.load(model, "blazeface", suite_file, strict=True)
+    pretrained.load(model, "blazeface", suite_file, strict=strict)
     theirs, ours = state["blaze_head.scores1.weight"], model.score_convs[1].weight.numpy()
     assert ours.shape == (12, 96, 3, 3)
     np.testing.assert_array_equal(ours[0::2], theirs[1::2])
@@ -91,12 +93,12 @@ def test_score_channels_are_swapped(suite_file):
 
 def test_suite_file_is_evaluated_at_the_original_size(suite_file, demo, tmp_path, monkeypatch, capsys):
     seen = []
-    forward = evaluation.FaceDetector.suite_forward
+    forward = evaluation.FaceDetector.forward
 
     def spy(self, image, im_shape, scale_factor):
         seen.append((tuple(image.shape[2:]), im_shape.numpy().tolist(), scale_factor.numpy().tolist()))
         return forward(self, image, im_shape, scale_factor)
-    monkeypatch.setattr(evaluation.FaceDetector, "suite_forward", spy)
+    monkeypatch.setattr(evaluation.FaceDetector, "forward", spy)
     result = evaluation.main(["--model", "blazeface", "--checkpoint", suite_file, "--data_dir", demo,
                               "--output_dir", str(tmp_path), "--num_workers", "0"])
     assert result["images"] == 8 and 0 <= result["hard"] <= 1

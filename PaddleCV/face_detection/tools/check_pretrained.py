@@ -47,8 +47,9 @@ NMS = dict(keep_top_k=750, score_threshold=0.01, nms_threshold=0.3, nms_top_k=50
 
 
 def suite_model():
-    """blazeface_1000e as its config builds it, BlazeNeck neck_type None (no layers), post-processing included (SSDBox + MultiClassNMS with the
-    config's settings; BBoxPostProcess num_classes 1, from datasets/wider_face.yml)."""
+    """blazeface_1000e as its config builds it, BlazeNeck neck_type None (no layers), post-processing
+    included (SSDBox + MultiClassNMS with the config's settings; BBoxPostProcess num_classes 1, from
+    datasets/wider_face.yml)."""
     try:
         from ppdet.modeling.architectures.blazeface import BlazeFace
         from ppdet.modeling.backbones.blazenet import BlazeNet
