@@ -17,7 +17,8 @@ def farthest_point_sample(xyz, npoint):
     """[B, npoint] int64 indices: start at point 0 (as the CUDA op does), then repeatedly the point
     farthest from those picked. A while loop on a tensor counter, so that paddle.jit.to_static makes it
     one while op rather than npoint unrolled copies."""
-    if paddle.in_dynamic_mode():  # the same picks in numpy: 10x faster than a loop of small Paddle ops
+    if paddle.in_dynamic_mode() and xyz.place.is_cpu_place():
+        # the same picks in numpy: 4-5x faster on a CPU than a loop of small Paddle ops (a GPU keeps the loop)
         return paddle.to_tensor(_fps_numpy(xyz.numpy(), npoint))
     b, n = xyz.shape[0], xyz.shape[1]
     distance = paddle.full([b, n], 1e10, dtype=xyz.dtype)

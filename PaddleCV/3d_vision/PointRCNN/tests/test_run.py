@@ -122,15 +122,19 @@ def test_eval_export_infer_follow_the_last_run(demo, trained, tmp_path, capsys):
         assert json.load(f)["stage"] == "rpn"
 
 
-def test_learning_on_one_batch():
-    """40 steps on one fixed batch of demo frames drive the joint loss down sharply."""
+def one_batch(tmp_path):
+    """points, boxes, counts of one fixed batch: the 2 training frames of a small demo set."""
     from make_demo_data import make_demo_data
-    import tempfile
-    import train
-    root = make_demo_data(tempfile.mkdtemp(), 2, 1, 0, seed=5)
-    split = reader.KittiSplit(root, "train")
-    dataset = reader.FrameDataset(split, 1024)
+    root = make_demo_data(str(tmp_path), 2, 1, 0, seed=5)
+    dataset = reader.FrameDataset(reader.KittiSplit(root, "train"), 1024)
     points, boxes, counts, _ = [np.stack(c) for c in zip(*[dataset[i] for i in range(2)])]
+    return points, boxes, counts
+
+
+def test_learning_on_one_batch(tmp_path):
+    """40 steps on one fixed batch of demo frames drive the joint loss down sharply."""
+    import train
+    points, boxes, counts = one_batch(tmp_path)
     paddle.seed(0)
     model = build_model(MODEL)
     opt = paddle.optimizer.Adam(0.005, parameters=model.parameters())
@@ -144,15 +148,10 @@ def test_learning_on_one_batch():
     assert np.mean(history[-5:]) < 0.5 * np.mean(history[:3]), history
 
 
-def test_rpn_learns_the_x_z_and_heading_bins_of_one_batch():
+def test_rpn_learns_the_x_z_and_heading_bins_of_one_batch(tmp_path):
     """Stage one alone on one fixed batch: the cross-entropies of the x, z and heading bins (chance:
     ln 12 = 2.48) fall well below chance, so the point features can say where a point sits on its car."""
-    from make_demo_data import make_demo_data
-    import tempfile
-    root = make_demo_data(tempfile.mkdtemp(), 2, 1, 0, seed=5)
-    split = reader.KittiSplit(root, "train")
-    dataset = reader.FrameDataset(split, 1024)
-    points, boxes, counts, _ = [np.stack(c) for c in zip(*[dataset[i] for i in range(2)])]
+    points, boxes, counts = one_batch(tmp_path)
     cfg = CONFIGS[MODEL]["rpn"]
     targets = pipeline.rpn_targets(points, boxes, counts)
     assert len(targets[1]) > 50  # foreground points to learn from
