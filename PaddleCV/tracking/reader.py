@@ -274,10 +274,9 @@ def atom_pair(frames, box_a, box_b, rng, cfg):
         c = box[:2] + box[2:] / 2
         return c + rng.uniform(-1, 1, 2) * factor * math.sqrt(box[2] * box[3])
 
-    ref, ref_box = atom_crop(frames[0], box_a, jittered_center(box_a, cfg.get("ref_jitter", cfg["center_jitter"])), cfg)
-    scale = math.exp(rng.normal(0, cfg.get("scale_jitter", 0.0)))
-    sized = np.concatenate([box_b[:2], box_b[2:] * scale])  # the crop's size estimate, not the box
-    test, test_box = atom_crop(frames[1], box_b, jittered_center(box_b, cfg["center_jitter"]), cfg, sized[2:])
+    ref, ref_box = atom_crop(frames[0], box_a, jittered_center(box_a, cfg["ref_jitter"]), cfg)
+    size_estimate = box_b[2:] * math.exp(rng.normal(0, cfg["scale_jitter"]))  # what the crop is sized by, not the box
+    test, test_box = atom_crop(frames[1], box_b, jittered_center(box_b, cfg["center_jitter"]), cfg, size_estimate)
     proposals = jitter_boxes(test_box, rng, cfg["num_proposals"])
     iou = iou_xywh(proposals, test_box[None])
     return (to_chw(ref, True), to_chw(test, True), ref_box.astype(np.float32), proposals.astype(np.float32),
@@ -342,7 +341,6 @@ def make_train_loader(dataset, args):
     return utils.make_loader(dataset, args, batch_sampler=sampler, collate_fn=collate_with_errors)
 
 
-
 # ------------------------------------------------------------------------------------ ImageNet-VID
 
 def is_vid(root):
@@ -382,25 +380,26 @@ def read_vid_annotation(path):
     except ET.ParseError as e:
         raise utils.DataError(f"{path}:{e.position[0]}: malformed xml ({e})") from None
     boxes = {}
-    for obj in tree.getroot().iter("object"):
+    for n, obj in enumerate(tree.getroot().iter("object"), 1):
         try:
             track = int(obj.findtext("trackid"))
             b = obj.find("bndbox")
             x1, y1, x2, y2 = (float(b.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
         except (TypeError, ValueError, AttributeError):
-            raise utils.DataError(f"{path}: an <object> without an integer <trackid> and a numeric "
+            raise utils.DataError(f"{path}: <object> {n}: expected an integer <trackid> and a numeric "
                                   "<bndbox> xmin/ymin/xmax/ymax") from None
         if x2 > x1 and y2 > y1:  # VID has a few empty boxes: that frame does not count for the track
             boxes[track] = np.array([x1, y1, x2 - x1, y2 - y1])
     return boxes
 
 
-def read_vid_snippet(root, split, snippet):
-    """One training sequence per track of a snippet (the frames where it has a box, at least 2)."""
+def read_vid_snippet(root, split, snippet, listed_at):
+    """One training sequence per track of a snippet (the frames where it has a box, at least 2);
+    `listed_at` (list file:line) names where a snippet without annotations was listed."""
     ann_dir = os.path.join(root, "Annotations", "VID", split, snippet)
     data_dir = os.path.join(root, "Data", "VID", split, snippet)
     if not os.path.isdir(ann_dir):
-        raise utils.DataError(f"{ann_dir}: annotation folder not found")
+        raise utils.DataError(f"{listed_at}: annotation folder {ann_dir} not found")
     tracks = {}
     for name in sorted(n for n in os.listdir(ann_dir) if n.endswith(".xml")):
         xml = os.path.join(ann_dir, name)
@@ -420,7 +419,7 @@ def load_vid_sequences(root, split, skip_bad=False):
     sequences, skipped = [], 0
     for snippet, (list_path, lineno) in vid_snippets(root, split).items():
         try:
-            sequences += read_vid_snippet(root, split, snippet)
+            sequences += read_vid_snippet(root, split, snippet, f"{list_path}:{lineno}")
         except utils.DataError as e:
             if not skip_bad:
                 raise

@@ -7,11 +7,14 @@ square (`normalize_power=2`); the online classifier (two convolutions on layer3:
 64 channels and a 4x4 filter) scores the crop, weighted by a Hann window (the release's
 window_output, off in its default.py: on here, because the demo's distractors look like the target
 and a weakly trained backbone tells them apart poorly); the localisation is the release's "advanced" one: a
-peak below 0.25 is "target not found" (no move, no update), a second peak away from the target
-above 0.8 of the first makes the frame "uncertain" (the peak nearer the last position is kept, the
-memory is not updated), one above 0.5 a "hard negative" (a larger learning rate); then the IoU-Net
-refines the box (unless refine=False, eval.py --no_refine): the classifier's box and 9 random boxes
-(centre jittered by 0.1, size by 0.5 of the target's square size, uniform) climb the predicted IoU by
+peak below 0.25 is "target not found" (no move, no update); a second peak outside 2.2 target sizes
+above 0.8 of the first is a distractor: when just one of the two peaks lies within 0.8 of the crop's
+half side from its centre, that one is kept and the frame is a "hard negative" (a larger learning
+rate), otherwise the frame is "uncertain" (the memory is not updated) and the peak nearer the crop
+centre is kept (the release keeps the higher one); a second peak above 0.5 of the first is a "hard
+negative" too. Then the IoU-Net refines the box (unless refine=False, eval.py --no_refine): the
+classifier's box and 9 random boxes (top-left corner moved by up to 0.05 and width and height by up
+to 0.25 of the box's square size, uniform; the release moves the centre) climb the predicted IoU by
 5 gradient-ascent steps of length 1 (scaled by each box's size), boxes with an aspect ratio above 6
 are dropped, and the mean of the 3 best is the new box.
 
@@ -189,8 +192,8 @@ class ATOMTracker:
         shifts = [(0.0, 0.0)] + SHIFTS
         images = self.crops(frame, self.center, side, shifts)
         flipped = images[:1, :, :, ::-1]
-        blurred = [reader.to_chw(cv2.GaussianBlur(reader.crop(frame, self.center, side, self.size), (0, 0), s), True)
-                   for s in BLURS]
+        patch = reader.crop(frame, self.center, side, self.size)
+        blurred = [reader.to_chw(cv2.GaussianBlur(patch, (0, 0), s), True) for s in BLURS]
         images = np.concatenate([images, flipped, np.stack(blurred)]).astype(np.float32)
         f2, f3 = self.nets.features(images)
         crop_box = self.to_crop(box, self.center, side)

@@ -79,7 +79,8 @@ def test_prroi_pool_gradient_in_the_box():
 
 def atom_batch(demo, count=4, image_size=64):
     sequences, _ = reader.load_sequences(os.path.join(demo, "got10k"), "train")
-    cfg = {"max_gap": 5, "image_size": image_size, "search_area": 5.0, "center_jitter": 0.5, "num_proposals": 8}
+    cfg = {"max_gap": 5, "image_size": image_size, "search_area": 5.0, "center_jitter": 0.5, "num_proposals": 8,
+           "ref_jitter": 0.0, "scale_jitter": 0.25}  # as train.py's pair_config
     ds = reader.PairDataset(sequences, "atom", count, seed=0, cfg=cfg)
     return [paddle.to_tensor(np.stack(f)) for f in zip(*[ds[i] for i in range(count)])]
 
@@ -88,8 +89,9 @@ def test_atom_pairs_and_iou_targets(demo):
     ref, test, ref_box, proposals, iou = atom_batch(demo)
     assert ref.shape == [4, 3, 64, 64] and proposals.shape == [4, 8, 4] and iou.shape == [4, 8]
     assert 0 <= float(iou.min()) and float(iou.max()) <= 1 and float(iou.std()) > 0.05
-    # the reference box sits at the crop centre, sqrt(w h) a fifth of the crop (up to the centre jitter)
+    # the reference box sits at the crop centre, sqrt(w h) a fifth of the crop
     assert (ref_box[:, 2] * ref_box[:, 3]).sqrt().numpy() == pytest.approx(np.full(4, 64 / 5), rel=1e-3)
+    assert (ref_box[:, :2] + ref_box[:, 2:] / 2).numpy() == pytest.approx(np.full((4, 2), 32.0), abs=1e-3)
 
 
 def test_atom_iou_loss_drops_on_a_fixed_batch(demo):

@@ -106,7 +106,13 @@ def test_imagenet_vid_layout(tmp_path):
     with pytest.raises(utils.DataError, match=f"^{xml}:\\d+: malformed xml"):
         reader.load_training_sequences(root, "train")
     assert len(reader.load_training_sequences(root, "train", skip_bad=True)[0]) == 2
+    open(xml, "w").write(text.replace("<xmin>", "<xmin>x"))
+    with pytest.raises(utils.DataError, match=f"^{xml}: <object> 1: expected"):
+        reader.load_training_sequences(root, "train")
     open(xml, "w").write(text)
+    shutil.rmtree(os.path.join(root, "Annotations", "VID", "val"))
+    with pytest.raises(utils.DataError, match=r"ImageSets/VID/val\.txt:1: annotation folder .* not found"):
+        reader.load_training_sequences(root, "val")
     frame = train[1].frames[2]
     os.remove(frame)
     with pytest.raises(utils.DataError, match=f"frame {frame} not found"):

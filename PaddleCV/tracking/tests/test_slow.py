@@ -56,7 +56,8 @@ def test_two_ranks_evaluate_like_one(trained, demo):
 
 @pytest.mark.parametrize("model", ["SiamFC", "ATOM"])
 def test_nproc_2_train_sh(demo, tmp_path, model):
-    """Two CPU processes (gloo) through train.sh: the run trains, evaluates and (SiamFC) exports."""
+    """Two CPU processes (gloo) through train.sh: the run trains, evaluates and exports (ATOM: then its
+    export round trip)."""
     out = str(tmp_path / "two")
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     env.update(NPROC="2", MODEL=model, DATA_DIR=os.path.join(demo, "got10k"), TEST_DIR=os.path.join(demo, "vot2018"))
