@@ -187,14 +187,14 @@ def load_suite_weights(args):
     if len(tokenizer) > config["vocab_size"]:
         raise utils.CheckpointError(f"{config_path}: vocab_size {config['vocab_size']} is smaller than the "
                                     f"{len(tokenizer)} tokens of {vocab_file}; pass the vocabulary of those weights")
+    if args.max_seq_len > config["max_position_embeddings"]:  # before the (large) model is built and loaded
+        raise utils.DataError(f"--max_seq_len {args.max_seq_len}: the model has {config['max_position_embeddings']} positions")
     model = build_model("pretrain", config)
     _, initialised = pretrained.load(model, path)
     if initialised:
         raise utils.CheckpointError(f"{path} has no masked-LM head ({', '.join(initialised[:3])} not in the file): "
                                     "only a pre-training checkpoint (ErnieForPretraining) can be evaluated as it is; "
                                     "fine-tune this one with train.py --pretrained")
-    if args.max_seq_len > config["max_position_embeddings"]:
-        raise utils.DataError(f"--max_seq_len {args.max_seq_len}: the model has {config['max_position_embeddings']} positions")
     return tokenizer, model, path
 
 
