@@ -261,6 +261,16 @@ def default_checkpoint(output_dir, model):
     return best if os.path.isfile(best) else os.path.join(output_dir, model, "latest.pdckpt")
 
 
+def use_recipe_batch_size(args, recipe):
+    """A suite recipe's EvalReader batch size (a batch is padded to its largest picture, so the batch
+    size changes the borders), unless --batch_size is given; C4's reader pads nothing: always 1."""
+    if "batch_size" not in args.explicit or recipe["pad_stride"] == 1:
+        if args.batch_size != recipe["batch_size"] and utils.is_main_process():
+            print(f"NOTICE: batch size {args.batch_size} -> {recipe['batch_size']}, its EvalReader's (a "
+                  f"batch is padded to its largest picture)", flush=True)
+        args.batch_size = recipe["batch_size"]
+
+
 def load_trained_model(args, checkpoint):
     """The model with its weights (ours, or PaddleDetection's converted). A PaddleDetection file also
     switches to the suite's recipe (pretrained.SUITE_RECIPE, use_suite_recipe): its eval preprocessing
@@ -322,11 +332,7 @@ def main(argv=None):
     stride = 32
     if args.recipe is not None:
         stride = args.recipe["pad_stride"]
-        if "batch_size" not in args.explicit or stride == 1:  # C4: no padding, so one picture per batch
-            if args.batch_size != args.recipe["batch_size"] and utils.is_main_process():
-                print(f"NOTICE: batch size {args.batch_size} -> {args.recipe['batch_size']}, its EvalReader's (a "
-                      f"batch is padded to its largest picture)", flush=True)
-            args.batch_size = args.recipe["batch_size"]
+        use_recipe_batch_size(args, args.recipe)
         split.records.sort(key=lambda r: r["id"])  # its COCODataSet's order (sorted image ids): the same batches
     loader = reader.make_eval_loader(reader.EvalDataset(split, args.image_size, args.max_size, args.recipe), args,
                                      stride)

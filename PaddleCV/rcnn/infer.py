@@ -26,7 +26,7 @@ from PIL import Image, ImageColor, ImageDraw
 
 import reader
 from eval import (add_run_flags, class_names, detections_to_coco, load_trained_model, paste_of, run_settings,
-                  score_jsons)
+                  score_jsons, use_recipe_batch_size)
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
@@ -148,8 +148,8 @@ def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
     predict, (short, max_size), category_ids, names, recipe = build_predictor(args)
     paste = paste_of(recipe)  # PaddleDetection's weights: its decode, resize, padding and mask pasting
-    if recipe is not None and "batch_size" not in args.explicit:
-        args.batch_size = recipe["batch_size"]  # its reader's (C4: no padding, one picture at a time)
+    if recipe is not None:
+        use_recipe_batch_size(args, recipe)
     inputs, split = read_inputs(args)
     os.makedirs(args.save_dir, exist_ok=True)
     readable, coco, coco_masks = [], [], []

@@ -78,14 +78,19 @@ class RetinaNet(nn.Layer):
 
     def detect_suite(self, logits, deltas, anchors, im_shape, scale_factor):
         """PaddleDetection's test for its weights: per level and picture the nms_top_k anchors of the
-        highest class logit, decoded without clipping, divided by the scale factor (original pixels,
-        not clipped either), then multi-class NMS with IoU without the +1 pixel (normalized)."""
+        highest class logit (a level of no more anchors: all, in anchor order), decoded without
+        clipping, divided by the scale factor (original pixels, not clipped either), then multi-class
+        NMS with IoU without the +1 pixel (normalized)."""
         n = paddle.shape(logits[0])[0]
         boxes, scores = [], []
         for lg, dl, an in zip(logits, deltas, anchors):
             m = paddle.shape(lg)[1]
             k = paddle.minimum(m, paddle.full([], self.nms_top_k, m.dtype))
             _, idx = paddle.topk(lg.max(-1), k, axis=1)  # [n, k]
+            # as its get_bboxes_single, a level of at most nms_top_k anchors is not top-k'ed but kept in
+            # anchor order: the order in which NMS takes equal scores
+            few = (m <= self.nms_top_k).astype(idx.dtype)
+            idx = idx * (1 - few) + paddle.sort(idx, axis=1) * few
             flat = (idx + paddle.arange(0, n, 1, dtype=idx.dtype).unsqueeze(1) * m.astype(idx.dtype)).flatten()
             picked = paddle.gather(lg.reshape([-1, self.num_classes]), flat).reshape([n, -1, self.num_classes])
             delta = paddle.gather(dl.reshape([-1, 4]), flat).reshape([n, -1, 4])

@@ -95,3 +95,18 @@ def test_use_suite_recipe_switches_the_test_settings(name):
     else:
         assert (model.test_pre_nms, model.test_proposals, model.collect_top_n) == (6000, 1000, None)
         assert model.nms_normalized and model.clip_original
+
+
+def test_suite_retinanet_keeps_a_small_levels_anchor_order():
+    """Its RetinaHead top-k's only a level of more than 1000 anchors; a smaller one reaches NMS in
+    anchor order, which decides between equal scores: two overlapping anchors whose logits differ
+    (17, 18) but whose float32 sigmoid scores are both 1.0 keep the first anchor, not the higher logit."""
+    with paddle.LazyGuard():
+        model = build_model("retinanet_r50_fpn", num_classes=1)
+    pretrained.use_suite_recipe(model)
+    anchors = paddle.to_tensor([[0, 0, 40, 40], [2, 2, 42, 42]], "float32")
+    logits = paddle.to_tensor([[[17.0], [18.0]]])
+    rows, counts = model.detect_suite([logits], [paddle.zeros([1, 2, 4])], [anchors],
+                                      paddle.to_tensor([[64.0, 64.0]]), paddle.ones([1, 2]))
+    assert counts.numpy().tolist() == [1] and rows.numpy()[0, 1] == 1.0
+    assert abs(rows.numpy()[0, 2]) < 1 and abs(rows.numpy()[0, 4] - 40) < 1  # the first anchor's box

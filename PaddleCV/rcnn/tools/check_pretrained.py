@@ -266,11 +266,12 @@ def check_raw(name, theirs, ours, batch, size, seed, per_image=24):
     return {k: (float(d), float(s)) for k, (d, s) in out.items()}
 
 
-# the output layers calibrated, and the (mean, std) each output gets (see calibrate); RetinaNet's class
-# logits centred low, so that its sigmoid scores spread below and above the 0.05 threshold instead of
-# saturating at 1.0, where equal scores would leave the NMS's choice to the order of the ties
+# the output layers calibrated, and the (mean, std) each output gets (see calibrate). RetinaNet's class
+# logits are not centred low: at 64 px some of its sigmoid scores are then equal in float32, so the
+# check also sees the order in which NMS receives them (its RetinaHead keeps a level of at most 1000
+# anchors in anchor order; ours had sorted it: 2 of 100 final boxes differed, which centring at -4 hid)
 CALIBRATED = {"rpn_rois_score": (0.0, 2.0), "rpn_rois_delta": (0.0, 0.3), "bbox_score": (0.0, 3.0),
-              "bbox_delta": (0.0, 1.0), "mask_fcn_logits": (0.0, 2.0), "retina_cls": (-4.0, 1.5),
+              "bbox_delta": (0.0, 1.0), "mask_fcn_logits": (0.0, 2.0), "retina_cls": (0.0, 1.5),
               "retina_reg": (0.0, 0.3)}
 
 
@@ -280,7 +281,7 @@ def calibrate(theirs, name, image, short, max_size, passes=2):
     nothing to compare after NMS. The output layers (CALIBRATED: objectness, deltas, class scores, mask
     logits) are scaled and shifted, weight and bias, so that their outputs on the test picture have the
     given mean and std (measured by forward hooks on PaddleDetection's model, before the file is saved):
-    distinct, peaked class scores without ties and boxes that move within the picture. Everything else keeps its random weights."""
+    peaked class scores and boxes that move within the picture. Everything else keeps its random weights."""
     import numpy as np
     import paddle
     for _ in range(passes):
