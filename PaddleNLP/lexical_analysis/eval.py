@@ -17,6 +17,7 @@ import paddle
 
 from metric import ChunkEvaluator, get_chunks
 from model import MODELS, build_model
+import pretrained
 from reader import Vocab, collate, eval_batches, eval_split, load_splits
 
 LOW_CONFIDENCE = ("nr", "ns", "nt", "t")  # LAC's second tag set for names, places, organisations, times
@@ -123,23 +124,34 @@ def build_parser():
     parser.add_argument("--baseline", action="store_true", help="score the per-character majority tagger instead")
     parser.add_argument("--error_analysis", action="store_true",
                         help="also list the missed gold chunks by gold tag and what the model predicted there")
+    parser.add_argument("--pretrained", default=None,
+                        help="evaluate PaddleNLP's LAC checkpoint instead of a run: its model_state.pdparams or "
+                             "the directory holding it, with its word.dic/tag.dic/q2b.dic (which then read the data)")
     add_model_flags(parser)
     return parser
 
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
-    if not args.baseline or args.model or os.path.isfile(os.path.join(args.output_dir, "last_run.json")):
+    if args.pretrained:
+        args.model = args.model or "bigru_crf"
+    elif not args.baseline or args.model or os.path.isfile(os.path.join(args.output_dir, "last_run.json")):
         resolve_run(args)  # the baseline needs no trained run, but uses the run's data when there is one
     args.data_dir = args.data_dir or "data/demo"
     utils.setup(args)
 
-    vocab = Vocab(args.data_dir)
+    if args.pretrained:
+        model, vocab = pretrained.build_pretrained(args.pretrained, args.model)
+    else:
+        vocab = Vocab(args.data_dir)
     eval_set = eval_split(args.data_dir, vocab, args.split, args.dev_every, args.skip_bad_samples)
     if args.baseline:
         train_set = load_splits(args.data_dir, vocab, args.dev_every, args.skip_bad_samples)[0]
         precision, recall, f1 = majority_tag_baseline(train_set, eval_set, vocab)
         name = "majority_tag_baseline"
+    elif args.pretrained:
+        precision, recall, f1 = evaluate(model, eval_set, vocab, args.batch_size)
+        name = f"PaddleNLP LAC ({args.pretrained})"
     else:
         model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
                             hidden_size=args.hidden_size, num_layers=args.num_layers)

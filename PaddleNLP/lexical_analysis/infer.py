@@ -27,6 +27,7 @@ import paddle
 from eval import add_model_flags, add_run_flags, resolve_run
 from metric import ChunkEvaluator, get_chunks
 from model import build_model
+import pretrained
 from reader import CHAR_SEP, HEADER, Vocab, pad_batch
 
 EXPECTED_INPUT = ("infer.py expects raw Chinese text like the training data's, one sentence per line, "
@@ -83,6 +84,9 @@ def build_parser():
     parser.add_argument("--inference_dir", default=None,
                         help="an export (None: OUTPUT_DIR/MODEL/inference); ignored with --checkpoint")
     parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
+    parser.add_argument("--pretrained", default=None,
+                        help="tag with PaddleNLP's LAC checkpoint (model_state.pdparams or its directory, the dics "
+                             "next to it) in the dynamic graph, words grouped as Taskflow('lexical_analysis') does")
     parser.add_argument("--output", default=None, help="also write the results here, one line per input line")
     add_model_flags(parser)
     return parser
@@ -96,10 +100,21 @@ def main(argv=None):
         inputs += read_inputs(args.input_file)
     if not any(chars for _, chars, _ in inputs):
         parser.error("give sentences or --input_file")
-    if args.checkpoint or "inference_dir" not in args.explicit:
+    if args.pretrained:
+        args.model = args.model or "bigru_crf"
+    elif args.checkpoint or "inference_dir" not in args.explicit:
         resolve_run(args)  # the last run trained in OUTPUT_DIR, with its settings
 
-    if args.checkpoint:  # dynamic graph from a checkpoint
+    group = words_and_tags
+    if args.pretrained:  # PaddleNLP's checkpoint, its dics, Taskflow's word grouping
+        paddle.set_device("cpu")
+        model, vocab = pretrained.build_pretrained(args.pretrained, args.model)
+        group = pretrained.taskflow_words
+
+        def predict(chars, lengths):
+            with paddle.no_grad():
+                return model(paddle.to_tensor(chars), paddle.to_tensor(lengths)).numpy()
+    elif args.checkpoint:  # dynamic graph from a checkpoint
         paddle.set_device("cpu")
         vocab = Vocab(args.data_dir)
         model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
@@ -129,7 +144,7 @@ def main(argv=None):
         paths = predict(chars, lengths)
         for row, i in enumerate(batch):
             tags = predicted[i] = vocab.tag_names(paths[row, :lengths[row]])
-            results[i] = " ".join(f"{w}/{t}" for w, t in words_and_tags(inputs[i][1], tags))
+            results[i] = " ".join(f"{w}/{t}" for w, t in group(inputs[i][1], tags))
     for line in results:
         print(line, flush=True)
     labelled = [(predicted[i], inputs[i][2]) for i in todo]

@@ -114,3 +114,37 @@ def load_paddlenlp(model, path):
     if utils.is_main_process():
         print(f"loaded PaddleNLP LAC checkpoint {path}: {len(converted)} tensors", flush=True)
     return path
+
+
+def model_sizes(path):
+    """emb_dim, hidden_size and num_layers of the checkpoint, read from its shapes."""
+    path, _ = resolve(path)
+    state = paddle.load(path)
+    if not is_paddlenlp_lac(state):
+        raise CheckpointError(f"{path}: not PaddleNLP's LAC checkpoint (no word_embedding.weight / crf.transitions)")
+    layers = sum(1 for k in state if k.startswith("gru.") and k.endswith(".cell_fw.weight_ih"))
+    return dict(emb_dim=int(state["word_embedding.weight"].shape[1]),
+                hidden_size=int(state["gru.weight_hh_l0"].shape[1]), num_layers=layers)
+
+
+def build_pretrained(path, model_name="bigru_crf"):
+    """(our model with the checkpoint loaded, in eval mode; its Vocab) for eval.py/infer.py --pretrained."""
+    from model import build_model
+    vocab = pretrained_vocab(path)
+    model = build_model(model_name, vocab.vocab_size, vocab.num_tags, **model_sizes(path))
+    load_paddlenlp(model, path)
+    model.eval()
+    return model, vocab
+
+
+def taskflow_words(chars, tags):
+    """Taskflow's lexical_analysis grouping of characters into (word, TAG): a word starts at an `X-B`
+    tag or at an `O` after a non-`O`; an `X-I` (whatever X) or an `O` after an `O` extends it; the
+    word's tag is its first character's tag without the -B/-I."""
+    words = []
+    for i, (c, tag) in enumerate(zip(chars, tags)):
+        if not words or tag.endswith("-B") or (tag == "O" and tags[i - 1] != "O"):
+            words.append([c, tag.split("-")[0]])
+        else:
+            words[-1][0] += c
+    return [(w, t) for w, t in words]

@@ -29,7 +29,7 @@ def readme_commands():
 
 def test_readme_commands_run_in_order(tmp_path):
     work = tmp_path / "folder"
-    shutil.copytree(FOLDER, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache"))
+    shutil.copytree(FOLDER, work, ignore=shutil.ignore_patterns("data", "output", "__pycache__", ".pytest_cache", ".suite_venv"))
     env = dict(os.environ, GLOG_minloglevel="2")
     commands = readme_commands()
     assert any(c.startswith("bash train.sh") for c in commands) and any("SMOKE=1" in c for c in commands)

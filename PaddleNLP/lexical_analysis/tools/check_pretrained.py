@@ -6,8 +6,8 @@ word.dic/tag.dic/q2b.dic beside it, loads that directory through our pretrained.
 same padded batch of character ids (read by Taskflow's load_vocab + its q2b/OOV look-up on one side,
 by our reader.Vocab on the other) and requires in eval mode:
   emissions max abs diff <= 1e-5, CRF transitions equal, Viterbi paths identical.
-The CRF transitions are drawn wide (normal, std 2) so that paths do go through the two extra
-start/stop tags and the start/stop rows matter. Needs paddlenlp: bash tools/suite_env.sh, then
+The CRF transitions (normal, std 2) and the Linear's bias (std 3) are drawn wide so that the
+start/stop rows matter and the paths mix B, I and O tags. Needs paddlenlp: bash tools/suite_env.sh, then
     .suite_venv/bin/python tools/check_pretrained.py            # published size (128/128, 57 tags) + a small one
     .suite_venv/bin/python tools/check_pretrained.py --small    # the small one only (the slow test)
     .suite_venv/bin/python tools/check_pretrained.py --write_keys   # rewrite tests/fixtures/paddlenlp_lac_keys.json.gz
@@ -65,6 +65,9 @@ def check(name, cfg, folder):
     paddle.seed(0)
     suite = SuiteLac(cfg["emb_dim"], cfg["hidden_size"], cfg["vocab_size"], cfg["num_labels"])
     suite.crf.transitions.set_value(paddle.randn(suite.crf.transitions.shape) * 2.0)
+    bias = np.zeros(suite.fc.bias.shape, "float32")  # varied tags (B, I and O) on the real labels
+    bias[:cfg["num_labels"]] = np.random.default_rng(0).standard_normal(cfg["num_labels"]) * 3.0
+    suite.fc.bias.set_value(paddle.to_tensor(bias))
     suite.eval()
     write_dics(folder, cfg["vocab_size"], cfg["num_labels"])
     paddle.save(suite.state_dict(), os.path.join(folder, "model_state.pdparams"))
@@ -99,6 +102,36 @@ def check(name, cfg, folder):
     return ok
 
 
+def taskflow_compare(folder, cfg):
+    """Taskflow's own LacTask pre- and post-processing (q2b, OOV, padding, word grouping) around
+    PaddleNLP's dygraph model, against our infer.py --pretrained on the same sentences. Taskflow itself
+    cannot run here: with paddle 3.3.1 its static export writes inference.json and then looks for
+    inference.pdmodel, so the Task is assembled without its predictor (its _run_model is replaced by
+    the same loop over its data loader in the dynamic graph)."""
+    from paddlenlp.taskflow.lexical_analysis import LacTask
+    import infer
+    task = LacTask.__new__(LacTask)
+    task._task_path, task.kwargs, task._max_seq_len, task._custom = folder, {"batch_size": 2}, 512, None
+    task.kwargs.update(emb_dim=cfg["emb_dim"], hidden_size=cfg["hidden_size"])  # Taskflow's: 128, 128
+    task._construct_vocabs()
+    task._construct_model("lac")
+    inputs = task._preprocess([SENTENCES])  # as Task.__call__ passes them
+    results, lens = [], []
+    with paddle.no_grad():
+        for ids, seq_len in inputs["data_loader"]:
+            results.extend(task._model(ids, seq_len).numpy().tolist())
+            lens.extend(seq_len.numpy().tolist())
+    inputs["result"], inputs["lens"] = results, lens
+    theirs = [" ".join(f"{w}/{t}" for w, t in zip(r["segs"], r["tags"])) for r in task._postprocess(inputs)]
+    ours = infer.main(["--pretrained", folder] + SENTENCES)
+    same = theirs == ours
+    print(f"taskflow pre/post-processing: {'identical' if same else 'DIFFERENT'} words and tags on "
+          f"{len(SENTENCES)} sentences", flush=True)
+    if not same:
+        print(f"  taskflow: {theirs}\n  ours:     {ours}", flush=True)
+    return same
+
+
 def write_keys():
     from paddlenlp.taskflow.models import BiGruCrf as SuiteLac
     cfg = CONFIGS["published"]
@@ -125,6 +158,8 @@ def main(argv=None):
     for name in names:
         with tempfile.TemporaryDirectory() as folder:
             ok = check(name, CONFIGS[name], folder) and ok
+            if name == "small":
+                ok = taskflow_compare(folder, CONFIGS[name]) and ok
     if not ok:
         sys.exit(1)
     print("check_pretrained: all equal")
