@@ -1,5 +1,5 @@
 """The acoustic family (text -> log mel spectrogram): Transformer TTS, FastSpeech, Deep Voice 3, behind
-the family interface train.py / eval.py / export.py / infer.py call (MODELS, SHAPE_FLAGS, add_flags,
+the family interface train.py / eval.py / export.py / infer.py call (MODELS, add_flags,
 build_model, train, evaluate, export, synthesize).
 
 Training: Adam (betas 0.9/0.98) with the release's Noam schedule (peak --lr after --warmup_steps), global
@@ -23,12 +23,12 @@ import paddle.nn.functional as F
 import utils
 import reader
 import text as textlib
+from models import count_parameters
 from models import fastspeech as fs
 from models import transformer_tts as tts
 
 MODELS = ("TransformerTTS", "FastSpeech", "DeepVoice3")
 BUILT = ("TransformerTTS", "FastSpeech")
-SHAPE_FLAGS = ("size", "hidden", "layers")
 N_MELS = 80
 MIN_FRAMES = 4  # free-running synthesis: a stop token before this many frames is ignored
 
@@ -114,8 +114,8 @@ def make_optimizer(args, model):
     return optimizer, scheduler
 
 
-def train(args, model, out_dir, logger):
-    """The whole loop (see the module docstring); logger(message) prints on the main process."""
+def train(args, model, out_dir, log):
+    """The whole loop (see the module docstring); log(message) prints on the main process."""
     entries = reader.read_metadata(args.data_dir, args.skip_bad_samples)
     train_set = dataset(args, "train", entries)
     dataset(args, "dev", entries)  # checked before the first step
@@ -129,29 +129,29 @@ def train(args, model, out_dir, logger):
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
     optimizer, scheduler = make_optimizer(args, model)
-    train_log = utils.TrainLogger(out_dir, total_steps, args.log_interval)
+    logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best = 0, float("inf")
     if args.resume:
-        state = utils.load_checkpoint(args.resume, model, optimizer, scheduler, logger=train_log)
+        state = utils.load_checkpoint(args.resume, model, optimizer, scheduler, logger=logger)
         step, best = state["step"], state["best"]
-        logger(f"resumed from {args.resume} at step {step}")
+        log(f"resumed from {args.resume} at step {step}")
     train_model = paddle.DataParallel(model) if utils.world_size() > 1 else model
-    logger(f"{args.model} ({args.size}): {tts.count_parameters(model):,} parameters, {len(train_set)} training "
+    log(f"{args.model} ({args.size}): {count_parameters(model):,} parameters, {len(train_set)} training "
            f"sentences, {steps_per_epoch} steps/epoch, peak lr {args.lr:g} after {args.warmup_steps} warm-up steps, "
            f"total batch {args.batch_size * utils.world_size()}")
 
     def checkpoint():
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
-                              logger=train_log, step=step, best=best)
+                              logger=logger, step=step, best=best)
 
     def evaluate_and_keep_best(epoch):
         nonlocal best
         result = evaluate(args, model, "dev", free_running=False)
         model.train()
-        logger(f"eval epoch {epoch}: dev mel_l1_teacher_forced {result['mel_l1_teacher_forced']:.4f} "
+        log(f"eval epoch {epoch}: dev mel_l1_teacher_forced {result['mel_l1_teacher_forced']:.4f} "
                f"(mean-frame baseline {result['mel_l1_mean_frame']:.4f})"
                + (f" diagonality {result['diagonality']:.3f}" if "diagonality" in result else ""))
-        train_log.write({"epoch": epoch, "step": step, **{k: v for k, v in result.items() if k != "samples"}})
+        logger.write({"epoch": epoch, "step": step, **{k: v for k, v in result.items() if k != "samples"}})
         if result["mel_l1_teacher_forced"] < best:
             best = result["mel_l1_teacher_forced"]
             if utils.is_main_process():
@@ -177,9 +177,9 @@ def train(args, model, out_dir, logger):
             optimizer.clear_grad()
             scheduler.step()
             step += 1
-            train_log.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
-            if train_log.should_log(step):
-                train_log.log(epoch + 1, args.epochs, step, optimizer.get_lr())
+            logger.update(loss, batch[0].shape[0], reader_cost, reader_cost + timer.tick())
+            if logger.should_log(step):
+                logger.log(epoch + 1, args.epochs, step, optimizer.get_lr())
             if args.save_interval and step % args.save_interval == 0:
                 checkpoint()
             if step >= total_steps:
@@ -191,7 +191,7 @@ def train(args, model, out_dir, logger):
         if last:
             break
     if utils.is_main_process():
-        logger(f"best dev mel_l1_teacher_forced {best:.4f}; curves {utils.plot_curves(out_dir)}")
+        log(f"best dev mel_l1_teacher_forced {best:.4f}; curves {utils.plot_curves(out_dir)}")
 
 
 # ----------------------------------------------------------------------------------------- evaluation
@@ -220,16 +220,41 @@ def best_layer_alignment(attentions, text_lengths, mel_lengths):
     return int(np.argmax(scores)), float(np.max(scores))
 
 
+_BASELINES = {}  # (data_dir, split, n, split list's mtime) -> summed L1s: they do not change during training
+
+
+def baselines(data_dir, data, n, entries):
+    """Summed L1 of the mean-frame and the nearest-sentence baselines over the first n utterances of `data`
+    (read once per split: every dev evaluation of a run reuses them)."""
+    key = (os.path.abspath(data_dir), data.split, n,
+           os.path.getmtime(os.path.join(data_dir, reader.FEATURES, f"{data.split}.txt")))
+    if key not in _BASELINES:
+        train_ids = reader.read_split(data_dir, "train")
+        by_id = {e.uid: e for e in entries}
+        train_mels = [reader.load_mel(data_dir, uid) for uid in train_ids]
+        train_texts = [by_id[u].text for u in train_ids]
+        mean_frame = np.concatenate(train_mels).mean(axis=0)
+        base_sum, near_sum = 0.0, 0.0
+        for k in range(n):
+            mel = data[k][1]
+            base_sum += float(np.abs(mel - mean_frame[None]).sum())
+            matcher = difflib.SequenceMatcher(a=data.items[k].text, autojunk=False)
+            scores = []
+            for t in train_texts:
+                matcher.set_seq2(t)
+                scores.append(matcher.ratio())
+            nearest = train_mels[int(np.argmax(scores))]
+            near_sum += float(np.abs(stretch(nearest, len(mel)) - mel).sum())
+        _BASELINES[key] = base_sum, near_sum
+    return _BASELINES[key]
+
+
 @paddle.no_grad()
 def evaluate(args, model, split, free_running=True):
     """The split's metrics and the baselines' (see the module docstring)."""
     model.eval()
     entries = reader.read_metadata(args.data_dir, getattr(args, "skip_bad_samples", False), verbose=False)
     data = dataset(args, split, entries)
-    train_ids = reader.read_split(args.data_dir, "train")
-    by_id = {e.uid: e for e in entries}
-    train_mels = [reader.load_mel(args.data_dir, uid) for uid in train_ids]
-    mean_frame = np.concatenate(train_mels).mean(axis=0)
     tf_sum, count, diag, n_batches = 0.0, 0, [], 0
     batch_size = max(1, min(args.batch_size, 16))
     for start in range(0, len(data), batch_size):
@@ -248,19 +273,10 @@ def evaluate(args, model, split, free_running=True):
     if diag:
         result["diagonality"] = float(sum(diag) / n_batches)
     n = len(data) if not getattr(args, "eval_samples", 0) else min(args.eval_samples, len(data))
-    base_sum, near_sum, free_sum, frames_sum = 0.0, 0.0, 0.0, 0
-    train_texts = [by_id[u].text for u in train_ids]
+    base_sum, near_sum = baselines(args.data_dir, data, n, entries)
+    free_sum, frames_sum = 0.0, 0
     for k in range(n):
-        entry = data.items[k]
         ids, mel = data[k][:2]
-        base_sum += float(np.abs(mel - mean_frame[None]).sum())
-        matcher = difflib.SequenceMatcher(a=entry.text, autojunk=False)
-        scores = []
-        for t in train_texts:
-            matcher.set_seq2(t)
-            scores.append(matcher.ratio())
-        nearest = train_mels[int(np.argmax(scores))]
-        near_sum += float(np.abs(stretch(nearest, len(mel)) - mel).sum())
         if free_running:
             pred = synthesize(args, model, [ids])[0][0].T
             free_sum += float(np.abs(stretch(pred, len(mel)) - mel).sum())

@@ -147,7 +147,7 @@ def main(argv=None):
             print(f"note: sentence {n + 1}: {sum(dropped.values())} characters outside the symbol set dropped "
                   f"({''.join(sorted(dropped))!r})", file=sys.stderr)
         mel, alignment = synthesize(ids)
-        if n < len(sentences) - len(targets) or n == len(sentences) - len(targets):  # the user's, and one of a split
+        if n <= len(sentences) - len(targets):  # the user's, and the first of a split
             stem = os.path.join(args.out_dir, f"{n:03d}")
             import soundfile
             soundfile.write(stem + ".wav", to_wav(mel), audio.SAMPLE_RATE)

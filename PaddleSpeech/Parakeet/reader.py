@@ -126,7 +126,7 @@ class TextMelDataset:
         entries = entries if entries is not None else read_metadata(data_dir, skip_bad, verbose=False)
         by_id = {e.uid: e for e in entries}
         split_file = os.path.join(data_dir, FEATURES, f"{split}.txt")
-        self.data_dir, self.items = data_dir, []
+        self.data_dir, self.split, self.items = data_dir, split, []
         for number, uid in enumerate(read_split(data_dir, split), 1):
             if uid not in by_id:
                 raise utils.DataError(f"{split_file}:{number}: id {uid} is not in {METADATA}; run preprocess.py again")

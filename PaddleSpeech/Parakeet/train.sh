@@ -23,7 +23,6 @@ for i in "${!args[@]}"; do  # eval and export look where train.py wrote
   case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
 done
 EXTRA=()
-EVAL=()
 if [[ $SMOKE == 1 ]]; then
   DATA_DIR=data/smoke
   [[ -f $DATA_DIR/metadata.csv ]] || python make_demo_data.py --out_dir "$DATA_DIR" --num_sentences 24
@@ -60,7 +59,11 @@ if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
 else
   python "${train[@]}"
 fi
-python eval.py --output_dir "$OUTPUT_DIR" "${EVAL[@]}"
+python eval.py --output_dir "$OUTPUT_DIR"
+if [[ $MODEL == WaveNet ]]; then  # sample-by-sample synthesis in numpy: nothing to export
+  echo "WaveNet is not exported (README.md: Vocoders); run: $OUTPUT_DIR/$MODEL"
+  exit 0
+fi
 python export.py --output_dir "$OUTPUT_DIR"
 if [[ $TASK == vocoder ]]; then  # the first test utterance's mel back to audio
   python infer.py --output_dir "$OUTPUT_DIR" --out_dir "$OUTPUT_DIR/$MODEL/synth" \

@@ -1,5 +1,5 @@
 """The vocoder family: mel spectrogram -> waveform. train.py, eval.py, export.py and infer.py call this
-module's MODELS, SHAPE_FLAGS, add_flags, build_model, train, evaluate, export and synthesize when
+module's MODELS, add_flags, build_model, train, evaluate, export and synthesize when
 --model is one of MODELS.
 
 Data: the feature cache preprocess.py writes (DATA_DIR/features/<id>.npz with `wav` [frames * 256] and
@@ -40,14 +40,16 @@ channels (123,786 parameters), training NLL -3.03 nats/sample over steps 426-450
 The release trains WaveFlow for up to 3M steps of batch 8 x 16,000 samples; 450 small steps are far too
 few, and the figures above say only that the pipeline runs end to end. A longer run is the next step.
 """
-import math
+import argparse
 import os
 
 import numpy as np
 import paddle
 
 import audio
+import reader
 import utils
+from models import count_parameters
 from models.clarinet import ClariNet
 from models.waveflow import WaveFlow
 from models.wavenet import WaveNet
@@ -56,8 +58,6 @@ MODELS = ("WaveFlow", "WaveNet", "ClariNet")
 CLASSES = {"WaveFlow": WaveFlow, "WaveNet": WaveNet, "ClariNet": ClariNet}
 # flags that shape a model (None: the --size configuration's value)
 SHAPE_FLAGS = ("n_flows", "n_layers", "channels", "n_group", "n_loop", "n_layer", "output_dim", "teacher_channels")
-FEATURES = "features"
-MEL_PAD = float(np.log(audio.CLIP))  # the log mel of silence
 
 
 def add_flags(parser):
@@ -113,7 +113,6 @@ def model_config(args):
 
 def argparse_like(args, model, **changes):
     """args with another --model (ClariNet's teacher is built as the WaveNet of the same --size)."""
-    import argparse
     return argparse.Namespace(**{**vars(args), "model": model, **changes})
 
 
@@ -121,20 +120,7 @@ def build_model(args):
     return CLASSES[args.model](**model_config(args))
 
 
-def count_params(model):
-    return sum(math.prod(p.shape) for p in model.parameters())
-
-
 # ----------------------------------------------------------------------------------------------- data
-
-def split_ids(data_dir, split):
-    path = os.path.join(data_dir, FEATURES, f"{split}.txt")
-    return [line.strip() for _, line in utils.read_lines(path) if line.strip()]
-
-
-def feature_file(data_dir, uid):
-    return os.path.join(data_dir, FEATURES, uid + ".npz")
-
 
 def load_pair(path):
     with np.load(path) as f:
@@ -145,8 +131,8 @@ def check_split(data_dir, split, skip_bad=False):
     """The split's ids whose cache file is readable and consistent (wav length = mel frames x 256);
     a bad one is a DataError naming the file, or skipped and counted with --skip_bad_samples."""
     good, bad = [], 0
-    for uid in split_ids(data_dir, split):
-        path = feature_file(data_dir, uid)
+    for uid in reader.read_split(data_dir, split):
+        path = reader.feature_path(data_dir, uid)
         problem = None
         try:
             wav, mel = load_pair(path)
@@ -164,7 +150,7 @@ def check_split(data_dir, split, skip_bad=False):
             continue
         good.append(uid)
     if not good:
-        raise utils.DataError(f"{os.path.join(data_dir, FEATURES, split + '.txt')}:1: no usable utterance")
+        raise utils.DataError(f"{os.path.join(data_dir, reader.FEATURES, split + '.txt')}:1: no usable utterance")
     return good, bad
 
 
@@ -173,10 +159,10 @@ def segment_batch(data_dir, uids, frames, rng):
     utterances are padded with silence."""
     wavs, mels = [], []
     for uid in uids:
-        wav, mel = load_pair(feature_file(data_dir, uid))
+        wav, mel = load_pair(reader.feature_path(data_dir, uid))
         n = mel.shape[1]
         if n < frames:
-            mel = np.pad(mel, ((0, 0), (0, frames - n)), constant_values=MEL_PAD)
+            mel = np.pad(mel, ((0, 0), (0, frames - n)), constant_values=reader.MEL_PAD)
             wav = np.pad(wav, (0, (frames - n) * audio.HOP_LENGTH))
             start = 0
         else:
@@ -212,7 +198,7 @@ def evaluate(args, model, split):
         uids = uids[:args.eval_utterances]
     sums = np.zeros(4)
     for uid in utils.progress(uids, len(uids), f"synthesising {split}"):
-        ref, mel = load_pair(feature_file(args.data_dir, uid))
+        ref, mel = load_pair(reader.feature_path(args.data_dir, uid))
         est = synthesize(args, model, mel)[0]
         key = (os.path.abspath(args.data_dir), uid)
         if key not in _GRIFFIN_LIM:
@@ -249,19 +235,17 @@ def export(args, model, path_prefix):
 
 # ------------------------------------------------------------------------------------------ training
 
-def train(args, model, out_dir, log=None):
+def train(args, model, out_dir, log):
     """The training loop: Adam (the release's), a random segment per utterance, resume from
     latest.pdckpt, DataParallel over several processes, dev SC every --eval_interval epochs choosing
     best.pdparams. `log(message)` prints on the main process. Returns the best dev SC."""
-    if log is None:
-        log = lambda message: print(message, flush=True) if utils.is_main_process() else None  # noqa: E731
     train_ids, bad = check_split(args.data_dir, "train", args.skip_bad_samples)
     dev_ids, bad_dev = check_split(args.data_dir, "dev", args.skip_bad_samples)
     world, rank = utils.world_size(), utils.rank()
     per_step = args.batch_size * world
     steps_per_epoch = max(1, len(train_ids) // per_step)
     if len(train_ids) < per_step:
-        raise utils.DataError(f"{os.path.join(args.data_dir, FEATURES, 'train.txt')}:1: {len(train_ids)} training "
+        raise utils.DataError(f"{os.path.join(args.data_dir, reader.FEATURES, 'train.txt')}:1: {len(train_ids)} training "
                               f"utterances, fewer than one batch of {args.batch_size} x {world} processes")
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
@@ -281,12 +265,11 @@ def train(args, model, out_dir, log=None):
         grad_clip=paddle.nn.ClipGradByGlobalNorm(args.grad_clip) if args.grad_clip else None)
     step, best_sc = 0, float("inf")
     if resuming:
-        state = paddle.load(args.resume)
-        utils.load_checkpoint(state, model, optimizer, logger=logger)
+        state = utils.load_checkpoint(args.resume, model, optimizer, logger=logger)
         step, best_sc = state["step"], state["best_sc"]
         log(f"resumed from {args.resume} at step {step}")
     train_model = paddle.DataParallel(LossOf(model)) if world > 1 else LossOf(model)
-    log(f"{args.model}: {count_params(model):,} parameters ({args.size} size: {model_config(args)}), "
+    log(f"{args.model}: {count_parameters(model):,} parameters ({args.size} size: {model_config(args)}), "
         f"{len(train_ids)} training utterances, segments of {args.segment_frames} frames, {steps_per_epoch} "
         f"steps/epoch, batch {args.batch_size} x {world} processes, lr {args.lr:g}")
     if bad or bad_dev:

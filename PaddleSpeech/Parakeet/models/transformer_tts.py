@@ -10,8 +10,6 @@ decoder layers, feed-forward 1024, post-net 256 channels, one frame per decoder 
 Mels enter and leave in natural-log magnitude (audio.wav_to_mel); the network sees them shifted and scaled
 (MEL_MEAN, MEL_SCALE) to about unit range.
 """
-import math
-
 import numpy as np
 import paddle
 import paddle.nn as nn
@@ -230,7 +228,3 @@ def diagonality(alignment, text_length, frames, band=0.1):
     t = np.arange(frames)[:, None] * text_length / max(frames, 1)
     near = np.abs(np.arange(text_length)[None, :] - t) <= max(1.0, band * text_length)
     return float((a * near).sum() / max(a.sum(), 1e-9))
-
-
-def count_parameters(model):
-    return sum(math.prod(p.shape) for p in model.parameters())

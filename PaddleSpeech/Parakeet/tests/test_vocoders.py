@@ -12,6 +12,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 import audio  # noqa: E402
+import reader  # noqa: E402
 import utils  # noqa: E402
 import vocoder  # noqa: E402
 from models.clarinet import ClariNet  # noqa: E402
@@ -185,7 +186,7 @@ def test_train_evaluate_export_round_trip(tmp_path, name):
     assert set(result) >= {"sc", "lsd", "sc_griffin_lim", "lsd_griffin_lim"} and result["samples"] == 1
     assert np.isfinite(best) and 0 < result["sc_griffin_lim"] < 1 and result["lsd"] > 0
 
-    _, mel = vocoder.load_pair(vocoder.feature_file(data, "LJ001-0006"))
+    _, mel = vocoder.load_pair(reader.feature_path(data, "LJ001-0006"))
     mel = mel[:, :3]
     wav = vocoder.synthesize(args, model, mel[None])
     assert wav.shape == (1, 3 * audio.HOP_LENGTH)
@@ -205,7 +206,7 @@ def test_train_evaluate_export_round_trip(tmp_path, name):
 def test_bad_feature_file_names_it(tmp_path):
     data = str(tmp_path / "data")
     write_cache(data)
-    path = vocoder.feature_file(data, "LJ001-0001")
+    path = reader.feature_path(data, "LJ001-0001")
     np.savez(path, wav=np.zeros(100, np.float32), mel=np.zeros((audio.N_MELS, 3), np.float32))
     with pytest.raises(utils.DataError, match="LJ001-0001.npz: wav of 100 samples for 3 mel frames"):
         vocoder.check_split(data, "train")
