@@ -1,9 +1,10 @@
 """The model registry: --model NAME looks a constructor up here."""
 from .bow import BOW
 from .cnn import CNN, TextCNN
-from .rnn import GRU, LSTM, BiLSTM
+from .rnn import GRU, LSTM, BiLSTM, BiLSTM_Taskflow
 
-MODELS = {"bow": BOW, "cnn": CNN, "textcnn": TextCNN, "lstm": LSTM, "bilstm": BiLSTM, "gru": GRU}
+MODELS = {"bow": BOW, "cnn": CNN, "textcnn": TextCNN, "lstm": LSTM, "bilstm": BiLSTM, "gru": GRU,
+          "bilstm_taskflow": BiLSTM_Taskflow}
 
 
 def build_model(name, vocab_size, num_classes, padding_idx, **kwargs):

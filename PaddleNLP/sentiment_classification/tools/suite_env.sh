@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# A local venv with PaddleNLP 2.8.1 next to the paddlepaddle already installed, for
+# tools/check_pretrained.py. --no-deps: its pinned requirements would replace paddle, numpy and others.
+# `import paddlenlp` (its __init__ imports the whole package) needs exactly the packages below
+# (found by importing it in an empty venv until it imported); jieba is Taskflow's tokenizer.
+# Then: .suite_venv/bin/python tools/check_pretrained.py --tokenizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+PKGS="paddlenlp==2.8.1 jieba==0.42.1 colorlog==6.12.0 huggingface-hub==0.20.3 filelock==4.3.1 aistudio-sdk==0.2.1
+      datasets==2.18.0 fsspec==2024.2.0 multiprocess==0.70.16 dill==0.3.8 aiohttp==3.14.5 multidict==7.2.1
+      yarl==1.25.1"
+if [ ! -x .suite_venv/bin/python ]; then
+    "$PY" -m venv --system-site-packages .suite_venv
+fi
+if ! .suite_venv/bin/python -c "import paddlenlp.taskflow, jieba" >/dev/null 2>&1; then
+    .suite_venv/bin/python -m pip install -q --no-deps $PKGS
+fi
+echo "suite env: $(pwd)/.suite_venv (paddlenlp $(.suite_venv/bin/python -m pip show paddlenlp 2>/dev/null | sed -n 's/^Version: //p'))"
