@@ -22,17 +22,19 @@ import paddle
 import utils
 import reader
 import train
+import edit
 from models import EDITORS, MODELS
 
-# train.sh's demo settings (widths, image size, batch) of each model
+# train.sh's demo settings (widths, image size, batch, AttGAN's and STGAN's attributes) of each model
+DEMO_ATTRS = "Black_Hair,Blond_Hair,Brown_Hair,Eyeglasses,Pale_Skin"
 DEMO = {
     "CGAN": dict(gf_dim=64, df_dim=32, batch_size=32),
     "DCGAN": dict(gf_dim=32, df_dim=32, gfc_dim=512, dfc_dim=256, batch_size=32),
     "Pix2Pix": dict(gf_dim=32, df_dim=32, num_downs=5, batch_size=8),
     "CycleGAN": dict(gf_dim=16, df_dim=16, n_blocks=6, batch_size=4),
     "StarGAN": dict(image_size=32, gf_dim=16, df_dim=16, n_blocks=2, n_layers=4, batch_size=8),
-    "AttGAN": dict(image_size=32, gf_dim=16, df_dim=16, dfc_dim=128, n_layers=4, batch_size=8),
-    "STGAN": dict(image_size=32, gf_dim=16, df_dim=16, dfc_dim=128, n_layers=4, batch_size=8),
+    "AttGAN": dict(image_size=32, gf_dim=16, df_dim=16, dfc_dim=128, n_layers=4, batch_size=8, attrs=DEMO_ATTRS),
+    "STGAN": dict(image_size=32, gf_dim=16, df_dim=16, dfc_dim=128, n_layers=4, batch_size=8, attrs=DEMO_ATTRS),
     "SPADE": dict(image_size=32, gf_dim=8, df_dim=8, spade_hidden=16, batch_size=8),
 }
 SUBDIR = {"Pix2Pix": "edges2shapes", "CycleGAN": "shapes2colours", "SPADE": "cityscapes", "StarGAN": "celeba",
@@ -68,14 +70,11 @@ def bench_args(args, model):
 
 def make_bench(targs):
     """(draw(step) -> tensors of the loop's next batch, step(tensors) -> loss) for train.py's model."""
-    import edit
     import translate
     model = targs.model
     gan = train.GAN(model, **train.model_shape(targs))
     spade = model == "SPADE"
-    g_lr, d_lr, beta2 = (targs.lr / 2, targs.lr * 2, 0.9) if spade else (targs.lr, targs.lr, 0.999)
-    opts = train.OptimizerPair(paddle.optimizer.Adam(g_lr, targs.beta1, beta2, parameters=gan.G.parameters()),
-                               paddle.optimizer.Adam(d_lr, targs.beta1, beta2, parameters=gan.D.parameters()))
+    opts = train.make_optimizers(targs, gan)
     G, D = gan.G, gan.D
     if model in EDITORS:
         data = edit.datasets(targs, ("train",))[0]
@@ -136,7 +135,7 @@ def translate_models():
 
 def run(args, model):
     targs = bench_args(args, model)
-    threads = args.threads or (1 if model in EDITORS and targs.image_size <= 64 else max(1, utils.cpu_count()))
+    threads = args.threads or (1 if model in EDITORS and edit.one_thread(targs) else max(1, utils.cpu_count()))
     paddle.base.core.set_num_threads(threads)
     paddle.seed(0)
     order, draw, step, gan = make_bench(targs)

@@ -201,12 +201,17 @@ def datasets(args, splits=("train", "dev", "test"), skip=None):
     return [celeba.CelebA(args.data_dir, s, args.attrs, args.image_size, args.crop_size, skip) for s in splits]
 
 
+def one_thread(args):
+    """Whether an editor trains on one CPU thread: at image sizes up to 64. Measured (README, Speed): at
+    32x32 a step is ~100 small ops, and a second MKL/OpenMP thread only adds synchronisation: twice the
+    CPU and twice the wall time per step on the loaded 2-core machine."""
+    return args.image_size <= 64
+
+
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of an attribute editor; returns the best dev edit score."""
     from train import count_params, data_parallel, plan_steps, save_best, save_grid
-    if args.image_size <= 64 and utils.world_size() == 1:
-        # measured (README, Speed): at 32x32 a step is ~100 small ops, and a second MKL/OpenMP thread only
-        # adds synchronisation: twice the CPU and twice the wall time per step on the loaded 2-core machine
+    if one_thread(args) and utils.world_size() == 1:
         paddle.base.core.set_num_threads(1)
     train_set, dev_set, _ = datasets(args)  # every file the run reads is checked before step 1
     skipped = train_set.skipped + dev_set.skipped

@@ -150,6 +150,14 @@ class AllReduced:
         return getattr(self._opt, name)
 
 
+def make_optimizers(args, gan):
+    """Adam for G and D at --lr, --beta1 and beta2 0.999; SPADE: the paper's two time-scale rule, G at
+    lr / 2 and D at 2 lr, with beta2 0.9."""
+    g_lr, d_lr, beta2 = (args.lr / 2, args.lr * 2, 0.9) if args.model == "SPADE" else (args.lr, args.lr, 0.999)
+    return OptimizerPair(paddle.optimizer.Adam(g_lr, args.beta1, beta2, parameters=gan.G.parameters()),
+                         paddle.optimizer.Adam(d_lr, args.beta1, beta2, parameters=gan.D.parameters()))
+
+
 def data_parallel(gan, opts):
     """With several processes: rank 0's weights everywhere and optimizers that all-reduce the gradients."""
     if utils.world_size() > 1:
@@ -233,10 +241,7 @@ def main(argv=None):
         gan = GAN(args.model, **model_shape(args))
         if args.pretrained:
             utils.load_pretrained(gan, args.pretrained)
-        # SPADE: the paper's two time-scale rule, G at lr / 2 and D at 2 lr, with beta2 0.9
-        g_lr, d_lr, beta2 = (args.lr / 2, args.lr * 2, 0.9) if args.model == "SPADE" else (args.lr, args.lr, 0.999)
-        opts = OptimizerPair(paddle.optimizer.Adam(g_lr, args.beta1, beta2, parameters=gan.G.parameters()),
-                             paddle.optimizer.Adam(d_lr, args.beta1, beta2, parameters=gan.D.parameters()))
+        opts = make_optimizers(args, gan)
         loop = edit.train if args.model in EDITORS else translate.train
         return loop(args, state, out_dir, gan, opts, utils.TrainLogger(out_dir, 0, args.log_interval))
 
@@ -252,9 +257,7 @@ def main(argv=None):
     gan = GAN(args.model, **model_shape(args))
     if args.pretrained:
         utils.load_pretrained(gan, args.pretrained)
-    lr = args.lr
-    opts = OptimizerPair(paddle.optimizer.Adam(lr, beta1=args.beta1, parameters=gan.G.parameters()),
-                         paddle.optimizer.Adam(lr, beta1=args.beta1, parameters=gan.D.parameters()))
+    opts = make_optimizers(args, gan)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_fid = 0, float("inf")
     if state is not None:
@@ -271,7 +274,7 @@ def main(argv=None):
     if utils.is_main_process():
         print(f"{args.model}: generator {count_params(gan.G):,} and discriminator {count_params(gan.D):,} parameters, "
               f"{len(train_set)} training images, {steps_per_epoch} steps/epoch, batch {args.batch_size} "
-              f"x {utils.world_size()} processes, lr {lr:g}", flush=True)
+              f"x {utils.world_size()} processes, lr {args.lr:g}", flush=True)
     grid_inputs = sample_inputs(spec.conditional, args.z_dim, 100 if spec.conditional else 64, seed=1234)
     grid_rows = 10 if spec.conditional else 8
 

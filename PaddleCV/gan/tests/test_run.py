@@ -159,3 +159,22 @@ def test_help_shows_every_flag_with_its_default(script):
     flags = [a for a in parser._actions if a.dest != "help"]
     assert all(a.help for a in flags), [a.dest for a in flags if not a.help]
     assert parser.format_help().count("(default:") == len(flags)
+
+
+def test_all_reduced_averages_every_gradient_in_one_all_reduce_per_step(monkeypatch):
+    """train.AllReduced with two ranks, the other one's gradients zero (a stand-in all_reduce that
+    leaves the sum as it is): one all_reduce per step() over all the gradients, then the mean."""
+    import paddle.distributed as dist
+    calls = []
+    monkeypatch.setattr(dist, "all_reduce", lambda tensor, *a, **k: calls.append(tensor.shape))
+    monkeypatch.setattr(utils, "world_size", lambda: 2)
+    paddle.seed(0)
+    net = paddle.nn.Sequential(paddle.nn.Linear(3, 4), paddle.nn.Linear(4, 2))
+    before = [p.numpy().copy() for p in net.parameters()]
+    opt = train.AllReduced(paddle.optimizer.SGD(1.0, parameters=net.parameters()))
+    net(paddle.ones([5, 3])).sum().backward()
+    grads = [p.grad.numpy().copy() for p in net.parameters()]
+    opt.step()
+    assert calls == [[sum(g.size for g in grads)]]
+    for p, w, g in zip(net.parameters(), before, grads):
+        np.testing.assert_allclose(p.numpy(), w - g / 2, rtol=1e-5, atol=1e-6)
