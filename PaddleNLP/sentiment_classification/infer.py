@@ -40,8 +40,10 @@ def read_inputs(args, vocab):
     dataset file goes through the reader exactly as eval.py reads it."""
     rows = []
 
+    tokenizer = getattr(vocab, "tokenizer", None)  # --taskflow: jieba as Taskflow cuts (pretrained.py)
+
     def add(text, where):
-        words = reader.segment(text, vocab)
+        words = tokenizer.cut(text) if tokenizer else reader.segment(text, vocab)
         if not words:
             raise utils.DataError(f"{where}: empty text")
         rows.append((where, text, vocab.to_ids(words[:args.max_seq_len]), None))
@@ -50,7 +52,8 @@ def read_inputs(args, vocab):
         add(text, f"--text {i + 1}")
     if args.input_file:
         raw = list(reader.raw_lines(args.input_file))
-        if raw and raw[0][1].strip() == "\t".join(reader.COLUMNS).encode():  # a dataset file: keep its labels
+        if raw and raw[0][1].strip() == "\t".join(reader.COLUMNS).encode() and tokenizer is None:
+            # a dataset file: keep its labels
             texts = []
             examples, _ = reader.read_examples(args.input_file, vocab, args.max_seq_len, args.skip_bad_samples,
                                                texts=texts)
@@ -82,6 +85,19 @@ def warn_unknown(rows, vocab, vocab_path, shown=5):
 
 def load_predictor(args):
     """(predict(ids, lengths) -> probabilities, vocab, vocab path, label names); sets args.max_seq_len."""
+    if args.taskflow:  # PaddleNLP's Taskflow Senta BiLSTM: its weights, vocab.txt and jieba cutting
+        import pretrained
+        paddle.set_device("cpu")
+        model = pretrained.build(args.taskflow)
+        vocab_path = pretrained.resolve(args.taskflow)[1]
+        vocab = pretrained.TaskflowVocab(vocab_path)
+        vocab.tokenizer = pretrained.TaskflowTokenizer(vocab)
+        args.max_seq_len = args.max_seq_len or 10 ** 9  # Taskflow cuts nothing off
+
+        def predict(ids, lengths):
+            with paddle.no_grad():
+                return F.softmax(model(paddle.to_tensor(ids), paddle.to_tensor(lengths)), axis=-1).numpy()
+        return predict, vocab, vocab_path, list(reader.LABEL_NAMES)
     if args.checkpoint and not args.inference_dir:  # dynamic graph from a checkpoint
         fill_from_run(args)
         paddle.set_device("cpu")
@@ -116,6 +132,9 @@ def main(argv=None):
     run_flags(parser)
     parser.add_argument("--inference_dir", default=None,
                         help="an export to use; unset: OUTPUT_DIR/MODEL/inference of the last trained run")
+    parser.add_argument("--taskflow", default=None,
+                        help="PaddleNLP Taskflow's sentiment_analysis bilstm directory (model_state.pdparams + "
+                             "vocab.txt, see README): its weights and its jieba cutting; every line is raw text")
     parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
     parser.add_argument("--skip_bad_samples", action="store_true",
                         help="in a dataset file, skip bad lines (their rows stay empty) instead of stopping")

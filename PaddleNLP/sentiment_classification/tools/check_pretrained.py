@@ -9,10 +9,11 @@ directory through pretrained.build (the --checkpoint path of eval.py), and compa
   2. a batch without padding, both sides: logits;
   3. (reported, not required) PaddleNLP on the padded batch: its max runs over the padding positions,
      where the LSTM outputs zeros, so its logits there may differ from its own unpadded ones.
-Required: max abs difference <= 1e-5. --tokenizer also compares pretrained.TaskflowTokenizer with
+Required: max abs difference <= 1e-5. --infer also compares infer.py --taskflow's labels with
+PaddleNLP's pipeline (jieba, then the net). --tokenizer also compares pretrained.TaskflowTokenizer with
 paddlenlp.data.JiebaTokenizer on a few sentences. Nothing is downloaded.
 
-    bash tools/suite_env.sh && .suite_venv/bin/python tools/check_pretrained.py --config small --tokenizer
+    bash tools/suite_env.sh && .suite_venv/bin/python tools/check_pretrained.py --config small --tokenizer --infer
     .suite_venv/bin/python tools/check_pretrained.py --write_keys   # tests/fixtures/ key list
 """
 import argparse
@@ -133,6 +134,41 @@ def check_tokenizer(verbose=True):
     return out
 
 
+def check_infer(verbose=True):
+    """infer.py --taskflow DIR gives the labels PaddleNLP's Taskflow pipeline gives (JiebaTokenizer,
+    then LSTMModel on each text alone, as SentaTask with its default batch_size=1) on SENTENCES."""
+    import contextlib
+    import io
+    from paddlenlp.data import JiebaTokenizer, Vocab
+    import infer
+    config = dict(CONFIGS["small"], vocab_size=len(TOKEN_WORDS) + 2)
+    paddle.seed(2)  # a seed whose labels are mixed
+    net = paddlenlp_net(config, len(TOKEN_WORDS))
+    for p in net.parameters():
+        p.set_value(paddle.uniform(p.shape, min=-2.0, max=2.0))
+    net.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        paddle.save(net.state_dict(), os.path.join(tmp, pretrained.WEIGHTS))
+        path = os.path.join(tmp, pretrained.VOCAB)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("\n".join(TOKEN_WORDS + [pretrained.PAD, pretrained.UNK]) + "\n")
+        tokenizer = JiebaTokenizer(Vocab.load_vocabulary(path, unk_token=pretrained.UNK, pad_token=pretrained.PAD))
+        theirs = []
+        with paddle.no_grad():
+            for text in SENTENCES:
+                ids = tokenizer.encode(text)
+                label, _ = net(paddle.to_tensor([ids]), paddle.to_tensor([len(ids)]))
+                theirs.append(("negative", "positive")[int(np.asarray(label)[0])])
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            infer.main(["--taskflow", tmp, *[a for text in SENTENCES for a in ("--text", text)]])
+    ours = [line.split("\t")[0] for line in out.getvalue().splitlines()[1:]]
+    if ours != theirs:
+        raise SystemExit(f"infer.py --taskflow labels {ours} differ from PaddleNLP's {theirs}")
+    if verbose:
+        print(f"infer.py --taskflow labels equal PaddleNLP's on {len(ours)} texts: {ours}", flush=True)
+
+
 def write_keys():
     """The keys and shapes of Taskflow's net (base config) -> the committed fixture."""
     config = CONFIGS["base"]
@@ -148,6 +184,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--config", choices=sorted(CONFIGS) + ["all"], default="all", help="which config to check")
     parser.add_argument("--tokenizer", action="store_true", help="also compare the jieba tokenisation")
+    parser.add_argument("--infer", action="store_true", help="also compare infer.py --taskflow's labels")
     parser.add_argument("--write_keys", action="store_true", help=f"write the key fixture {FIXTURE}")
     parser.add_argument("--tol", type=float, default=1e-5, help="max abs difference allowed")
     args = parser.parse_args(argv)
@@ -163,6 +200,8 @@ def main(argv=None):
             failed.append(name)
     if args.tokenizer:
         check_tokenizer()
+    if args.infer:
+        check_infer()
     if failed:
         raise SystemExit(f"FAILED: {', '.join(failed)} differ by more than {args.tol}")
     print("check_pretrained: all equal")

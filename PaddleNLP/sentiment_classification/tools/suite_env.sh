@@ -8,8 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
 PKGS="paddlenlp==2.8.1 jieba==0.42.1 colorlog==6.12.0 huggingface-hub==0.20.3 filelock==4.3.1 aistudio-sdk==0.2.1
-      datasets==2.18.0 fsspec==2024.2.0 multiprocess==0.70.16 dill==0.3.8 aiohttp==3.14.5 multidict==7.2.1
-      yarl==1.25.1"
+      seqeval==1.2.2 datasets==2.18.0 fsspec==2024.2.0 multiprocess==0.70.16 dill==0.3.8 pandas==3.1.1
+      pyarrow==26.0.1 pyarrow-hotfix==0.7 xxhash==4.1.0 aiohttp==3.14.5 aiohappyeyeballs==2.7.1 aiosignal==1.4.0
+      frozenlist==1.8.0 multidict==7.2.1 yarl==1.25.1 propcache==0.5.4 fastapi==0.110.0 starlette==0.36.3"
 if [ ! -x .suite_venv/bin/python ]; then
     "$PY" -m venv --system-site-packages .suite_venv
 fi
