@@ -67,16 +67,49 @@ def fill_from_run(args):
     return args
 
 
+def taskflow_loader(args, split):
+    """(model, loader) for PaddleNLP's Taskflow Senta BiLSTM (--taskflow DIR, pretrained.py). The TSV's
+    words are joined back into the raw text (spaces dropped) and cut by jieba with the checkpoint's
+    vocab.txt, as Taskflow cuts raw input; nothing is cut off (Taskflow truncates nothing)."""
+    import pretrained
+    model = pretrained.build(args.taskflow)
+    vocab = pretrained.TaskflowVocab(pretrained.resolve(args.taskflow)[1])
+    tokenizer = pretrained.TaskflowTokenizer(vocab)
+    path = os.path.join(args.data_dir, reader.SPLITS[split])
+    texts = []
+    examples, _ = reader.read_examples(path, vocab, 10 ** 9, args.skip_bad_samples, texts=texts)
+    examples = [(tokenizer.encode("".join(text.split())), label) for (_, text), (_, label) in zip(texts, examples)]
+    shard = reader.TextDataset(examples[utils.rank()::utils.world_size()])
+    sampler = reader.LengthBucketSampler(shard.lengths, args.batch_size, shuffle=False, shard=False)
+    loader = utils.make_loader(shard, args, batch_sampler=sampler,
+                               collate_fn=functools.partial(reader.collate, pad_id=vocab.pad_id))
+    return model, loader
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     run_flags(parser)
     parser.add_argument("--split", default="test", choices=sorted(reader.SPLITS), help="split to evaluate")
+    parser.add_argument("--taskflow", default=None,
+                        help="evaluate PaddleNLP Taskflow's sentiment_analysis bilstm directory (model_state.pdparams "
+                             "+ vocab.txt, see README) instead of a run: its weights, its jieba cutting")
     parser.add_argument("--batch_size", type=int, default=64, help="texts per batch")
     parser.add_argument("--num_workers", type=int, default=0, help="DataLoader worker processes")
     parser.add_argument("--no_shared_memory", action="store_true", help="for containers with a small /dev/shm")
     parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad lines instead of stopping")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
-    args = fill_from_run(utils.parse_args(parser, argv))
+    args = utils.parse_args(parser, argv)
+    if args.taskflow:
+        args.model, args.data_dir = "bilstm_taskflow", args.data_dir or "data/demo"
+        utils.setup(args)
+        model, loader = taskflow_loader(args, args.split)
+        result = evaluate(model, loader)
+        if utils.is_main_process():
+            print(f"eval Taskflow bilstm {args.taskflow} on {result['samples']} {args.split} texts of {args.data_dir}: "
+                  f"acc {result['acc']:.4f} macro_f1 {result['macro_f1']:.4f}")
+            print(f"final metrics: acc={result['acc']:.4f} macro_f1={result['macro_f1']:.4f}", flush=True)
+        return
+    args = fill_from_run(args)
     utils.setup(args)
 
     vocab = reader.Vocab.load(reader.run_vocab_path(os.path.join(args.output_dir, args.model), args.data_dir))
