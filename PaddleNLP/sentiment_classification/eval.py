@@ -68,12 +68,12 @@ def fill_from_run(args):
 
 
 def taskflow_loader(args, split):
-    """(model, loader) for PaddleNLP's Taskflow Senta BiLSTM (--taskflow DIR, pretrained.py). The TSV's
+    """(model, loader) for PaddleNLP's Taskflow Senta BiLSTM (--pretrained DIR, pretrained.py). The TSV's
     words are joined back into the raw text (spaces dropped) and cut by jieba with the checkpoint's
     vocab.txt, as Taskflow cuts raw input; nothing is cut off (Taskflow truncates nothing)."""
     import pretrained
-    model = pretrained.build(args.taskflow)
-    vocab = pretrained.TaskflowVocab(pretrained.resolve(args.taskflow)[1])
+    model = pretrained.build(args.pretrained)
+    vocab = pretrained.TaskflowVocab(pretrained.resolve(args.pretrained)[1])
     tokenizer = pretrained.TaskflowTokenizer(vocab)
     path = os.path.join(args.data_dir, reader.SPLITS[split])
     texts = []
@@ -90,7 +90,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     run_flags(parser)
     parser.add_argument("--split", default="test", choices=sorted(reader.SPLITS), help="split to evaluate")
-    parser.add_argument("--taskflow", default=None,
+    parser.add_argument("--pretrained", default=None,
                         help="evaluate PaddleNLP Taskflow's sentiment_analysis bilstm directory (model_state.pdparams "
                              "+ vocab.txt, see README) instead of a run: its weights, its jieba cutting")
     parser.add_argument("--batch_size", type=int, default=64, help="texts per batch")
@@ -99,13 +99,13 @@ def main(argv=None):
     parser.add_argument("--skip_bad_samples", action="store_true", help="skip and count bad lines instead of stopping")
     parser.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto", help="auto: a GPU if there is one")
     args = utils.parse_args(parser, argv)
-    if args.taskflow:
+    if args.pretrained:
         args.model, args.data_dir = "bilstm_taskflow", args.data_dir or "data/demo"
         utils.setup(args)
         model, loader = taskflow_loader(args, args.split)
         result = evaluate(model, loader)
         if utils.is_main_process():
-            print(f"eval Taskflow bilstm {args.taskflow} on {result['samples']} {args.split} texts of {args.data_dir}: "
+            print(f"eval Taskflow bilstm {args.pretrained} on {result['samples']} {args.split} texts of {args.data_dir}: "
                   f"acc {result['acc']:.4f} macro_f1 {result['macro_f1']:.4f}")
             print(f"final metrics: acc={result['acc']:.4f} macro_f1={result['macro_f1']:.4f}", flush=True)
         return

@@ -40,7 +40,7 @@ def read_inputs(args, vocab):
     dataset file goes through the reader exactly as eval.py reads it."""
     rows = []
 
-    tokenizer = getattr(vocab, "tokenizer", None)  # --taskflow: jieba as Taskflow cuts (pretrained.py)
+    tokenizer = getattr(vocab, "tokenizer", None)  # --pretrained: jieba as Taskflow cuts (pretrained.py)
 
     def add(text, where):
         words = tokenizer.cut(text) if tokenizer else reader.segment(text, vocab)
@@ -85,11 +85,11 @@ def warn_unknown(rows, vocab, vocab_path, shown=5):
 
 def load_predictor(args):
     """(predict(ids, lengths) -> probabilities, vocab, vocab path, label names); sets args.max_seq_len."""
-    if args.taskflow:  # PaddleNLP's Taskflow Senta BiLSTM: its weights, vocab.txt and jieba cutting
+    if args.pretrained:  # PaddleNLP's Taskflow Senta BiLSTM: its weights, vocab.txt and jieba cutting
         import pretrained
         paddle.set_device("cpu")
-        model = pretrained.build(args.taskflow)
-        vocab_path = pretrained.resolve(args.taskflow)[1]
+        model = pretrained.build(args.pretrained)
+        vocab_path = pretrained.resolve(args.pretrained)[1]
         vocab = pretrained.TaskflowVocab(vocab_path)
         vocab.tokenizer = pretrained.TaskflowTokenizer(vocab)
         args.max_seq_len = args.max_seq_len or 10 ** 9  # Taskflow cuts nothing off
@@ -132,7 +132,7 @@ def main(argv=None):
     run_flags(parser)
     parser.add_argument("--inference_dir", default=None,
                         help="an export to use; unset: OUTPUT_DIR/MODEL/inference of the last trained run")
-    parser.add_argument("--taskflow", default=None,
+    parser.add_argument("--pretrained", default=None,
                         help="PaddleNLP Taskflow's sentiment_analysis bilstm directory (model_state.pdparams + "
                              "vocab.txt, see README): its weights and its jieba cutting; every line is raw text")
     parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")

@@ -1,6 +1,6 @@
 """The equality check against PaddleNLP itself (slow: tools/suite_env.sh installs paddlenlp 2.8.1 and the
 packages its import needs from the package index into .suite_venv, then tools/check_pretrained.py
-runs the small config, the tokenizer comparison and the labels of infer.py / eval.py --taskflow). Skipped when the package index is unreachable."""
+runs the small config, the tokenizer comparison and the labels of infer.py / eval.py --pretrained). Skipped when the package index is unreachable."""
 import os
 import subprocess
 
@@ -23,5 +23,5 @@ def test_taskflow_weights_give_paddlenlp_logits_and_tokens():
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "check_pretrained: all equal" in run.stdout
     assert "labels equal True" in run.stdout and run.stdout.count("tokenizer equal:") == 6, run.stdout
-    assert "eval.py --taskflow on the texts without spaces, labelled by PaddleNLP: acc 1.0000" in run.stdout
-    assert "infer.py --taskflow labels equal PaddleNLP's on 6 texts: ['negative', 'negative', 'positive'" in run.stdout
+    assert "eval.py --pretrained on the texts without spaces, labelled by PaddleNLP: acc 1.0000" in run.stdout
+    assert "infer.py --pretrained labels equal PaddleNLP's on 6 texts: ['negative', 'negative', 'positive'" in run.stdout

@@ -9,7 +9,7 @@ directory through pretrained.build (the --checkpoint path of eval.py), and compa
   2. a batch without padding, both sides: logits;
   3. (reported, not required) PaddleNLP on the padded batch: its max runs over the padding positions,
      where the LSTM outputs zeros, so its logits there may differ from its own unpadded ones.
-Required: max abs difference <= 1e-5. --infer also compares infer.py --taskflow's labels with
+Required: max abs difference <= 1e-5. --infer also compares infer.py --pretrained's labels with
 PaddleNLP's pipeline (jieba, then the net). --tokenizer also compares pretrained.TaskflowTokenizer with
 paddlenlp.data.JiebaTokenizer on a few sentences. Nothing is downloaded.
 
@@ -135,7 +135,7 @@ def check_tokenizer(verbose=True):
 
 
 def check_infer(verbose=True):
-    """infer.py --taskflow DIR gives the labels PaddleNLP's Taskflow pipeline gives (JiebaTokenizer,
+    """infer.py --pretrained DIR gives the labels PaddleNLP's Taskflow pipeline gives (JiebaTokenizer,
     then LSTMModel on each text alone, as SentaTask with its default batch_size=1) on SENTENCES."""
     import contextlib
     import io
@@ -161,8 +161,8 @@ def check_infer(verbose=True):
                 theirs.append(("negative", "positive")[int(np.asarray(label)[0])])
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            infer.main(["--taskflow", tmp, *[a for text in SENTENCES for a in ("--text", text)]])
-        # eval.py --taskflow on a test.tsv of the same texts (segmented by spaces: eval.py re-joins them)
+            infer.main(["--pretrained", tmp, *[a for text in SENTENCES for a in ("--text", text)]])
+        # eval.py --pretrained on a test.tsv of the same texts (segmented by spaces: eval.py re-joins them)
         # labelled with PaddleNLP's predictions: accuracy 1 (texts without spaces: a space is a token,
         # [UNK], for Taskflow, and eval.py drops the TSV's spaces)
         with open(os.path.join(tmp, "test.tsv"), "w", encoding="utf-8") as f:
@@ -171,15 +171,15 @@ def check_infer(verbose=True):
         import eval as eval_script
         acc = io.StringIO()
         with contextlib.redirect_stdout(acc):
-            eval_script.main(["--taskflow", tmp, "--data_dir", tmp, "--batch_size", "4"])
+            eval_script.main(["--pretrained", tmp, "--data_dir", tmp, "--batch_size", "4"])
     if "final metrics: acc=1.0000" not in acc.getvalue():
-        raise SystemExit(f"eval.py --taskflow on PaddleNLP's own labels: {acc.getvalue()}")
+        raise SystemExit(f"eval.py --pretrained on PaddleNLP's own labels: {acc.getvalue()}")
     ours = [line.split("\t")[0] for line in out.getvalue().splitlines()[1:]]
     if ours != theirs:
-        raise SystemExit(f"infer.py --taskflow labels {ours} differ from PaddleNLP's {theirs}")
+        raise SystemExit(f"infer.py --pretrained labels {ours} differ from PaddleNLP's {theirs}")
     if verbose:
-        print(f"infer.py --taskflow labels equal PaddleNLP's on {len(ours)} texts: {ours}", flush=True)
-        print("eval.py --taskflow on the texts without spaces, labelled by PaddleNLP: acc 1.0000", flush=True)
+        print(f"infer.py --pretrained labels equal PaddleNLP's on {len(ours)} texts: {ours}", flush=True)
+        print("eval.py --pretrained on the texts without spaces, labelled by PaddleNLP: acc 1.0000", flush=True)
 
 
 def write_keys():
@@ -197,7 +197,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--config", choices=sorted(CONFIGS) + ["all"], default="all", help="which config to check")
     parser.add_argument("--tokenizer", action="store_true", help="also compare the jieba tokenisation")
-    parser.add_argument("--infer", action="store_true", help="also compare infer.py --taskflow's labels")
+    parser.add_argument("--infer", action="store_true", help="also compare infer.py --pretrained's labels")
     parser.add_argument("--write_keys", action="store_true", help=f"write the key fixture {FIXTURE}")
     parser.add_argument("--tol", type=float, default=1e-5, help="max abs difference allowed")
     args = parser.parse_args(argv)
