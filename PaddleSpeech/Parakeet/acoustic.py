@@ -24,11 +24,12 @@ import utils
 import reader
 import text as textlib
 from models import count_parameters
+from models import deepvoice3 as dv3
 from models import fastspeech as fs
 from models import transformer_tts as tts
 
 MODELS = ("TransformerTTS", "FastSpeech", "DeepVoice3")
-BUILT = ("TransformerTTS", "FastSpeech")
+BUILT = ("TransformerTTS", "FastSpeech", "DeepVoice3")
 N_MELS = 80
 MIN_FRAMES = 4  # free-running synthesis: a stop token before this many frames is ignored
 
@@ -52,6 +53,15 @@ def add_flags(parser):
 
 
 def model_config(args):
+    if args.model == "DeepVoice3":
+        config = dict(dv3.RELEASE if args.size == "release" else dv3.DEMO)
+        if getattr(args, "hidden", 0):
+            half = max(8, args.hidden // 2)
+            config.update(char_dim=args.hidden, postnet_dim=args.hidden, encoder_dim=half, attention_dim=half,
+                          prenet_sizes=(half,))
+        if getattr(args, "layers", 0):
+            config["encoder_layers"] = config["decoder_layers"] = args.layers
+        return config
     if args.model == "FastSpeech":
         config = dict(fs.RELEASE if args.size == "release" else fs.DEMO)
         if getattr(args, "hidden", 0):
@@ -77,6 +87,8 @@ def build_model(args):
                                     f"built: {', '.join(BUILT)}")
     if args.model == "FastSpeech":
         return fs.FastSpeech(textlib.NUM_SYMBOLS, N_MELS, **model_config(args))
+    if args.model == "DeepVoice3":
+        return dv3.DeepVoice3(textlib.NUM_SYMBOLS, N_MELS, **model_config(args))
     return tts.TransformerTTS(textlib.NUM_SYMBOLS, N_MELS, **model_config(args))
 
 
@@ -101,8 +113,17 @@ def compute_loss(args, model, batch):
     ids, text_lengths, mels, mel_lengths = batch[:4]
     if args.model == "FastSpeech":
         return fs.loss(model(ids, batch[4]), mels, mel_lengths, batch[4], text_lengths)
+    if args.model == "DeepVoice3":
+        r = _reduction(model)
+        return dv3.loss(model(ids, dv3.teacher_inputs(mels, r)), mels, mel_lengths, text_lengths, r,
+                        args.stop_weight, args.guided_attention)
     out = model(ids, _go_shift(mels))
     return tts.loss(out, mels, mel_lengths, text_lengths, args.stop_weight, args.guided_attention)
+
+
+def _reduction(model):
+    """Deep Voice 3's frames per decoder step (through a DataParallel wrapper too)."""
+    return getattr(model, "_layers", model).r
 
 
 def make_optimizer(args, model):
@@ -262,6 +283,11 @@ def evaluate(args, model, split, free_running=True):
         ids, text_lengths, mels, mel_lengths = [paddle.to_tensor(b) for b in batch[:4]]
         if args.model == "FastSpeech":  # "teacher forced": with the extracted durations
             after = model(ids, paddle.to_tensor(batch[4]))[1][:, :mels.shape[1]]
+        elif args.model == "DeepVoice3":  # attention per decoder step: r frames a step
+            r = _reduction(model)
+            _, after, _, attentions = model(ids, dv3.teacher_inputs(mels, r))
+            after = after[:, :mels.shape[1]]
+            diag.append(best_layer_alignment(attentions, batch[1], (batch[3] + r - 1) // r)[1] * len(batch[1]))
         else:
             _, after, _, attentions = model(ids, _go_shift(mels))
             diag.append(best_layer_alignment(attentions, batch[1], batch[3])[1] * len(batch[1]))
@@ -319,8 +345,32 @@ class FastSpeechInference(paddle.nn.Layer):
         return after.transpose([0, 2, 1]), durations
 
 
+class DeepVoice3Step(paddle.nn.Layer):
+    """What is exported for Deep Voice 3, one decoder step per call as for Transformer TTS, the whole
+    sequence recomputed: (text ids [1, L], decoder inputs [1, N_MELS, S] (the go frame, then the last
+    frame of each step), monotonic window anchors [1, layers, S] int64) -> (converter mel [1, N_MELS, S * r],
+    decoder mel [1, N_MELS, S * r], done probability [1, S], alignment [1, S, L] (blocks averaged), each
+    block's attention peak [1, layers, S])."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text, mel_in, peaks):
+        decoded, refined, done, attentions = self.model(text, mel_in.transpose([0, 2, 1]), peaks)
+        stacked = paddle.concat(attentions, axis=1)  # [1, layers, S, L]
+        return (refined.transpose([0, 2, 1]), decoded.transpose([0, 2, 1]), F.sigmoid(done), stacked.mean(axis=1),
+                stacked.argmax(axis=-1))
+
+
 def export(args, model, path_prefix):
     model.eval()
+    if args.model == "DeepVoice3":
+        specs = [paddle.static.InputSpec([1, None], "int64", name="text"),
+                 paddle.static.InputSpec([1, N_MELS, None], "float32", name="mel_in"),
+                 paddle.static.InputSpec([1, len(model.convs), None], "int64", name="peaks")]
+        paddle.jit.save(paddle.jit.to_static(DeepVoice3Step(model), input_spec=specs, full_graph=True), path_prefix)
+        return path_prefix
     if args.model == "FastSpeech":
         spec = [paddle.static.InputSpec([1, None], "int64", name="text")]
         paddle.jit.save(paddle.jit.to_static(FastSpeechInference(model), input_spec=spec, full_graph=True), path_prefix)
@@ -341,11 +391,26 @@ def synthesize(args, model, batch_inputs):
                 _, after, _, frames, durations = model(paddle.to_tensor(np.asarray(ids)[None]))
                 out.append((after.numpy()[0].T, durations_to_alignment(durations.numpy()[0])))
         return out
+    if args.model == "DeepVoice3":
+        for ids in batch_inputs:
+            pred, frames, alignment = model.synthesize(paddle.to_tensor(np.asarray(ids)[None]),
+                                                       max_steps(args, len(ids), model.r), MIN_FRAMES // model.r + 1)
+            out.append((pred.numpy()[0, :frames].T, alignment.numpy()[0]))
+        return out
     for ids in batch_inputs:
         pred, frames, alignment = model.synthesize(paddle.to_tensor(np.asarray(ids)[None]), max_frames(args, len(ids)),
                                                    MIN_FRAMES)
         out.append((pred.numpy()[0, :frames[0]].T, alignment.numpy()[0, :frames[0]]))
     return out
+
+
+def max_steps(args, text_length, r):
+    """Deep Voice 3's cap on decoder steps (r frames each)."""
+    return max(1, -(-max_frames(args, text_length) // r))
+
+
+def _reduction_of(args):
+    return model_config(args)["reduction"]
 
 
 def durations_to_alignment(durations):
@@ -359,6 +424,19 @@ def synthesize_exported(run, ids, args):
     if args.model == "FastSpeech":
         mel, durations = run([np.asarray(ids, dtype=np.int64)[None]])
         return mel[0], durations_to_alignment(durations[0])
+    if args.model == "DeepVoice3":  # the same loop as models.deepvoice3.DeepVoice3.synthesize
+        r = _reduction_of(args)
+        text_in = np.asarray(ids, dtype=np.int64)[None]
+        mel_in = np.full((1, N_MELS, 1), reader.MEL_PAD, dtype=np.float32)
+        limit = max_steps(args, len(ids), r)
+        layers = model_config(args)["decoder_layers"]
+        peaks = np.zeros((1, layers, 1), dtype=np.int64)
+        for step in range(limit):
+            refined, decoded, done, alignment, new_peaks = run([text_in, mel_in, peaks])
+            if (done[0, -1] > 0.5 and step + 1 >= MIN_FRAMES // r + 1) or step == limit - 1:
+                return refined[0], alignment[0]
+            mel_in = np.concatenate([mel_in, decoded[:, :, -1:]], axis=2)
+            peaks = np.concatenate([peaks, new_peaks[:, :, -1:].astype(np.int64)], axis=2)
     mel_in = np.full((1, N_MELS, 1), reader.MEL_PAD, dtype=np.float32)
     limit = max_frames(args, len(ids))
     text_in = np.asarray(ids, dtype=np.int64)[None]

@@ -1,5 +1,5 @@
-"""The networks, one file per model: transformer_tts, fastspeech (acoustic, acoustic.py drives them; Deep
-Voice 3 is not built) and wavenet, clarinet, waveflow (vocoders, vocoder.py drives them)."""
+"""The networks, one file per model: transformer_tts, fastspeech, deepvoice3 (acoustic,
+acoustic.py drives them) and wavenet, clarinet, waveflow (vocoders, vocoder.py drives them)."""
 import math
 
 

@@ -135,11 +135,11 @@ def test_stale_export_is_refused(trained_run, tmp_path):
         run(infer_script.main, ["--output_dir", copy, "hello."])
 
 
-def test_missing_checkpoint_and_unbuilt_models(tmp_path):
+def test_missing_checkpoint(tmp_path):
     with pytest.raises(utils.CheckpointError, match="no checkpoint at"):
         run(eval_script.main, ["--output_dir", str(tmp_path), "--model", "TransformerTTS"])
-    with pytest.raises(utils.CheckpointError, match="DeepVoice3 is not built yet"):
-        acoustic.build_model(type("A", (), {"model": "DeepVoice3", "size": "demo"})())
+    with pytest.raises(utils.CheckpointError, match="no checkpoint at"):
+        run(eval_script.main, ["--output_dir", str(tmp_path), "--model", "DeepVoice3"])
 
 
 def test_help_lists_every_flag_with_its_default(capsys):
