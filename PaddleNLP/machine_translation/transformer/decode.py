@@ -130,10 +130,11 @@ def top_k(scores, k):
     return top
 
 
-def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
+def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6, force_eos=True):
     """src [B, S] int64 -> B lists of target ids (without <e>): the best finished hypothesis of each.
     max_steps: an int, or one limit per sentence (tokens with <e>), so that a sentence's translation
-    does not depend on the batch it is decoded in."""
+    does not depend on the batch it is decoded in. force_eos=False: the last step is not forced to
+    <e> (PaddleNLP's v1 search: max_out_len steps, then the best hypothesis, finished or not)."""
     batch, k = len(src), beam_size
     limits = np.broadcast_to(np.asarray(max_steps), (batch,)).repeat(k)
     log_probs, state = decoder.start(src)
@@ -147,7 +148,8 @@ def beam_search(decoder, src, max_steps, eos_id, beam_size=5, alpha=0.6):
     for t in range(int(limits.max())):
         if t > 0:
             log_probs, state = decoder.step(tokens[:, -1], state)
-        log_probs = force_end(log_probs, limits == t + 1, eos_id)
+        if force_eos:
+            log_probs = force_end(log_probs, limits == t + 1, eos_id)
         vocab = log_probs.shape[1]
         raw = scores[:, None] + log_probs.astype(np.float64)
         raw[finished] = -np.inf
@@ -202,9 +204,10 @@ def max_steps_for(src_len, max_length):
 
 
 def translate(decoder, sources, eos_id, max_length, beam_size=5, alpha=0.6, batch_size=64, pad_id=0,
-              what="decode"):
+              what="decode", max_out_len=None):
     """Target ids for every source id array (each ending with <e>), in input order. Sentences are
-    decoded in batches of similar length."""
+    decoded in batches of similar length. max_out_len: PaddleNLP's limit instead of max_steps_for
+    (that many tokens for every sentence, the last not forced to <e>)."""
     order = np.argsort([len(s) for s in sources], kind="stable")
     results = [None] * len(sources)
     chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -213,11 +216,11 @@ def translate(decoder, sources, eos_id, max_length, beam_size=5, alpha=0.6, batc
         src = np.full((len(chunk), width), pad_id, dtype=np.int64)
         for row, i in enumerate(chunk):
             src[row, :len(sources[i])] = sources[i]
-        steps = np.array([max_steps_for(len(sources[i]), max_length) for i in chunk])
-        if beam_size == 1:
+        steps = np.array([max_out_len or max_steps_for(len(sources[i]), max_length) for i in chunk])
+        if beam_size == 1 and not max_out_len:
             outputs = greedy_search(decoder, src, steps, eos_id)
         else:
-            outputs = beam_search(decoder, src, steps, eos_id, beam_size, alpha)
+            outputs = beam_search(decoder, src, steps, eos_id, beam_size, alpha, force_eos=not max_out_len)
         for i, out in zip(chunk, outputs):
             results[i] = out
     return results

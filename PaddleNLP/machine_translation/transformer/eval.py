@@ -3,6 +3,8 @@
     python eval.py                                   # the last run trained in output/: test split, beam 5, alpha 0.6
     python eval.py --splits dev,test --beam_size 1   # greedy (what train.py's dev evaluation does)
     python eval.py --raw_ref newstest2014.de         # detok BLEU against the raw reference file
+    python eval.py --pretrained transformer.pdparams --data_dir WMT14.en-de/wmt14_ende_data_bpe --alpha 0 --max_out_len 256
+                                                     # PaddleNLP 2.8.1's own checkpoint (pretrained.py), no run needed
 
 Every setting of the run (model, data_dir and layout, vocabulary, max_length) comes from its saved
 train_config.json unless given here. Two BLEU figures (metric.py): sacrebleu's detokenized BLEU with
@@ -24,6 +26,7 @@ import sys
 import utils  # first: it quiets paddle's import-time warnings
 import decode
 import metric
+import pretrained
 import reader
 from model import CONFIGS, MODELS, build_model, configure_threads
 
@@ -56,13 +59,14 @@ def baselines(data, tokenizer, dictionary):
     return out
 
 
-def evaluate_split(model, data, max_length, beam_size, alpha, batch_size, what):
+def evaluate_split(model, data, max_length, beam_size, alpha, batch_size, what, max_out_len=None):
     """BLEU of the model's translations of a split (each rank translates its share, the statistics
     are summed over ranks): {"bleu", "tok_bleu", "signature"}. train.py's dev evaluation too (greedy)."""
     rank, world = utils.rank(), utils.world_size()
     model.eval()
     outputs = decode.translate(decode.CachedDecoder(model), data.src[rank::world], data.tokenizer.vocab.eos_id,
-                               max_length, beam_size, alpha, batch_size, model.pad_id, what=what)
+                               max_length, beam_size, alpha, batch_size, model.pad_id, what=what,
+                               max_out_len=max_out_len + 1 if max_out_len else None)
     hyps = [data.tokenizer.to_text(ids) for ids in outputs]
     ref_tok, ref_raw = data.references()
     return metric.corpus_bleu([h[0] for h in hyps], [h[1] for h in hyps], ref_tok[rank::world],
@@ -77,6 +81,15 @@ def build_parser():
     parser.add_argument("--data_dir", default="data/demo", help="the run's data_dir unless given")
     parser.add_argument("--checkpoint", default=None,
                         help="None: OUTPUT_DIR/MODEL/best.pdparams (best on dev), else latest.pdckpt")
+    parser.add_argument("--pretrained", default=None,
+                        help="PaddleNLP 2.8.1's Transformer state dict (transformer.pdparams) instead of a run: the "
+                             "model from its shapes, the vocabulary from DATA_DIR (pretrained.py)")
+    parser.add_argument("--pretrained_config", default=None,
+                        help="its yaml config (configs/transformer.base.yaml) for n_head and dropout "
+                             "(None: n_head 8 at d_model 512, 16 at 1024)")
+    parser.add_argument("--max_out_len", type=int, default=None,
+                        help="decode this many steps + 1 for every sentence, the last not forced to <e> "
+                             "(PaddleNLP's beam search v1: its config's 256, with --alpha 0); None: min(2S, S+50)")
     parser.add_argument("--splits", default="test", help="comma-separated splits to translate and score (dev, test)")
     parser.add_argument("--beam_size", type=int, default=5, help="beam width (1: greedy)")
     parser.add_argument("--alpha", type=float, default=0.6, help="length penalty exponent")
@@ -91,19 +104,26 @@ def build_parser():
 
 
 def get_args(argv=None):
-    return utils.load_run_config(utils.parse_args(build_parser(), argv))
+    args = utils.parse_args(build_parser(), argv)
+    return args if args.pretrained else utils.load_run_config(args)
 
 
 def main(argv=None):
     args = get_args(argv)
     device = utils.setup(args)
-    configure_threads(CONFIGS[args.model], device)
-    run_dir = os.path.join(args.output_dir, args.model)
-    tokenizer = reader.run_tokenizer(run_dir, args.trg_lang)
-    vocab = tokenizer.vocab
-    model = build_model(args.model, len(vocab), vocab.bos_id, vocab.eos_id, max_length=args.max_length)
-    checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
-    utils.load_model(model, checkpoint)
+    if args.pretrained:  # PaddleNLP's checkpoint with the vocabulary of DATA_DIR
+        tokenizer = reader.load_tokenizer(args.data_dir, args.spm_model, args.vocab_file, args.trg_lang)
+        model = pretrained.build(args.pretrained, args.pretrained_config, tokenizer.vocab)
+        configure_threads(model.cfg, device)
+        args.model, args.max_length, checkpoint = "pretrained", model.cfg.max_length, args.pretrained
+    else:
+        configure_threads(CONFIGS[args.model], device)
+        run_dir = os.path.join(args.output_dir, args.model)
+        tokenizer = reader.run_tokenizer(run_dir, args.trg_lang)
+        vocab = tokenizer.vocab
+        model = build_model(args.model, len(vocab), vocab.bos_id, vocab.eos_id, max_length=args.max_length)
+        checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
+        utils.load_model(model, checkpoint)
     splits = [s for s in args.splits.split(",") if s]
     datasets = {s: reader.load_split(args, s, tokenizer, filter_long=False) for s in splits}
     if args.raw_ref:
@@ -125,7 +145,7 @@ def main(argv=None):
             print(f"warning: {data.too_long} {split} sentences are longer than max_length {args.max_length}; "
                   "their sources are truncated", file=sys.stderr, flush=True)
         result = evaluate_split(model, data, args.max_length, args.beam_size, args.alpha, args.batch_size,
-                                f"eval {split}")
+                                f"eval {split}", args.max_out_len)
         signature = result["signature"]
         metrics[f"{split}_bleu"], metrics[f"{split}_tok_bleu"] = result["bleu"], result["tok_bleu"]
         ref_tok, ref_raw = data.references()

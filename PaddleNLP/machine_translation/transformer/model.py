@@ -42,6 +42,10 @@ class TransformerConfig:
     batch_size: int = 4096    # tokens per step and process: max(source, target length) x sentences
     epochs: int = 30
     max_length: int = 256     # longest sentence, counted with its <s> or <e>
+    # PaddleNLP 2.8.1's TransformerModel (pretrained.py): nn.MultiHeadAttention's projections have
+    # biases, and the embedding has pad_factor-rounded rows (33708 BPE tokens -> 33712)
+    attn_bias: bool = False
+    pad_factor: int = 1
 
 
 CONFIGS = {
@@ -58,6 +62,12 @@ CONFIGS = {
                               attention_dropout=0.1, relu_dropout=0.1, lr=1.0, warmup_steps=50,
                               batch_size=512, epochs=2, max_length=64),
 }
+# PaddleNLP 2.8.1's WMT14 en-de checkpoints (configs/transformer.base.yaml / transformer.big.yaml: dropout
+# 0.1 everywhere, warmup 4000 / 8000, 8192 / 4096 tokens): attention biases, vocabulary padded to x8
+CONFIGS["base_paddlenlp"] = TransformerConfig(**{**CONFIGS["base"].__dict__, "attn_bias": True, "pad_factor": 8,
+                                                 "warmup_steps": 4000, "batch_size": 8192})
+CONFIGS["big_paddlenlp"] = TransformerConfig(**{**CONFIGS["big"].__dict__, "attn_bias": True, "pad_factor": 8,
+                                                "dropout": 0.1})
 MODELS = CONFIGS  # --model looks its name up here
 
 NEG_INF = -1e9
@@ -75,13 +85,14 @@ def position_encoding(n_position, d_model):
 
 
 class MultiHeadAttention(nn.Layer):
-    def __init__(self, d_model, n_head, dropout):
+    def __init__(self, d_model, n_head, dropout, bias=False):
         super().__init__()
         self.n_head, self.d_head = n_head, d_model // n_head
-        self.q_proj = nn.Linear(d_model, d_model, bias_attr=False)
-        self.k_proj = nn.Linear(d_model, d_model, bias_attr=False)
-        self.v_proj = nn.Linear(d_model, d_model, bias_attr=False)
-        self.out_proj = nn.Linear(d_model, d_model, bias_attr=False)
+        bias = None if bias else False  # None: a bias (PaddleNLP's nn.MultiHeadAttention), False: none (the release)
+        self.q_proj = nn.Linear(d_model, d_model, bias_attr=bias)
+        self.k_proj = nn.Linear(d_model, d_model, bias_attr=bias)
+        self.v_proj = nn.Linear(d_model, d_model, bias_attr=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias_attr=bias)
         self.dropout = nn.Dropout(dropout)
 
     def split_heads(self, x):  # [B, T, d] -> [B, H, T, d_head]
@@ -107,7 +118,7 @@ class FeedForward(nn.Sequential):
 class EncoderLayer(nn.Layer):
     def __init__(self, cfg):
         super().__init__()
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_head, cfg.attention_dropout)
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_head, cfg.attention_dropout, cfg.attn_bias)
         self.ffn = FeedForward(cfg.d_model, cfg.d_inner, cfg.relu_dropout)
         self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.dropout = nn.Dropout(cfg.dropout)
@@ -121,8 +132,8 @@ class EncoderLayer(nn.Layer):
 class DecoderLayer(nn.Layer):
     def __init__(self, cfg):
         super().__init__()
-        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_head, cfg.attention_dropout)
-        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.n_head, cfg.attention_dropout)
+        self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_head, cfg.attention_dropout, cfg.attn_bias)
+        self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.n_head, cfg.attention_dropout, cfg.attn_bias)
         self.ffn = FeedForward(cfg.d_model, cfg.d_inner, cfg.relu_dropout)
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _ in range(3))
         self.dropout = nn.Dropout(cfg.dropout)
@@ -140,6 +151,7 @@ class Transformer(nn.Layer):
 
     def __init__(self, cfg, vocab_size, bos_id=0, eos_id=1):
         super().__init__()
+        vocab_size = -(-vocab_size // cfg.pad_factor) * cfg.pad_factor  # PaddleNLP's padded rows (their ids read as <unk>)
         self.cfg, self.vocab_size, self.bos_id, self.eos_id = cfg, vocab_size, bos_id, eos_id
         self.pad_id = bos_id
         self.n_layer, self.n_head, self.d_head = cfg.n_layer, cfg.n_head, cfg.d_model // cfg.n_head
@@ -152,8 +164,12 @@ class Transformer(nn.Layer):
         self.encoder_norm, self.decoder_norm = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.dropout = nn.Dropout(cfg.dropout)
 
+    def positions(self, ids):
+        """0, 1, 2, ... and 0 at padding (as PaddleNLP; a padded position is never attended to)."""
+        return paddle.arange(paddle.shape(ids)[1]).unsqueeze(0) * (ids != self.pad_id).astype("int64")
+
     def embed(self, ids, positions):
-        x = self.embedding(ids) * (self.cfg.d_model ** 0.5) + paddle.gather(self.pos_table, positions)
+        x = self.embedding(ids) * (self.cfg.d_model ** 0.5) + F.embedding(positions, self.pos_table)
         return self.dropout(x)
 
     def src_bias(self, src):
@@ -161,7 +177,7 @@ class Transformer(nn.Layer):
 
     def encode(self, src):
         bias = self.src_bias(src)
-        x = self.embed(src, paddle.arange(paddle.shape(src)[1]))
+        x = self.embed(src, self.positions(src))
         for layer in self.encoder_layers:
             x = layer(x, bias)
         return self.encoder_norm(x), bias
@@ -173,7 +189,7 @@ class Transformer(nn.Layer):
         """Teacher forcing over a whole target prefix (training, and the uncached decoder)."""
         length = paddle.shape(trg_in)[1]
         causal = paddle.triu(paddle.full([length, length], NEG_INF, "float32"), diagonal=1).unsqueeze([0, 1])
-        x = self.embed(trg_in, paddle.arange(length))
+        x = self.embed(trg_in, self.positions(trg_in))
         for layer in self.decoder_layers:
             x = layer(x, *layer.self_attn.keys_values(layer.norm1(x)), causal,
                       *layer.cross_attn.keys_values(enc_out), src_bias)
@@ -246,7 +262,8 @@ def reference_num_parameters(cfg, vocab_size):
     2*d*f + f + d + 2 layer norms (2d each); per decoder layer one more attention (4 d^2) and one more
     layer norm; the two final layer norms. The position table is fixed, not a parameter."""
     d, f = cfg.d_model, cfg.d_inner
-    attention, ffn, norm = 4 * d * d, 2 * d * f + f + d, 2 * d
+    vocab_size = -(-vocab_size // cfg.pad_factor) * cfg.pad_factor
+    attention, ffn, norm = 4 * d * d + (4 * d if cfg.attn_bias else 0), 2 * d * f + f + d, 2 * d
     encoder_layer = attention + ffn + 2 * norm
     decoder_layer = 2 * attention + ffn + 3 * norm
     return vocab_size * d + cfg.n_layer * (encoder_layer + decoder_layer) + 2 * norm

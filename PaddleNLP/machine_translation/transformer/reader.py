@@ -8,6 +8,10 @@ Two layouts (README, Data):
        newstest2013.tok.bpe.32000.en-de     the dev split (selects best.pdparams)
        newstest2014.tok.bpe.32000.en-de     the test split (eval.py)
    Tokens are separated by single spaces; a BPE piece that continues into the next ends with `@@`.
+   PaddleNLP 2.8.1's WMT14 en-de layout (its `wmt14ende` dataset, WMT14.en-de/wmt14_ende_data_bpe/) is read
+   too: vocab_all.bpe.33708 and each split as two BPE files, NAME.en and NAME.de (train.tok.clean.bpe.33708,
+   newstest2013.tok.bpe.33708, newstest2014.tok.bpe.33708). These names are the defaults when the
+   release's files are absent; any --*_file NAME without a NAME file reads NAME.SRC + NAME.TRG.
 2. Raw parallel text with a shared sentencepiece model (`--spm_model`). In DATA_DIR:
        train.en train.de   dev.en dev.de   test.en test.de      (line k of .en translates line k of .de)
    The pieces and their ids come from the model (train_spm.py trains one with <s>=0, <e>=1, <unk>=2).
@@ -27,6 +31,8 @@ import utils
 BOS, EOS, UNK = "<s>", "<e>", "<unk>"
 BPE_FILES = {"train": "train.tok.clean.bpe.32000.en-de", "dev": "newstest2013.tok.bpe.32000.en-de",
              "test": "newstest2014.tok.bpe.32000.en-de", "vocab": "vocab_all.bpe.32000"}
+PADDLENLP_FILES = {"train": "train.tok.clean.bpe.33708", "dev": "newstest2013.tok.bpe.33708",
+                   "test": "newstest2014.tok.bpe.33708", "vocab": "vocab_all.bpe.33708"}
 RAW_FILES = {"train": "train", "dev": "dev", "test": "test"}
 
 
@@ -36,13 +42,17 @@ def remove_bpe(text):
 
 
 class Vocabulary:
-    """Token <-> id over one joint vocabulary; an unknown token is <unk>."""
+    """Token <-> id over one joint vocabulary; an unknown token is <unk>. The id of a token is its line
+    number from 0; a token on two lines gets the later line's id, as in PaddleNLP's
+    Vocab.load_vocabulary (bos <s>, eos <e>, unk <unk> are found by name, so PaddleNLP's vocab_all.bpe.33708
+    gives its ids 0, 1, 2). Ids past the vocabulary (PaddleNLP's model pads its 33708 rows to 33712)
+    read as <unk>."""
 
     def __init__(self, tokens, where="vocabulary"):
         self.tokens = list(tokens)
         self.ids = {}
         for i, token in enumerate(self.tokens):
-            self.ids.setdefault(token, i)
+            self.ids[token] = i
         missing = [t for t in (BOS, EOS, UNK) if t not in self.ids]
         if missing:
             raise utils.DataError(f"{where}:1: the vocabulary lacks {' '.join(missing)} (it needs <s> <e> <unk>)")
@@ -65,7 +75,7 @@ class Vocabulary:
         return [self.ids.get(t, self.unk_id) for t in tokens]
 
     def decode(self, ids):
-        return [self.tokens[i] for i in ids]
+        return [self.tokens[i] if 0 <= i < len(self.tokens) else UNK for i in ids]
 
 
 class Tokenizer:
@@ -147,16 +157,26 @@ def split_paths(data_dir, split, files, spm_model, src_lang="en", trg_lang="de")
     [source path, target path] for raw text."""
     name = files.get(split) or (RAW_FILES if spm_model else BPE_FILES)[split]
     if spm_model:
-        return [os.path.join(data_dir, f"{name}.{src_lang}"), os.path.join(data_dir, f"{name}.{trg_lang}")]
+        return Paired([os.path.join(data_dir, f"{name}.{src_lang}"), os.path.join(data_dir, f"{name}.{trg_lang}")])
+    if not files.get(split) and not glob.glob(os.path.join(data_dir, name)) \
+            and os.path.isfile(os.path.join(data_dir, f"{PADDLENLP_FILES[split]}.{src_lang}")):
+        name = PADDLENLP_FILES[split]  # PaddleNLP's layout
     pattern = os.path.join(data_dir, name)
+    paired = [f"{pattern}.{src_lang}", f"{pattern}.{trg_lang}"]
+    if not glob.glob(pattern) and os.path.isfile(paired[0]):
+        return Paired(paired)  # PaddleNLP's layout: NAME.SRC and NAME.TRG, BPE text
     return sorted(glob.glob(pattern)) or [pattern]
+
+
+class Paired(list):
+    """[source file, target file], line k of one translating line k of the other."""
 
 
 def read_pairs(paths, spm_model, skip_bad=False, counter=None):
     """[(where, source text, target text)] of a split, checked line by line."""
     counter = counter if counter is not None else {"bad": 0}
     pairs = []
-    if spm_model:
+    if isinstance(paths, Paired) or spm_model:
         src_path, trg_path = paths
         src, trg = _decode_lines(src_path, skip_bad, counter), _decode_lines(trg_path, skip_bad, counter)
         if len(src) != len(trg) and not counter["bad"]:
@@ -272,7 +292,12 @@ def token_batches(lengths, max_tokens, seed, pool_size=200000, shuffle=True):
 def load_tokenizer(data_dir, spm_model=None, vocab_file=None, trg_lang="de"):
     if spm_model:
         return Tokenizer.from_spm(spm_model, trg_lang)
-    return Tokenizer(Vocabulary.load(os.path.join(data_dir, vocab_file or BPE_FILES["vocab"])), trg_lang=trg_lang)
+    if not vocab_file:
+        vocab_file = BPE_FILES["vocab"]
+        if not os.path.isfile(os.path.join(data_dir, vocab_file)) \
+                and os.path.isfile(os.path.join(data_dir, PADDLENLP_FILES["vocab"])):
+            vocab_file = PADDLENLP_FILES["vocab"]  # PaddleNLP's layout
+    return Tokenizer(Vocabulary.load(os.path.join(data_dir, vocab_file)), trg_lang=trg_lang)
 
 
 def run_tokenizer(folder, trg_lang="de"):
@@ -305,5 +330,6 @@ def add_data_flags(parser):
                    help=f"training file or glob in DATA_DIR (None: {BPE_FILES['train']}; raw text: train)")
     g.add_argument("--dev_file", default=None, help=f"dev split (None: {BPE_FILES['dev']}; raw text: dev)")
     g.add_argument("--test_file", default=None, help=f"test split (None: {BPE_FILES['test']}; raw text: test)")
-    g.add_argument("--vocab_file", default=None, help=f"joint vocabulary in DATA_DIR (None: {BPE_FILES['vocab']})")
+    g.add_argument("--vocab_file", default=None, help=f"joint vocabulary in DATA_DIR (None: {BPE_FILES['vocab']}, "
+                                                           f"else PaddleNLP's {PADDLENLP_FILES['vocab']})")
     return parser

@@ -23,6 +23,7 @@ import utils  # first: it quiets paddle's import-time warnings
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
 from eval import evaluate_split
 from model import CONFIGS, MODELS, build_model, configure_threads, num_parameters
@@ -150,7 +151,7 @@ def main(argv=None):
     model = build_model(args.model, len(vocab), vocab.bos_id, vocab.eos_id, dropout=args.dropout,
                         max_length=args.max_length)
     if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+        pretrained.load(model, args.pretrained, strict=False)  # PaddleNLP's files: --model base_paddlenlp
     scheduler = noam_schedule(args, model.cfg.d_model)
     optimizer = paddle.optimizer.Adam(learning_rate=scheduler, beta1=args.beta1, beta2=args.beta2,
                                       epsilon=args.eps, parameters=model.parameters())
