@@ -1,0 +1,238 @@
+"""The localization family (localization.py, models/bmn.py, models/bsn.py, models/ctcn.py): the ActivityNet
+reader and its bad input, the training targets, the boundary-matching sampling mask, the parameter counts
+of the release configurations, the post-processing; slow: a short training of each model, eval, the export
+round trip, infer over the val split giving eval's figure, resume, and bad input through train.py."""
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import paddle
+import pytest
+
+import localization as L
+import utils
+from models.bmn import BMN, sampling_mask, valid_map
+from models.bmn import release_config as bmn_release
+from models.bsn import BSN, bsp_features, generate_proposals
+from models.bsn import release_config as bsn_release
+from models.ctcn import CTCN, decode, encode
+from models.ctcn import release_config as ctcn_release
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return L.make_demo(str(tmp_path_factory.mktemp("anet") / "data"), smoke=True)
+
+
+def args_for(data_dir, model="BMN", **kw):
+    base = dict(model=model, data_dir=data_dir, feature_dir="features", feat_dim=400, tscale=None, img_size=None,
+                num_classes=None, size="demo", skip_bad_samples=False, snms_alpha=0.4, snms_t1=0.5, snms_t2=0.9,
+                max_proposals=100, score_thresh=0.001, nms_thresh=0.08, snms_sigma=0.006, snippet_seconds=16 / 30,
+                timeline=False, output_dir="output")
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def count(model):
+    return sum(math.prod(p.shape) for p in model.parameters() if not p.stop_gradient)
+
+
+# ------------------------------------------------------------------------------------------------ reader
+
+def test_demo_layout_and_reader(demo):
+    with open(os.path.join(demo, L.ANNOTATIONS)) as f:
+        db = json.load(f)["database"]
+    assert {v["subset"] for v in db.values()} == {"training", "validation", "testing"}
+    vid, info = next(iter(db.items()))
+    assert info["annotations"] and set(info["annotations"][0]) == {"segment", "label"}
+    with open(os.path.join(demo, "features", vid + ".csv")) as f:
+        header = f.readline().strip().split(",")
+    assert header[:2] == ["f0", "f1"] and len(header) == 400
+    items = L.load_split(args_for(demo), "train", 32)
+    assert len(items) == 8 and items[0]["features"].shape == (32, 400)
+    assert all(0 <= s < e <= it["duration"] for it in items for s, e, _ in it["segments"])
+
+
+def test_npy_features_and_rescale(tmp_path):
+    ramp = np.tile(np.arange(10, dtype=np.float32)[:, None], (1, 400))
+    np.save(tmp_path / "v.npy", ramp)
+    np.testing.assert_array_equal(L.read_features(str(tmp_path / "v.npy")), ramp)
+    out = L.rescale(ramp, 5)  # centres of 5 bins over 10 steps: 0.5, 2.5, ..., 8.5
+    np.testing.assert_allclose(out[:, 0], [0.5, 2.5, 4.5, 6.5, 8.5])
+    np.testing.assert_allclose(L.rescale(ramp, 10), ramp)
+
+
+def _write_db(tmp_path, database, feats=None):
+    os.makedirs(tmp_path / "features", exist_ok=True)
+    with open(tmp_path / L.ANNOTATIONS, "w") as f:
+        json.dump({"database": database}, f, indent=1)
+    for vid in database:
+        np.save(tmp_path / "features" / f"{vid}.npy", np.zeros((12, 400), np.float32) if feats is None else feats)
+    L._ANNOTATION_CACHE.clear()
+    return str(tmp_path)
+
+
+def test_malformed_json_names_file_and_line(tmp_path):
+    (tmp_path / L.ANNOTATIONS).write_text('{"database": {\n  "v_1": {"subset": "training",\n  "duration": 3,,\n}}')
+    with pytest.raises(utils.DataError, match=rf"{L.ANNOTATIONS}:3: malformed json"):
+        L.load_annotations(str(tmp_path))
+
+
+def test_segment_outside_video_clipped_with_notice_or_refused(tmp_path):
+    notes = []
+    data = _write_db(tmp_path, {"v_a": {"duration_second": 10, "subset": "training", "annotations": [
+        {"segment": [-1, 4], "label": "x"}, {"segment": [8, 12], "label": "x"}, {"segment": [2, 3], "label": "y"}]}})
+    videos = L.load_annotations(data, log=notes.append)
+    assert videos["v_a"]["segments"] == [(0.0, 4.0, "x"), (8.0, 10.0, "x"), (2.0, 3.0, "y")]
+    assert len(notes) == 1 and "2 segments" in notes[0] and "clipped" in notes[0]
+    data = _write_db(tmp_path, {"v_b": {"duration_second": 10, "subset": "training", "annotations": [
+        {"segment": [11, 14], "label": "x"}]}, "v_c": {"duration_second": 5, "subset": "training", "annotations": []}})
+    with pytest.raises(utils.DataError, match="video v_b: bad annotation.*outside"):
+        L.load_annotations(data)
+    assert list(L.load_annotations(data, skip_bad=True, log=notes.append)) == ["v_c"]
+
+
+def test_feature_file_of_wrong_dimension_names_the_file(tmp_path):
+    data = _write_db(tmp_path, {"v_a": {"duration_second": 10, "subset": "training", "annotations": []}},
+                     feats=np.zeros((12, 399), np.float32))
+    with pytest.raises(utils.DataError, match=r"v_a\.npy: features of shape \[12, 399\], expected \[snippets, 400\]"):
+        L.load_split(args_for(data), "train", 8)
+    (tmp_path / "features" / "v_a.npy").unlink()
+    (tmp_path / "features" / "v_a.csv").write_text("f0,f1\n1,2\n")
+    with pytest.raises(utils.DataError, match=r"v_a\.csv: features of shape \[1, 2\]"):
+        L.load_split(args_for(data), "train", 8)
+
+
+# ----------------------------------------------------------------------------------------------- targets
+
+def test_bmn_targets():
+    # a 10 s video, action 2 s - 5 s; T = 10: proposal (d=2, t=2) = [0.2, 0.5] matches it exactly
+    iou, start, end = L.bmn_targets({"duration": 10.0, "segments": [(2.0, 5.0, "x")]}, 10)
+    assert iou[2, 2] == pytest.approx(1.0) and iou.max() == pytest.approx(1.0)
+    assert iou[0, 2] == pytest.approx(1 / 3)  # [0.2, 0.3] inside the action: 0.1 / 0.3
+    # start region [0.2 - 0.15, 0.2 + 0.15]: anchors [t - .5, t + .5] / 10 fully inside for t = 1, 2, 3
+    np.testing.assert_allclose(start[:5], [0, 1, 1, 1, 0])
+    np.testing.assert_allclose(end[4:7], [1, 1, 1])
+
+
+def test_bsn_targets_actionness():
+    start, end, action = L.bsn_targets({"duration": 10.0, "segments": [(2.5, 5.0, "x")]}, 10)
+    np.testing.assert_allclose(action[:6], [0, 0, 0.5, 1, 1, 0])
+
+
+def test_sampling_mask_hand_case():
+    # tscale 4, no boundary extension, 2 samples of 1 point: proposal (d=1, t=1) spans [1, 2]: points 1 and 2
+    m = sampling_mask(4, 4, 0.0, 2, 1).reshape(4, 2, 4, 4)
+    np.testing.assert_allclose(m[:, 0, 1, 1], [0, 1, 0, 0])
+    np.testing.assert_allclose(m[:, 1, 1, 1], [0, 0, 1, 0])
+    # ratio .5, proposal (0, 0): [-0.5, 0.5]; point -0.5 puts its whole weight on 0 (the release's modf),
+    # point 0.5 splits .5 / .5 between 0 and 1
+    m = sampling_mask(4, 4, 0.5, 2, 1).reshape(4, 2, 4, 4)
+    np.testing.assert_allclose(m[:, 0, 0, 0], [1, 0, 0, 0])
+    np.testing.assert_allclose(m[:, 1, 0, 0], [0.5, 0.5, 0, 0])
+    assert not m[:, :, 3, 1].any()  # (d=3, t=1) runs past the end
+    np.testing.assert_array_equal(valid_map(3, 3), [[1, 1, 1], [1, 1, 0], [1, 0, 0]])
+
+
+# ------------------------------------------------------------------------------------- parameter counts
+
+def test_bmn_release_parameter_count():
+    with paddle.LazyGuard():
+        model = BMN(**bmn_release(), build_mask=False)
+    conv = lambda cin, cout, k, groups=1: cin // groups * cout * k + cout  # noqa: E731
+    expected = (conv(400, 256, 3, 4) + conv(256, 256, 3, 4)  # base
+                + 2 * (conv(256, 256, 3, 4) + conv(256, 1, 1))  # TEM start, end
+                + conv(256, 128, 3) + conv(128, 512, 32)  # PEM 1-D, 3-D over the 32 samples
+                + conv(512, 128, 1) + 2 * conv(128, 128, 9) + conv(128, 2, 1))  # PEM 2-D
+    assert count(model) == expected == 2_782_980
+
+
+def test_bsn_release_parameter_count():
+    with paddle.LazyGuard():
+        model = BSN(**bsn_release())
+    tem = (400 * 256 * 3 + 256) + (256 * 256 * 3 + 256) + (256 * 3 + 3)
+    pem = (32 * 256 + 256) + (256 + 1)
+    assert count(model.tem) == tem == 505_091
+    assert count(model) == tem + pem == 513_796
+
+
+def test_ctcn_release_parameter_count_and_anchors():
+    with paddle.LazyGuard():
+        model = CTCN(**ctcn_release())
+    bn = lambda c: 2 * c  # noqa: E731  (scale and shift; the statistics are not trained)
+    expected = 1 * 32 * 7 + bn(32) + 32 * 64 * 7 + bn(64)
+    cin = 64
+    for planes, blocks in zip((64, 128, 256, 512), (3, 4, 6, 3)):
+        for b in range(blocks):
+            expected += cin * planes + bn(planes) + planes * planes * 3 + bn(planes) + planes * planes * 4 + bn(planes * 4)
+            if b == 0:  # the projection shortcut (channels change in every stage's first block)
+                expected += cin * planes * 4 + bn(planes * 4)
+            cin = planes * 4
+    expected += (2048 * 512 * 3 + 512) + 3 * (512 * 512 * 3 + 512)  # p6..p9
+    expected += sum(c * 512 + 512 for c in (256, 512, 1024, 2048)) + 3 * (512 * 512 * 3 + 512)  # lateral, smooth
+    expected += (512 * 256 * 3 + 256) + (256 * 402 * 14 + 14)  # location head
+    expected += (512 * 512 * 3 + 512) + (512 * 402 * 7 * 201 + 7 * 201)  # class head
+    assert count(model) == expected == 318_021_421
+    assert model.feature_sizes() == [128, 64, 32, 16, 8, 4, 2, 1]
+    assert len(model.default_anchors()) == 1785  # 7 x 255 positions, as the release's total_num_anchors
+
+
+def test_demo_models_forward_shapes():
+    bmn = BMN(feat_dim=8, tscale=8, dscale=8, hidden_1d=8, hidden_2d=4, hidden_3d=8, num_sample=2)
+    bm, start, end = bmn(paddle.randn([2, 8, 8]))
+    assert bm.shape == [2, 2, 8, 8] and start.shape == [2, 8] and end.shape == [2, 8]
+    bsn = BSN(feat_dim=8, tscale=8, hidden_dim=8, pem_hidden=8)
+    assert bsn(paddle.randn([2, 8, 8])).shape == [2, 3, 8]
+    assert bsn.pem(paddle.randn([5, 32])).shape == [5]
+    ctcn = CTCN(img_size=16, concept_size=6, num_classes=3, stem=(2, 2), planes=(2, 2, 2, 2), blocks=(1, 1, 1, 1),
+                fpn_dim=4, extra_levels=2, loc_dim=4, cls_dim=4)
+    loc, logits = ctcn(paddle.randn([2, 1, 16, 6]))
+    assert ctcn.feature_sizes() == [4, 2, 1, 1, 1, 1]
+    assert loc.shape == [2, 7 * 10, 2] and logits.shape == [2, 70, 3]
+
+
+# --------------------------------------------------------------------------------------- post-processing
+
+def test_ctcn_encode_decode_round_trip():
+    with paddle.LazyGuard():
+        anchors = CTCN(**ctcn_release()).default_anchors()
+    boxes = np.array([[100.0, 180.0], [300.0, 500.0]])
+    loc, cls = encode(anchors, boxes, [3, 7])
+    matched = cls > 0
+    assert set(cls[matched]) == {3, 7} and matched.sum() >= 2
+    decoded = decode(anchors[matched], loc[matched])
+    for seg, label in zip(decoded, cls[matched]):
+        np.testing.assert_allclose(seg, boxes[0 if label == 3 else 1], atol=1e-3)
+
+
+def test_bmn_post_processing_finds_the_planted_proposal():
+    t = 10
+    start, end = np.full(t, 0.1), np.full(t, 0.1)
+    start[2], end[6] = 0.9, 0.9
+    bm = np.full((2, t, t), 0.1)
+    bm[:, 3, 2] = 0.95  # (d=3, t=2): [0.2, 0.6]
+    args = args_for("unused")
+    best = L.bmn_proposals(bm, start, end, args)[0]
+    assert best[:2] == (pytest.approx(0.2), pytest.approx(0.6))
+    assert best[2] == pytest.approx(0.9 * 0.9 * 0.95 * 0.95)
+
+
+def test_bsn_proposal_generation():
+    start, end = np.array([0.1, 0.9, 0.1, 0.1, 0.2, 0.1]), np.array([0.1, 0.1, 0.1, 0.8, 0.1, 0.1])
+    rows = generate_proposals(start, end)
+    assert tuple(rows[0]) == pytest.approx((1 / 6, 3 / 6, 0.9, 0.8))
+    feats = bsp_features(np.ones(6), rows[:1, :2])
+    assert feats.shape == (1, 32) and feats[0, 8:24].min() == 1.0
+
+
+def test_uniform_baseline_proposals():
+    rows = L.uniform_proposals()
+    assert len({r[:2] for r in rows}) == 100 and all(0 <= a < b <= 1 + 1e-9 for a, b, _ in rows)
+    assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
