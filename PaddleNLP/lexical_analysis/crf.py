@@ -11,6 +11,12 @@ with `include_bos_eos_tag=False`. We do not use the decoder's own start/stop tag
 `include_bos_eos_tag=True` it reads the start score from the LAST ROW and the stop score
 from the SECOND-TO-LAST ROW of an (N+2)x(N+2) matrix, and lets a path pass through those two
 extra tags in the middle of a sentence unless the caller masks them; folding avoids both traps.
+
+`tied_start_stop=True` is PaddleNLP's layout (a run fine-tuned from its Taskflow LAC checkpoint,
+pretrained.py): the last two tags are its CRF's stop and start tags, and the start and stop scores
+are not parameters of their own but the LAST ROW (start) and the SECOND-TO-LAST ROW (stop) of the
+transition matrix, read where PaddleNLP's ViterbiDecoder(include_bos_eos_tag=True) reads them. The
+gradient of those scores then lands on those rows, so the fine-tuned matrix stays PaddleNLP's.
 """
 import paddle
 import paddle.nn as nn
@@ -23,23 +29,31 @@ def positions(scores, dtype):
 
 
 class LinearChainCRF(nn.Layer):
-    def __init__(self, num_tags, lr_scale=1.0):
+    def __init__(self, num_tags, lr_scale=1.0, tied_start_stop=False):
         super().__init__()
-        self.num_tags = num_tags
+        self.num_tags, self.tied_start_stop = num_tags, tied_start_stop
         attr = paddle.ParamAttr(learning_rate=lr_scale, initializer=nn.initializer.Uniform(-0.1, 0.1))
         self.transitions = self.create_parameter([num_tags, num_tags], attr=attr)
-        self.start = self.create_parameter([num_tags], attr=attr)
-        self.stop = self.create_parameter([num_tags], attr=attr)
+        if not tied_start_stop:
+            self.start = self.create_parameter([num_tags], attr=attr)
+            self.stop = self.create_parameter([num_tags], attr=attr)
         # Kept out of the sub-layer registry so the transition matrix is stored once in the
         # state dict; the decoder only reads it.
         object.__setattr__(self, "_viterbi", paddle.text.ViterbiDecoder(self.transitions, include_bos_eos_tag=False))
+
+    def start_stop(self):
+        """(start scores [N], stop scores [N]): own parameters, or PaddleNLP's tied rows."""
+        if self.tied_start_stop:  # start_idx = N - 1 (last row), stop_idx = N - 2 (second-to-last row)
+            return self.transitions[self.num_tags - 1], self.transitions[self.num_tags - 2]
+        return self.start, self.stop
 
     def potentials(self, emission, lengths):
         """emission [B, T, N] plus start scores at t=0 and stop scores at t=length-1."""
         steps = positions(emission, lengths.dtype)  # [1, T]
         is_first = (steps == 0).astype(emission.dtype).unsqueeze(-1)
         is_last = (steps == (lengths.unsqueeze(1) - 1)).astype(emission.dtype).unsqueeze(-1)
-        return emission + is_first * self.start + is_last * self.stop
+        start, stop = self.start_stop()
+        return emission + is_first * start + is_last * stop
 
     def log_partition(self, potentials, lengths):
         """log Z per sentence by the forward algorithm; positions past `lengths` are ignored."""

@@ -91,7 +91,25 @@ def add_model_flags(parser):
     g.add_argument("--num_layers", type=int, default=2, help="bidirectional GRU layers")
     g.add_argument("--dev_every", type=int, default=10,
                    help="without a DATA_DIR/dev.tsv, every N-th training sentence is held out as the dev split")
+    g.add_argument("--dict_dir", default=None,
+                   help="where word.dic, tag.dic and q2b.dic are (None: DATA_DIR; a run fine-tuned from PaddleNLP's "
+                        "checkpoint with train.py --pretrained keeps the checkpoint's in OUTPUT_DIR/MODEL/dics)")
+    g.add_argument("--tied_start_stop", action="store_true",
+                   help="PaddleNLP's CRF layout: the start/stop scores are the last two transition rows (crf.py); "
+                        "set by train.py --pretrained <PaddleNLP LAC checkpoint> and saved with the run")
     return parser
+
+
+def run_vocab(args):
+    """The run's dictionaries: --dict_dir, else DATA_DIR's."""
+    return Vocab(args.dict_dir or args.data_dir)
+
+
+def build_run_model(args, vocab, **kwargs):
+    """The model of the run's settings (sizes, and PaddleNLP's tied CRF for a fine-tuned checkpoint)."""
+    return build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
+                       hidden_size=args.hidden_size, num_layers=args.num_layers,
+                       tied_start_stop=args.tied_start_stop, **kwargs)
 
 
 def add_run_flags(parser, data_help="dataset root (None: the run's own, else data/demo)",
@@ -143,7 +161,7 @@ def main(argv=None):
     if args.pretrained:
         model, vocab = pretrained.build_pretrained(args.pretrained, args.model)
     else:
-        vocab = Vocab(args.data_dir)
+        vocab = run_vocab(args)
     eval_set = eval_split(args.data_dir, vocab, args.split, args.dev_every, args.skip_bad_samples)
     if args.baseline:
         train_set = load_splits(args.data_dir, vocab, args.dev_every, args.skip_bad_samples)[0]
@@ -153,8 +171,7 @@ def main(argv=None):
         precision, recall, f1 = evaluate(model, eval_set, vocab, args.batch_size)
         name = f"PaddleNLP LAC ({args.pretrained})"
     else:
-        model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
-                            hidden_size=args.hidden_size, num_layers=args.num_layers)
+        model = build_run_model(args, vocab)
         checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
         utils.load_model(model, checkpoint)
         missed = collections.Counter() if args.error_analysis else None

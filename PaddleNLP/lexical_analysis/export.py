@@ -14,9 +14,7 @@ import utils
 import paddle
 from paddle.static import InputSpec
 
-from eval import add_model_flags, add_run_flags, default_checkpoint, resolve_run
-from model import build_model
-from reader import Vocab
+from eval import add_model_flags, add_run_flags, build_run_model, default_checkpoint, resolve_run, run_vocab
 
 DICTS = ("word.dic", "tag.dic", "q2b.dic")
 
@@ -30,7 +28,7 @@ def export(model, prefix):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
-    add_run_flags(parser, data_help="where word.dic, tag.dic and q2b.dic are (None: the run's data)")
+    add_run_flags(parser, data_help="the run's data (None: its own); the dics come from --dict_dir or here")
     add_model_flags(parser)
     return parser
 
@@ -39,15 +37,14 @@ def main(argv=None):
     args = resolve_run(utils.parse_args(build_parser(), argv))
     paddle.set_device("cpu")
 
-    vocab = Vocab(args.data_dir)
-    model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
-                        hidden_size=args.hidden_size, num_layers=args.num_layers)
+    vocab = run_vocab(args)  # a run fine-tuned from PaddleNLP's checkpoint: its own copies of the dics
+    model = build_run_model(args, vocab)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)
     inference_dir = os.path.join(args.output_dir, args.model, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
     for name in DICTS:
-        shutil.copy(os.path.join(args.data_dir, name), os.path.join(inference_dir, name))
+        shutil.copy(os.path.join(args.dict_dir or args.data_dir, name), os.path.join(inference_dir, name))
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} from {checkpoint} to {utils.inference_files(prefix)[0]} (+ {', '.join(DICTS)})",
           flush=True)

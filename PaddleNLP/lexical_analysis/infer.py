@@ -24,9 +24,8 @@ from utils import DataError
 import numpy as np
 import paddle
 
-from eval import add_model_flags, add_run_flags, resolve_run
+from eval import add_model_flags, add_run_flags, build_run_model, resolve_run, run_vocab
 from metric import ChunkEvaluator, get_chunks
-from model import build_model
 import pretrained
 from reader import CHAR_SEP, HEADER, Vocab, pad_batch
 
@@ -116,9 +115,8 @@ def main(argv=None):
                 return model(paddle.to_tensor(chars), paddle.to_tensor(lengths)).numpy()
     elif args.checkpoint:  # dynamic graph from a checkpoint
         paddle.set_device("cpu")
-        vocab = Vocab(args.data_dir)
-        model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
-                            hidden_size=args.hidden_size, num_layers=args.num_layers)
+        vocab = run_vocab(args)
+        model = build_run_model(args, vocab)
         utils.load_model(model, args.checkpoint)
         model.eval()
 

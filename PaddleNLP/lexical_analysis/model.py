@@ -35,10 +35,11 @@ class BiGruEncoder(nn.Layer):
 
 class BiGruCrf(nn.Layer):
     def __init__(self, vocab_size, num_tags, emb_dim=128, hidden_size=128, num_layers=2,
-                 emb_lr_scale=2.0, crf_lr_scale=0.2):
+                 emb_lr_scale=2.0, crf_lr_scale=0.2, tied_start_stop=False):
         super().__init__()
         self.encoder = BiGruEncoder(vocab_size, num_tags, emb_dim, hidden_size, num_layers, emb_lr_scale)
-        self.crf = LinearChainCRF(num_tags, lr_scale=crf_lr_scale)
+        # tied_start_stop: PaddleNLP's CRF layout (start/stop = the last two transition rows), crf.py
+        self.crf = LinearChainCRF(num_tags, lr_scale=crf_lr_scale, tied_start_stop=tied_start_stop)
 
     def emissions(self, chars, lengths):
         """Per-character tag scores [B, T, num_tags]."""

@@ -86,8 +86,9 @@ def convert(state, own):
         else:
             unmapped.append(key)
     n = trans.shape[0]  # num_labels + 2
-    out["crf.start"] = trans[n - 1].copy()  # start_idx = num_labels + 1: the last row
-    out["crf.stop"] = trans[n - 2].copy()   # stop_idx = num_labels: the second-to-last row
+    if "crf.start" in own:  # an untied model: copies of the rows (a tied one reads the rows themselves)
+        out["crf.start"] = trans[n - 1].copy()  # start_idx = num_labels + 1: the last row
+        out["crf.stop"] = trans[n - 2].copy()   # stop_idx = num_labels: the second-to-last row
     missing = sorted(set(own) - set(out))
     extra = sorted(set(out) - set(own))
     shapes = [f"{k}: file {list(out[k].shape)} vs ours {list(own[k].shape)}"
@@ -131,10 +132,53 @@ def build_pretrained(path, model_name="bigru_crf"):
     """(our model with the checkpoint loaded, in eval mode; its Vocab) for eval.py/infer.py --pretrained."""
     from model import build_model
     vocab = pretrained_vocab(path)
-    model = build_model(model_name, vocab.vocab_size, vocab.num_tags, **model_sizes(path))
+    model = build_model(model_name, vocab.vocab_size, vocab.num_tags, tied_start_stop=True, **model_sizes(path))
     load_paddlenlp(model, path)
     model.eval()
     return model, vocab
+
+
+def is_taskflow_checkpoint(path):
+    """train.py --pretrained: a directory (Taskflow's task directory) or a file holding PaddleNLP's LAC
+    state dict; anything else is taken for this folder's own weights."""
+    if os.path.isdir(path):
+        return True
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        return is_paddlenlp_lac(paddle.load(path))
+    except Exception:  # noqa: BLE001 - not a state dict at all: utils.load_pretrained says so
+        return False
+
+
+def adopt_checkpoint(args, run_dir):
+    """train.py --pretrained <Taskflow LAC dir or file>, before utils.prepare_run: the run takes the
+    checkpoint's sizes (unless given) and its dictionaries, which it keeps in RUN_DIR/dics (copied by
+    copy_dics once the run directory exists) so that eval, export, infer and --resume use them; its
+    CRF is PaddleNLP's, with the start/stop scores tied to the transition rows."""
+    sizes = model_sizes(args.pretrained)
+    for key, value in sizes.items():
+        if key not in args.explicit:
+            setattr(args, key, value)
+    args.dict_dir = os.path.join(run_dir, "dics")
+    args.tied_start_stop = True
+
+
+def copy_dics(path, dict_dir):
+    """The checkpoint's word.dic and q2b.dic as they are, and its tag.dic with the CRF's two extra tags
+    appended (ids num_labels and num_labels + 1, names EXTRA_TAGS), so that reader.Vocab(dict_dir) gives
+    the model's tag count everywhere (eval, export, infer) without knowing about PaddleNLP."""
+    _, folder = resolve(path)
+    vocab = Vocab(folder)
+    os.makedirs(dict_dir, exist_ok=True)
+    for name in FILES:
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            text = f.read()
+        if name == "tag.dic":
+            text = text.rstrip("\n") + "\n" + "".join(f"{vocab.num_tags + i}\t{t}\n" for i, t in enumerate(EXTRA_TAGS))
+        with open(os.path.join(dict_dir, name), "w", encoding="utf-8") as f:
+            f.write(text)
+    return dict_dir
 
 
 def taskflow_words(chars, tags):

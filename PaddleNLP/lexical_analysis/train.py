@@ -3,6 +3,7 @@
     python train.py --data_dir data/demo --epochs 3 --batch_size 64
     python train.py --data_dir /path/to/lac_data              # the release/1.7 recipe
     python train.py --resume                                   # continue the last run, with its settings
+    python train.py --pretrained ~/.paddlenlp/taskflow/lexical_analysis/lac --data_dir DATA   # fine-tune Taskflow's LAC
 
 Defaults are the published recipe: Adam lr 0.001 (constant), batch 300, 10 epochs, sentences
 cut to 64 characters, learning-rate scales 2.0 on the embedding and 0.2 on the CRF.
@@ -16,9 +17,10 @@ import utils
 import paddle
 from paddle.static import InputSpec
 
-from eval import add_model_flags, evaluate
-from model import MODELS, build_model
-from reader import LengthBucketBatchSampler, Vocab, collate, load_splits, read_split
+import pretrained
+from eval import add_model_flags, build_run_model, evaluate, run_vocab
+from model import MODELS
+from reader import LengthBucketBatchSampler, collate, load_splits, read_split
 
 
 def build_parser():
@@ -37,13 +39,23 @@ def build_parser():
 
 def main(argv=None):
     args = utils.parse_args(build_parser(), argv)
+    # --pretrained <PaddleNLP's Taskflow LAC directory or model_state.pdparams>: fine-tune it. The run takes
+    # the checkpoint's sizes, its word.dic/tag.dic/q2b.dic (copied into the run: eval, export, infer and
+    # --resume use those) and PaddleNLP's CRF layout, start/stop tied to the transition rows (crf.py).
+    taskflow = bool(args.pretrained) and not args.resume and pretrained.is_taskflow_checkpoint(args.pretrained)
+    if taskflow:
+        pretrained.adopt_checkpoint(args, os.path.join(args.output_dir, args.model))
     state = utils.prepare_run(args)  # --resume: the run's own settings, and its checkpoint
     device = utils.setup(args)
     out_dir = os.path.join(args.output_dir, args.model)
+    if taskflow and utils.is_main_process():
+        pretrained.copy_dics(args.pretrained, args.dict_dir)
+    if taskflow and utils.world_size() > 1:
+        paddle.distributed.barrier()  # the other ranks read the dics rank 0 copied
 
     # data: every file the run reads is parsed before the first step, so a bad line in the dev
     # or test file stops the run now and not after an epoch; test.tsv is only checked here.
-    vocab = Vocab(args.data_dir)
+    vocab = run_vocab(args)
     train_set, dev_set = load_splits(args.data_dir, vocab, args.dev_every, args.skip_bad_samples, args.max_seq_len)
     test_path = os.path.join(args.data_dir, "test.tsv")
     checked = [read_split(test_path, vocab, args.skip_bad_samples)] if os.path.isfile(test_path) else []
@@ -61,11 +73,12 @@ def main(argv=None):
         total_steps = min(total_steps, args.max_steps)
 
     # model, optimizer: Adam with a constant LR, as the recipe (no linear scaling with the batch)
-    model = build_model(args.model, vocab.vocab_size, vocab.num_tags, emb_dim=args.emb_dim,
-                        hidden_size=args.hidden_size, num_layers=args.num_layers,
-                        emb_lr_scale=args.emb_lr_scale, crf_lr_scale=args.crf_lr_scale)
-    if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+    model = build_run_model(args, vocab, emb_lr_scale=args.emb_lr_scale, crf_lr_scale=args.crf_lr_scale)
+    if taskflow:
+        pretrained.load_paddlenlp(model, args.pretrained)  # any unmapped key or wrong shape: CheckpointError
+    elif args.pretrained and utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
+        raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's weights "
+                                    "nor PaddleNLP's LAC checkpoint with its dics)")
     optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters())
     model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
@@ -101,6 +114,10 @@ def main(argv=None):
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
+
+    if args.pretrained and state is None:
+        evaluate_and_keep_best(0)  # the loaded weights on dev: eval.py --pretrained's figure (step 0)
+        checkpoint()
 
     # A run resumed at its last step trains no further (it may still take new --log_interval etc.).
     for epoch in range(step // steps_per_epoch, args.epochs if step < total_steps else 0):

@@ -52,3 +52,40 @@ def trained_run(data_dir, tmp_path_factory):
                       "--save_interval", "3"] + SMALL)
     call(export.main, ["--output_dir", out])
     return out
+
+
+def paddlenlp_file(dics, folder, emb_dim=16, hidden=24, seed=3, shuffle_words=False):
+    """A Taskflow LAC directory in PaddleNLP's layout: model_state.pdparams under PaddleNLP's names (the
+    key map of pretrained.py inverted, transitions (N+2)x(N+2), the aliases stored too) with random
+    weights, and DICS' word.dic/tag.dic/q2b.dic beside it (shuffle_words: word.dic with its ids
+    permuted, so that a run reading DICS' own word.dic would see other characters)."""
+    import shutil
+
+    import numpy as np
+
+    import pretrained
+    from model import build_model
+    from reader import Vocab
+    os.makedirs(folder, exist_ok=True)
+    for name in pretrained.FILES:
+        shutil.copy(os.path.join(dics, name), folder)
+    if shuffle_words:
+        lines = [line for line in open(os.path.join(dics, "word.dic"), encoding="utf-8").read().splitlines() if line]
+        ids = np.random.default_rng(seed).permutation(len(lines))
+        with open(os.path.join(folder, "word.dic"), "w", encoding="utf-8") as f:
+            f.write("".join(f"{i}\t{line.split(chr(9))[1]}\n" for i, line in zip(ids, lines)))
+    v = Vocab(str(folder))
+    paddle.seed(seed)
+    ours = build_model("bigru_crf", v.vocab_size, v.num_tags + 2, emb_dim=emb_dim, hidden_size=hidden,
+                       tied_start_stop=True)
+    back = {ours_key: theirs for theirs, ours_key in pretrained.KEY_MAP.items()}
+    state = {}
+    for key, value in ours.state_dict().items():
+        if key in back:
+            state[back[key]] = value
+        elif key.startswith("encoder.gru."):
+            state["gru." + key[len("encoder.gru."):]] = value
+    for alias in pretrained.ALIASES:
+        state[alias] = state["crf.transitions"]
+    paddle.save(state, os.path.join(folder, "model_state.pdparams"))
+    return str(folder)

@@ -4,6 +4,7 @@ without paddlenlp installed; and clear CheckpointErrors for files that do not fi
 import gzip
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -73,3 +74,32 @@ def test_load_from_a_directory_needs_the_dics(tmp_path, published_model):
     paddle.save({"word_embedding.weight": paddle.zeros([2, 2])}, str(tmp_path / "model_state.pdparams"))
     with pytest.raises(CheckpointError, match="word.dic, tag.dic, q2b.dic missing"):
         pretrained.load_paddlenlp(published_model, str(tmp_path))
+
+
+def test_train_refuses_a_checkpoint_with_another_dictionary_size(data_dir, tmp_path):
+    """train.py --pretrained: dics that do not fit the checkpoint (one more word) are a CheckpointError
+    (exit 4) naming the shape, not a partial load."""
+    import train
+    from conftest import call, paddlenlp_file
+    ckpt = paddlenlp_file(data_dir, str(tmp_path / "lac"))
+    with open(os.path.join(ckpt, "word.dic"), "a", encoding="utf-8") as f:
+        f.write("100000\t龘\n")
+    with pytest.raises(CheckpointError, match=r"wrong shapes: encoder.embedding.weight: file \[\d+, 16\] vs ours"):
+        call(train.main, ["--pretrained", ckpt, "--data_dir", data_dir, "--output_dir", str(tmp_path / "out"),
+                          "--max_steps", "1"])
+
+
+def test_train_refuses_another_models_checkpoint(data_dir, tmp_path):
+    import train
+    from conftest import call
+    for name in pretrained.FILES:
+        shutil.copy(os.path.join(data_dir, name), tmp_path)
+    paddle.save({"embedder.weight": paddle.zeros([4, 2])}, str(tmp_path / "model_state.pdparams"))  # e.g. Senta's
+    with pytest.raises(CheckpointError, match="not PaddleNLP's LAC checkpoint"):
+        call(train.main, ["--pretrained", str(tmp_path), "--data_dir", data_dir, "--output_dir",
+                          str(tmp_path / "out"), "--max_steps", "1"])
+    own_file = str(tmp_path / "other.pdparams")
+    paddle.save({"embedder.weight": paddle.zeros([4, 2])}, own_file)
+    with pytest.raises(CheckpointError, match="no tensor fits bigru_crf"):
+        call(train.main, ["--pretrained", own_file, "--data_dir", data_dir, "--output_dir",
+                          str(tmp_path / "out2"), "--max_steps", "1"])

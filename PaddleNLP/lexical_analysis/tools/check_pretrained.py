@@ -73,8 +73,9 @@ def check(name, cfg, folder):
     paddle.save(suite.state_dict(), os.path.join(folder, "model_state.pdparams"))
 
     vocab = pretrained.pretrained_vocab(folder)
+    # tied_start_stop: PaddleNLP's CRF layout, as eval/infer --pretrained and a fine-tuned run build it
     ours = build_model("bigru_crf", vocab.vocab_size, vocab.num_tags, emb_dim=cfg["emb_dim"],
-                       hidden_size=cfg["hidden_size"])
+                       hidden_size=cfg["hidden_size"], tied_start_stop=True)
     pretrained.load_paddlenlp(ours, folder)
     ours.eval()
 
