@@ -100,8 +100,18 @@ def build_parser(model):
     if model in ALL_MODELS:
         family = family_of(model)
         parser.set_defaults(data_dir=family.DEFAULT_DATA_DIR)
-        family.add_flags(parser)  # may also change the common defaults with parser.set_defaults(...)
+        family.add_flags(parser)  # may also change the common flags' defaults
+        defaults_to_actions(parser)
     return parser
+
+
+def defaults_to_actions(parser):
+    """Move parser.set_defaults(...) values into the actions' defaults: utils.parse_args tells the flags given
+    on the command line (args.explicit) by suppressing the actions' defaults, which set_defaults bypasses
+    (a resumed run would then take them for the user's choice)."""
+    for action in parser._actions:
+        if action.dest in parser._defaults:
+            action.default = parser._defaults.pop(action.dest)
 
 
 def get_args(argv=None):

@@ -1,0 +1,124 @@
+"""video_io.py: the list files, the three kinds of video, sampling, test views and bad input."""
+import os
+import pickle
+import shutil
+
+import numpy as np
+import pytest
+
+import frames
+import utils
+import video_io
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return frames.make_demo(str(tmp_path_factory.mktemp("kinetics")), smoke=True)
+
+
+def first_video(demo):
+    return os.path.join(demo, video_io.read_list(demo, "train", 4)[0][0])
+
+
+def test_layout_and_lists(demo):
+    assert video_io.read_label_map(demo) == list(frames.DEMO_CLASSES)
+    items = video_io.read_list(demo, "train", 4)
+    assert len(items) == 8 and all(os.path.isfile(v) for v, _, _ in items)
+    for video, label, where in items:
+        assert frames.DEMO_CLASSES[label] in video and where.startswith(os.path.join(demo, "train.list") + ":")
+
+
+@pytest.mark.parametrize("line,message", [
+    ("videos/a.mp4", "expected `<path> <label>`"),
+    ("videos/a.mp4 x", "is not an integer"),
+    ("videos/a.mp4 7", "outside 0..3"),
+])
+def test_malformed_list_line_names_file_and_line(tmp_path, demo, line, message):
+    shutil.copy(os.path.join(demo, "label_map.txt"), tmp_path)
+    (tmp_path / "train.list").write_text("videos/b.mp4 1\n" + line + "\n")
+    with pytest.raises(utils.DataError, match=f"train.list:2: .*{message}"):
+        video_io.read_list(str(tmp_path), "train", 4)
+
+
+def test_mp4_frame_folder_and_pkl_give_the_same_frames(tmp_path, demo):
+    import cv2
+    video = first_video(demo)
+    n = video_io.count_frames(video)
+    assert n == 8
+    clip = video_io.read_frames(video, range(n))
+    folder = tmp_path / "vid"
+    folder.mkdir()
+    jpegs = []
+    for i, frame in enumerate(clip):
+        ok, data = cv2.imencode(".png", np.ascontiguousarray(frame[:, :, ::-1]))  # lossless
+        (folder / f"img_{i + 1:05d}.png").write_bytes(data.tobytes())
+        jpegs.append(data.tobytes())
+    with open(tmp_path / "vid.pkl", "wb") as f:
+        pickle.dump(("vid", 0, jpegs), f, -1)
+    idx = [5, 0, 0, 7]
+    for other in (str(folder), str(tmp_path / "vid.pkl")):
+        assert video_io.count_frames(other) == n
+        np.testing.assert_array_equal(video_io.read_frames(other, idx), clip[idx])
+
+
+def test_bad_videos_are_named(tmp_path):
+    garbage = tmp_path / "bad.mp4"
+    garbage.write_bytes(b"not a video" * 10)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    broken_pkl = tmp_path / "x.pkl"
+    broken_pkl.write_bytes(b"nope")
+    for path, message in [(garbage, "not a readable video"), (empty, "has no frames"),
+                          (broken_pkl, "pickled frame list"), (tmp_path / "missing.mp4", "file not found")]:
+        with pytest.raises(utils.DataError, match=message) as e:
+            video_io.count_frames(str(path))
+        assert str(path) in str(e.value)
+
+
+def test_skip_bad_samples_counts(tmp_path, demo):
+    data = tmp_path / "d"
+    shutil.copytree(demo, data)
+    (data / "videos" / "bad.mp4").write_bytes(b"garbage")
+    with open(data / "val.list", "a") as f:
+        f.write("videos/bad.mp4 0\n")
+    args = frames.resolve(_args(str(data)))
+    with pytest.raises(utils.DataError, match=r"val.list:5: .*bad.mp4: not a readable video"):
+        frames.datasets(args, ["val"])
+    args.skip_bad_samples = True
+    ds = frames.datasets(args, ["val"])["val"]
+    assert len(ds) == 4 and len(ds.skipped) == 1
+
+
+def _args(data_dir, model="TSM"):
+    import argparse
+    return argparse.Namespace(model=model, size="demo", data_dir=data_dir, num_classes=None, seg_num=None,
+                              seglen=None, sample_rate=None, test_seg_num=None, test_clips=None, test_crops=None,
+                              short_size=None, crop_size=None, test_crop_size=None, dropout=None, flip="auto",
+                              seed=0, skip_bad_samples=False, layers=50)
+
+
+def test_sampling_train_random_test_centre_and_looping():
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # training: one frame at a random place inside each of the 4 segments of 40 frames
+        idx = video_io.sample_indices(40, 4, 1, True, rng)
+        assert all(10 * s <= i < 10 * (s + 1) for s, i in enumerate(idx))
+    assert list(video_io.sample_indices(40, 4, 1, False)) == [4, 14, 24, 34]  # the centres
+    assert list(video_io.sample_indices(40, 2, 3, False)) == [8, 9, 10, 28, 29, 30]  # seglen 3
+    # two test clips spread inside each segment
+    assert list(video_io.sample_indices(40, 2, 1, False, clip=0, num_clips=2)) == [4, 24]
+    assert list(video_io.sample_indices(40, 2, 1, False, clip=1, num_clips=2)) == [14, 34]
+    # NonLocal: 8 frames 8 apart from a 20-frame video: looped
+    assert list(video_io.sample_indices(20, 1, 8, False, sample_rate=8)) == [0, 8, 16, 4, 12, 0, 8, 16]
+    assert list(video_io.sample_indices(3, 6, 1, False)) == [0, 0, 1, 1, 2, 2]  # shorter than the clip
+
+
+def test_test_views():
+    assert len(video_io.crop_boxes(256, 340, 224, 1)) == 1
+    boxes = video_io.crop_boxes(256, 340, 224, 3)
+    assert [b[1] for b in boxes] == [0, 58, 116]
+    ten = video_io.crop_boxes(256, 340, 224, 10)
+    assert len(ten) == 10 and sum(f for _, _, f in ten) == 5
+    frames_ = np.random.default_rng(0).integers(0, 255, (2, 64, 80, 3)).astype(np.uint8)
+    views = video_io.test_views(frames_, 64, 56, 10, (0, 0, 0), (1, 1, 1))
+    assert views.shape == (10, 2, 3, 56, 56)
+    np.testing.assert_allclose(views[5], views[0][..., ::-1], atol=1e-6)  # flipped corner

@@ -1,0 +1,350 @@
+"""Reading videos for the frame-based models: the Kinetics-400 layout, three kinds of video, clip sampling,
+the train/test transforms and the checks run before the first step.
+
+Layout (DATA_DIR, e.g. data/kinetics):
+
+    label_map.txt            one class name per line; the line number - 1 is the label
+    train.list val.list test.list
+                             `<path> <label>` per line, the path relative to DATA_DIR (or absolute), as the
+                             release's lists; val is the dev split (best.pdparams), test is read by eval.py
+    videos/<class>/<id>.mp4  a video file (.mp4, .avi, .mkv, .webm, .mov: decoded with OpenCV), or
+    <path>/                  a frame folder: <path>/img_00001.jpg, img_00002.jpg, ... (any *.jpg/*.png, sorted), or
+    <path>.pkl               the release's pickled frame list: (video id, label, [JPEG bytes of each frame])
+
+Sampling (TSN's segments): the video's frames are cut into seg_num equal segments and seglen consecutive
+frames are taken from each, at a random offset inside the segment when training and at the segment's centre
+when testing; NonLocal takes one clip of seglen frames, sample_rate apart. A video with fewer frames than the
+clip needs is LOOPED (frame indices wrap around), never padded with black frames.
+
+Test-time views (the published multi-clip evaluation): --test_clips temporal clips (offsets spread evenly
+inside each segment) x --test_crops spatial crops (1: centre; 3: left/centre/right along the long side;
+10: the four corners and the centre, each also flipped). The scores of all views are averaged.
+"""
+import os
+import pickle
+
+import numpy as np
+
+import utils
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+SPLIT_LISTS = {"train": "train.list", "val": "val.list", "dev": "val.list", "test": "test.list"}
+
+
+def _cv2():
+    import cv2
+    cv2.setNumThreads(1)  # the loader's workers are the parallelism
+    return cv2
+
+
+# ------------------------------------------------------------------------------------------ lists
+
+def read_label_map(data_dir):
+    """Class names from DATA_DIR/label_map.txt (one a line; a blank or repeated name is a DataError)."""
+    path = os.path.join(data_dir, "label_map.txt")
+    names = []
+    for number, line in utils.read_lines(path):
+        name = line.strip()
+        if not name:
+            raise utils.DataError(f"{path}:{number}: empty class name")
+        if name in names:
+            raise utils.DataError(f"{path}:{number}: class {name} listed twice")
+        names.append(name)
+    if not names:
+        raise utils.DataError(f"{path}: no classes")
+    return names
+
+
+def has_split(data_dir, split):
+    return os.path.isfile(os.path.join(data_dir, SPLIT_LISTS.get(split, f"{split}.list")))
+
+
+def list_path(data_dir, split):
+    return os.path.join(data_dir, SPLIT_LISTS.get(split, f"{split}.list"))
+
+
+def read_list(data_dir, split, num_classes):
+    """[(video path, label, 'list:line')] of a split's list; a malformed line is a DataError at file:line."""
+    path = list_path(data_dir, split)
+    items = []
+    for number, line in utils.read_lines(path):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.rsplit(None, 1)
+        where = f"{path}:{number}"
+        if len(parts) != 2:
+            raise utils.DataError(f"{where}: expected `<path> <label>`, got {text[:60]!r}")
+        try:
+            label = int(parts[1])
+        except ValueError:
+            raise utils.DataError(f"{where}: label {parts[1]!r} is not an integer") from None
+        if not 0 <= label < num_classes:
+            raise utils.DataError(f"{where}: label {label} outside 0..{num_classes - 1} (label_map.txt)")
+        video = parts[0] if os.path.isabs(parts[0]) else os.path.join(data_dir, parts[0])
+        items.append((video, label, where))
+    if not items:
+        raise utils.DataError(f"{path}: no videos listed")
+    return items
+
+
+# -------------------------------------------------------------------------------------- decoding
+
+def kind_of(path):
+    if os.path.isdir(path):
+        return "frames"
+    if path.endswith(".pkl"):
+        return "pkl"
+    return "video"
+
+
+def _frame_files(path):
+    return sorted(f for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def _decode_image(data, where):
+    cv2 = _cv2()
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise utils.DataError(f"{where}: a frame is not a decodable image")
+    return image[:, :, ::-1]  # BGR -> RGB
+
+
+def _load_pkl(path):
+    try:
+        with open(path, "rb") as f:
+            record = pickle.load(f, encoding="bytes")
+        vid, label, frames = record
+        frames = list(frames)
+    except Exception as e:  # noqa: BLE001  (any unpickling failure is bad input)
+        raise utils.DataError(f"{path}: not the release's pickled frame list (id, label, [jpeg bytes]): "
+                              f"{type(e).__name__}") from None
+    return frames
+
+
+def count_frames(path):
+    """Number of frames; an unreadable, missing or zero-frame video is a DataError naming it."""
+    kind = kind_of(path)
+    if kind == "frames":
+        n = len(_frame_files(path))
+    elif kind == "pkl":
+        if not os.path.isfile(path):
+            raise utils.DataError(f"{path}: file not found")
+        n = len(_load_pkl(path))
+    else:
+        if not os.path.isfile(path):
+            raise utils.DataError(f"{path}: file not found")
+        cv2 = _cv2()
+        capture = cv2.VideoCapture(path)
+        if not capture.isOpened():
+            raise utils.DataError(f"{path}: not a readable video")
+        n = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        ok, _ = capture.read()
+        capture.release()
+        if not ok:
+            n = 0
+    if n <= 0:
+        raise utils.DataError(f"{path}: video has no frames")
+    return n
+
+
+def read_frames(path, indices):
+    """RGB uint8 frames [len(indices), H, W, 3] at the given indices (repeats allowed)."""
+    kind = kind_of(path)
+    wanted = sorted(set(int(i) for i in indices))
+    got = {}
+    if kind == "frames":
+        files = _frame_files(path)
+        for i in wanted:
+            with open(os.path.join(path, files[i]), "rb") as f:
+                got[i] = _decode_image(f.read(), os.path.join(path, files[i]))
+    elif kind == "pkl":
+        frames = _load_pkl(path)
+        for i in wanted:
+            got[i] = _decode_image(frames[i], f"{path} frame {i}")
+    else:
+        cv2 = _cv2()
+        capture = cv2.VideoCapture(path)
+        position, last = 0, None
+        for i in wanted:  # sequential decoding: seeking is unreliable in some containers
+            while position <= i:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                last, position = frame, position + 1
+            if last is None:
+                capture.release()
+                raise utils.DataError(f"{path}: not a readable video")
+            got[i] = last[:, :, ::-1]  # a frame count above the real one repeats the last frame
+        capture.release()
+    return np.stack([got[int(i)] for i in indices])
+
+
+# -------------------------------------------------------------------------------------- sampling
+
+def sample_indices(num_frames, seg_num, seglen, train, rng=None, clip=0, num_clips=1, sample_rate=1):
+    """Frame indices [seg_num * seglen] of one clip. seg_num segments, seglen consecutive frames (sample_rate
+    apart) from each: a random start inside the segment when training, else the start of test clip `clip`
+    of `num_clips` spread evenly (one clip: the centre). Indices wrap around (a short video is looped)."""
+    span = (seglen - 1) * sample_rate + 1
+    segment = num_frames / seg_num
+    indices = []
+    for s in range(seg_num):
+        room = max(segment - span, 0.0)
+        if train:
+            offset = rng.uniform(0, room) if room > 0 else 0.0
+        else:
+            offset = room * (clip + 0.5) / num_clips
+        start = int(s * segment + offset)
+        indices.extend((start + k * sample_rate) % num_frames for k in range(seglen))
+    return np.asarray(indices, dtype=np.int64)
+
+
+# ------------------------------------------------------------------------------------ transforms
+
+def resize_short(frames, short_size):
+    cv2 = _cv2()
+    h, w = frames.shape[1:3]
+    if min(h, w) == short_size:
+        return frames
+    scale = short_size / min(h, w)
+    size = (max(short_size, round(w * scale)), max(short_size, round(h * scale)))
+    return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames])
+
+
+def crop_boxes(h, w, size, num_crops):
+    """(top, left, flip) of the test crops: 1 centre, 3 along the long side, 10 = 5 (corners + centre) x flip."""
+    ct, cl = (h - size) // 2, (w - size) // 2
+    if num_crops == 1:
+        return [(ct, cl, False)]
+    if num_crops == 3:
+        if w >= h:
+            return [(ct, 0, False), (ct, cl, False), (ct, w - size, False)]
+        return [(0, cl, False), (ct, cl, False), (h - size, cl, False)]
+    if num_crops == 10:
+        five = [(0, 0), (0, w - size), (h - size, 0), (h - size, w - size), (ct, cl)]
+        return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
+    raise ValueError(f"--test_crops {num_crops}: 1, 3 or 10")
+
+
+def normalize(frames, mean, std):
+    """uint8 [T, H, W, 3] -> float32 [T, 3, H, W], (x/255 - mean) / std."""
+    x = frames.astype(np.float32) / 255.0
+    x = (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+def train_transform(frames, short_size, crop, flip, rng, mean, std):
+    """One random crop (and a random horizontal flip if `flip`) shared by all frames of the clip."""
+    frames = resize_short(frames, short_size)
+    h, w = frames.shape[1:3]
+    top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
+    frames = frames[:, top:top + crop, left:left + crop]
+    if flip and rng.random() < 0.5:
+        frames = frames[:, :, ::-1]
+    return normalize(frames, mean, std)
+
+
+def test_views(frames, short_size, crop, num_crops, mean, std):
+    """[num_crops, T, 3, crop, crop] of one clip."""
+    frames = resize_short(frames, short_size)
+    h, w = frames.shape[1:3]
+    views = []
+    for top, left, flip in crop_boxes(h, w, crop, num_crops):
+        view = frames[:, top:top + crop, left:left + crop]
+        views.append(normalize(view[:, :, ::-1] if flip else view, mean, std))
+    return np.stack(views)
+
+
+# --------------------------------------------------------------------------------------- dataset
+
+class VideoDataset:
+    """A split of the Kinetics layout. Training items: (clip [T, 3, S, S], label); test items: (views
+    [test_clips * test_crops, T, 3, S, S], label). T = seg_num * seglen. check() reads every video's frame
+    count before the first step, so a bad video is named before training starts."""
+
+    def __init__(self, data_dir, split, cfg, train, seed=0):
+        self.data_dir, self.split, self.cfg, self.train = data_dir, split, cfg, train
+        self.classes = read_label_map(data_dir)
+        self.items = read_list(data_dir, split, len(self.classes))
+        self.list_path = list_path(data_dir, split)
+        self.seed, self.epoch = seed, 0
+        self.frame_counts = None
+        self.skipped = []
+
+    def check(self, skip_bad_samples):
+        """Frame counts of every video; bad ones raise a DataError, or with --skip_bad_samples are dropped
+        and counted."""
+        kept, counts = [], []
+        for video, label, where in utils.progress(self.items, len(self.items), f"checking {self.split} videos"):
+            try:
+                counts.append(count_frames(video))
+                kept.append((video, label, where))
+            except utils.DataError as e:
+                if not skip_bad_samples:
+                    raise utils.DataError(f"{where}: {e}") from None
+                self.skipped.append(f"{where}: {e}")
+        if not kept:
+            raise utils.DataError(f"{self.list_path}: no readable video")
+        self.items, self.frame_counts = kept, counts
+        return len(self.skipped)
+
+    def __len__(self):
+        return len(self.items)
+
+    def labels(self):
+        return np.asarray([label for _, label, _ in self.items], dtype=np.int64)
+
+    def __getitem__(self, i):
+        cfg = self.cfg
+        video, label, _ = self.items[i]
+        n = self.frame_counts[i] if self.frame_counts is not None else count_frames(video)
+        if self.train:
+            rng = np.random.default_rng((self.seed, self.epoch, i))  # reproducible, also after a resume
+            idx = sample_indices(n, cfg.seg_num, cfg.seglen, True, rng, sample_rate=cfg.sample_rate)
+            clip = train_transform(read_frames(video, idx), cfg.short_size, cfg.crop_size, cfg.flip, rng,
+                                   cfg.mean, cfg.std)
+            return clip, np.int64(label)
+        views = []
+        for c in range(cfg.test_clips):
+            idx = sample_indices(n, cfg.test_seg_num, cfg.seglen, False, clip=c, num_clips=cfg.test_clips,
+                                 sample_rate=cfg.sample_rate)
+            views.append(test_views(read_frames(video, idx), cfg.short_size, cfg.test_crop_size, cfg.test_crops,
+                                    cfg.mean, cfg.std))
+        return np.concatenate(views), np.int64(label)
+
+
+class EpochBatchSampler:
+    """Shuffled batches (a fixed permutation per (seed, epoch)), split over ranks; set_epoch(start_batch=)
+    skips the batches a resumed run has already done."""
+
+    def __init__(self, n, batch_size, shuffle, seed=0, drop_last=False):
+        self.n, self.batch_size, self.shuffle, self.seed, self.drop_last = n, batch_size, shuffle, seed, drop_last
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch, start_batch=0):
+        self.epoch, self.start = epoch, start_batch
+
+    def _batches(self):
+        order = np.arange(self.n)
+        if self.shuffle:
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(self.n)
+        world, rank = utils.world_size(), utils.rank()
+        if world > 1 and self.shuffle:  # training: equal shares, so every rank takes as many steps
+            per_rank = self.n // world
+            order = order[rank * per_rank:(rank + 1) * per_rank]
+        elif world > 1:  # evaluation: every sample once over all ranks
+            order = order[rank::world]
+        batches = [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        return batches
+
+    def __len__(self):
+        return len(self._batches())
+
+    def __iter__(self):
+        batches = self._batches()[self.start:]
+        self.start = 0
+        return iter(batches)
