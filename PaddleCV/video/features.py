@@ -73,13 +73,17 @@ FEATURE_DIMS = (1024, 128)
 RELEASE_CLASSES = 3862
 DEMO_CLASSES = 20
 RELEASE_LR = {"AttentionLSTM": 1e-3, "AttentionCluster": 1e-3, "NeXtVLAD": 2e-4}
+FAMILY_DEFAULTS = {"lr": 1e-3, "epochs": 10, "batch_size": 32, "num_workers": 0}
 SPLITS = {"train": "train", "val": "val", "dev": "val", "test": "test"}
 
 
 def add_flags(parser):
     # The common flags' defaults for this family: the release's lr (NeXtVLAD: 2e-4 unless --lr is given) and
     # epochs; 32 videos per step (the release: 128 AttentionLSTM, 256 AttentionCluster, 40 NeXtVLAD per GPU).
-    parser.set_defaults(lr=1e-3, epochs=10, batch_size=32, num_workers=0)
+    # (set on the actions, not with parser.set_defaults, whose values utils.parse_args would count as given)
+    for action in parser._actions:
+        if action.dest in FAMILY_DEFAULTS:
+            action.default = FAMILY_DEFAULTS[action.dest]
     g = parser.add_argument_group("feature-based classification (AttentionLSTM, AttentionCluster, NeXtVLAD)")
     g.add_argument("--num_classes", type=int, default=0,
                    help="classes (0: the rows of DATA_DIR/vocabulary.csv, else YouTube-8M's 3862)")
@@ -404,6 +408,7 @@ def train(args, model, out_dir, log):
     def evaluate_and_keep_best(epoch):
         nonlocal best
         result = evaluate(args, model, "val")
+        result.pop("samples")
         model.train()
         log(f"eval epoch {epoch}: val gap {result['gap']:.4f} hit1 {result['hit1']:.4f} perr {result['perr']:.4f} "
             f"(prior baseline gap {result['gap_prior']:.4f})")
@@ -501,7 +506,7 @@ def evaluate(args, model, split):
     result = youtube8m_metrics.all_metrics(scores, labels, args.top_k)
     prior = np.broadcast_to(class_prior(args), labels.shape)
     result.update({f"{k}_prior": v for k, v in youtube8m_metrics.all_metrics(prior, labels, args.top_k).items()})
-    return result
+    return {**result, "samples": len(videos)}
 
 
 # ------------------------------------------------------------------------------------ export, predict
@@ -528,13 +533,15 @@ def export(args, model, path_prefix):
 
 
 def predict(args, predictor_or_model, paths):
-    """Top-5 classes and scores of every video in the given .pkl/.npz feature files (labels are not needed;
-    the true ones are listed when the file has them)."""
+    """One result per .pkl/.npz feature file: its videos, each with its top-5 (class name, score) and, when the
+    file has them, its true labels."""
     names = vocabulary(args.data_dir) if getattr(args, "data_dir", None) else None
+    name = (lambda c: names[c] if names and c < len(names) else str(c))  # noqa: E731
     results = []
     for path in paths:
         if not os.path.isfile(path):
             raise utils.DataError(f"{path}: file not found")
+        videos = []
         for index, record in enumerate(_load_file(path)):
             vid, rgb, audio, labels = check_record(path, index, record, num_classes(args), args.max_frames)
             video = (path, vid, rgb, audio, labels)
@@ -544,9 +551,7 @@ def predict(args, predictor_or_model, paths):
                 r, a, lengths, _ = collate([VideoFeatures([video], args, train=False)[0]])
                 scores = predictor_or_model([r, a, lengths])[0][0]
             top = np.argsort(-scores, kind="stable")[:5]
-            name = (lambda c: names[c] if names and c < len(names) else str(c))
-            results.append({"file": path, "video": vid,
-                            "top5": [{"class": int(c), "label": name(int(c)), "score": round(float(scores[c]), 4)}
-                                     for c in top],
-                            **({"labels": [name(c) for c in labels]} if labels else {})})
+            videos.append({"video": vid, "top5": [(name(int(c)), round(float(scores[c]), 4)) for c in top],
+                           **({"labels": [name(c) for c in labels]} if labels else {})})
+        results.append({"file": path, "videos": videos})
     return results

@@ -27,7 +27,7 @@ def demo(tmp_path_factory):
 
 def family_args(data_dir, model="AttentionLSTM", **flags):
     parser = argparse.ArgumentParser()
-    utils.add_common_flags(parser, model=model, models=features.MODELS, epochs=1, batch_size=4, lr=1e-3)
+    utils.add_common_flags(parser, model=model, models=features.MODELS, epochs=1, batch_size=4, lr=0.1)
     parser.add_argument("--size", default="demo")
     features.add_flags(parser)
     argv = ["--model", model, "--data_dir", data_dir] + [f"--{k}={v}" for k, v in flags.items()]
@@ -117,6 +117,16 @@ def test_npz_video(tmp_path):
     args = family_args(str(tmp_path), num_classes=3)
     [(_, vid, rgb, _, labels)] = features.read_split(args, "train")
     assert vid == "v1" and labels == [2] and rgb.shape == (4, 1024) and rgb[0, 0] == 0.5  # floats kept
+
+
+def test_family_defaults_and_release_lr(demo):
+    args = family_args(demo, "NeXtVLAD")
+    assert args.explicit == {"model", "data_dir"}  # the family's defaults do not count as given (resume)
+    net = features.build_model(args)
+    optimizer, _ = features.make_optimizer(args, net, steps_per_epoch=5)
+    assert optimizer.get_lr() == pytest.approx(2e-4)  # the release's NeXtVLAD lr when --lr is not given
+    args = family_args(demo, "NeXtVLAD", lr=0.01)
+    assert features.make_optimizer(args, net, steps_per_epoch=5)[0].get_lr() == pytest.approx(0.01)
 
 
 # ------------------------------------------------------------------------------------------- models
@@ -216,10 +226,10 @@ def test_export_round_trip(trained, model, tmp_path):
     np.testing.assert_allclose(exported, features.predict_arrays(args, net, videos), atol=1e-5)
     # infer's path over the val videos gives eval's Hit@1
     files = sorted({v[0] for v in features.read_split(args, "val")})
-    results = features.predict(args, run, files)
+    videos = [v for r in features.predict(args, run, files) for v in r["videos"]]
     result = features.evaluate(args, net, "val")
-    hits = [r["top5"][0]["label"] in r["labels"] for r in results]
-    assert len(results) == 8 and np.mean(hits) == pytest.approx(result["hit1"])
+    hits = [v["top5"][0][0] in v["labels"] for v in videos]
+    assert len(videos) == result["samples"] == 8 and np.mean(hits) == pytest.approx(result["hit1"])
 
 
 @pytest.mark.slow
