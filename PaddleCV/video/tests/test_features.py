@@ -255,3 +255,19 @@ def test_bad_feature_file_stops_train_py(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "bad.pkl: video v_bad: 'feature' has shape [3, 100], expected [frames, 1024]" in proc.stderr.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_scripts_follow_the_run(trained, capsys):
+    """eval.py, export.py and infer.py (without --model: the last run, NeXtVLAD) through the family interface."""
+    from conftest import run_script
+    result = run_script("eval", ["--output_dir", trained, "--split", "val"])
+    args, net = load(trained, "NeXtVLAD")
+    assert result["gap"] == pytest.approx(features.evaluate(args, net, "val")["gap"], abs=1e-6)
+    run_script("export", ["--output_dir", trained])
+    capsys.readouterr()
+    files = sorted({v[0] for v in features.read_split(args, "val")})
+    run_script("infer", ["--output_dir", trained] + files)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    hits = [v["top5"][0][0] in v["labels"] for r in lines for v in r["videos"]]
+    assert len(hits) == 8 and np.mean(hits) == pytest.approx(result["hit1"])
