@@ -271,3 +271,18 @@ def test_scripts_follow_the_run(trained, capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     hits = [v["top5"][0][0] in v["labels"] for r in lines for v in r["videos"]]
     assert len(hits) == 8 and np.mean(hits) == pytest.approx(result["hit1"])
+
+
+@pytest.mark.slow
+def test_two_ranks_evaluate_as_one(demo, tmp_path):
+    """Two CPU processes (gloo): the dev metrics gathered over both ranks equal one process's on the checkpoint."""
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    proc = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+                           str(tmp_path / "log"), "train.py", "--model", "AttentionCluster", "--size", "demo",
+                           "--data_dir", demo, "--output_dir", str(tmp_path), "--batch_size", "4", "--epochs", "1",
+                           "--seg_num", "6"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with open(tmp_path / "AttentionCluster" / "metrics.jsonl") as f:
+        logged = [r for r in map(json.loads, f) if "gap" in r][-1]
+    args, net = load(str(tmp_path), "AttentionCluster")
+    assert features.evaluate(args, net, "val")["gap"] == pytest.approx(logged["gap"], abs=1e-6)
