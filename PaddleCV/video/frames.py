@@ -6,8 +6,8 @@ Models and the release's configurations (--size release; parameter counts at 400
 | -------- | ------- | ------------------------------ | ---------- | ------ |
 | TSN      | ResNet50 per frame, average consensus, linear | 3 segments x 1 / 25 x 1 | 10 crops (published 25 x 10) | 24,327,632 |
 | TSM      | ResNet50 with temporal shift (1/8 of the channels each way) in every bottleneck, dropout 0.5 | 8 x 1 / 8 x 1 | 1 centre crop | 24,327,632 |
-| StNet    | super-images of 5 frames (15 channels), temporal 3D conv blocks after res3 and res4, temporal Xception block | 7 x 5 / 25 x 5 | 1 crop of 256 | see models/stnet.py |
-| NonLocal | I3D ResNet50 with 5 non-local blocks (2 in res3, 3 in res4) | 8 frames, 8 apart | 10 clips x 3 crops of 256 | see models/nonlocal_net.py |
+| StNet    | super-images of 5 frames (15 channels), temporal 3D conv blocks after res3 and res4, temporal Xception block | 7 x 5 / 25 x 5 | 1 crop of 256 | 33,158,864 |
+| NonLocal | ResNet50 as 3D (the release's C2D: 1-frame kernels) with 5 non-local blocks (2 in res3, 3 in res4) | 8 frames, 8 apart | 10 clips x 3 crops of 256 | 31,686,096 (`--video_arc i3d`: 35,401,936) |
 
 Training as the release: Momentum 0.9, L2 1e-4, lr 0.01 piecewise-decayed 0.1x twice (TSN and StNet at 1/3
 and 2/3 of the run, TSM at epochs 40 and 60 of 65, NonLocal at 150k and 300k of 400k iterations: the same
@@ -33,7 +33,7 @@ MODELS = ("TSN", "TSM", "StNet", "NonLocal")
 TASK = "classification"
 DEFAULT_DATA_DIR = "data/kinetics"
 SHAPE_FLAGS = ("num_classes", "layers", "seg_num", "seglen", "sample_rate", "crop_size", "short_size",
-               "test_seg_num", "test_crop_size", "dropout")
+               "test_seg_num", "test_crop_size", "dropout", "video_arc")
 
 # The release's configurations (configs/<model>.yaml of PaddlePaddle/models release/1.7).
 RELEASE = {
@@ -69,6 +69,8 @@ def add_flags(parser):
     g.add_argument("--crop_size", type=int, default=None, help="training crop")
     g.add_argument("--test_crop_size", type=int, default=None, help="test crop")
     g.add_argument("--dropout", type=float, default=None, help="dropout before the classifier")
+    g.add_argument("--video_arc", choices=["c2d", "i3d"], default="c2d",
+                   help="NonLocal's ResNet: c2d (1-frame kernels, the release's video_arc_choice 1) or i3d (choice 2)")
     g.add_argument("--flip", choices=["auto", "on", "off"], default="auto",
                    help="random horizontal flips in training (auto: on at release size, off at demo size, whose "
                         "classes are motion directions a flip would swap)")
@@ -129,7 +131,7 @@ def build_model(args):
         return StNet(args.num_classes, args.seg_num, args.seglen, args.size, args.layers)
     if args.model == "NonLocal":
         from models.nonlocal_net import NonLocal
-        return NonLocal(args.num_classes, args.size, args.dropout)
+        return NonLocal(args.num_classes, args.size, args.dropout, getattr(args, "video_arc", "c2d"))
     raise ValueError(args.model)
 
 

@@ -33,6 +33,28 @@ def test_release_counts_tsn_tsm(name):
     assert args.test_seg_num == {"TSN": 25, "TSM": 8}[name]
 
 
+def test_release_count_stnet():
+    model, args = release("StNet")
+    trunk = RESNET50_TRUNK + 7 * 7 * 64 * (15 - 3)                       # conv1 on 5 stacked frames
+    temporal = sum(c * c * 3 + c + 2 * c for c in (512, 1024))           # 3x1x1 conv (bias) + BN
+    xception = (2 * 2048 + 2048 * 3 + 2048 + 2048 * 1024 + 1024 + 2 * 1024 + 1024 * 3 + 1024
+                + 1024 * 1024 + 1024 + 2048 * 1024 + 1024 + 2 * 1024)
+    assert count(model) == trunk + temporal + xception + 1024 * 400 + 400 == 33_158_864
+    assert (args.seg_num, args.seglen, args.test_seg_num, args.test_crop_size) == (7, 5, 25, 256)
+
+
+def test_release_count_nonlocal():
+    model, args = release("NonLocal", video_arc="c2d")
+    nonlocal_block = lambda c: 3 * (c * c // 2 + c // 2) + (c // 2 * c + c) + 2 * c  # noqa: E731
+    assert count(model) == (RESNET50_TRUNK + 2 * nonlocal_block(512) + 3 * nonlocal_block(1024)
+                            + 2048 * 400 + 400) == 31_686_096
+    assert (args.seglen, args.sample_rate, args.test_clips, args.test_crops) == (8, 8, 10, 3)
+    i3d, _ = release("NonLocal", video_arc="i3d")
+    inflated = (4 * 7 * 7 * 3 * 64 + 2 * (64 * 64 + 2 * 256 * 64) + 2 * (256 * 128 + 512 * 128)
+                + 2 * (512 * 256 + 2 * 1024 * 256) + 2 * 2048 * 512)  # conv1 5-deep, 3-deep first 1x1s
+    assert count(i3d) == 31_686_096 + inflated == 35_401_936
+
+
 def test_temporal_shift_moves_exactly_one_eighth_each_way():
     n, t, c = 2, 4, 16
     x = paddle.to_tensor(np.random.default_rng(0).standard_normal((n * t, c, 3, 3)).astype("float32"))
@@ -45,17 +67,23 @@ def test_temporal_shift_moves_exactly_one_eighth_each_way():
     np.testing.assert_array_equal(y[:, :, 4:], x[:, :, 4:])         # the other 3/4 stay
 
 
-def test_tsm_sees_order_tsn_does_not():
-    """Reversing the frames changes TSM's output, never TSN's (average consensus)."""
+def test_only_tsn_ignores_the_order():
+    """Reversing the frames changes the output of TSM, StNet and NonLocal-i3d, but not TSN's (average
+    consensus) nor the release's C2D NonLocal's (no kernel spans two frames; attention ignores the order)."""
     import argparse
     x = paddle.to_tensor(np.random.default_rng(1).standard_normal((1, 4, 3, 32, 32)).astype("float32"))
-    for name, changes in (("TSN", False), ("TSM", True)):
+    for name, arc, changes in (("TSN", "c2d", False), ("TSM", "c2d", True), ("StNet", "c2d", True),
+                               ("NonLocal", "c2d", False), ("NonLocal", "i3d", True)):
         args = argparse.Namespace(model=name, size="demo", data_dir="nowhere", num_classes=4, layers=50, seg_num=4,
-                                  seglen=None, sample_rate=None, test_seg_num=None, test_clips=None,
-                                  test_crops=None, short_size=None, crop_size=None, test_crop_size=None,
-                                  dropout=None, flip="auto")
+                                  seglen=2 if name == "StNet" else 4 if name == "NonLocal" else None, sample_rate=None,
+                                  test_seg_num=None, test_clips=None, test_crops=None, short_size=None,
+                                  crop_size=None, test_crop_size=None, dropout=None, flip="auto", video_arc=arc)
         model = frames.build_model(args)
         model.eval()
+        if name == "NonLocal":  # its BatchNorms after the non-local blocks start at 0: give them weight
+            for layer in model.sublayers():
+                if isinstance(layer, paddle.nn.BatchNorm3D):
+                    layer.weight.set_value(paddle.ones_like(layer.weight))
         a, b = model(x).numpy(), model(x[:, ::-1]).numpy()
         assert a.shape == (1, 4)
-        assert (not np.allclose(a, b, atol=1e-5)) == changes, name
+        assert (not np.allclose(a, b, atol=1e-5)) == changes, (name, arc)

@@ -1,0 +1,43 @@
+"""Slow tier: a short training of each frame-based model on the smoke demo, and its export round trip
+(Paddle Inference with oneDNN against the dynamic graph, on the test views of one video)."""
+import os
+
+import numpy as np
+import paddle
+import pytest
+
+import frames
+from conftest import run_script, run_train
+
+pytestmark = pytest.mark.slow
+SIZES = {"TSN": ["--seg_num", "3"], "TSM": ["--seg_num", "4"], "StNet": ["--seg_num", "2", "--seglen", "2"],
+         "NonLocal": ["--seglen", "4", "--sample_rate", "2", "--test_clips", "2", "--test_crops", "3"]}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return frames.make_demo(str(tmp_path_factory.mktemp("kinetics")), smoke=True)
+
+
+@pytest.mark.parametrize("name", frames.MODELS)
+def test_train_export_round_trip(name, demo, tmp_path):
+    import utils
+    out = str(tmp_path)
+    run_train(["--model", name, "--size", "demo", "--data_dir", demo, "--output_dir", out, "--max_steps", "2",
+               "--batch_size", "4", "--num_workers", "0", "--crop_size", "48", "--test_crop_size", "48",
+               *SIZES[name]])
+    result = run_script("eval", ["--output_dir", out, "--num_workers", "0"])
+    assert 0 <= result["top1"] <= 1 and result["top1_majority"] == 0.25
+    run_script("export", ["--output_dir", out])
+    import argparse
+    import eval as eval_script
+    args = eval_script.parse(argparse.ArgumentParser(), ["--output_dir", out])
+    with paddle.utils.unique_name.guard():
+        model, _ = eval_script.load_run(args)
+    video = os.path.join(demo, open(os.path.join(demo, "test.list")).readline().split()[0])
+    views = frames.video_views(args, video).astype("float32")
+    assert views.shape[0] == args.test_clips * args.test_crops
+    with paddle.no_grad():
+        expected = paddle.nn.functional.softmax(model(paddle.to_tensor(views)), axis=-1).numpy()
+    got = utils.create_predictor(os.path.join(out, name, "inference", "model"))([views])[0]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
