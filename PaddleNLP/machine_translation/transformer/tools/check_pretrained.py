@@ -83,11 +83,16 @@ def suite_model(cfg, infer=False):
     return TransformerModel(**kwargs)
 
 
-def randomise(model, seed):
-    """Biases and layer-norm parameters random too (PaddleNLP initialises them to 0 and 1)."""
+def randomise(model, seed, embedding_scale=0.1):
+    """Biases and layer-norm parameters random too (PaddleNLP initialises them to 0 and 1), and the word
+    embedding scaled down: at its initial scale the (tied) embedding dominates every layer's residual
+    stream, so a random model repeats its last token forever and the beam search comparison would be
+    an easy one; scaled down, the positions and attention matter and the sentences differ."""
     import numpy as np
     import paddle
     rng = np.random.default_rng(seed)
+    emb = model.src_word_embedding.word_embedding.weight
+    emb.set_value(emb * embedding_scale)  # row 0 (padding) stays zero
     for name, p in model.named_parameters():
         if name.endswith(".bias") or ".norm" in name:
             base = 1.0 if name.endswith("norm.weight") or ".norm" in name and name.endswith(".weight") else 0.0
@@ -101,7 +106,7 @@ def write_yaml(path, cfg):
         f.write("weight_sharing: True\nbos_idx: 0\neos_idx: 1\nunk_idx: 2\npad_factor: 8\n")
 
 
-def token_ids(cfg, seed, lengths=(7, 4, 10)):
+def token_ids(cfg, seed, lengths=(7, 4, 10, 2, 13, 5)):
     """src: ids + <e> + padding (<s> = 0); trg: <s> + ids + padding, as PaddleNLP's reader pads them."""
     import numpy as np
     rng = np.random.default_rng(seed)
