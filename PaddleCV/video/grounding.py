@@ -597,16 +597,19 @@ def export(args, model, path_prefix):
 
 
 def predict(args, predictor_or_model, paths):
-    """For each query of each file (a sentence file of the layout above: text lines, or the vectors' pkl),
-    the top moment among the movie's dev/test candidates (--data_dir), with its score, the top 5, and the
-    IoU with the moment the file names."""
+    """One result per file: a sentence file of the layout above (text lines, or the vectors' pkl) whose
+    movies' candidates are in DATA_DIR's dev/test directory. For each sentence, the top moment (start, end
+    in frames, score), the top 5 after NMS, and the IoU with the moment the file names; for the file, R@1
+    at IoU 0.5 over its sentences (infer.py over the test file gives eval.py's figure)."""
     scorer = Scorer(args, predictor_or_model)
     results = []
     for path in paths:
         folder, name = os.path.split(path)
-        prefix = name.split("_clip-")[0]
-        sub = argparse_like(args, data_dir=folder or ".")
-        queries = read_queries(sub, prefix)[0] if folder else read_queries(args, prefix)[0]
+        if "_clip-" not in name:
+            raise utils.DataError(f"{path}: expected a sentence file <split>_clip-sentences.txt or "
+                                  "<split>_clip-sentvec.pkl")
+        queries = read_queries(argparse_like(args, data_dir=folder or "."), name.split("_clip-")[0])[0]
+        moments = []
         for movie, qs in group_by_movie(queries).items():
             windows, visual = movie_clips(args, TEST_CLIPS, movie)
             outputs = scorer(visual, [q[3] for q in qs])  # the movie's sentences at once, as evaluate does
@@ -614,7 +617,7 @@ def predict(args, predictor_or_model, paths):
                 regressed = windows + out[:, 1:3]
                 picks = nms_temporal(regressed, out[:, 0], 0.45)[:5]
                 top = picks[0]
-                results.append({
+                moments.append({
                     "query": where, "movie": movie,
                     "sentence": sentence if isinstance(sentence, str) else f"vector[{len(sentence)}]",
                     "start": round(float(regressed[top, 0]), 1), "end": round(float(regressed[top, 1]), 1),
@@ -622,6 +625,8 @@ def predict(args, predictor_or_model, paths):
                     "top5": [[round(float(regressed[i, 0]), 1), round(float(regressed[i, 1]), 1)] for i in picks],
                     "truth": [start, end],
                     "iou": float(temporal_iou(regressed[top], np.array([start, end])))})
+        results.append({"file": path, "sentences": len(moments),
+                        "r1@0.5": float(np.mean([m["iou"] >= 0.5 for m in moments])), "moments": moments})
     return results
 
 

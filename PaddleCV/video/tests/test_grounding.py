@@ -240,10 +240,10 @@ def test_export_round_trip(trained, demo):
     np.testing.assert_allclose(theirs, ours, rtol=1e-4, atol=1e-4)
     # predict over the test file gives the eval's R@1@0.5 (the dynamic model: after 8 steps the scores of
     # the candidates nearly tie, and 1e-6 differences may reorder them)
-    results = grounding.predict(args, model, [os.path.join(demo, "test_clip-sentences.txt")])
-    assert len(grounding.predict(args, run, [os.path.join(demo, "test_clip-sentences.txt")])) == len(results)
-    r1 = np.mean([r["iou"] >= 0.5 for r in results])
-    assert r1 == pytest.approx(grounding.evaluate(args, model, "test")["r1@0.5"])
+    test_file = os.path.join(demo, "test_clip-sentences.txt")
+    result = grounding.predict(args, model, [test_file])[0]
+    assert len(grounding.predict(args, run, [test_file])[0]["moments"]) == result["sentences"] == 12
+    assert result["r1@0.5"] == pytest.approx(grounding.evaluate(args, model, "test")["r1@0.5"])
 
 
 @pytest.mark.slow
