@@ -85,7 +85,11 @@ RECIPES = {"BMN": (0.001, 4200, 9, 16), "BSN": (0.001, 4200, 9, 16), "CTCN": (0.
 
 
 def add_flags(parser):
-    parser.set_defaults(epochs=9, batch_size=16, lr=0.001)  # the release's BMN/BSN recipe (C-TCN: see --help)
+    # the release's BMN/BSN recipe (C-TCN's: --lr 0.0005 --epochs 35), set on the actions: a parser-level
+    # set_defaults value would count as given on the command line in utils.parse_args (and break --resume)
+    for action in parser._actions:
+        if action.dest in ("epochs", "batch_size", "lr"):
+            action.default = {"epochs": 9, "batch_size": 16, "lr": 0.001}[action.dest]
     g = parser.add_argument_group("localization (BMN, BSN, CTCN)")
     g.add_argument("--feature_dir", default="features", help="per-video feature files, relative to --data_dir")
     g.add_argument("--tscale", type=int, default=None,
@@ -522,8 +526,13 @@ class LossOf(paddle.nn.Layer):
         super().__init__()
         self.model = model
 
-    def forward(self, *batch):
-        return self.model.loss(*batch)[0]
+    def forward(self, inputs, target1, target2, target3=None, segments=None):
+        # named arguments, not *batch: paddle.jit.to_static needs a fixed signature
+        if segments is not None:  # BSN: its ground-truth segments feed the numpy proposal generation
+            return self.model.loss(inputs, target1, target2, target3, segments)[0]
+        if target3 is None:  # C-TCN
+            return self.model.loss(inputs, target1, target2)[0]
+        return self.model.loss(inputs, target1, target2, target3)[0]
 
 
 def to_tensors(batch):

@@ -5,7 +5,8 @@ The input is the feature sequence as a one-channel image [B, 1, L, F] (L = img_s
 concept_size feature values). Every convolution has a (k x 1) kernel: it runs along time and is shared
 over the F columns. Stem: two (7 x 1) stride-2 convolutions (32, 64 channels); four stages of bottleneck
 blocks (3, 4, 6, 3 blocks; 64..512 planes x 4, (3 x 1) middle convolutions, stride 2 from the second stage);
-pyramid: p5..p2 top-down (1 x 1 lateral convolutions to 512, bilinear upsampling, (3 x 1) smoothing) and
+pyramid: p5..p2 top-down (1 x 1 lateral convolutions to 512, linear upsampling along time with the
+corners aligned as fluid's image_resize, (3 x 1) smoothing) and
 p6..p9 by stride-2 (3 x 1) convolutions over c5 (the release: 8 levels of 128, 64, ..., 1 positions for
 L = 512). One head, shared by all levels: dropout 0.5, a (3 x 1) convolution (256 channels for the
 locations, 512 for the classes), then a (1 x F) convolution that collapses the F columns into num_anchors
@@ -35,8 +36,8 @@ def release_config():
 
 
 def demo_config(num_classes=5, concept_size=400):
-    return dict(img_size=64, concept_size=concept_size, num_classes=num_classes, stem=(8, 16), planes=(8, 16, 16, 16),
-                blocks=(1, 1, 1, 1), fpn_dim=32, extra_levels=2, loc_dim=32, cls_dim=32, num_anchors=7)
+    return dict(img_size=64, concept_size=concept_size, num_classes=num_classes, stem=(8, 8), planes=(4, 8, 8, 8),
+                blocks=(1, 1, 1, 1), fpn_dim=16, extra_levels=2, loc_dim=16, cls_dim=16, num_anchors=7)
 
 
 def _conv(cin, cout, k, stride=1, bias=True):
@@ -87,6 +88,10 @@ class CTCN(nn.Layer):
         self.cls_head = nn.Sequential(nn.Dropout(0.5), _conv(fpn_dim, cls_dim, 3),
                                       _conv(cls_dim, num_anchors * num_classes, (1, concept_size)))
         self.register_buffer("anchors", paddle.to_tensor(self.default_anchors()), persistable=False)
+        sizes = self.feature_sizes()
+        for i in range(len(planes) - 1):  # p_{i+3} -> p_{i+2}: [H_in, H_out] interpolation along time
+            self.register_buffer(f"upsample{i}", paddle.to_tensor(upsample_matrix(sizes[i + 1], sizes[i])),
+                                 persistable=False)
 
     def feature_sizes(self):
         """Positions of each pyramid level for the configured img_size (p2 .. p9)."""
@@ -123,7 +128,9 @@ class CTCN(nn.Layer):
         top = [self.lateral[-1](c[-1])]  # p5
         for i in range(len(c) - 2, -1, -1):
             lateral = self.lateral[i](c[i])
-            up = F.interpolate(top[0], size=lateral.shape[2:], mode="bilinear", align_corners=False)
+            # bilinear upsampling along time as a product with a fixed matrix: Paddle Inference's oneDNN
+            # executor rejects the interpolate op's attributes
+            up = paddle.matmul(top[0].transpose([0, 1, 3, 2]), getattr(self, f"upsample{i}")).transpose([0, 1, 3, 2])
             top.insert(0, self.smooth[i](up + lateral))
         extra, h = [], c[-1]
         for i, conv in enumerate(self.extra):
@@ -139,6 +146,20 @@ class CTCN(nn.Layer):
     def loss(self, x, loc_targets, cls_targets):
         loc, logits = self(x)
         return detection_loss(loc, logits, loc_targets, cls_targets)
+
+
+def upsample_matrix(size_in, size_out):
+    """[size_in, size_out]: x [.., size_in] @ it = x linearly resized to size_out with the corners aligned
+    (fluid's image_resize default, which the release's FPN upsampling used)."""
+    m = np.zeros([size_in, size_out], dtype=np.float32)
+    for o in range(size_out):
+        src = o * (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+        low = min(int(np.floor(src)), size_in - 1)
+        high = min(low + 1, size_in - 1)
+        frac = src - low
+        m[low, o] += 1 - frac
+        m[high, o] += frac
+    return m
 
 
 def detection_loss(loc, logits, loc_targets, cls_targets, neg_ratio=3, alpha=2.0):

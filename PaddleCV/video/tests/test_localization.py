@@ -236,3 +236,130 @@ def test_uniform_baseline_proposals():
     rows = L.uniform_proposals()
     assert len({r[:2] for r in rows}) == 100 and all(0 <= a < b <= 1 + 1e-9 for a, b, _ in rows)
     assert [r[2] for r in rows] == sorted((r[2] for r in rows), reverse=True)
+
+
+# ---------------------------------------------------------------------------------------------- slow tier
+
+def _train(demo, out, model, *extra):
+    from conftest import run_train
+    run_train(["--model", model, "--size", "demo", "--data_dir", demo, "--output_dir", out, "--batch_size", "4",
+               "--num_workers", "0", "--overwrite", *extra])
+
+
+def _losses(out, model):
+    with open(os.path.join(out, model, "metrics.jsonl")) as f:
+        return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
+
+
+def _run_args(out, model):
+    """The run's full settings, as eval/export/infer take them (train_config.json)."""
+    import train
+    args = utils.parse_args(train.build_parser(model), ["--model", model])
+    with open(os.path.join(out, model, "train_config.json")) as f:
+        for key, value in json.load(f).items():
+            setattr(args, key, value)
+    args.output_dir = out
+    return args
+
+
+@pytest.fixture(scope="module")
+def trained(demo, tmp_path_factory):
+    """Each model trained a few steps on the smoke demo (8 training videos, batch 4: 2 steps per epoch)."""
+    out = str(tmp_path_factory.mktemp("loc_runs"))
+    for model, steps in (("BMN", 8), ("BSN", 8), ("CTCN", 6)):
+        _train(demo, out, model, "--max_steps", str(steps), "--log_interval", "1", "--eval_interval", "0",
+               "--lr", "0.01" if model == "CTCN" else "0.003")
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["BMN", "BSN", "CTCN"])
+def test_short_training_lowers_the_loss(trained, model):
+    losses = _losses(trained, model)
+    steps = sorted(losses)
+    assert np.mean([losses[s] for s in steps[-2:]]) < 0.9 * np.mean([losses[s] for s in steps[:2]])
+    assert os.path.isfile(os.path.join(trained, model, "best.pdparams"))
+    assert os.path.isfile(os.path.join(trained, model, "curves.png"))
+
+
+def _load(out, model):
+    args = _run_args(out, model)
+    net = L.build_model(args)
+    utils.load_model(net, os.path.join(out, model, "best.pdparams"))
+    net.eval()
+    return args, net
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["BMN", "BSN", "CTCN"])
+def test_export_round_trip_equals_the_dynamic_model(trained, model, tmp_path):
+    args, net = _load(trained, model)
+    prefix = L.export(args, net, str(tmp_path / "model"))
+    run = utils.create_predictor(prefix)
+    cfg = L.model_config(args)
+    rng = np.random.default_rng(0)
+    if model == "CTCN":
+        inputs = [rng.normal(size=(2, 1, cfg["img_size"], 400)).astype(np.float32)]
+    else:
+        inputs = [rng.normal(size=(2, 400, cfg["tscale"])).astype(np.float32)]
+    if model == "BSN":
+        inputs.append(rng.uniform(size=(7, 32)).astype(np.float32))
+    got = run(inputs)
+    want = L.run_model(net, model, inputs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["BMN", "CTCN"])
+def test_predict_over_val_gives_the_eval_figure(trained, demo, model, tmp_path):
+    import anet_metrics
+    args, net = _load(trained, model)
+    args.out_dir, args.timeline = str(tmp_path), True
+    result = L.evaluate(args, net, "val")
+    assert result["samples"] == 4 and ("auc_uniform" in result or "map_uniform" in result)
+    items = L.load_split(args, "val", L.temporal_scale(args, net))
+    paths = [L.feature_file(demo, "features", it["video"]) for it in items]
+    preds = L.predict(args, net, paths)
+    assert os.path.isfile(preds[0]["timeline"])
+    if model == "BMN":
+        gt = {it["video"]: it["segments"] for it in items}
+        got = anet_metrics.proposal_metrics(gt, {p["video"]: [(q["start"], q["end"], q["score"]) for q in p["proposals"]]
+                                                 for p in preds})
+        # predict rounds times to 0.01 s and scores to 1e-4: the figure agrees to that precision
+        assert got["auc"] == pytest.approx(result["auc"], abs=0.5)
+    else:
+        classes = L.class_names(args)
+        gt = {it["video"]: [(s, e, classes.index(c) + 1) for s, e, c in it["segments"]] for it in items}
+        got = anet_metrics.detection_map(gt, {p["video"]: [(q["start"], q["end"], classes.index(q["label"]) + 1,
+                                                            q["score"]) for q in p["proposals"]] for p in preds})
+        assert got["map"] == pytest.approx(result["map"], abs=0.02)
+
+
+@pytest.mark.slow
+def test_resume_continues_with_the_same_losses(demo, tmp_path):
+    # log every 3 steps; the run stops at step 4 (not a multiple of 3) and resumes to 8: the loss logged at
+    # step 6 (steps 4-6, the window travels in the checkpoint) equals the unbroken run's
+    whole, broken = str(tmp_path / "whole"), str(tmp_path / "broken")
+    common = ("--log_interval", "3", "--eval_interval", "0", "--lr", "0.003")
+    _train(demo, whole, "BMN", "--max_steps", "8", *common)
+    _train(demo, broken, "BMN", "--max_steps", "4", *common)
+    from conftest import run_train
+    run_train(["--resume", "--output_dir", broken, "--max_steps", "8"])
+    a, b = _losses(whole, "BMN"), _losses(broken, "BMN")
+    assert b[6] == pytest.approx(a[6], rel=1e-5) and b[8] == pytest.approx(a[8], rel=1e-5)
+    with pytest.raises(utils.CheckpointError, match="tscale"):
+        run_train(["--resume", "--output_dir", broken, "--tscale", "16"])
+
+
+@pytest.mark.slow
+def test_bad_input_through_train_py(tmp_path):
+    bad = tmp_path / "bad"
+    os.makedirs(bad / "features")
+    (bad / L.ANNOTATIONS).write_text('{"database": {\n  "v_1": {"subset": "training"\n  "duration": 3}}}')
+    proc = subprocess.run([sys.executable, "train.py", "--model", "BMN", "--size", "demo", "--data_dir", str(bad),
+                           "--output_dir", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr[-500:]
+    assert f"{L.ANNOTATIONS}:3: malformed json" in proc.stderr.strip().splitlines()[-1]
