@@ -11,7 +11,11 @@ mel L1. Evaluation reports, on held-out sentences:
   mel_l1_nearest_sentence the baseline: the mel of the training sentence whose text is the most alike
                          (difflib ratio), stretched to the true length;
   diagonality            share of the attention mass near the diagonal (models.transformer_tts.diagonality),
-                         of the decoder layer whose heads-average is the most diagonal.
+                         of the decoder layer whose heads-average is the most diagonal (Deep Voice 3:
+                         of its attention blocks, over decoder steps of r frames).
+Deep Voice 3 trains on the L1 of its decoder's and its converter's mel, its done output's cross-entropy
+and the optional guided attention (models/deepvoice3.py); its "teacher-forced" input is the last true
+frame of each step of r frames.
 """
 import difflib
 import os

@@ -2,7 +2,9 @@
 older Paddle builds) + model.pdiparams, with export_info.json (the checkpoint it came from, the run's
 settings). What the graph maps is the family's (acoustic.py / vocoder.py): Transformer TTS exports its
 decoder step (text ids [1, L], previous frames [1, 80, t]) -> (mel [1, 80, t], stop probability [1, t],
-alignment [1, t, L]), which infer.py calls once per frame; a vocoder mel [1, 80, frames] -> wav.
+alignment [1, t, L]), which infer.py calls once per frame; Deep Voice 3 likewise its decoder step (text ids,
+decoder inputs [1, 80, s], monotonic window anchors [1, layers, s]) -> (mel [1, 80, s * r], the decoder's
+mel, done probability [1, s], alignment [1, s, L], attention peaks), once per step of r frames; a vocoder mel [1, 80, frames] -> wav.
 
     python export.py                      # the last run trained in output/, from its best.pdparams
     python export.py --model TransformerTTS --checkpoint output/TransformerTTS/latest.pdckpt
