@@ -32,14 +32,41 @@ def evaluate(model, loader):
     return {**metric.summary(), "samples": int(metric.confusion.sum())}
 
 
+def taskflow_examples(path, vocab, skip_bad_samples=False, max_seq_len=None):
+    """A TSV file's examples cut as Taskflow cuts raw text: each text's words are joined back (spaces
+    dropped) and cut by jieba with the checkpoint's vocab.txt (vocab.tokenizer). Taskflow truncates
+    nothing; max_seq_len (training only) cuts the words after that."""
+    texts = []
+    examples, _ = reader.read_examples(path, vocab, 10 ** 9, skip_bad_samples, texts=texts)
+    return [(vocab.tokenizer.encode("".join(text.split()))[:max_seq_len], label)
+            for (_, text), (_, label) in zip(texts, examples)]
+
+
 def eval_loader(args, vocab, split):
-    """This rank's share of a split (no duplicates), in batches sorted by length."""
-    dataset = reader.load_split(args.data_dir, split, vocab, args.max_seq_len, args.skip_bad_samples)
+    """This rank's share of a split (no duplicates), in batches sorted by length. A vocab with a
+    `tokenizer` (Taskflow's checkpoint or a run fine-tuned from it) cuts the texts as Taskflow does."""
+    if getattr(vocab, "tokenizer", None) is not None:
+        dataset = reader.TextDataset(taskflow_examples(os.path.join(args.data_dir, reader.SPLITS[split]), vocab,
+                                                       args.skip_bad_samples))
+    else:
+        dataset = reader.load_split(args.data_dir, split, vocab, args.max_seq_len, args.skip_bad_samples)
     shard = reader.TextDataset(dataset.examples[utils.rank()::utils.world_size()])
     sampler = reader.LengthBucketSampler(shard.lengths, args.batch_size, shuffle=False, shard=False)
     loader = utils.make_loader(shard, args, batch_sampler=sampler,
                                collate_fn=functools.partial(reader.collate, pad_id=vocab.pad_id))
     return dataset, loader
+
+
+def run_model(args, run_dir):
+    """(our model, its vocab) as the run in RUN_DIR was trained: its dictionary and, for a run fine-tuned
+    from Taskflow's checkpoint, vocab.txt, jieba and the checkpoint's sizes (pretrained.run_vocab)."""
+    import pretrained
+    taskflow = pretrained.run_vocab(run_dir)
+    if taskflow is not None:
+        vocab, sizes = taskflow
+        return build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id, **sizes), vocab
+    vocab = reader.Vocab.load(reader.run_vocab_path(run_dir, args.data_dir))
+    return build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id), vocab
 
 
 def default_checkpoint(output_dir, model):
@@ -68,22 +95,13 @@ def fill_from_run(args):
 
 
 def taskflow_loader(args, split):
-    """(model, loader) for PaddleNLP's Taskflow Senta BiLSTM (--pretrained DIR, pretrained.py). The TSV's
-    words are joined back into the raw text (spaces dropped) and cut by jieba with the checkpoint's
-    vocab.txt, as Taskflow cuts raw input; nothing is cut off (Taskflow truncates nothing)."""
+    """(model, loader) for PaddleNLP's Taskflow Senta BiLSTM (--pretrained DIR, pretrained.py): the TSV's
+    texts cut by jieba with the checkpoint's vocab.txt, as Taskflow cuts raw input (taskflow_examples)."""
     import pretrained
     model = pretrained.build(args.pretrained)
     vocab = pretrained.TaskflowVocab(pretrained.resolve(args.pretrained)[1])
-    tokenizer = pretrained.TaskflowTokenizer(vocab)
-    path = os.path.join(args.data_dir, reader.SPLITS[split])
-    texts = []
-    examples, _ = reader.read_examples(path, vocab, 10 ** 9, args.skip_bad_samples, texts=texts)
-    examples = [(tokenizer.encode("".join(text.split())), label) for (_, text), (_, label) in zip(texts, examples)]
-    shard = reader.TextDataset(examples[utils.rank()::utils.world_size()])
-    sampler = reader.LengthBucketSampler(shard.lengths, args.batch_size, shuffle=False, shard=False)
-    loader = utils.make_loader(shard, args, batch_sampler=sampler,
-                               collate_fn=functools.partial(reader.collate, pad_id=vocab.pad_id))
-    return model, loader
+    vocab.tokenizer = pretrained.TaskflowTokenizer(vocab)
+    return model, eval_loader(args, vocab, split)[1]
 
 
 def main(argv=None):
@@ -112,8 +130,7 @@ def main(argv=None):
     args = fill_from_run(args)
     utils.setup(args)
 
-    vocab = reader.Vocab.load(reader.run_vocab_path(os.path.join(args.output_dir, args.model), args.data_dir))
-    model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
+    model, vocab = run_model(args, os.path.join(args.output_dir, args.model))
     utils.load_model(model, args.checkpoint or default_checkpoint(args.output_dir, args.model))
     _, loader = eval_loader(args, vocab, args.split)
     result = evaluate(model, loader)

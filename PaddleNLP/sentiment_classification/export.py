@@ -17,8 +17,9 @@ import paddle
 import paddle.nn.functional as F
 
 import reader
-from eval import default_checkpoint, fill_from_run, run_flags
-from models import build_model, input_spec
+import pretrained
+from eval import default_checkpoint, fill_from_run, run_flags, run_model
+from models import input_spec
 
 
 class WithProbabilities(paddle.nn.Layer):
@@ -46,16 +47,20 @@ def main(argv=None):
     paddle.set_device("cpu")
 
     run_dir = os.path.join(args.output_dir, args.model)
-    vocab_path = reader.run_vocab_path(run_dir, args.data_dir)
-    vocab = reader.Vocab.load(vocab_path)
-    model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
+    model, _ = run_model(args, run_dir)
     checkpoint = args.checkpoint or default_checkpoint(args.output_dir, args.model)
     utils.load_model(model, checkpoint)
     inference_dir = os.path.join(run_dir, "inference")
     prefix = export(model, os.path.join(inference_dir, "model"))
-    shutil.copyfile(vocab_path, os.path.join(inference_dir, reader.VOCAB_FILE))
+    max_seq_len = args.max_seq_len
+    if os.path.isfile(os.path.join(run_dir, pretrained.RUN_FILE)):  # fine-tuned from Taskflow's checkpoint:
+        for name in (pretrained.VOCAB, pretrained.RUN_FILE):       # its vocab.txt, jieba, no truncation
+            shutil.copyfile(os.path.join(run_dir, name), os.path.join(inference_dir, name))
+        max_seq_len = None
+    else:
+        shutil.copyfile(reader.run_vocab_path(run_dir, args.data_dir), os.path.join(inference_dir, reader.VOCAB_FILE))
     with open(os.path.join(inference_dir, "infer_cfg.json"), "w") as f:
-        json.dump({"model": args.model, "label_names": list(reader.LABEL_NAMES), "max_seq_len": args.max_seq_len},
+        json.dump({"model": args.model, "label_names": list(reader.LABEL_NAMES), "max_seq_len": max_seq_len},
                   f, indent=1, ensure_ascii=False)
     utils.save_export_info(inference_dir, checkpoint, args)
     print(f"exported {args.model} ({checkpoint}) to {utils.inference_files(prefix)[0]}", flush=True)

@@ -14,6 +14,9 @@ From a training checkpoint (dynamic graph), or from another export:
 
 An --input_file in the dataset's format (with its header line) is read as a dataset: its labels are
 compared with the predictions and the accuracy printed, the same figure eval.py gives.
+
+With --pretrained (Taskflow's checkpoint), or a run fine-tuned from it (its export or checkpoint), every
+text is cut by jieba with the checkpoint's vocab.txt, as Taskflow cuts raw text (pretrained.py).
 """
 import argparse
 import json
@@ -26,9 +29,8 @@ import paddle
 import paddle.nn.functional as F
 
 import reader
-from eval import fill_from_run, run_flags
+from eval import fill_from_run, run_flags, run_model
 from metric import ClassificationMetric
-from models import build_model
 
 EXPECTED_INPUT = ("Chinese text, segmented into words separated by spaces as in the training data "
                   "(raw Chinese is cut into dictionary words)")
@@ -52,11 +54,14 @@ def read_inputs(args, vocab):
         add(text, f"--text {i + 1}")
     if args.input_file:
         raw = list(reader.raw_lines(args.input_file))
-        if raw and raw[0][1].strip() == "\t".join(reader.COLUMNS).encode() and tokenizer is None:
-            # a dataset file: keep its labels
+        if raw and raw[0][1].strip() == "\t".join(reader.COLUMNS).encode():
+            # a dataset file: keep its labels (with jieba: its texts cut as eval.py cuts them)
             texts = []
             examples, _ = reader.read_examples(args.input_file, vocab, args.max_seq_len, args.skip_bad_samples,
                                                texts=texts)
+            if tokenizer:
+                examples = [(tokenizer.encode("".join(text.split())), label)
+                            for (_, text), (_, label) in zip(texts, examples)]
             kept = {lineno: (text, ids, label) for (lineno, text), (ids, label) in zip(texts, examples)}
             for lineno in range(2, len(raw) + 1):  # a blank or skipped line keeps an empty row
                 rows.append((f"{args.input_file}:{lineno}", *kept[lineno]) if lineno in kept else None)
@@ -99,11 +104,15 @@ def load_predictor(args):
                 return F.softmax(model(paddle.to_tensor(ids), paddle.to_tensor(lengths)), axis=-1).numpy()
         return predict, vocab, vocab_path, list(reader.LABEL_NAMES)
     if args.checkpoint and not args.inference_dir:  # dynamic graph from a checkpoint
+        import pretrained
         fill_from_run(args)
         paddle.set_device("cpu")
-        vocab_path = reader.run_vocab_path(os.path.join(args.output_dir, args.model), args.data_dir)
-        vocab = reader.Vocab.load(vocab_path)
-        model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
+        run_dir = os.path.join(args.output_dir, args.model)
+        model, vocab = run_model(args, run_dir)
+        if getattr(vocab, "tokenizer", None) is not None:  # fine-tuned from Taskflow's checkpoint
+            vocab_path, args.max_seq_len = os.path.join(run_dir, pretrained.VOCAB), 10 ** 9
+        else:
+            vocab_path = reader.run_vocab_path(run_dir, args.data_dir)
         utils.load_model(model, args.checkpoint)
         model.eval()
 
@@ -118,9 +127,11 @@ def load_predictor(args):
     utils.check_export(args.inference_dir)
     with open(os.path.join(args.inference_dir, "infer_cfg.json"), encoding="utf-8") as f:
         cfg = json.load(f)
-    args.max_seq_len = cfg["max_seq_len"]
-    vocab_path = os.path.join(args.inference_dir, reader.VOCAB_FILE)
-    vocab = reader.Vocab.load(vocab_path)
+    args.max_seq_len = cfg["max_seq_len"] or 10 ** 9  # None: an export fine-tuned from Taskflow's, no cut
+    import pretrained
+    taskflow = pretrained.run_vocab(args.inference_dir)  # its vocab.txt and jieba, or the run's dictionary
+    vocab = taskflow[0] if taskflow else reader.Vocab.load(os.path.join(args.inference_dir, reader.VOCAB_FILE))
+    vocab_path = os.path.join(args.inference_dir, pretrained.VOCAB if taskflow else reader.VOCAB_FILE)
     run = utils.create_predictor(os.path.join(args.inference_dir, "model"))
     return lambda ids, lengths: run([ids, lengths])[0], vocab, vocab_path, cfg["label_names"]
 
@@ -134,7 +145,8 @@ def main(argv=None):
                         help="an export to use; unset: OUTPUT_DIR/MODEL/inference of the last trained run")
     parser.add_argument("--pretrained", default=None,
                         help="PaddleNLP Taskflow's sentiment_analysis bilstm directory (model_state.pdparams + "
-                             "vocab.txt, see README): its weights and its jieba cutting; every line is raw text")
+                             "vocab.txt, see README): its weights and its jieba cutting; every line is raw text (a dataset .tsv: "
+                             "its texts, cut as eval.py --pretrained cuts them, and the accuracy)")
     parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
     parser.add_argument("--skip_bad_samples", action="store_true",
                         help="in a dataset file, skip bad lines (their rows stay empty) instead of stopping")

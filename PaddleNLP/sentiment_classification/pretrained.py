@@ -15,9 +15,15 @@ The key map is a rename of the prefixes (KEY_MAP); every tensor keeps its shape 
 Linear weight is [in, out] and nn.LSTM's [4H, in] gates i, f, g, o on both sides, since both nets are
 built from the same paddle.nn layers). A key the map does not cover, a key of ours missing from the
 file, or a shape that does not fit is a utils.CheckpointError (exit 4) naming it.
+
+Fine-tuning (`train.py --pretrained DIR --model bilstm_taskflow`, adopt/check_fits/load_into below): the
+run keeps the checkpoint's vocab.txt as its dictionary and its sizes (RUN_FILE beside it, in the run
+directory and in its export), and every text it trains, evaluates or classifies is cut by jieba as
+Taskflow cuts it (run_vocab).
 """
 import json
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -26,6 +32,7 @@ import utils
 
 MODEL = "bilstm_taskflow"
 WEIGHTS, VOCAB, CONFIG = "model_state.pdparams", "vocab.txt", "model_config.json"
+RUN_FILE = "taskflow.json"  # in a run (and its export) fine-tuned from the checkpoint: its sizes
 UNK, PAD = "[UNK]", "[PAD]"
 
 # PaddleNLP's name prefix -> ours (LSTMModel: embedder, lstm_encoder.lstm_layer, fc, output_layer).
@@ -129,11 +136,80 @@ def build(path, num_classes=None, padding_idx=None):
             raise utils.CheckpointError(f"{config_file} does not match the weights' shapes: {wrong}")
     if num_classes is not None and num_classes != config["num_classes"]:
         raise utils.CheckpointError(f"{weights}: {config['num_classes']} classes, the data has {num_classes}")
+    check_vocab_size(TaskflowVocab(vocab_path), config, vocab_path)
     kwargs = {k: config[k] for k in ("emb_dim", "hid_dim", "fc_dim")}
     model = build_model(MODEL, config["vocab_size"], config["num_classes"], padding_idx, **kwargs)
     model.set_state_dict(convert(state, model, weights))
     model.eval()
     return model
+
+
+def check_vocab_size(vocab, config, vocab_path):
+    """Taskflow builds the net with len(vocab) embedding rows (paddlenlp.data.Vocab: one per distinct
+    word): another vocab.txt than the checkpoint's does not fit."""
+    if len(vocab.word_to_id) != config["vocab_size"] or len(vocab) > config["vocab_size"]:
+        raise utils.CheckpointError(f"{vocab_path}: {len(vocab.word_to_id)} words, but the checkpoint's embedding "
+                                    f"has {config['vocab_size']} rows: not the vocab.txt of these weights")
+
+
+def is_taskflow_path(path):
+    """train.py --pretrained: a directory (Taskflow's task directory) or a file holding Taskflow's Senta
+    state dict; anything else is taken for this folder's own weights."""
+    if os.path.isdir(path):
+        return True
+    weights, _ = resolve(path)
+    try:
+        return is_taskflow_state(utils._load(weights))
+    except Exception:  # noqa: BLE001 - not a state dict at all: utils.load_pretrained says so
+        return False
+
+
+def adopt(path, model_name, num_classes):
+    """train.py --pretrained <Taskflow dir>, before the run starts: everything that can be checked without
+    the data (the model, the weights' keys and shapes, vocab.txt against the embedding). Returns the
+    checkpoint's sizes {emb_dim, hid_dim, fc_dim, num_classes}."""
+    if model_name != MODEL:
+        raise utils.CheckpointError(f"{path} is PaddleNLP's Taskflow Senta BiLSTM: fine-tune it with --model {MODEL}, "
+                                    f"not {model_name}")
+    weights, vocab_path = resolve(path)
+    state = load_state(path)
+    config = config_from_state(state, weights)
+    if config["num_classes"] != num_classes:
+        raise utils.CheckpointError(f"{weights}: {config['num_classes']} classes, the data has {num_classes}")
+    vocab = TaskflowVocab(vocab_path)
+    check_vocab_size(vocab, config, vocab_path)
+    from models import build_model
+    sizes = {k: config[k] for k in ("emb_dim", "hid_dim", "fc_dim")}
+    convert(state, build_model(MODEL, config["vocab_size"], num_classes, vocab.pad_id, **sizes), weights)
+    return {**sizes, "num_classes": num_classes}
+
+
+def save_run(path, run_dir, sizes):
+    """The checkpoint's vocab.txt and sizes into the run directory (eval, export, infer, --resume read them)."""
+    os.makedirs(run_dir, exist_ok=True)
+    shutil.copyfile(resolve(path)[1], os.path.join(run_dir, VOCAB))
+    with open(os.path.join(run_dir, RUN_FILE), "w") as f:
+        json.dump({"source": os.path.abspath(resolve(path)[0]), **sizes}, f, indent=1)
+
+
+def run_vocab(folder):
+    """(TaskflowVocab with its jieba tokenizer as .tokenizer, build kwargs) of a run directory or an export
+    fine-tuned from Taskflow's checkpoint; None for any other run."""
+    if not os.path.isfile(os.path.join(folder, RUN_FILE)):
+        return None
+    with open(os.path.join(folder, RUN_FILE)) as f:
+        sizes = json.load(f)
+    vocab = TaskflowVocab(os.path.join(folder, VOCAB))
+    vocab.tokenizer = TaskflowTokenizer(vocab)
+    return vocab, {k: sizes[k] for k in ("emb_dim", "hid_dim", "fc_dim")}
+
+
+def load_into(model, path):
+    """The checkpoint's weights into our bilstm_taskflow (built with its sizes and vocab.txt)."""
+    weights, _ = resolve(path)
+    model.set_state_dict(convert(load_state(path), model, weights))
+    if utils.is_main_process():
+        print(f"loaded PaddleNLP Taskflow Senta BiLSTM {weights}", flush=True)
 
 
 class TaskflowVocab:

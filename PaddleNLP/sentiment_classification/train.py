@@ -3,6 +3,7 @@ data (see reader.py for the layout).
 
     python train.py --model bilstm --data_dir senta_data
     python -m paddle.distributed.launch --gpus 0,1 train.py --model bilstm ...
+    python train.py --model bilstm_taskflow --pretrained taskflow_bilstm --data_dir senta_data   # fine-tune Taskflow's
 
 The defaults are the original Senta recipe: Adagrad, LR 0.002 (the recurrent models' embeddings learn
 30x faster), batch 16, 3 epochs, texts truncated to 256 words. The LR is not scaled with the total
@@ -18,8 +19,9 @@ import utils  # first: it silences the warning `import paddle` prints
 import paddle
 import paddle.nn.functional as F
 
+import pretrained
 import reader
-from eval import eval_loader, evaluate
+from eval import eval_loader, evaluate, run_model, taskflow_examples
 from models import MODELS, build_model, input_spec
 
 
@@ -75,16 +77,39 @@ def train_one_epoch(model, loader, optimizer, scaler, logger, step, total_steps,
 
 def main(argv=None):
     args = get_args(argv)
+    # --pretrained <Taskflow's sentiment_analysis bilstm dir>: fine-tune it (--model bilstm_taskflow). Its
+    # vocab.txt becomes the run's dictionary and its sizes the run's (both kept in the run directory:
+    # pretrained.RUN_FILE), and every text is cut by jieba as Taskflow cuts it. A checkpoint of another
+    # model, size or vocabulary stops here, before any data is read (CheckpointError, exit 4).
+    taskflow = bool(args.pretrained) and not args.resume and pretrained.is_taskflow_path(args.pretrained)
+    if taskflow:
+        if "model" not in args.explicit:
+            args.model = pretrained.MODEL
+        sizes = pretrained.adopt(args.pretrained, args.model, len(reader.LABELS))
     state = utils.prepare_run(args)  # a resumed run's own settings replace the defaults
     device = utils.setup(args)
     out_dir = os.path.join(args.output_dir, args.model)
+    if utils.is_main_process():
+        if taskflow:
+            pretrained.save_run(args.pretrained, out_dir, sizes)
+        elif not args.resume:  # a new run in a directory that held a fine-tuned one: not Taskflow's any more
+            for name in (pretrained.RUN_FILE, pretrained.VOCAB):
+                if os.path.isfile(os.path.join(out_dir, name)):
+                    os.remove(os.path.join(out_dir, name))
+    if taskflow and utils.world_size() > 1:
+        paddle.distributed.barrier()  # the other ranks read what rank 0 copied
 
     # data: every file the run reads (train, dev, dictionary) is parsed before the first step
-    vocab = reader.load_vocab(args.data_dir)
-    train_set = reader.load_split(args.data_dir, "train", vocab, args.max_seq_len, args.skip_bad_samples)
+    model, vocab = run_model(args, out_dir) if os.path.isfile(os.path.join(out_dir, pretrained.RUN_FILE)) else (None, None)
+    if vocab is not None:  # fine-tuned from Taskflow's checkpoint: vocab.txt, jieba (eval.taskflow_examples)
+        train_set = reader.TextDataset(taskflow_examples(os.path.join(args.data_dir, reader.SPLITS["train"]), vocab,
+                                                         args.skip_bad_samples, args.max_seq_len))
+    else:
+        vocab = reader.load_vocab(args.data_dir)
+        train_set = reader.load_split(args.data_dir, "train", vocab, args.max_seq_len, args.skip_bad_samples)
     sampler, loader = train_loader(args, train_set, vocab.pad_id)
     _, dev_loader = eval_loader(args, vocab, "dev")
-    if utils.is_main_process():  # the dictionary shapes the embedding: eval/export/infer read this copy
+    if utils.is_main_process() and model is None:  # the dictionary shapes the embedding: eval/export/infer read this copy
         shutil.copyfile(os.path.join(args.data_dir, reader.VOCAB_FILE), os.path.join(out_dir, reader.VOCAB_FILE))
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
@@ -95,9 +120,13 @@ def main(argv=None):
         total_steps = min(total_steps, args.max_steps)
 
     # model, optimizer
-    model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
-    if args.pretrained:
-        utils.load_pretrained(model, args.pretrained)
+    if model is None:
+        model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
+    if taskflow:
+        pretrained.load_into(model, args.pretrained)
+    elif args.pretrained and utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
+        raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's weights "
+                                    "nor PaddleNLP's Taskflow Senta BiLSTM directory)")
     optimizer = paddle.optimizer.Adagrad(learning_rate=args.lr, parameters=model.parameters())
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_acc = 0, -1.0
@@ -137,6 +166,10 @@ def main(argv=None):
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
             return True
         return False
+
+    if args.pretrained and state is None:
+        evaluate_and_keep_best(0)  # the loaded weights on dev: eval.py --pretrained's figure (step 0)
+        checkpoint(0)
 
     for epoch in range(step // steps_per_epoch, args.epochs):
         if step >= total_steps:  # resumed a run that had already reached its last step

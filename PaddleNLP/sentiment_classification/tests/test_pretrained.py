@@ -88,3 +88,29 @@ def test_taskflow_vocab_reads_as_paddlenlp(tmp_path):
     vocab = pretrained.TaskflowVocab(str(path))
     assert (len(vocab), vocab.pad_id, vocab.unk_id) == (5, 1, 4)
     assert vocab.to_ids(["好", "不错", "差"]) == [3, 2, 4]
+
+
+def test_train_refuses_mismatched_taskflow_checkpoints(tmp_path, demo_dir):
+    """train.py --pretrained <Taskflow dir>: another model, another vocab.txt size or another net's file
+    stop the run before any data is read, with a CheckpointError (exit 4) that says what does not fit."""
+    from conftest import run_train
+    keys = [[k, list(s)] for k, s in fixture()["keys"]]
+    keys[0][1] = [50, 128]
+    good = tmp_path / "taskflow"
+    good.mkdir()
+    taskflow_dir(good, keys)
+    base = ["--data_dir", demo_dir, "--output_dir", str(tmp_path / "out"), "--max_steps", "1"]
+    with pytest.raises(utils.CheckpointError, match="fine-tune it with --model bilstm_taskflow, not cnn"):
+        run_train(["--pretrained", str(good), "--model", "cnn"] + base)
+    bigger = tmp_path / "bigger_vocab"
+    bigger.mkdir()
+    taskflow_dir(bigger, keys, vocab_words=[f"w{i}" for i in range(49)] + [pretrained.PAD, pretrained.UNK])
+    with pytest.raises(utils.CheckpointError, match="51 words, but the checkpoint's embedding has 50 rows"):
+        run_train(["--pretrained", str(bigger)] + base)
+    other = tmp_path / "other_model"
+    other.mkdir()
+    paddle.save(build_model("bilstm", 50, 2, 48).state_dict(), str(other / pretrained.WEIGHTS))
+    (other / pretrained.VOCAB).write_text((good / pretrained.VOCAB).read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(utils.CheckpointError, match="not PaddleNLP's Taskflow Senta BiLSTM"):
+        run_train(["--pretrained", str(other), "--model", "bilstm_taskflow"] + base)
+    assert not os.path.exists(tmp_path / "out")  # nothing was written
