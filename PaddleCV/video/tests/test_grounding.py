@@ -271,3 +271,25 @@ def test_bad_input_exit_code(demo, tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert f"error: {path}:4: expected" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_ranks_gather_the_metric(demo, tmp_path):
+    """Two CPU processes (gloo): the dev figures logged from the ranks' shared movies equal one process's
+    evaluation of the checkpoint they saved."""
+    out = str(tmp_path / "dist")
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    proc = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+                           str(tmp_path / "log"), "train.py", "--model", "TALL", "--size", "demo", "--data_dir", demo,
+                           "--output_dir", out, "--max_steps", "2", "--batch_size", "4", "--num_workers", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    logged = [r for r in _records(out) if "dev_r1@0.5" in r][-1]
+    with open(os.path.join(out, "TALL", "train_config.json")) as f:
+        args = argparse.Namespace(**json.load(f))
+    model = grounding.build_model(args)
+    utils.load_model(model, os.path.join(out, "TALL", "latest.pdckpt"))
+    result = grounding.evaluate(args, model, "dev")
+    assert logged["dev_samples"] == result["samples"] == 12
+    for key in ("r1@0.5", "r5@0.5", "r1@0.1", "r1@0.5_random"):
+        assert logged[f"dev_{key}"] == pytest.approx(result[key])
