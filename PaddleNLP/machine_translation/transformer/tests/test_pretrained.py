@@ -141,3 +141,19 @@ def test_paddlenlp_layout_and_eval_pretrained(tmp_path):
         "--data_dir", str(data), "--output_dir", str(tmp_path / "none"), "--beam_size", "2", "--alpha", "0",
         "--max_out_len", "4"])
     assert "eval pretrained on test (2 sentences)" in out and "test_bleu" in metrics
+
+
+def test_train_pretrained_path_converts_and_keeps_our_own(tmp_path):
+    """train.py --pretrained (pretrained.load): a PaddleNLP file into a model built from a config is
+    converted strictly; one of our own checkpoints still loads as before (what fits)."""
+    state = small_file(tmp_path)
+    cfg = TransformerConfig(n_layer=1, n_head=2, d_model=16, d_inner=32, dropout=0.1, attention_dropout=0.1,
+                            relu_dropout=0.1, max_length=16, attn_bias=True, pad_factor=8)
+    model = Transformer(cfg, 21)  # 21 tokens -> 24 rows, as PaddleNLP pads them
+    assert pretrained.load(model, str(tmp_path / "transformer.pdparams"), strict=False) == []
+    np.testing.assert_array_equal(model.state_dict()["decoder_layers.0.cross_attn.k_proj.bias"].numpy(),
+                                  state["transformer.decoder.layers.0.cross_attn.k_proj.bias"])
+    paddle.save(model.state_dict(), str(tmp_path / "ours.pdparams"))
+    again = Transformer(cfg, 21)
+    assert pretrained.load(again, str(tmp_path / "ours.pdparams"), strict=False) == []
+    np.testing.assert_array_equal(again.state_dict()["embedding.weight"].numpy(), model.state_dict()["embedding.weight"].numpy())
