@@ -47,8 +47,8 @@ RELEASE = {
                      short_size=256, crop_size=224, test_crop_size=256, dropout=0.5, decay_at=(0.375, 0.75),
                      nesterov=True),
 }
-# --size demo: the demo videos are 64x64 and 16 frames long.
-DEMO = {"short_size": 64, "crop_size": 56, "test_crop_size": 56, "test_clips": 1, "test_crops": 1}
+# --size demo: the demo videos are 32x32 and 8 frames long.
+DEMO = {"short_size": 32, "crop_size": 28, "test_crop_size": 28, "test_clips": 1, "test_crops": 1}
 DEMO_CLIP = {"TSN": dict(seg_num=8, test_seg_num=8), "TSM": dict(seg_num=8, test_seg_num=8),
              "StNet": dict(seg_num=4, seglen=2, test_seg_num=4), "NonLocal": dict(seglen=8, sample_rate=2)}
 IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -99,6 +99,9 @@ def resolve(args):
                 "crop_size", "test_crop_size", "dropout"):
         if getattr(args, key, None) is None:
             setattr(args, key, cfg[key])
+    for key in ("crop_size", "test_crop_size"):
+        if getattr(args, key) > args.short_size:
+            raise utils.DataError(f"--{key} {getattr(args, key)} is larger than --short_size {args.short_size}")
     args.decay_at, args.nesterov = cfg["decay_at"], cfg["nesterov"]
     if getattr(args, "flip", "auto") == "auto":
         args.flip = "off" if args.size == "demo" else "on"
@@ -202,7 +205,8 @@ def train(args, model, out_dir, log):
     total_steps = steps_per_epoch * args.epochs
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
-    optimizer, scheduler = build_optimizer(args, model, total_steps)
+    # the schedule follows the planned run (--epochs), as the release's; --max_steps only stops it early
+    optimizer, scheduler = build_optimizer(args, model, steps_per_epoch * args.epochs)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best = 0, -1.0
     if state is not None:
@@ -391,13 +395,13 @@ def predict(args, predictor_or_model, paths):
 DEMO_CLASSES = ("moving_left", "moving_right", "moving_up", "moving_down")
 
 
-def draw_clip(rng, direction, size=64, frames=16):
+def draw_clip(rng, direction, size=32, frames=8):
     """One clip: a shape (disc or square, random colour and size) moving on a torus in `direction`, on a
     noisy background. Its start is uniform, so its position in any one frame says nothing of the class."""
     dx, dy = {"moving_left": (-1, 0), "moving_right": (1, 0), "moving_up": (0, -1), "moving_down": (0, 1)}[direction]
-    speed = rng.uniform(2.5, 4.0)
+    speed = rng.uniform(2.5, 4.0) * size / 32
     x0, y0 = rng.uniform(0, size, 2)
-    radius = rng.uniform(5, 9)
+    radius = rng.uniform(5, 9) * size / 64
     colour = rng.integers(60, 256, 3)
     square = rng.random() < 0.5
     background = rng.integers(0, 40, (size, size, 3)).astype(np.uint8)
@@ -426,11 +430,11 @@ def write_video(path, clip, fps=8):
 
 
 def make_demo(out_dir, smoke=False, seed=0):
-    """The demo in the Kinetics layout: videos/<class>/<id>.mp4 (64x64, 16 frames), label_map.txt and
-    train/val/test lists. Smoke: 16 videos of 8 frames (2/1/1 per class); full: 4 classes x 64/16/16."""
+    """The demo in the Kinetics layout: videos/<class>/<id>.mp4 (32x32, 8 frames), label_map.txt and
+    train/val/test lists. Smoke: 16 videos (2/1/1 per class); full: 4 classes x 64/16/16."""
     rng = np.random.default_rng(seed)
     per_class = {"train": 2, "val": 1, "test": 1} if smoke else {"train": 64, "val": 16, "test": 16}
-    frames = 8 if smoke else 16
+    frames = 8
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "label_map.txt"), "w") as f:
         f.write("\n".join(DEMO_CLASSES) + "\n")

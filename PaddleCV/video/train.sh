@@ -37,7 +37,7 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo/$FAMILY
   [[ -d $DATA_DIR ]] || python make_demo_data.py --family "$FAMILY" --out_dir "$DATA_DIR"
   if [[ $FAMILY == frames ]]; then
-    EXTRA+=(--size demo --epochs 12 --batch_size 16 --lr 0.05 --warmup_steps 20 --log_interval 8)
+    EXTRA+=(--size demo --epochs 12 --batch_size 16 --lr 0.02 --log_interval 8)
   else
     EXTRA+=(--size demo)
   fi

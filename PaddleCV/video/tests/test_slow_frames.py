@@ -24,7 +24,7 @@ def test_train_export_round_trip(name, demo, tmp_path):
     import utils
     out = str(tmp_path)
     run_train(["--model", name, "--size", "demo", "--data_dir", demo, "--output_dir", out, "--max_steps", "2",
-               "--batch_size", "4", "--num_workers", "0", "--crop_size", "48", "--test_crop_size", "48",
+               "--batch_size", "4", "--num_workers", "0", "--crop_size", "24", "--test_crop_size", "24",
                *SIZES[name]])
     result = run_script("eval", ["--output_dir", out, "--num_workers", "0"])
     assert 0 <= result["top1"] <= 1 and result["top1_majority"] == 0.25

@@ -10,7 +10,7 @@ import frames
 import utils
 from conftest import run_script, run_train
 
-TINY = ["--model", "TSM", "--size", "demo", "--seg_num", "4", "--crop_size", "48", "--test_crop_size", "48",
+TINY = ["--model", "TSM", "--size", "demo", "--seg_num", "4", "--crop_size", "24", "--test_crop_size", "24",
         "--batch_size", "4", "--num_workers", "0", "--log_interval", "1"]
 
 
