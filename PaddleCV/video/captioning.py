@@ -27,8 +27,9 @@ Adam with the Noam schedule (d = 512, --warmup_steps 1000, --lr 1.0 scales it), 
 clip 5, batch 256, 40 epochs, beam search of 3 beams and at most 80 words at test. The demo size has
 different defaults (--size demo: warm-up 100, batch 32, 8 epochs, --max_length 12) unless given.
 The LR is not scaled with the number of processes.
---to_static: not supported for training (stopped with a message; the loss loops over the caption's words
-in Python). The export is two graphs: the encoder (features [B, T, F], mask [B, T]; T free, its GRU
+--to_static: refused for training (a message, exit 4). Measured on Paddle 3.3.1: traced per input shape,
+the loss (loops over frames and words) compiles for ~35 s at every new (frames, words) shape; with free
+dimensions in the input specs it compiles once, but every parameter's gradient comes out zero. The export is two graphs: the encoder (features [B, T, F], mask [B, T]; T free, its GRU
 loops become a while loop) -> (sequence, keys, initial state), saved as model, and one decoder step
 (words, state, sequence, keys, mask) -> (log-probabilities, state), saved as model_step; infer.py runs the
 beam search over the exported step.
@@ -232,8 +233,7 @@ def vocabulary(args):
                 counts.update(tokenize(str(sentence)))
         words = SPECIALS + [w for w, c in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
                             if c >= getattr(args, "min_word_count", 3) and w not in SPECIALS]
-        if utils.is_main_process():
-            os.makedirs(os.path.dirname(saved), exist_ok=True)
+        if utils.is_main_process() and os.path.isdir(os.path.dirname(saved)):  # a run's directory
             with open(saved, "w", encoding="utf-8") as f:
                 f.write("\n".join(words) + "\n")
         return words
@@ -371,8 +371,8 @@ def train(args, model, out_dir, log):
     """Adam with the Noam schedule and L2 decay (the release's), teacher forcing, resume from latest.pdckpt,
     DataParallel, dev CIDEr-D every --eval_interval epochs choosing best.pdparams."""
     if args.to_static:
-        raise utils.CheckpointError("ETS: --to_static is not supported (Python loops over the frames); "
-                                    "train without it")
+        raise utils.CheckpointError("ETS: --to_static is not supported (see captioning.py: a compile per "
+                                    "input shape, or zero gradients with free shapes); train without it")
     events, bad = usable(args, read_split(args, "train")[0])
     dev, bad_dev = usable(args, read_split(args, "dev")[0])
     read_split(args, "test")  # every file the run reads is checked before the first step

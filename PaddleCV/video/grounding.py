@@ -289,6 +289,19 @@ def movie_clips(args, clips_dir, movie):
     return windows, visual
 
 
+def sliding_windows(frames, sizes, overlap=0.8):
+    """The candidate clips of a video of `frames` frames, as the release's directory names say (e.g.
+    Interval64_128_256_512_overlap0.8): for each size, windows starting every (1 - overlap) x size frames
+    (rounded) that fit in the video."""
+    out = []
+    for size in sizes:
+        stride = (1.0 - overlap) * size
+        for k in range(int((frames - size) / stride + 1e-9) + 1):
+            start = int(round(k * stride))
+            out.append((start, start + size))
+    return out
+
+
 def temporal_iou(a, b):
     """IoU of windows a [..., 2] and b [..., 2] (broadcast)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -326,8 +339,7 @@ def vocabulary(args):
                 counts.update(tokenize(line.split("\t", 1)[1]))
         words = [PAD, UNK] + [w for w, c in sorted(counts.items(), key=lambda x: (-x[1], x[0]))
                               if c >= getattr(args, "min_word_count", 1)]
-        if utils.is_main_process():
-            os.makedirs(os.path.dirname(saved), exist_ok=True)
+        if utils.is_main_process() and os.path.isdir(os.path.dirname(saved)):  # a run's directory
             with open(saved, "w", encoding="utf-8") as f:
                 f.write("\n".join(words) + "\n")
         return words
@@ -699,11 +711,8 @@ def make_demo(out_dir, smoke=False, seed=0):
             for d, sizes in dirs.items():
                 if (d == TRAIN_CLIPS) != (split == "train"):
                     continue
-                for size in sizes:
-                    for k in range(int((frames - size) / (0.2 * size)) + 1):
-                        s = int(round(k * 0.2 * size))
-                        feat = ((cum[s + size] - cum[s]) / size).astype(np.float32)
-                        np.save(os.path.join(out_dir, d, f"{movie}_{s}_{s + size}.npy"), feat)
+                for s, e in sliding_windows(frames, sizes):
+                    np.save(os.path.join(out_dir, d, f"{movie}_{s}_{e}.npy"), ((cum[e] - cum[s]) / (e - s)).astype(np.float32))
         with open(os.path.join(out_dir, f"{split}_clip-sentences.txt"), "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     with open(os.path.join(out_dir, LENGTHS), "wb") as f:

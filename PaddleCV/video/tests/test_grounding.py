@@ -73,6 +73,13 @@ def test_random_baseline_exact():
         assert grounding.random_hits(windows, gt, top_n, iou) == pytest.approx(brute)
 
 
+def test_sliding_windows_by_hand():
+    # stride 0.2 x 128 = 25.6 frames: starts 0, 25.6, 51.2, 76.8, 102.4, 128 rounded; 256: only one
+    assert grounding.sliding_windows(256, (128, 256)) == [(0, 128), (26, 154), (51, 179), (77, 205), (102, 230),
+                                                          (128, 256), (0, 256)]
+    assert grounding.sliding_windows(100, (128,)) == []
+
+
 def test_training_pairs_by_hand():
     windows = np.array([[0, 64], [16, 80], [32, 96], [100, 228]], np.float64)
     idx, offsets = grounding.training_pairs(windows, np.array([10.0, 74.0]))
