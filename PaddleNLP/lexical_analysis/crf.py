@@ -67,7 +67,10 @@ class LinearChainCRF(nn.Layer):
         alpha = potentials[:, 0]  # [B, N]
         for t in range(1, max_len):
             alpha_max = alpha.max(axis=1, keepdim=True)
-            step = paddle.log(paddle.matmul(paddle.exp(alpha - alpha_max), exp_trans))
+            # The floor: a tag no path can reach with any weight (a score of -1e4, as in a checkpoint whose
+            # extra tags are shut off) would give log(0) = -inf here and a NaN gradient; 1e-30 of the
+            # largest term changes log Z by less than float32 can hold.
+            step = paddle.log(paddle.clip(paddle.matmul(paddle.exp(alpha - alpha_max), exp_trans), min=1e-30))
             step = step + (alpha_max + trans_max) + potentials[:, t]
             alpha = paddle.where(alive[:, t], step, alpha)  # finished sentences keep their alpha
         return paddle.logsumexp(alpha, axis=1)

@@ -104,3 +104,14 @@ def test_paddlenlp_weights_give_paddlenlp_outputs_and_taskflow_words(suite_env):
                      result.stdout), result.stdout
     assert "taskflow pre/post-processing: identical words and tags on 4 sentences" in result.stdout
     assert "check_pretrained: all equal" in result.stdout
+
+
+def test_a_run_written_in_paddlenlp_layout_evaluates_as_the_run(trained_run, data_dir, tmp_path):
+    """tools/to_paddlenlp.py (the README's stand-in for Taskflow's checkpoint): the run's weights in PaddleNLP's
+    layout give the run's own F1 through eval.py --pretrained."""
+    sys.path.insert(0, os.path.join(FOLDER, "tools"))
+    import to_paddlenlp
+    out = str(tmp_path / "taskflow_lac")
+    call(to_paddlenlp.main, ["--output_dir", trained_run, "--out", out])
+    assert call(lac_eval.main, ["--pretrained", out, "--data_dir", data_dir])[2] == \
+        call(lac_eval.main, ["--output_dir", trained_run])[2]
