@@ -24,7 +24,7 @@ Frames are capped at --max_frames (300, YouTube-8M's cap); Attention Cluster see
 sampled from them (random offsets in training, segment centres in evaluation), as the release's reader.
 
 **Models** (`--size release` is the release's config, 3862 classes, RGB 1024 + audio 128; counted in
-tests/test_features.py, NeXtVLAD and Attention Cluster under paddle.LazyGuard):
+tests/test_features.py under paddle.LazyGuard, all but the LSTMs, which cannot be built under it):
 
 | model | release config | parameters (trainable) |
 | --- | --- | --- |
@@ -62,8 +62,11 @@ videos) peaks on val at epoch 6 (GAP 0.547) and then overfits; best.pdparams kee
 real YouTube-8M validation set (not reproduced here): AttentionLSTM GAP 0.8594, Hit@1 0.8885, PERR 0.8012;
 AttentionCluster GAP 0.84, Hit@1 0.87, PERR 0.78; NeXtVLAD GAP 0.8709, Hit@1 0.8960, PERR 0.8132.
 
-**Not done yet**: a streaming reader for the full dataset; the release's PCA eigenvalue scaling for NeXtVLAD
-(the release feeds NeXtVLAD the raw 0-255 values; here every model gets the dequantized features);
+**Not done yet**: a streaming reader for the full dataset (the splits are read into memory). Differences from
+the release: its reader feeds NeXtVLAD the raw 0-255 feature values (its eigen_file is read from the config but
+never used); here every model gets the dequantized [-2, 2] features. The release sums the loss over the batch
+for AttentionLSTM (RMSProp, nearly scale-free); here it is averaged. make_demo's class count is its
+`num_classes` argument (make_demo_data.py uses the default, 20).
 --to_static works for all three but re-traces for every new padded frame count, which makes it much slower
 than the dynamic graph on the CPU (it is not tested; the default is off).
 """
