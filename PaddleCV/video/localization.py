@@ -28,14 +28,15 @@ video, with one notice counting the clipped segments; a feature file that is mis
   the boundary-matching layer (sampling-mask matrix of the paper and release: tscale 100, num_sample 32,
   num_sample_perbin 3, boundary ratio 0.5); loss = TEM + 10 x PEM regression + PEM classification;
   post-processing: candidate boundaries (peaks or > 0.5 max), score start x end x both map confidences,
-  the release's soft-NMS (alpha 0.4, t1 0.5, t2 0.9), top 100. Release: 2,782,980 parameters.
+  the release's soft-NMS (alpha 0.4, t1 0.5, t2 0.9: its infer setting, used for eval too; its test section
+  has alpha 0.001), top 100. Release: 2,782,980 parameters.
 - BSN (models/bsn.py): TEM (505,091 parameters), the proposal generation step (PGM: boundary candidates,
   boundary-sensitive features of 8 + 16 + 8 actionness samples), PEM (8,705 parameters); trained jointly
   here (the release trains the TEM, runs the PGM offline, then trains the PEM). Release: 513,796.
 - CTCN (models/ctcn.py): the release's FPN C-TCN over the [img_size, feature] map: 8 pyramid levels,
   7 anchors per position (1,785 for img_size 512), smooth-L1 + hard-negative-mined cross-entropy, NMS then
   Gaussian soft-NMS. Release (img_size 512, 402 concept features, 201 classes): 318,021,421 trainable
-  parameters (the (1 x 402) class head alone holds 289,594,368); the real 400-d features give 316M.
+  parameters (the (1 x 402) class head alone holds 289,594,368); with the real 400-d features, 316,573,485.
 
 **Metrics** (anet_metrics.py, the official ActivityNet evaluation kit's computations, tested on hand-made
 cases): BMN, BSN: AR@AN for AN = 1..100 and the AUC of the AR-AN curve (tIoU 0.5:0.05:0.95); C-TCN:
@@ -44,16 +45,37 @@ the same split: uniform proposals, the same 100 segments for every video (10 len
 x 10 evenly spaced starts, in a fixed random order; for C-TCN each labelled with every class, scored by the
 class's training frequency): `auc_uniform`, `ar@100_uniform`, `map_uniform`.
 
-**Demo**: `make_demo` writes untrimmed feature sequences (24-160 snippets) with 1-3 planted action segments
+**Demo**: `make_demo` writes untrimmed feature sequences (40-160 snippets) with 1-3 planted action segments
 per video: inside a segment a class-dependent 400-d pattern (4 classes) plus noise, outside background noise
-only; 200 train / 50 val / 50 test videos (smoke: 8 / 4 / 4 short ones).
+only; 200 training / 50 validation / 50 testing videos (smoke: 8 / 4 / 4 of 24-40 snippets).
 
-**Figures**: not measured yet (see the module's end of work note in the report).
+**Figures** on the demo's testing subset (50 videos), `--size demo`, best.pdparams chosen on validation,
+each run by one command from a fresh copy of the folder (it writes the demo data first), measured under
+load 11-21 on the 2 shared cores:
+
+    MODEL=BMN TASK=localization bash train.sh --epochs 10 --eval_interval 5                  # ~7 min
+    MODEL=BSN TASK=localization bash train.sh --epochs 10 --eval_interval 5 --output_dir output_bsn     # ~5 min
+    MODEL=CTCN TASK=localization bash train.sh --epochs 10 --eval_interval 5 --lr 0.01 --output_dir output_ctcn
+                                                                                             # ~14 min
+
+    model (demo size, parameters)   AUC     AR@1    AR@10   AR@100  | uniform proposals: AUC  AR@100
+    BMN  (72,068; tscale 32)        90.70   0.271   0.912   0.922   |                   54.77  0.747
+    BSN  (91,588; tscale 32)        90.72   0.372   0.921   0.922   |                   54.77  0.747
+
+    model (demo size, parameters)   mAP (0.5:0.95)  mAP@0.5  mAP@0.75 | uniform: mAP  mAP@0.5
+    C-TCN (327,673; img_size 64)    0.606           0.969    0.691    |          0.017  0.049
+
+AR@100 stops at 0.922 for both proposal models: at tscale 32 a proposal cannot end on the video's last
+boundary (as in the release, an end must fall at a location < T), and the grid is coarse for tIoU 0.95.
+The release's figures on ActivityNet-1.3 (AUC 67.19 BMN, 66.64 BSN; C-TCN mAP 31%) need the real features
+and the release sizes (`--size release`), not run here. `python infer.py --timeline FEATURE_FILE` lists a
+video's proposals (start, end, score in seconds; C-TCN with the label) and writes
+OUTPUT_DIR/MODEL/infer/<video>_timeline.png, the proposals against the ground truth.
 
 **Not done yet**: `--to_static` is applied to BMN and C-TCN only (BSN's step runs the numpy PGM between its
 modules, so it trains in the dynamic graph); the release's video-level classification combined with BMN
 proposals (its detection mAP for BMN) is not built; C-TCN reads our 400-d features, not the release's
-402-d concept scores.
+402-d concept scores; the release sizes were only built and counted (no run on real data).
 """
 import json
 import os

@@ -363,3 +363,22 @@ def test_bad_input_through_train_py(tmp_path):
                           timeout=120)
     assert proc.returncode == 2, proc.stderr[-500:]
     assert f"{L.ANNOTATIONS}:3: malformed json" in proc.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_two_ranks_train_and_their_eval_equals_one_process(demo, tmp_path):
+    # two CPU processes (gloo), 2 steps of 2 videos each; rank 0 evaluates the whole val split once: the val
+    # AUC it logged equals a single-process evaluation of the weights it saved
+    out = str(tmp_path / "out")
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
+    proc = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2", "--log_dir",
+                           str(tmp_path / "log"), "train.py", "--model", "BMN", "--size", "demo", "--data_dir", demo,
+                           "--output_dir", out, "--max_steps", "2", "--batch_size", "2", "--epochs", "1",
+                           "--num_workers", "0"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    logs = "".join(open(os.path.join(tmp_path, "log", f)).read()[-800:] for f in os.listdir(tmp_path / "log"))
+    assert proc.returncode == 0, logs
+    assert "2 processes" in open(os.path.join(tmp_path, "log", "workerlog.0")).read()
+    with open(os.path.join(out, "BMN", "metrics.jsonl")) as f:
+        logged = [r for r in map(json.loads, f) if "val_auc" in r][-1]
+    args, net = _load(out, "BMN")
+    assert L.evaluate(args, net, "val")["auc"] == pytest.approx(logged["val_auc"], abs=1e-9)
