@@ -103,6 +103,8 @@ def add_flags(parser):
     for action in parser._actions:
         if action.dest in FAMILY_DEFAULTS:
             action.default = FAMILY_DEFAULTS[action.dest]
+        if action.dest == "lr" and "release's" not in action.help:
+            action.help += " (unset: the release's, 1e-3; NeXtVLAD 2e-4)"
     g = parser.add_argument_group("feature-based classification (AttentionLSTM, AttentionCluster, NeXtVLAD)")
     g.add_argument("--num_classes", type=int, default=0,
                    help="classes (0: the rows of DATA_DIR/vocabulary.csv, else YouTube-8M's 3862)")
