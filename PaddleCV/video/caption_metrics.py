@@ -28,7 +28,10 @@ def ngrams(words, n_max=4):
 def bleu4(hypotheses, references):
     """Corpus BLEU-4 (0-1). hypotheses: [str]; references: [[str, ...]] (one list of references per
     hypothesis; every hypothesis must have the same number, as sacrebleu's reference streams)."""
-    import sacrebleu
+    try:
+        import sacrebleu
+    except ImportError:
+        raise ImportError("BLEU-4 needs sacrebleu: pip install sacrebleu (requirements.txt)") from None
     if not hypotheses:
         return 0.0
     streams = [list(refs) for refs in zip(*references)]

@@ -55,6 +55,8 @@ steps), best dev CIDEr-D 6.61 (epoch 8); 9 min wall, 59 s CPU, under load 17-20 
 
 Not done: METEOR (see above); real ActivityNet Captions figures (the release: METEOR 10.0 on val; the
 features are an 89 GB download); proposing the events (ETS, as released, captions the annotated ones).
+The GRUs step frame by frame in Python: real events (often hundreds of frames at 5/s) train slowly on a CPU.
+Needs sacrebleu (pip install sacrebleu).
 """
 import argparse
 import json
@@ -74,7 +76,7 @@ from models.ets import END, ETS, START, UNK, beam_search, caption_loss
 MODELS = ("ETS",)
 TASK = "captioning"
 DEFAULT_DATA_DIR = "data/activitynet_captions"
-SHAPE_FLAGS = ("feat_size", "fc_dim", "gru_hidden", "decoder_size", "word_emb_dim")
+SHAPE_FLAGS = ("feat_size", "fc_dim", "gru_hidden", "decoder_size", "word_emb_dim", "min_word_count")
 SPLIT_FILES = {"train": "train.json", "dev": "val_1.json", "val": "val_1.json", "test": "val_2.json"}
 SPECIALS = ["<s>", "<e>", "<unk>"]
 DEMO_RECIPE = {"warmup_steps": 100, "batch_size": 32, "epochs": 8, "max_length": 12}
@@ -270,7 +272,7 @@ def encode_captions(captions, word_ids):
 
 def config(args):
     cfg = ETS.release_config() if getattr(args, "size", "release") == "release" else ETS.demo_config()
-    for key in SHAPE_FLAGS:
+    for key in cfg:
         if getattr(args, key, None):
             cfg[key] = getattr(args, key)
     return cfg

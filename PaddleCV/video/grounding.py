@@ -76,7 +76,7 @@ from models.tall import TALL, tall_loss
 MODELS = ("TALL",)
 TASK = "grounding"
 DEFAULT_DATA_DIR = "data/tacos"
-SHAPE_FLAGS = ("feature_dim", "sentence_dim", "semantic_size", "hidden_size", "sentence_input")
+SHAPE_FLAGS = ("feature_dim", "sentence_dim", "semantic_size", "hidden_size", "sentence_input", "min_word_count")
 
 TRAIN_CLIPS = "Interval64_128_256_512_overlap0.8_c3d_fc6"
 TEST_CLIPS = "Interval128_256_overlap0.8_c3d_fc6"
