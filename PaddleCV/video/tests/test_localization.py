@@ -382,3 +382,25 @@ def test_two_ranks_train_and_their_eval_equals_one_process(demo, tmp_path):
         logged = [r for r in map(json.loads, f) if "val_auc" in r][-1]
     args, net = _load(out, "BMN")
     assert L.evaluate(args, net, "val")["auc"] == pytest.approx(logged["val_auc"], abs=1e-9)
+
+
+@pytest.mark.slow
+def test_eval_export_infer_scripts_follow_the_run(trained, demo, capsys):
+    # eval.py, export.py and infer.py (from the export, Paddle Inference) on the BMN run: infer over the val
+    # feature files gives eval's AUC (times rounded to 0.01 s in infer's output)
+    import anet_metrics
+    from conftest import run_script
+    result = run_script("eval", ["--output_dir", trained, "--model", "BMN", "--split", "val", "--num_workers", "0"])
+    run_script("export", ["--output_dir", trained, "--model", "BMN"])
+    args = _run_args(trained, "BMN")
+    items = L.load_split(args, "val", 32)
+    capsys.readouterr()
+    run_script("infer", ["--output_dir", trained, "--model", "BMN",
+                         *[L.feature_file(demo, "features", it["video"]) for it in items]])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert len(lines) == len(items)
+    got = anet_metrics.proposal_metrics({it["video"]: it["segments"] for it in items},
+                                        {r["video"]: [(p["start"], p["end"], p["score"]) for p in r["proposals"]]
+                                         for r in lines})
+    assert got["auc"] == pytest.approx(result["auc"], abs=0.5)
+    assert result["auc_uniform"] > 0
