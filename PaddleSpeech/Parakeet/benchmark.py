@@ -1,8 +1,9 @@
 """Speed on this machine's CPU cores:
 
-1. training frames/s of Transformer TTS (mel frames) and WaveFlow (audio samples / 256), for the loop
-   (reading the feature cache and batching each step, as train.py does) and for the pure step (the same
-   batch again and again): loop / pure step is what the data path costs (goal: >= 0.9);
+1. training frames/s of Transformer TTS and Deep Voice 3 (mel frames; --acoustic picks them) and WaveFlow
+   (audio samples / 256), for the loop (reading the feature cache and batching each step, as train.py
+   does) and for the pure step (the same batch again and again): loop / pure step is what the data
+   path costs (goal: >= 0.9);
 2. the real-time factor of synthesis, FastSpeech + WaveFlow, both through Paddle Inference from exported
    models: seconds of compute per second of audio (< 1: faster than real time). Exports of trained runs
    are used when given (--fastspeech, --waveflow: their inference/ folders); else demo-size models with
@@ -36,8 +37,8 @@ def timed_steps(step, batches, warmup=2):
     return frames / (time.perf_counter() - start)
 
 
-def acoustic_speed(args):
-    cfg = SimpleNamespace(model="TransformerTTS", size="demo", hidden=args.hidden, layers=0, stop_weight=5.0,
+def acoustic_speed(args, model_name="TransformerTTS"):
+    cfg = SimpleNamespace(model=model_name, size="demo", hidden=args.hidden, layers=0, stop_weight=5.0,
                           guided_attention=1.0, lr=1e-3, warmup_steps=100, grad_clip=1.0)
     model = acoustic.build_model(cfg)
     optimizer, _ = acoustic.make_optimizer(cfg, model)
@@ -129,7 +130,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=utils.HelpFormatter)
     parser.add_argument("--data_dir", default="data/demo", help="an LJSpeech-layout folder (the demo's)")
     parser.add_argument("--batch_size", type=int, default=16, help="utterances per training step")
-    parser.add_argument("--hidden", type=int, default=64, help="Transformer TTS width (train.sh's demo: 64)")
+    parser.add_argument("--hidden", type=int, default=64, help="the acoustic models' width (train.sh's demo: 64)")
+    parser.add_argument("--acoustic", default="TransformerTTS,DeepVoice3",
+                        help="acoustic models to time, comma-separated")
     parser.add_argument("--steps", type=int, default=10, help="timed training steps (after 2 warm-up steps)")
     parser.add_argument("--num_workers", type=int, default=2, help="DataLoader workers of the loop")
     parser.add_argument("--fastspeech", default=None, help="an exported FastSpeech (its inference/ folder)")
@@ -142,9 +145,10 @@ def main(argv=None):
     print(f"{utils.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     sentences = [e.text for e in reader.read_metadata(args.data_dir, verbose=False)[-5:]]
     factor, seconds = rtf(args, sentences)  # first: exporting after the training steps failed in to_static
-    pure, looped = acoustic_speed(args)
-    print(f"TransformerTTS (demo, hidden {args.hidden}) training: loop {looped:.0f} frames/s, pure step "
-          f"{pure:.0f} frames/s, loop / pure step {looped / pure:.2f}")
+    for name in args.acoustic.split(","):
+        pure, looped = acoustic_speed(args, name)
+        print(f"{name} (demo, hidden {args.hidden}) training: loop {looped:.0f} frames/s, pure step "
+              f"{pure:.0f} frames/s, loop / pure step {looped / pure:.2f}")
     pure, looped = vocoder_speed(args)
     print(f"WaveFlow (demo) training: loop {looped:.0f} frames/s, pure step {pure:.0f} frames/s, "
           f"loop / pure step {looped / pure:.2f}")
