@@ -108,6 +108,13 @@ def test_feature_file_of_wrong_dimension_names_the_file(tmp_path):
     (tmp_path / "features" / "v_a.csv").write_text("f0,f1\n1,2\n")
     with pytest.raises(utils.DataError, match=r"v_a\.csv: features of shape \[1, 2\]"):
         L.load_split(args_for(data), "train", 8)
+    # --skip_bad_samples: the bad file is skipped and counted, the good video kept
+    data = _write_db(tmp_path, {"v_a": {"duration_second": 10, "subset": "training", "annotations": []},
+                                "v_b": {"duration_second": 10, "subset": "training", "annotations": []}})
+    (tmp_path / "features" / "v_a.npy").unlink()
+    notes = []
+    items = L.load_split(args_for(data, skip_bad_samples=True), "train", 8, log=notes.append)
+    assert [it["video"] for it in items] == ["v_b"] and "skipped 1 train videos" in notes[0]
 
 
 # ----------------------------------------------------------------------------------------------- targets
@@ -404,3 +411,14 @@ def test_eval_export_infer_scripts_follow_the_run(trained, demo, capsys):
                                          for r in lines})
     assert got["auc"] == pytest.approx(result["auc"], abs=0.5)
     assert result["auc_uniform"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["BMN", "CTCN"])
+def test_to_static_training_gives_the_dynamic_losses(demo, tmp_path, model):
+    dyn, st = str(tmp_path / "dyn"), str(tmp_path / "st")
+    common = ("--max_steps", "2", "--log_interval", "1", "--eval_interval", "0", "--epochs", "1")
+    _train(demo, dyn, model, *common)
+    _train(demo, st, model, *common, "--to_static")
+    a, b = _losses(dyn, model), _losses(st, model)
+    assert b[1] == pytest.approx(a[1], rel=1e-4) and b[2] == pytest.approx(a[2], rel=1e-3)
