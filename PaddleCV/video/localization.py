@@ -38,6 +38,11 @@ video, with one notice counting the clipped segments; a feature file that is mis
   Gaussian soft-NMS. Release (img_size 512, 402 concept features, 201 classes): 318,021,421 trainable
   parameters (the (1 x 402) class head alone holds 289,594,368); with the real 400-d features, 316,573,485.
 
+**Training** (the release's recipes): BMN and BSN: Adam, lr 0.001, x0.1 at step 4200 (--lr_decay_steps),
+L2 1e-4, batch 16, 9 epochs: the flags' defaults. C-TCN: Momentum 0.9, lr 0.0005, x0.1 at step 9000, L2
+1e-4, batch 16, 35 epochs: pass `--lr 0.0005 --epochs 35` (the defaults are BMN's). The LR is not scaled
+with the number of processes.
+
 **Metrics** (anet_metrics.py, the official ActivityNet evaluation kit's computations, tested on hand-made
 cases): BMN, BSN: AR@AN for AN = 1..100 and the AUC of the AR-AN curve (tIoU 0.5:0.05:0.95); C-TCN:
 detection mAP (interpolated AP per class at each tIoU of 0.5:0.05:0.95, averaged). The trivial baseline on
