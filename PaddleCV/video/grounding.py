@@ -55,7 +55,8 @@ steps), best dev R@1@0.5 0.708 (epoch 24); 1 min 40 s wall, 16 s CPU, under load
     random moment (exact)        0.329    0.209    0.113    0.035     0.861    0.684    0.445    0.167
 
     python infer.py data/demo/grounding/test_clip-sentences.txt   # from the export: each sentence's moment,
-                                                                  # and the file's R@1@0.5 (0.500, as eval.py)
+                                                                  # and the file's R@1@0.5 (0.500, as eval.py);
+                                                                  # output/TALL/infer/000_timeline.png
 
 Not done: the real TACoS figures (the features and skip-thought vectors are a download); the release's
 real-data recall is R@1 0.13 / R@5 0.24 at IoU 0.5. The candidate features of a split are read into memory
@@ -654,9 +655,36 @@ def predict(args, predictor_or_model, paths):
                     "top5": [[round(float(regressed[i, 0]), 1), round(float(regressed[i, 1]), 1)] for i in picks],
                     "truth": [start, end],
                     "iou": float(temporal_iou(regressed[top], np.array([start, end])))})
-        results.append({"file": path, "sentences": len(moments),
-                        "r1@0.5": float(np.mean([m["iou"] >= 0.5 for m in moments])), "moments": moments})
+        result = {"file": path, "sentences": len(moments),
+                  "r1@0.5": float(np.mean([m["iou"] >= 0.5 for m in moments])), "moments": moments}
+        out_dir = getattr(args, "out_dir", None) or os.path.join(args.output_dir, args.model, "infer")
+        if os.path.isdir(os.path.dirname(os.path.abspath(out_dir))):
+            os.makedirs(out_dir, exist_ok=True)
+            result["timeline"] = draw_timeline(moments, movie_lengths(folder or "."),
+                                               os.path.join(out_dir, f"{len(results):03d}_timeline.png"))
+        results.append(result)
     return results
+
+
+def draw_timeline(moments, lengths, path, max_rows=24):
+    """A PNG: per sentence (up to max_rows), its movie as a bar with the true moment (green) and the
+    predicted one (blue, hatched when IoU < 0.5), the sentence above it."""
+    from PIL import Image, ImageDraw
+    rows = moments[:max_rows]
+    width, row_h = 640, 30
+    image = Image.new("RGB", (width, 10 + row_h * len(rows)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, m in enumerate(rows):
+        y = 10 + i * row_h
+        frames = lengths.get(_movie_key(m["movie"])) or max(m["truth"][1], m["end"]) * 1.1
+        scale = (width - 20) / max(frames, 1.0)
+        draw.text((10, y), f"{m['movie']}: {m['sentence']} (IoU {m['iou']:.2f})"[:100], fill="black")
+        draw.rectangle([10, y + 14, width - 10, y + 24], outline="gray")
+        draw.rectangle([10 + m["truth"][0] * scale, y + 14, 10 + m["truth"][1] * scale, y + 18], fill="seagreen")
+        draw.rectangle([10 + max(m["start"], 0) * scale, y + 19, 10 + min(m["end"], frames) * scale, y + 24],
+                       fill="steelblue" if m["iou"] >= 0.5 else "lightsteelblue")
+    image.save(path)
+    return path
 
 
 def argparse_like(args, **changes):

@@ -251,6 +251,7 @@ def test_export_round_trip(trained, demo):
     result = grounding.predict(args, model, [test_file])[0]
     assert len(grounding.predict(args, run, [test_file])[0]["moments"]) == result["sentences"] == 12
     assert result["r1@0.5"] == pytest.approx(grounding.evaluate(args, model, "test")["r1@0.5"])
+    assert os.path.getsize(result["timeline"]) > 1000  # the timeline PNG of the moments against the truth
 
 
 @pytest.mark.slow
