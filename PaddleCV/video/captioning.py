@@ -121,11 +121,17 @@ def recipe(args, key):
 
 def apply_demo_recipe(args):
     """A new --size demo run takes the demo's batch size and epochs unless they were given; the resolved
-    values travel in the checkpoint, so a resumed run keeps them."""
+    values travel in the checkpoint (so a resumed run keeps them) and replace train_config.json's."""
     if getattr(args, "size", "release") == "demo" and not getattr(args, "resume", None):
+        changed = False
         for key in ("batch_size", "epochs"):
-            if key not in getattr(args, "explicit", set()):
+            if key not in getattr(args, "explicit", set()) and getattr(args, key) != DEMO_RECIPE[key]:
                 setattr(args, key, DEMO_RECIPE[key])
+                changed = True
+        path = os.path.join(args.output_dir, args.model, "train_config.json")
+        if changed and utils.is_main_process() and os.path.isfile(path):
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(utils.run_config(args), f, indent=1, ensure_ascii=False, default=str)
 
 
 # ----------------------------------------------------------------------------------------------- data
