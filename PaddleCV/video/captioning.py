@@ -19,8 +19,8 @@ captions' words seen at least --min_word_count times (the release: 3), by count;
 **Metrics** (caption_metrics.py): BLEU-4 (sacrebleu, corpus level, 0-1) and CIDEr-D (written out as
 coco-caption computes it; agrees with pycocoevalcap 1.2 to 1e-12 on the tested cases) of each event's
 caption against its reference, next to the **most frequent training caption** given for every event.
-METEOR (the release's figure, 10.0 on val) is NOT computed: no package-index implementation runs offline
-(nltk's needs a WordNet download, pycocoevalcap's needs Java).
+METEOR (the release's figure: 9.8 on val_1 in its README, 10.0 in our catalogue) is NOT computed: no
+package-index implementation runs offline (nltk's needs a WordNet download, pycocoevalcap's needs Java).
 
 **Model**: the release's sizes (configs/ets.yaml): 11,279,360 + 1,025 x V parameters for V words (tested).
 Adam with the Noam schedule (d = 512, --warmup_steps 1000, --lr 1.0 scales it), L2 decay 1e-4, global-norm
@@ -29,10 +29,11 @@ different defaults (--size demo: warm-up 100, batch 32, 8 epochs, --max_length 1
 The LR is not scaled with the number of processes.
 --to_static: refused for training (a message, exit 4). Measured on Paddle 3.3.1: traced per input shape,
 the loss (loops over frames and words) compiles for ~35 s at every new (frames, words) shape; with free
-dimensions in the input specs it compiles once, but every parameter's gradient comes out zero. The export is two graphs: the encoder (features [B, T, F], mask [B, T]; T free, its GRU
-loops become a while loop) -> (sequence, keys, initial state), saved as model, and one decoder step
-(words, state, sequence, keys, mask) -> (log-probabilities, state), saved as model_step; infer.py runs the
-beam search over the exported step.
+dimensions in the input specs it compiles once, but every parameter's gradient comes out zero.
+The export is two graphs: the encoder (features [B, T, F], mask [B, T]; T free, its GRU loops become a
+while loop) -> (sequence, keys, initial state), saved as model, and one decoder step (words, state,
+sequence, keys, mask) -> (log-probabilities, state), saved as model_step; infer.py runs the beam search
+over the exported step.
 
 **Demo data** (make_demo): videos of 20-40 s whose 5 frames/s features (32-d) are noise plus, during two
 or three planted events, the codes of the event's colour, shape and direction; the caption of an event is
@@ -53,7 +54,7 @@ steps), best dev CIDEr-D 6.61 (epoch 8); 9 min wall, 59 s CPU, under load 17-20 
     python infer.py data/demo/captioning/captions/val_2.json   # from the export: every event's caption,
                                                                # and the file's BLEU-4 / CIDEr-D (as eval.py)
 
-Not done: METEOR (see above); real ActivityNet Captions figures (the release: METEOR 10.0 on val; the
+Not done: METEOR (see above); real ActivityNet Captions figures (the release: METEOR 9.8 on val_1; the
 features are an 89 GB download); proposing the events (ETS, as released, captions the annotated ones).
 The GRUs step frame by frame in Python: real events (often hundreds of frames at 5/s) train slowly on a CPU.
 Needs sacrebleu (pip install sacrebleu).
@@ -116,7 +117,8 @@ def recipe(args, key):
     value = getattr(args, key, None)
     if value is not None:
         return value
-    return DEMO_RECIPE[key] if getattr(args, "size", "release") == "demo" else {"warmup_steps": 1000, "max_length": 80}[key]
+    release = {"warmup_steps": 1000, "max_length": 80}
+    return DEMO_RECIPE[key] if getattr(args, "size", "release") == "demo" else release[key]
 
 
 def apply_demo_recipe(args):

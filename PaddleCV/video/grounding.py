@@ -206,7 +206,8 @@ def read_queries(args, prefix):
                 vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, np.shape(vectors)[-1])
             except (TypeError, ValueError, IndexError):
                 if not skip:
-                    raise utils.DataError(f"{where}: expected (b'<movie>.avi_<start>_<end>', array [n, {dim}])") from None
+                    raise utils.DataError(
+                        f"{where}: expected (b'<movie>.avi_<start>_<end>', array [n, {dim}])") from None
                 bad += 1
                 continue
             if vectors.shape[1] < dim:
@@ -533,8 +534,8 @@ def train(args, model, out_dir, log):
     if args.max_steps:
         total_steps = min(total_steps, args.max_steps)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
-    optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters(),
-                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(args.grad_clip) if args.grad_clip else None)
+    clip = paddle.nn.ClipGradByGlobalNorm(args.grad_clip) if args.grad_clip else None
+    optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters(), grad_clip=clip)
     device = paddle.device.get_device().split(":")[0]
     device = "gpu" if device == "gpu" else "cpu"
     model, optimizer, scaler, amp_on = utils.amp_setup(args, device, model, optimizer)
@@ -740,7 +741,8 @@ def make_demo(out_dir, smoke=False, seed=0):
                 if (d == TRAIN_CLIPS) != (split == "train"):
                     continue
                 for s, e in sliding_windows(frames, sizes):
-                    np.save(os.path.join(out_dir, d, f"{movie}_{s}_{e}.npy"), ((cum[e] - cum[s]) / (e - s)).astype(np.float32))
+                    feat = ((cum[e] - cum[s]) / (e - s)).astype(np.float32)  # the window's mean feature
+                    np.save(os.path.join(out_dir, d, f"{movie}_{s}_{e}.npy"), feat)
         with open(os.path.join(out_dir, f"{split}_clip-sentences.txt"), "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     with open(os.path.join(out_dir, LENGTHS), "wb") as f:

@@ -15,7 +15,7 @@ import pytest
 
 import grounding
 import utils
-from models.tall import TALL, tall_loss
+from models.tall import tall_loss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
