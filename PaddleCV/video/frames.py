@@ -50,7 +50,7 @@ RELEASE = {
 # --size demo: the demo videos are 32x32 and 8 frames long.
 DEMO = {"short_size": 32, "crop_size": 28, "test_crop_size": 28, "test_clips": 1, "test_crops": 1}
 DEMO_CLIP = {"TSN": dict(seg_num=8, test_seg_num=8), "TSM": dict(seg_num=8, test_seg_num=8),
-             "StNet": dict(seg_num=4, seglen=2, test_seg_num=4), "NonLocal": dict(seglen=8, sample_rate=2)}
+             "StNet": dict(seg_num=4, seglen=2, test_seg_num=4), "NonLocal": dict(seglen=8, sample_rate=1)}
 IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -315,7 +315,8 @@ def evaluate_set(args, model, ds, baselines=True):
     n = max(counts[0], 1)
     result = {"top1": counts[1] / n, "top5": counts[2] / n}
     if baselines:
-        result.update(top1_single_frame=counts[3] / n, top1_majority=counts[4] / n, samples=int(counts[0]))
+        result.update(top1_single_frame=counts[3] / n, top1_majority=counts[4] / n)
+    result["samples"] = int(counts[0])  # over all ranks
     return result
 
 

@@ -22,7 +22,7 @@ case $TASK in
   *) echo "error: TASK=$TASK: classification, features, localization, captioning or grounding" >&2; exit 2 ;;
 esac
 FAMILY=$(python -c "import sys; sys.argv=['x']; from train import family_name; print(family_name('$MODEL'))" 2>/dev/null || echo "$FAMILY")
-OUTPUT_DIR=output
+OUTPUT_DIR=
 args=("$@")
 for i in "${!args[@]}"; do  # eval and export look where train.py wrote
   case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
@@ -31,7 +31,7 @@ EXTRA=()
 if [[ $SMOKE == 1 ]]; then
   DATA_DIR=data/smoke/$FAMILY
   [[ -d $DATA_DIR ]] || python make_demo_data.py --family "$FAMILY" --smoke --out_dir "$DATA_DIR"
-  OUTPUT_DIR=output/smoke   # never touches a real run's outputs
+  OUTPUT_DIR=${OUTPUT_DIR:-output/smoke}   # never touches a real run's outputs
   EXTRA+=(--size demo --max_steps 3 --log_interval 2 --batch_size 4 --num_workers 0 --overwrite)
 elif [[ -z "${DATA_DIR:-}" ]]; then
   DATA_DIR=data/demo/$FAMILY
@@ -42,6 +42,7 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
     EXTRA+=(--size demo)
   fi
 fi
+OUTPUT_DIR=${OUTPUT_DIR:-output}
 train=(train.py --model "$MODEL" --data_dir "$DATA_DIR" --output_dir "$OUTPUT_DIR" "${EXTRA[@]}" "$@")
 if [[ -n "${GPUS:-}" || ${NPROC:-1} -gt 1 ]]; then
   log_dir="$OUTPUT_DIR/$MODEL/dist_log"
