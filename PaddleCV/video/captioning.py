@@ -16,6 +16,11 @@ release; an event with no row is skipped and counted. The vocabulary: <s>, <e>, 
 captions' words seen at least --min_word_count times (the release: 3), by count; lower-cased word tokens
 (the release used the PTB tokenizer of coco-caption, which needs Java).
 
+**Bad input** stops with one line naming the place (exit 2): malformed json (`file:line`), an event outside
+its video (start < 0, end <= start or start >= duration; an end past the duration is cut to it), as many
+timestamps as sentences or an empty sentence (`file: video <id>`), a feature file that is unreadable or not
+[frames, --feat_size] (its path). --skip_bad_samples skips and counts such videos' annotations instead.
+
 **Metrics** (caption_metrics.py): BLEU-4 (sacrebleu, corpus level, 0-1) and CIDEr-D (written out as
 coco-caption computes it; agrees with pycocoevalcap 1.2 to 1e-12 on the tested cases) of each event's
 caption against its reference, next to the **most frequent training caption** given for every event.
@@ -226,8 +231,16 @@ def event_features(args, event):
 
 
 def usable(args, events):
-    """The events with at least one feature row (the release skips the others), and how many were not."""
-    keep = [e for e in events if len(event_features(args, e))]
+    """The events with at least one feature row (the release skips the others), and how many were not;
+    with --skip_bad_samples also those whose feature file is bad."""
+    keep = []
+    for e in events:
+        try:
+            if len(event_features(args, e)):
+                keep.append(e)
+        except utils.DataError:
+            if not getattr(args, "skip_bad_samples", False):
+                raise
     return keep, len(events) - len(keep)
 
 
@@ -419,7 +432,7 @@ def train(args, model, out_dir, log):
         f"{steps_per_epoch} steps/epoch, batch {batch_size} x {world} processes, Noam lr x {args.lr:g} "
         f"warm-up {recipe(args, 'warmup_steps')}")
     if bad or bad_dev:
-        log(f"skipped {bad + bad_dev} events without feature rows")
+        log(f"skipped {bad + bad_dev} events without feature rows (or, with --skip_bad_samples, a bad feature file)")
 
     def checkpoint():
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,

@@ -25,6 +25,12 @@ mean of its left and right context windows (--context_num windows of --context_s
 one repeats the nearest, as the release): 3 x 4096 = 12,288. Training pairs are the windows with
 IoU > 0.5 and non-overlap-over-length < 0.15 with a ground-truth moment, with the offsets to it.
 
+**Bad input** stops with one line naming the place (exit 2): `file:line` of a text line that is not
+`<clip><TAB><sentence>`, `file: entry i` of a pickle entry that is not the release's (clip, vectors) or has
+fewer than --sentence_dim entries, a moment outside its video (start < 0, end <= start, or past the frames
+of video_allframes_info.pkl), a candidate feature of the wrong size (its path). --skip_bad_samples skips
+and counts the sentences and candidates instead.
+
 **Metric**: R@1 and R@5 at IoU 0.1, 0.3, 0.5, 0.7 as the release computes it (per sentence, the
 regressed windows of the movie's candidates, ranked by score, temporal NMS at IoU - 0.05, a hit when one
 of the top n has IoU >= the threshold), and the **random-moment baseline** computed exactly: one of the
@@ -244,6 +250,7 @@ def split_queries(args, split):
 
 
 _LISTINGS, _CLIPS = {}, {}
+SKIPPED_CLIPS = set()  # candidate files dropped by --skip_bad_samples
 
 
 def movie_clips(args, clips_dir, movie):
@@ -266,16 +273,25 @@ def movie_clips(args, clips_dir, movie):
     entries = _LISTINGS[directory].get(movie)
     if not entries:
         raise utils.DataError(f"{directory}: no candidate clip of movie {movie}")
-    feats = {}
+    feats, good = {}, []
     for s, e, name in entries:
         path = os.path.join(directory, name)
         try:
             feat = np.load(path).astype(np.float32).reshape(-1)
-        except (OSError, ValueError) as err:
-            raise utils.DataError(f"{path}: unreadable feature ({type(err).__name__}: {err})") from None
-        if feat.shape[0] != dim:
-            raise utils.DataError(f"{path}: feature of {feat.shape[0]} entries, expected {dim} (--feature_dim)")
+            if feat.shape[0] != dim:
+                raise utils.DataError(f"{path}: feature of {feat.shape[0]} entries, expected {dim} (--feature_dim)")
+        except (OSError, ValueError, utils.DataError) as err:
+            if not getattr(args, "skip_bad_samples", False):
+                if isinstance(err, utils.DataError):
+                    raise
+                raise utils.DataError(f"{path}: unreadable feature ({type(err).__name__}: {err})") from None
+            SKIPPED_CLIPS.add(path)  # --skip_bad_samples: the candidate is dropped
+            continue
         feats[(s, e)] = feat
+        good.append((s, e, name))
+    entries = good
+    if not entries:
+        raise utils.DataError(f"{directory}: no readable candidate clip of movie {movie}")
     windows = np.array([(s, e) for s, e, _ in entries], dtype=np.float32)
     visual = np.empty((len(entries), 3 * dim), dtype=np.float32)
     size = args.context_size
@@ -549,6 +565,8 @@ def train(args, model, out_dir, log):
         loss_layer = paddle.jit.to_static(loss_layer, full_graph=True)
     train_model = paddle.DataParallel(loss_layer) if world > 1 else loss_layer
     n_params = sum(math.prod(p.shape) for p in model.parameters())
+    if SKIPPED_CLIPS:
+        log(f"skipped {len(SKIPPED_CLIPS)} unreadable candidate clips (--skip_bad_samples)")
     log(f"TALL: {n_params:,} parameters ({args.size} size, {_resolve_mode(args)} sentences), {len(queries)} "
         f"training sentences, {len(samples)} training pairs, {steps_per_epoch} steps/epoch, batch "
         f"{args.batch_size} x {world} processes, lr {args.lr:g}")

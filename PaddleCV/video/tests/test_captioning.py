@@ -156,6 +156,8 @@ def test_bad_inputs(demo, tmp_path):
         pickle.dump(np.zeros((40, 7), np.float32), f)
     with pytest.raises(utils.DataError, match=rf"{events[0][0]}: features of shape \[40, 7\], expected \[frames, 32\]"):
         captioning.event_features(args, events[0])
+    kept, dropped = captioning.usable(make_args(str(d), skip_bad_samples=True), events)
+    assert dropped >= 1 and events[0] not in kept
 
 
 # ------------------------------------------------------------------------------------------------ slow

@@ -192,6 +192,9 @@ def test_bad_inputs(demo, tmp_path):
     np.save(clips / name, np.zeros(7, np.float32))
     with pytest.raises(utils.DataError, match=rf"{name}: feature of 7 entries, expected 32"):
         grounding.movie_clips(args, grounding.TEST_CLIPS, name.rsplit("_", 2)[0])
+    windows, _ = grounding.movie_clips(make_args(str(d), skip_bad_samples=True), grounding.TEST_CLIPS,
+                                       name.rsplit("_", 2)[0])
+    assert len(windows) == len([n for n in os.listdir(clips) if n.startswith(name.rsplit("_", 2)[0])]) - 1
     # a malformed pkl
     (d / "train_clip-sentvec.pkl").write_bytes(b"not a pickle")
     with pytest.raises(utils.DataError, match="train_clip-sentvec.pkl: not a pickled list"):
