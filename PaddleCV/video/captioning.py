@@ -261,7 +261,8 @@ def vocabulary(args):
                 f.write("\n".join(words) + "\n")
         return words
     if not os.path.isfile(saved):
-        raise utils.CheckpointError(f"no vocabulary: neither {train_file} nor {saved}")
+        raise utils.DataError(f"{train_file}: file not found (the vocabulary is built from it; no run's "
+                              f"vocabulary at {saved} either)")
     return [w for _, w in utils.read_lines(saved)]
 
 
