@@ -41,3 +41,28 @@ def test_train_export_round_trip(name, demo, tmp_path):
         expected = paddle.nn.functional.softmax(model(paddle.to_tensor(views)), axis=-1).numpy()
     got = utils.create_predictor(os.path.join(out, name, "inference", "model"))([views])[0]
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_bad_video_through_train_py(demo, tmp_path):
+    """A garbage video in val.list: train.py stops before the first step naming the list line and the file
+    (exit 2); with --skip_bad_samples it is dropped, counted, and the run goes on."""
+    import shutil
+    import subprocess
+    import sys
+    from conftest import ROOT
+    data = tmp_path / "data"
+    shutil.copytree(demo, data)
+    (data / "videos" / "broken.mp4").write_bytes(b"\x00" * 100)
+    with open(data / "val.list", "a") as f:
+        f.write("videos/broken.mp4 2\n")
+    cmd = [sys.executable, "train.py", "--model", "TSN", "--size", "demo", "--data_dir", str(data), "--output_dir",
+           str(tmp_path / "out"), "--max_steps", "1", "--batch_size", "4", "--num_workers", "0", "--seg_num", "2"]
+    env = {**os.environ, "GLOG_minloglevel": "2"}
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"val.list:5: {data}/videos/broken.mp4: not a readable video" in result.stderr
+    assert "step 1/" not in result.stdout
+    result = subprocess.run(cmd + ["--skip_bad_samples"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "skipped 1 bad videos" in result.stdout and "step 1/1" in result.stdout
