@@ -49,8 +49,8 @@ RELEASE = {
 }
 # --size demo: the demo videos are 32x32 and 8 frames long.
 DEMO = {"short_size": 32, "crop_size": 28, "test_crop_size": 28, "test_clips": 1, "test_crops": 1}
-DEMO_CLIP = {"TSN": dict(seg_num=8, test_seg_num=8), "TSM": dict(seg_num=8, test_seg_num=8),
-             "StNet": dict(seg_num=4, seglen=2, test_seg_num=4), "NonLocal": dict(seglen=8, sample_rate=1)}
+DEMO_CLIP = {"TSN": dict(seg_num=8), "TSM": dict(seg_num=8), "StNet": dict(seg_num=4, seglen=2),
+             "NonLocal": dict(seglen=8, sample_rate=1)}  # test_seg_num: the training clip's
 IMAGE_MEAN, IMAGE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -62,7 +62,7 @@ def add_flags(parser):
     g.add_argument("--seg_num", type=int, default=None, help="segments sampled per training clip")
     g.add_argument("--seglen", type=int, default=None, help="consecutive frames per segment (StNet 5, NonLocal 8)")
     g.add_argument("--sample_rate", type=int, default=None, help="frame step inside a segment (NonLocal 8)")
-    g.add_argument("--test_seg_num", type=int, default=None, help="segments per test clip (TSN 25, StNet 25)")
+    g.add_argument("--test_seg_num", type=int, default=None, help="segments per test clip (unset: release TSN and StNet 25, else --seg_num)")
     g.add_argument("--test_clips", type=int, default=None, help="temporal test views (NonLocal 10)")
     g.add_argument("--test_crops", type=int, default=None, choices=[1, 3, 10], help="spatial test views")
     g.add_argument("--short_size", type=int, default=None, help="short side the frames are resized to")
@@ -95,10 +95,13 @@ def resolve(args):
     if args.size == "demo":
         cfg.update(DEMO)
         cfg.update(DEMO_CLIP[args.model])
-    for key in ("seg_num", "seglen", "sample_rate", "test_seg_num", "test_clips", "test_crops", "short_size",
-                "crop_size", "test_crop_size", "dropout"):
+    for key in ("seg_num", "seglen", "sample_rate", "test_clips", "test_crops", "short_size", "crop_size",
+                "test_crop_size", "dropout"):
         if getattr(args, key, None) is None:
             setattr(args, key, cfg[key])
+    if getattr(args, "test_seg_num", None) is None:  # demo size (and TSM, NonLocal): the training clip's
+        same = args.size == "demo" or RELEASE[args.model]["test_seg_num"] == RELEASE[args.model]["seg_num"]
+        args.test_seg_num = args.seg_num if same else cfg["test_seg_num"]
     for key in ("crop_size", "test_crop_size"):
         if getattr(args, key) > args.short_size:
             raise utils.DataError(f"--{key} {getattr(args, key)} is larger than --short_size {args.short_size}")

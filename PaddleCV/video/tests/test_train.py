@@ -1,5 +1,6 @@
 """One tiny TSM run (train -> eval -> export -> infer), reused: eval/export/infer follow the last run and its
 saved settings, infer.py over a split gets eval.py's top-1, a resume refuses a differing model flag."""
+import json
 import os
 import shutil
 
@@ -43,12 +44,22 @@ def test_run_files_and_eval_follows_the_run(trained_run, demo, capsys):
     assert "final metrics: top1=" in capsys.readouterr().out
 
 
-def test_export_and_infer_give_eval_top1(trained_run, demo):
+def test_export_and_infer_give_eval_top1(trained_run, demo, capsys):
     out = trained_run["output_dir"]
     run_script("export", ["--output_dir", out])
+    with open(os.path.join(out, "TSM", "inference", "export_info.json")) as f:
+        config = json.load(f)["config"]  # export.py followed the run's non-default settings
+    assert (config["model"], config["seg_num"], config["test_seg_num"], config["test_crop_size"]) == ("TSM", 4, 4, 24)
     from_export = run_script("infer", ["--output_dir", out, "--data_dir", demo, "--split", "test", "--num_workers", "0"])
     evaluated = run_script("eval", ["--output_dir", out, "--data_dir", demo, "--num_workers", "0"])["top1"]
     assert from_export == pytest.approx(evaluated)
+    video = os.path.join(demo, "videos", "moving_up", "test_000.mp4")
+    run_script("infer", ["--output_dir", out, "--data_dir", demo, "--out_dir", os.path.join(out, "pics"), video])
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    result = json.loads(printed)
+    assert result["video"] == video and len(result["top5"]) == 4  # 4 classes
+    assert abs(sum(p for _, p in result["top5"]) - 1) < 1e-3
+    assert os.path.getsize(os.path.join(out, "pics", "000_strip.png")) > 0
 
 
 def test_resume_refuses_a_differing_shape_flag_and_applies_epochs(trained_run, capsys):
