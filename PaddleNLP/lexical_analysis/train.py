@@ -76,9 +76,10 @@ def main(argv=None):
     model = build_run_model(args, vocab, emb_lr_scale=args.emb_lr_scale, crf_lr_scale=args.crf_lr_scale)
     if taskflow:
         pretrained.load_paddlenlp(model, args.pretrained)  # any unmapped key or wrong shape: CheckpointError
-    elif args.pretrained and utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
-        raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's weights "
-                                    "nor PaddleNLP's LAC checkpoint with its dics)")
+    elif args.pretrained and state is None:  # this folder's own weights (a resumed run has its checkpoint)
+        if utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
+            raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's "
+                                        "weights nor PaddleNLP's LAC checkpoint with its dics)")
     optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters())
     model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)

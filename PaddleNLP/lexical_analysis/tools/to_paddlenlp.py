@@ -24,7 +24,8 @@ import paddle  # noqa: E402
 
 import utils  # noqa: E402
 import pretrained  # noqa: E402
-from eval import add_model_flags, add_run_flags, build_run_model, default_checkpoint, resolve_run, run_vocab  # noqa: E402
+from eval import (add_model_flags, add_run_flags, build_run_model, default_checkpoint,  # noqa: E402
+                  resolve_run, run_vocab)
 
 NEVER = -1e4
 
