@@ -145,8 +145,8 @@ def main(argv=None):
                         help="an export to use; unset: OUTPUT_DIR/MODEL/inference of the last trained run")
     parser.add_argument("--pretrained", default=None,
                         help="PaddleNLP Taskflow's sentiment_analysis bilstm directory (model_state.pdparams + "
-                             "vocab.txt, see README): its weights and its jieba cutting; every line is raw text (a dataset .tsv: "
-                             "its texts, cut as eval.py --pretrained cuts them, and the accuracy)")
+                             "vocab.txt, see README): its weights and its jieba cutting; every line is raw text "
+                             "(a dataset .tsv: its texts, cut as eval.py --pretrained cuts them, and the accuracy)")
     parser.add_argument("--batch_size", type=int, default=64, help="sentences per batch")
     parser.add_argument("--skip_bad_samples", action="store_true",
                         help="in a dataset file, skip bad lines (their rows stay empty) instead of stopping")

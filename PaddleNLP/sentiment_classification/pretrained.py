@@ -180,7 +180,8 @@ def adopt(path, model_name, num_classes):
     check_vocab_size(vocab, config, vocab_path)
     from models import build_model
     sizes = {k: config[k] for k in ("emb_dim", "hid_dim", "fc_dim")}
-    convert(state, build_model(MODEL, config["vocab_size"], num_classes, vocab.pad_id, **sizes), weights)
+    with paddle.utils.unique_name.guard():  # a throw-away net: the run's parameter names must not shift
+        convert(state, build_model(MODEL, config["vocab_size"], num_classes, vocab.pad_id, **sizes), weights)
     return {**sizes, "num_classes": num_classes}
 
 

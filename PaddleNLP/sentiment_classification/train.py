@@ -100,7 +100,8 @@ def main(argv=None):
         paddle.distributed.barrier()  # the other ranks read what rank 0 copied
 
     # data: every file the run reads (train, dev, dictionary) is parsed before the first step
-    model, vocab = run_model(args, out_dir) if os.path.isfile(os.path.join(out_dir, pretrained.RUN_FILE)) else (None, None)
+    fine_tuned = os.path.isfile(os.path.join(out_dir, pretrained.RUN_FILE))  # this run or the one resumed
+    model, vocab = run_model(args, out_dir) if fine_tuned else (None, None)
     if vocab is not None:  # fine-tuned from Taskflow's checkpoint: vocab.txt, jieba (eval.taskflow_examples)
         train_set = reader.TextDataset(taskflow_examples(os.path.join(args.data_dir, reader.SPLITS["train"]), vocab,
                                                          args.skip_bad_samples, args.max_seq_len))
@@ -109,7 +110,7 @@ def main(argv=None):
         train_set = reader.load_split(args.data_dir, "train", vocab, args.max_seq_len, args.skip_bad_samples)
     sampler, loader = train_loader(args, train_set, vocab.pad_id)
     _, dev_loader = eval_loader(args, vocab, "dev")
-    if utils.is_main_process() and model is None:  # the dictionary shapes the embedding: eval/export/infer read this copy
+    if utils.is_main_process() and not fine_tuned:  # it shapes the embedding: eval/export/infer read this copy
         shutil.copyfile(os.path.join(args.data_dir, reader.VOCAB_FILE), os.path.join(out_dir, reader.VOCAB_FILE))
     steps_per_epoch = len(sampler)
     if steps_per_epoch == 0:
@@ -124,9 +125,10 @@ def main(argv=None):
         model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
     if taskflow:
         pretrained.load_into(model, args.pretrained)
-    elif args.pretrained and utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
-        raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's weights "
-                                    "nor PaddleNLP's Taskflow Senta BiLSTM directory)")
+    elif args.pretrained and state is None:  # this folder's own weights (a resumed run has its checkpoint)
+        if utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
+            raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's "
+                                        "weights nor PaddleNLP's Taskflow Senta BiLSTM directory)")
     optimizer = paddle.optimizer.Adagrad(learning_rate=args.lr, parameters=model.parameters())
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_acc = 0, -1.0

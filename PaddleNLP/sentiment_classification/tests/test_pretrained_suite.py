@@ -95,6 +95,8 @@ def test_fine_tuning_from_the_taskflow_checkpoint(demo_dir, tmp_path):
     dynamic = run("infer.py", "--output_dir", out, "--checkpoint", os.path.join(run_dir, "best.pdparams"),
                   "--input_file", str(data / "test.tsv"))
     assert final_acc(dynamic) == acc_test
+    resumed = run("train.py", "--output_dir", out, "--resume", "--max_steps", "35")  # vocab.txt, sizes from the run
+    assert resumed.returncode == 0 and "resumed from" in resumed.stdout, resumed.stderr[-3000:]
     print(f"step-0 dev acc {acc_dev}, losses {loss}, dev acc by step {[(r['step'], r['dev_acc']) for r in evals]}, "
           f"test acc {acc_test}")
 
