@@ -9,9 +9,9 @@ is (num_labels + 2) x (num_labels + 2); `paddle.text.ViterbiDecoder(include_bos_
 the start scores from the LAST ROW (tag num_labels + 1) and the stop scores from the SECOND-TO-LAST
 ROW (tag num_labels), and lets a path pass through those two tags like any other (checked by brute
 force, tools/check_pretrained.py). So the checkpoint is loaded into our model built with
-num_tags = len(tag.dic) + 2: the two extra tags get the names in EXTRA_TAGS, `crf.start` and
-`crf.stop` are copies of those two rows, and the decode is then the same sum over the same paths.
-(In fine-tuning our start/stop become parameters of their own, no longer tied to the rows.)
+num_tags = len(tag.dic) + 2 and tied_start_stop=True: the two extra tags get the names in EXTRA_TAGS,
+the start/stop scores are those two rows themselves (crf.py), and the decode is then the same sum over
+the same paths; fine-tuning (train.py --pretrained) keeps them tied.
 """
 import os
 
@@ -85,10 +85,7 @@ def convert(state, own):
             out[GRU_PREFIX[1] + key[len(GRU_PREFIX[0]):]] = value
         else:
             unmapped.append(key)
-    n = trans.shape[0]  # num_labels + 2
-    if "crf.start" in own:  # an untied model: copies of the rows (a tied one reads the rows themselves)
-        out["crf.start"] = trans[n - 1].copy()  # start_idx = num_labels + 1: the last row
-        out["crf.stop"] = trans[n - 2].copy()   # stop_idx = num_labels: the second-to-last row
+    # No crf.start/crf.stop: our model is built tied_start_stop and reads the last two rows themselves.
     missing = sorted(set(own) - set(out))
     extra = sorted(set(out) - set(own))
     shapes = [f"{k}: file {list(out[k].shape)} vs ours {list(own[k].shape)}"

@@ -113,3 +113,27 @@ def test_nll_is_stable_for_large_scores():
     for b, n in enumerate([4, 3]):
         log_z, scores, _ = brute_force(emission[b].astype(np.float64), trans, start, stop, n)
         assert nll[b] == pytest.approx(log_z - scores[tuple(tags[b, :n])], rel=1e-4, abs=1e-2)
+
+
+def test_tied_start_stop_reads_paddlenlps_rows():
+    """tied_start_stop (a run fine-tuned from PaddleNLP's LAC): start = the last transition row, stop = the
+    second-to-last, as paddle.text.ViterbiDecoder(include_bos_eos_tag=True) reads them; the loss is the
+    brute-force one with those rows, and the state dict holds the matrix only."""
+    num_tags, lengths = 5, [4, 2, 3]
+    rng = np.random.default_rng(8)
+    crf = LinearChainCRF(num_tags, tied_start_stop=True)
+    crf.transitions.set_value(rng.normal(0, 1.5, (num_tags, num_tags)).astype("float32"))
+    emission = rng.normal(0, 1, (len(lengths), max(lengths), num_tags)).astype("float32")
+    lens = paddle.to_tensor(lengths, dtype="int64")
+    paths, scores = crf.decode(paddle.to_tensor(emission), lens)
+    theirs_scores, theirs = paddle.text.ViterbiDecoder(crf.transitions, include_bos_eos_tag=True)(
+        paddle.to_tensor(emission), lens)
+    np.testing.assert_array_equal(paths.numpy(), theirs.numpy())
+    np.testing.assert_allclose(scores.numpy(), theirs_scores.numpy(), rtol=1e-5)
+    tags = rng.integers(0, num_tags, (len(lengths), max(lengths)))
+    nll = crf.nll(paddle.to_tensor(emission), lens, paddle.to_tensor(tags, dtype="int64")).numpy()
+    trans = crf.transitions.numpy().astype(np.float64)
+    for b, n in enumerate(lengths):
+        log_z, path_scores, _ = brute_force(emission[b].astype(np.float64), trans, trans[-1], trans[-2], n)
+        assert nll[b] == pytest.approx(log_z - path_scores[tuple(tags[b, :n])], rel=1e-5, abs=1e-4)
+    assert list(crf.state_dict()) == ["transitions"]

@@ -37,7 +37,7 @@ def fake_state(keys, rng=None):
 def published_model(suite_keys):
     cfg = suite_keys["config"]  # nn.GRU cannot be built under paddle.LazyGuard; this one is small
     return build_model("bigru_crf", cfg["vocab_size"], cfg["num_labels"] + 2, emb_dim=cfg["emb_dim"],
-                       hidden_size=cfg["hidden_size"])
+                       hidden_size=cfg["hidden_size"], tied_start_stop=True)
 
 
 def test_every_suite_key_maps_onto_ours_with_its_shape(suite_keys, published_model):
@@ -47,12 +47,12 @@ def test_every_suite_key_maps_onto_ours_with_its_shape(suite_keys, published_mod
     out = pretrained.convert(state, published_model.state_dict())
     assert set(out) == set(published_model.state_dict())
     np.testing.assert_array_equal(out["encoder.emission.weight"], state["fc.weight"])  # [in, out] both: no transpose
-    np.testing.assert_array_equal(out["crf.start"], state["crf.transitions"][58])  # start_idx: last row
-    np.testing.assert_array_equal(out["crf.stop"], state["crf.transitions"][57])   # stop_idx: second-to-last row
+    np.testing.assert_array_equal(out["crf.transitions"], state["crf.transitions"])  # start/stop: its rows 58/57
 
 
 def test_another_size_names_the_wrong_shapes(suite_keys):
-    small = build_model("bigru_crf", suite_keys["config"]["vocab_size"], 59, emb_dim=128, hidden_size=64)
+    small = build_model("bigru_crf", suite_keys["config"]["vocab_size"], 59, emb_dim=128, hidden_size=64,
+                        tied_start_stop=True)
     with pytest.raises(CheckpointError, match=r"wrong shapes: encoder.emission.weight: file \[256, 59\] vs ours \[128, 59\]"):
         pretrained.convert(fake_state(suite_keys["keys"]), small.state_dict())
 
