@@ -66,3 +66,17 @@ def test_bad_video_through_train_py(demo, tmp_path):
                             env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "skipped 1 bad videos" in result.stdout and "step 1/1" in result.stdout
+
+
+def test_to_static_training_gives_the_dynamic_losses(demo, tmp_path):
+    import json
+    losses = {}
+    for flag in ([], ["--to_static"]):
+        out = str(tmp_path / ("static" if flag else "dynamic"))
+        run_train(["--model", "TSM", "--size", "demo", "--data_dir", demo, "--output_dir", out, "--max_steps", "3",
+                   "--batch_size", "4", "--num_workers", "0", "--seg_num", "4", "--dropout", "0", "--log_interval",
+                   "1", "--eval_interval", "0", *flag])
+        with open(os.path.join(out, "TSM", "metrics.jsonl")) as f:
+            losses[bool(flag)] = [r["loss"] for r in map(json.loads, f) if "loss" in r]
+    assert len(losses[True]) == 3
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
