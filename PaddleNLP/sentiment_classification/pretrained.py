@@ -16,7 +16,7 @@ Linear weight is [in, out] and nn.LSTM's [4H, in] gates i, f, g, o on both sides
 built from the same paddle.nn layers). A key the map does not cover, a key of ours missing from the
 file, or a shape that does not fit is a utils.CheckpointError (exit 4) naming it.
 
-Fine-tuning (`train.py --pretrained DIR --model bilstm_taskflow`, adopt/check_fits/load_into below): the
+Fine-tuning (`train.py --pretrained DIR --model bilstm_taskflow`, adopt/save_run/run_vocab/load_into below): the
 run keeps the checkpoint's vocab.txt as its dictionary and its sizes (RUN_FILE beside it, in the run
 directory and in its export), and every text it trains, evaluates or classifies is cut by jieba as
 Taskflow cuts it (run_vocab).
@@ -167,7 +167,8 @@ def is_taskflow_path(path):
 def adopt(path, model_name, num_classes):
     """train.py --pretrained <Taskflow dir>, before the run starts: everything that can be checked without
     the data (the model, the weights' keys and shapes, vocab.txt against the embedding). Returns the
-    checkpoint's sizes {emb_dim, hid_dim, fc_dim, num_classes}."""
+    checkpoint's sizes {emb_dim, hid_dim, fc_dim, num_classes} and its weights under our names (for
+    load_into: the file is read and converted once)."""
     if model_name != MODEL:
         raise utils.CheckpointError(f"{path} is PaddleNLP's Taskflow Senta BiLSTM: fine-tune it with --model {MODEL}, "
                                     f"not {model_name}")
@@ -181,8 +182,9 @@ def adopt(path, model_name, num_classes):
     from models import build_model
     sizes = {k: config[k] for k in ("emb_dim", "hid_dim", "fc_dim")}
     with paddle.utils.unique_name.guard():  # a throw-away net: the run's parameter names must not shift
-        convert(state, build_model(MODEL, config["vocab_size"], num_classes, vocab.pad_id, **sizes), weights)
-    return {**sizes, "num_classes": num_classes}
+        converted = convert(state, build_model(MODEL, config["vocab_size"], num_classes, vocab.pad_id, **sizes),
+                            weights)
+    return {**sizes, "num_classes": num_classes}, converted
 
 
 def save_run(path, run_dir, sizes):
@@ -205,10 +207,11 @@ def run_vocab(folder):
     return vocab, {k: sizes[k] for k in ("emb_dim", "hid_dim", "fc_dim")}
 
 
-def load_into(model, path):
-    """The checkpoint's weights into our bilstm_taskflow (built with its sizes and vocab.txt)."""
+def load_into(model, path, converted):
+    """The checkpoint's weights (adopt's, under our names) into our bilstm_taskflow (built with its sizes
+    and vocab.txt)."""
     weights, _ = resolve(path)
-    model.set_state_dict(convert(load_state(path), model, weights))
+    model.set_state_dict(converted)
     if utils.is_main_process():
         print(f"loaded PaddleNLP Taskflow Senta BiLSTM {weights}", flush=True)
 

@@ -85,7 +85,7 @@ def main(argv=None):
     if taskflow:
         if "model" not in args.explicit:
             args.model = pretrained.MODEL
-        sizes = pretrained.adopt(args.pretrained, args.model, len(reader.LABELS))
+        sizes, converted = pretrained.adopt(args.pretrained, args.model, len(reader.LABELS))
     state = utils.prepare_run(args)  # a resumed run's own settings replace the defaults
     device = utils.setup(args)
     out_dir = os.path.join(args.output_dir, args.model)
@@ -124,7 +124,7 @@ def main(argv=None):
     if model is None:
         model = build_model(args.model, len(vocab), len(reader.LABELS), vocab.pad_id)
     if taskflow:
-        pretrained.load_into(model, args.pretrained)
+        pretrained.load_into(model, args.pretrained, converted)
     elif args.pretrained and state is None:  # this folder's own weights (a resumed run has its checkpoint)
         if utils.load_pretrained(model, args.pretrained) == sorted(model.state_dict()):
             raise utils.CheckpointError(f"{args.pretrained}: no tensor fits {args.model} (neither this folder's "
