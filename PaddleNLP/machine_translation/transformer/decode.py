@@ -19,6 +19,7 @@ import numpy as np
 import paddle
 
 import utils
+from model import log_softmax
 
 
 class CachedDecoder:
@@ -62,7 +63,7 @@ class UncachedDecoder:
         with paddle.no_grad():
             logits = self.model.decode(paddle.to_tensor(prefix), enc_out, bias)[:, -1]
             never = paddle.nn.functional.one_hot(paddle.full([1], self.model.bos_id, "int64"), logits.shape[-1])
-            return paddle.nn.functional.log_softmax(logits + never * -1e9, axis=-1).numpy()
+            return log_softmax(logits + never * -1e9).numpy()
 
     def step(self, tokens, state):
         prefix, enc_out, bias = state

@@ -73,6 +73,14 @@ MODELS = CONFIGS  # --model looks its name up here
 NEG_INF = -1e9
 
 
+def log_softmax(x):
+    """F.log_softmax over the last axis, written out: on the CPU, Paddle 3.3.1's log_softmax kernel took
+    19 s for one [30, 33712] tensor (a beam of 5 over 6 sentences at PaddleNLP's vocabulary, measured
+    under load 9), this 0.1 s, with the same values (max abs difference 0 on that tensor)."""
+    shifted = x - x.max(axis=-1, keepdim=True)
+    return shifted - paddle.log(paddle.exp(shifted).sum(axis=-1, keepdim=True))
+
+
 def position_encoding(n_position, d_model):
     """[n_position, d_model] sinusoids: the first half sines, the second half cosines, with the
     timescales spread geometrically from 1 to 10^4 (the release's table)."""
@@ -229,7 +237,7 @@ class Transformer(nn.Layer):
             x = layer(x, k, v, None, cross_k[i], cross_v[i], src_bias)
         # <s> is never an output (it is also the padding): its probability is zero
         never = F.one_hot(paddle.full([1], self.bos_id, "int64"), self.vocab_size) * NEG_INF
-        log_probs = F.log_softmax(self.logits(x)[:, 0] + never, axis=-1)
+        log_probs = log_softmax(self.logits(x)[:, 0] + never)
         return log_probs, paddle.stack(new_k), paddle.stack(new_v)
 
 

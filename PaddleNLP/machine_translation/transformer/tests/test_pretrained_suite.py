@@ -23,5 +23,5 @@ def test_paddlenlp_transformer_gives_our_logits_translations_and_ids():
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "small: teacher-forced logits [6, 14, 48], max abs diff" in run.stdout
-    assert "same token sequences True" in run.stdout
+    assert "same token sequences True" in run.stdout and "equals model.position_encoding: True" in run.stdout
     assert run.stdout.count("tokenizer equal: True") == 6 and "check_pretrained: all equal" in run.stdout

@@ -128,12 +128,12 @@ def post_process(seq, bos=0, eos=1):
     return [t for t in seq[:end + 1] if t not in (bos, eos)]
 
 
-def check(name, tol, seed=0):
+def check(name, tol, seed=0, max_out_len=None):
     import numpy as np
     import paddle
     import decode
     import pretrained
-    cfg = CONFIGS[name]
+    cfg = dict(CONFIGS[name], **({"max_out_len": max_out_len} if max_out_len else {}))
     paddle.seed(seed)
     theirs = suite_model(cfg)
     randomise(theirs, seed)
@@ -146,6 +146,11 @@ def check(name, tol, seed=0):
         infer = suite_model(cfg, infer=True)
         infer.set_state_dict(paddle.load(path))
         infer.eval()
+    from model import position_encoding
+    table = theirs.src_pos_embedding.pos_encoder.weight.numpy()
+    same_table = bool(np.abs(table - position_encoding(len(table), cfg["d_model"])).max() < 1e-6)
+    print(f"{name}: PaddleNLP's position table {list(table.shape)} equals model.position_encoding: {same_table}",
+          flush=True)
     src, trg = token_ids(cfg, seed)
     with paddle.no_grad():
         a = theirs(paddle.to_tensor(src), paddle.to_tensor(trg)).numpy()
@@ -167,7 +172,7 @@ def check(name, tol, seed=0):
     if not same:
         for s, o in zip(suite_seqs, our_seqs):
             print(f"  PaddleNLP {s}\n  ours      {o}", flush=True)
-    return diff <= tol and same
+    return diff <= tol and same and same_table
 
 
 def check_tokenizer():
@@ -214,6 +219,8 @@ def main(argv=None):
     parser.add_argument("--config", default="small", help="comma-separated: small, base, big")
     parser.add_argument("--tol", type=float, default=1e-5, help="largest allowed abs difference of the logits")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and token ids")
+    parser.add_argument("--max_out_len", type=int, default=None,
+                        help="beam search steps - 1 (None: the config's: 256 for base and big, 24 for small)")
     parser.add_argument("--tokenizer", action="store_true", help="also compare the vocabulary lookups")
     parser.add_argument("--write_keys", default=None, help="write the fixture of base/big keys and shapes here")
     args = parser.parse_args(argv)
@@ -226,7 +233,7 @@ def main(argv=None):
         return 0
     ok = True
     for name in [c for c in args.config.split(",") if c]:
-        ok &= check(name, args.tol, args.seed)
+        ok &= check(name, args.tol, args.seed, args.max_out_len)
     if args.tokenizer:
         ok &= check_tokenizer()
     print("check_pretrained: all equal" if ok else "check_pretrained: DIFFERENT", flush=True)
