@@ -68,6 +68,8 @@ CONFIGS["base_paddlenlp"] = TransformerConfig(**{**CONFIGS["base"].__dict__, "at
                                                  "warmup_steps": 4000, "batch_size": 8192})
 CONFIGS["big_paddlenlp"] = TransformerConfig(**{**CONFIGS["big"].__dict__, "attn_bias": True, "pad_factor": 8,
                                                 "dropout": 0.1})
+# the tests' model in PaddleNLP's shape: train.py --pretrained with a PaddleNLP-layout file (slow test)
+CONFIGS["tiny_paddlenlp"] = TransformerConfig(**{**CONFIGS["tiny"].__dict__, "attn_bias": True, "pad_factor": 8})
 MODELS = CONFIGS  # --model looks its name up here
 
 NEG_INF = -1e9

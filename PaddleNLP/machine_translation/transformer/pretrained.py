@@ -169,15 +169,14 @@ def build(path, config_path=None, vocab=None):
     return model
 
 
-def load(model, path, strict=True):
+def load(model, path):
     """--pretrained into a model built from --model (train.py fine-tuning; base_paddlenlp / big_paddlenlp
-    for PaddleNLP's files): a PaddleNLP file is converted (strictly), our own loads as before."""
+    for PaddleNLP's files): a PaddleNLP file is converted strictly (every key, every shape); one of our
+    own checkpoints loads what fits and reports the rest (utils.load_pretrained), as before."""
     state = load_state(path)
     if is_paddlenlp(state):
         model.set_state_dict(convert(state, model))
         if utils.is_main_process():
             print(f"loaded PaddleNLP's Transformer from {path} ({len(state)} tensors, shared ones twice)", flush=True)
         return []
-    if strict:
-        return utils.load_model(model, path)
     return utils.load_pretrained(model, path)

@@ -151,7 +151,7 @@ def main(argv=None):
     model = build_model(args.model, len(vocab), vocab.bos_id, vocab.eos_id, dropout=args.dropout,
                         max_length=args.max_length)
     if args.pretrained:
-        pretrained.load(model, args.pretrained, strict=False)  # PaddleNLP's files: --model base_paddlenlp
+        pretrained.load(model, args.pretrained)  # PaddleNLP's files: --model base_paddlenlp
     scheduler = noam_schedule(args, model.cfg.d_model)
     optimizer = paddle.optimizer.Adam(learning_rate=scheduler, beta1=args.beta1, beta2=args.beta2,
                                       epsilon=args.eps, parameters=model.parameters())

@@ -150,10 +150,44 @@ def test_train_pretrained_path_converts_and_keeps_our_own(tmp_path):
     cfg = TransformerConfig(n_layer=1, n_head=2, d_model=16, d_inner=32, dropout=0.1, attention_dropout=0.1,
                             relu_dropout=0.1, max_length=16, attn_bias=True, pad_factor=8)
     model = Transformer(cfg, 21)  # 21 tokens -> 24 rows, as PaddleNLP pads them
-    assert pretrained.load(model, str(tmp_path / "transformer.pdparams"), strict=False) == []
+    assert pretrained.load(model, str(tmp_path / "transformer.pdparams")) == []
     np.testing.assert_array_equal(model.state_dict()["decoder_layers.0.cross_attn.k_proj.bias"].numpy(),
                                   state["transformer.decoder.layers.0.cross_attn.k_proj.bias"])
     paddle.save(model.state_dict(), str(tmp_path / "ours.pdparams"))
     again = Transformer(cfg, 21)
-    assert pretrained.load(again, str(tmp_path / "ours.pdparams"), strict=False) == []
+    assert pretrained.load(again, str(tmp_path / "ours.pdparams")) == []
     np.testing.assert_array_equal(again.state_dict()["embedding.weight"].numpy(), model.state_dict()["embedding.weight"].numpy())
+
+
+@pytest.mark.slow
+def test_train_py_fine_tunes_a_paddlenlp_file(demo, tmp_path):
+    """train.py --model tiny_paddlenlp --pretrained FILE (a file in PaddleNLP's layout, the fixture's key
+    names at the tiny size): loaded by the converter, 2 steps trained from it, the position table kept
+    and the embedding moved by no more than 2 small Adam steps."""
+    import train
+    from conftest import TINY
+    from model import build_model
+    vocab = reader.load_tokenizer(demo).vocab
+    own = build_model("tiny_paddlenlp", len(vocab), vocab.bos_id, vocab.eos_id, max_length=40).state_dict()
+    rng = np.random.default_rng(1)
+    state = {}
+    for k, _ in fixture()["keys"]["base"]:
+        if (".layers." in k and ".layers.0." not in k) or k in pretrained.SHARED:
+            continue
+        state[k] = (rng.standard_normal(own[pretrained.map_key(k)].shape) * 0.3).astype("float32")
+    state[pretrained.SUITE_KEY][0] = 0
+    for dup, src in pretrained.SHARED.items():
+        state[dup] = state[src].copy()
+    path = str(tmp_path / "transformer.pdparams")
+    paddle.save(state, path)
+    args = [a for a in TINY if a != "tiny"]
+    args[args.index("--model") + 1:args.index("--model") + 1] = ["tiny_paddlenlp"]
+    _, out = run_main(train.main, args + ["--data_dir", demo, "--output_dir", str(tmp_path / "run"),
+                                          "--pretrained", path, "--max_steps", "2", "--log_interval", "1",
+                                          "--lr", "0.1"])
+    assert f"loaded PaddleNLP's Transformer from {path}" in out
+    trained = paddle.load(str(tmp_path / "run" / "tiny_paddlenlp" / "latest.pdckpt"))
+    trained = trained.get("model", trained)
+    np.testing.assert_array_equal(np.asarray(trained["pos_table"]), state["src_pos_embedding.pos_encoder.weight"])
+    moved = np.abs(np.asarray(trained["embedding.weight"]) - state[pretrained.SUITE_KEY]).max()
+    assert 0 < moved < 0.01, moved
