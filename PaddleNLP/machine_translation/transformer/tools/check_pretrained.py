@@ -15,7 +15,10 @@ ours. Both run in eval mode on the same padded token ids:
 2. beam search: PaddleNLP's InferTransformerModel (beam_search_version v1, beam --beam_size,
    max_out_len as the config) against decode.beam_search over our cached decoder with alpha 0 and
    the same max_out_len: the same token sequences (best beam, cut at <e>, <s> dropped as PaddleNLP's
-   predict.py post_process_seq does).
+   predict.py post_process_seq does). Where a sentence's two outputs differ, both finished hypotheses
+   are scored under both models by teacher forcing (the sum of log-probabilities the search ranks by,
+   alpha 0): a tie if the two scores are within --tie_tol (1e-4) under each model (float rounding
+   decided between near-equal hypotheses), else DIFFERENT. Per sentence: equal / tie / DIFFERENT.
 --tokenizer: PaddleNLP's Vocab.load_vocabulary (as its reader loads vocab_all.bpe.33708) against our
 reader.Vocabulary on a few BPE'd sentences (accents, punctuation, unknown words, a repeated token).
 Exit 1 if something differs, 4 if the file does not map.
