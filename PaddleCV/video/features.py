@@ -215,7 +215,7 @@ def check_record(path, index, record, num_classes, max_frames):
 def read_split(args, split):
     """Every video of the split, checked before training: [(file, vid, rgb, audio, labels)]."""
     files, bad = read_list(args.data_dir, split, args.skip_bad_samples)
-    videos = []
+    videos, classes = [], num_classes(args)  # once: it may read vocabulary.csv
     for path in utils.progress(files, len(files), f"reading {split}"):
         try:
             records = _load_file(path)
@@ -226,7 +226,7 @@ def read_split(args, split):
             continue
         for index, record in enumerate(records):
             try:
-                videos.append((path, *check_record(path, index, record, num_classes(args), args.max_frames)))
+                videos.append((path, *check_record(path, index, record, classes, args.max_frames)))
             except utils.DataError:
                 if not args.skip_bad_samples:
                     raise
@@ -558,13 +558,14 @@ def predict(args, predictor_or_model, paths):
     file has them, its true labels."""
     names = vocabulary(args.data_dir) if getattr(args, "data_dir", None) else None
     name = (lambda c: names[c] if names and c < len(names) else str(c))  # noqa: E731
+    classes = num_classes(args)
     results = []
     for path in paths:
         if not os.path.isfile(path):
             raise utils.DataError(f"{path}: file not found")
         videos = []
         for index, record in enumerate(_load_file(path)):
-            vid, rgb, audio, labels = check_record(path, index, record, num_classes(args), args.max_frames)
+            vid, rgb, audio, labels = check_record(path, index, record, classes, args.max_frames)
             video = (path, vid, rgb, audio, labels)
             if isinstance(predictor_or_model, paddle.nn.Layer):
                 scores = predict_arrays(args, predictor_or_model, [video], 1)[0]

@@ -136,7 +136,9 @@ def add_flags(parser):
     g.add_argument("--max_proposals", type=int, default=100, help="proposals / detections kept per video")
     g.add_argument("--score_thresh", type=float, default=0.001, help="CTCN: class score threshold (the release's)")
     g.add_argument("--nms_thresh", type=float, default=0.08, help="CTCN: hard-NMS tIoU (the release's)")
-    g.add_argument("--snms_sigma", type=float, default=0.006, help="CTCN: Gaussian soft-NMS width (the release's)")
+    g.add_argument("--snms_sigma", type=float, default=0.006,
+                   help="CTCN: Gaussian soft-NMS width, also its score threshold (the release's sigma_thresh and "
+                        "soft_thresh, both 0.006)")
     g.add_argument("--snippet_seconds", type=float, default=16 / 30,
                    help="infer: seconds per feature row for a video not in the annotation file")
     g.add_argument("--timeline", action="store_true",
@@ -386,7 +388,8 @@ def make_batch(model, items, classes=None):
     model = utils.unwrap(model)
     feats = np.stack([it["features"] for it in items])  # [B, T, D]
     if isinstance(model, CTCN):
-        targets = [ctcn_targets(it, model.anchors.numpy(), model.img_size, classes) for it in items]
+        anchors = model.anchors.numpy()  # once per batch, not per video
+        targets = [ctcn_targets(it, anchors, model.img_size, classes) for it in items]
         return (feats[:, None], np.stack([t[0] for t in targets]), np.stack([t[1] for t in targets]))
     feats = feats.transpose(0, 2, 1)
     if isinstance(model, BMN):
@@ -429,7 +432,8 @@ def bsn_proposals(tem, pem_fn, args, samples, ratio):
 
 def ctcn_detections(anchors, loc, probs, img_size, args):
     """C-TCN: [(xmin, xmax, class index >= 1, score)] in [0, 1]: per class, scores above --score_thresh,
-    hard NMS at --nms_thresh, then Gaussian soft-NMS (--snms_sigma), as the release's decoder."""
+    hard NMS at --nms_thresh, then Gaussian soft-NMS (--snms_sigma as both its width and its score threshold:
+    the release's two settings are equal), as the release's decoder."""
     segments = decode(anchors, loc) / img_size
     out = []
     for c in range(1, probs.shape[1]):

@@ -47,7 +47,7 @@ def perr(predictions, labels):
     for p, y in zip(predictions, labels):
         n = int(y.sum())
         if n == 0:
-            continue  # the release divides by zero here; a video without labels has no recall to equal
+            continue  # scores 0, as in the release (whose [-0:] slice takes every class, none of them a label)
         top = np.argsort(-p, kind="stable")[:n]
         total += float(((p[top] > 0) * y[top]).sum()) / n
     return total / len(labels)

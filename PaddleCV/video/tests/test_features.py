@@ -48,6 +48,8 @@ def test_metrics_on_hand_made_cases():
     assert ym.hit_at_one(scores, labels) == pytest.approx(2 / 3)  # video 2's top class 0 is wrong
     # PERR: video 0 (2 labels): top 2 = {0, 1}, one right -> 1/2; video 1: top 1 right -> 1; video 2: 0
     assert ym.perr(scores, labels) == pytest.approx((0.5 + 1 + 0) / 3)
+    # a video without labels scores 0 and still counts (the release's [-0:] slice): (1 + 0) / 2
+    assert ym.perr([[0.9, 0.1], [0.5, 0.4]], [[1, 0], [0, 0]]) == pytest.approx(0.5)
     # a perfect ranking has GAP 1; the same scores for every video (the prior baseline) rank by class
     assert ym.gap(labels * 0.5 + 0.1, labels) == pytest.approx(1.0)
     prior = np.broadcast_to(np.array([0.1, 0.6, 0.3]), labels.shape)
