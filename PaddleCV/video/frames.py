@@ -19,6 +19,7 @@ centre frame, so only appearance is left) and `top1_majority` (always the most f
 """
 import math
 import os
+import types
 
 import numpy as np
 
@@ -324,12 +325,10 @@ def evaluate_set(args, model, ds, baselines=True):
 
 
 def _eval_loader_args(args):
-    class A:
-        pass
-    a = A()
-    a.batch_size = max(1, args.batch_size // max(1, args.test_clips * args.test_crops))
-    a.seed, a.num_workers, a.no_shared_memory = args.seed, args.num_workers, args.no_shared_memory
-    return a
+    """The loader settings of evaluation: a batch holds batch_size views, not videos."""
+    return types.SimpleNamespace(batch_size=max(1, args.batch_size // max(1, args.test_clips * args.test_crops)),
+                                 seed=args.seed, num_workers=args.num_workers,
+                                 no_shared_memory=args.no_shared_memory)
 
 
 def evaluate(args, model, split):

@@ -61,8 +61,6 @@ python export.py --output_dir "$OUTPUT_DIR"
 if [[ $FAMILY == frames ]]; then  # the first test video, from the export
   first=$(head -n 1 "$DATA_DIR/test.list" | awk '{print $1}')
   python infer.py --output_dir "$OUTPUT_DIR" "$DATA_DIR/$first"
-fi
-if [[ $FAMILY == frames ]]; then
   echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/, infer/)"
 else
   echo "run: $OUTPUT_DIR/$MODEL (latest.pdckpt, best.pdparams, metrics.jsonl, curves.png, inference/)"

@@ -56,12 +56,12 @@ def read_label_map(data_dir):
     return names
 
 
-def has_split(data_dir, split):
-    return os.path.isfile(os.path.join(data_dir, SPLIT_LISTS.get(split, f"{split}.list")))
-
-
 def list_path(data_dir, split):
     return os.path.join(data_dir, SPLIT_LISTS.get(split, f"{split}.list"))
+
+
+def has_split(data_dir, split):
+    return os.path.isfile(list_path(data_dir, split))
 
 
 def read_list(data_dir, split, num_classes):

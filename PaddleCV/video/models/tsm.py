@@ -8,8 +8,6 @@ import paddle.nn as nn
 
 from models.tsn import TSN
 
-SHIFT_DIV = 8
-
 
 def temporal_shift(x, seg_num, shift_div=8):
     """x [N*seg_num, C, H, W]: channels [0, C/8) from segment t+1, [C/8, 2C/8) from segment t-1."""

@@ -1,6 +1,6 @@
 """TSN (Wang et al. 2016): a 2D ResNet runs on each of seg_num sampled frames; the segment consensus is the
 average of the frames' pooled features, followed by one linear classifier (the release: ResNet50, seg_num 3
-for training and 7 for its test, 224 crop, no dropout). Also the ResNet used by TSM and StNet.
+for training, 224 crop, no dropout; its test views: frames.py). Also the ResNet used by TSM and StNet.
 
 Input [B, T, 3, H, W] (T = seg_num frames), output logits [B, num_classes].
 """

@@ -87,3 +87,25 @@ def test_only_tsn_ignores_the_order():
         a, b = model(x).numpy(), model(x[:, ::-1]).numpy()
         assert a.shape == (1, 4)
         assert (not np.allclose(a, b, atol=1e-5)) == changes, (name, arc)
+
+
+def test_tsm_learns_one_fixed_batch():
+    """The contract's learning check: 30 steps on one fixed batch of demo-size TSM drive the loss down."""
+    import argparse
+    paddle.seed(0)
+    args = argparse.Namespace(model="TSM", size="demo", data_dir="nowhere", num_classes=4, layers=50, seg_num=4,
+                              seglen=None, sample_rate=None, test_seg_num=None, test_clips=None, test_crops=None,
+                              short_size=None, crop_size=None, test_crop_size=None, dropout=0.0, flip="auto")
+    model = frames.build_model(args)
+    rng = np.random.default_rng(0)
+    clips = paddle.to_tensor(rng.standard_normal((8, 4, 3, 28, 28)).astype("float32"))
+    labels = paddle.to_tensor(np.arange(8) % 4)
+    optimizer = paddle.optimizer.Adam(1e-2, parameters=model.parameters())
+    losses = []
+    for _ in range(30):
+        loss = paddle.nn.functional.cross_entropy(model(clips), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.clear_grad()
+        losses.append(float(loss))
+    assert losses[-1] < 0.1 * losses[0], losses
