@@ -21,7 +21,7 @@ import paddle
 import paddle.nn.functional as F
 
 import frames
-import video_io
+import reader
 
 
 def get_args(argv=None):
@@ -101,7 +101,7 @@ def latency_ms(argv, repeats=10):
     with paddle.utils.unique_name.guard(), contextlib.redirect_stdout(io.StringIO()):
         export.main(["--output_dir", out])
     args = eval_script.parse(argparse.ArgumentParser(), ["--output_dir", out])
-    first = video_io.read_list(args.data_dir, "test", args.num_classes)[0][0]
+    first = reader.read_list(args.data_dir, "test", args.num_classes)[0][0]
     views = frames.video_views(args, first).astype("float32")
     run = utils.create_predictor(os.path.join(out, args.model, "inference", "model"))
     run([views])

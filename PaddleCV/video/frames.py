@@ -1,4 +1,4 @@
-"""Frame-based video classification (the Kinetics-400 layout of video_io.py): TSN, TSM, StNet, NonLocal.
+"""Frame-based video classification (the Kinetics-400 layout of reader.py): TSN, TSM, StNet, NonLocal.
 
 Models and the release's configurations (--size release; parameter counts at 400 classes, tested exactly):
 
@@ -28,7 +28,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-import video_io
+import reader
 
 MODELS = ("TSN", "TSM", "StNet", "NonLocal")
 TASK = "classification"
@@ -110,7 +110,7 @@ def resolve(args):
     if getattr(args, "flip", "auto") == "auto":
         args.flip = "off" if args.size == "demo" else "on"
     if args.num_classes is None:
-        args.num_classes = len(video_io.read_label_map(args.data_dir)) \
+        args.num_classes = len(reader.read_label_map(args.data_dir)) \
             if os.path.isfile(os.path.join(args.data_dir, "label_map.txt")) else 400
     args.mean, args.std = IMAGE_MEAN, IMAGE_STD
     return args
@@ -153,7 +153,7 @@ def datasets(args, splits, train_split="train"):
     cfg = ClipConfig(args)
     out = {}
     for split in splits:
-        ds = video_io.VideoDataset(args.data_dir, split, cfg, train=(split == train_split), seed=args.seed)
+        ds = reader.VideoDataset(args.data_dir, split, cfg, train=(split == train_split), seed=args.seed)
         if len(ds.classes) != args.num_classes:
             raise utils.DataError(f"{args.data_dir}/label_map.txt: {len(ds.classes)} classes, the run has "
                                   f"{args.num_classes}")
@@ -166,12 +166,12 @@ def datasets(args, splits, train_split="train"):
 
 
 def loader(ds, args, shuffle):
-    sampler = video_io.EpochBatchSampler(len(ds), args.batch_size, shuffle, args.seed, drop_last=shuffle)
+    sampler = reader.EpochBatchSampler(len(ds), args.batch_size, shuffle, args.seed, drop_last=shuffle)
     return utils.make_loader(ds, args, batch_sampler=sampler), sampler
 
 
 def majority_class(args):
-    labels = video_io.VideoDataset(args.data_dir, "train", ClipConfig(args), train=True).labels()
+    labels = reader.VideoDataset(args.data_dir, "train", ClipConfig(args), train=True).labels()
     return int(np.bincount(labels, minlength=args.num_classes).argmax())
 
 
@@ -199,7 +199,7 @@ def train(args, model, out_dir, log):
     device = paddle.get_device()
     if utils.is_main_process():  # the resolved settings, for eval/export/infer
         utils._write_json(os.path.join(out_dir, "train_config.json"), utils.run_config(args))
-    splits = ["train", "val"] + (["test"] if video_io.has_split(args.data_dir, "test") else [])
+    splits = ["train", "val"] + (["test"] if reader.has_split(args.data_dir, "test") else [])
     data = datasets(args, splits)  # every video of every split is checked before the first step
     train_set, val_set = data["train"], data["val"]
     train_loader, sampler = loader(train_set, args, shuffle=True)
@@ -367,8 +367,8 @@ def export(args, model, path_prefix):
 
 def video_views(args, path):
     """[V, T, 3, S, S] test views of one video file / frame folder / pkl (bad input: DataError)."""
-    ds = video_io.VideoDataset.__new__(video_io.VideoDataset)
-    ds.cfg, ds.train, ds.frame_counts = ClipConfig(args), False, [video_io.count_frames(path)]
+    ds = reader.VideoDataset.__new__(reader.VideoDataset)
+    ds.cfg, ds.train, ds.frame_counts = ClipConfig(args), False, [reader.count_frames(path)]
     ds.items = [(path, 0, path)]
     return ds[0][0]
 
@@ -376,7 +376,7 @@ def video_views(args, path):
 def predict(args, predictor_or_model, paths):
     """Top-5 (label, probability) of each video, the views' probabilities averaged."""
     resolve(args)
-    classes = video_io.read_label_map(args.data_dir) if os.path.isfile(
+    classes = reader.read_label_map(args.data_dir) if os.path.isfile(
         os.path.join(args.data_dir, "label_map.txt")) else [str(i) for i in range(args.num_classes)]
     results = []
     for path in paths:

@@ -62,9 +62,9 @@ def main(argv=None):
     if args.split:
         if family_name(args.model) != "frames":
             raise utils.DataError(f"--split: only for the frame-based models here; give {args.model} its inputs")
-        import video_io
+        import reader
         family.resolve(args)
-        items = video_io.read_list(args.data_dir, args.split, args.num_classes)
+        items = reader.read_list(args.data_dir, args.split, args.num_classes)
         inputs, labels = [v for v, _, _ in items], [y for _, y, _ in items]
     if not inputs:
         raise utils.DataError("nothing to predict; give input files or --split")

@@ -1,4 +1,4 @@
-"""video_io.py: the list files, the three kinds of video, sampling, test views and bad input."""
+"""reader.py: the list files, the three kinds of video, sampling, test views and bad input."""
 import os
 import pickle
 import shutil
@@ -8,7 +8,7 @@ import pytest
 
 import frames
 import utils
-import video_io
+import reader
 
 
 @pytest.fixture(scope="module")
@@ -17,12 +17,12 @@ def demo(tmp_path_factory):
 
 
 def first_video(demo):
-    return os.path.join(demo, video_io.read_list(demo, "train", 4)[0][0])
+    return os.path.join(demo, reader.read_list(demo, "train", 4)[0][0])
 
 
 def test_layout_and_lists(demo):
-    assert video_io.read_label_map(demo) == list(frames.DEMO_CLASSES)
-    items = video_io.read_list(demo, "train", 4)
+    assert reader.read_label_map(demo) == list(frames.DEMO_CLASSES)
+    items = reader.read_list(demo, "train", 4)
     assert len(items) == 8 and all(os.path.isfile(v) for v, _, _ in items)
     for video, label, where in items:
         assert frames.DEMO_CLASSES[label] in video and where.startswith(os.path.join(demo, "train.list") + ":")
@@ -37,15 +37,15 @@ def test_malformed_list_line_names_file_and_line(tmp_path, demo, line, message):
     shutil.copy(os.path.join(demo, "label_map.txt"), tmp_path)
     (tmp_path / "train.list").write_text("videos/b.mp4 1\n" + line + "\n")
     with pytest.raises(utils.DataError, match=f"train.list:2: .*{message}"):
-        video_io.read_list(str(tmp_path), "train", 4)
+        reader.read_list(str(tmp_path), "train", 4)
 
 
 def test_mp4_frame_folder_and_pkl_give_the_same_frames(tmp_path, demo):
     import cv2
     video = first_video(demo)
-    n = video_io.count_frames(video)
+    n = reader.count_frames(video)
     assert n == 8
-    clip = video_io.read_frames(video, range(n))
+    clip = reader.read_frames(video, range(n))
     folder = tmp_path / "vid"
     folder.mkdir()
     jpegs = []
@@ -57,8 +57,8 @@ def test_mp4_frame_folder_and_pkl_give_the_same_frames(tmp_path, demo):
         pickle.dump(("vid", 0, jpegs), f, -1)
     idx = [5, 0, 0, 7]
     for other in (str(folder), str(tmp_path / "vid.pkl")):
-        assert video_io.count_frames(other) == n
-        np.testing.assert_array_equal(video_io.read_frames(other, idx), clip[idx])
+        assert reader.count_frames(other) == n
+        np.testing.assert_array_equal(reader.read_frames(other, idx), clip[idx])
 
 
 def test_bad_videos_are_named(tmp_path):
@@ -71,7 +71,7 @@ def test_bad_videos_are_named(tmp_path):
     for path, message in [(garbage, "not a readable video"), (empty, "has no frames"),
                           (broken_pkl, "pickled frame list"), (tmp_path / "missing.mp4", "file not found")]:
         with pytest.raises(utils.DataError, match=message) as e:
-            video_io.count_frames(str(path))
+            reader.count_frames(str(path))
         assert str(path) in str(e.value)
 
 
@@ -100,25 +100,25 @@ def _args(data_dir, model="TSM"):
 def test_sampling_train_random_test_centre_and_looping():
     rng = np.random.default_rng(0)
     for _ in range(20):  # training: one frame at a random place inside each of the 4 segments of 40 frames
-        idx = video_io.sample_indices(40, 4, 1, True, rng)
+        idx = reader.sample_indices(40, 4, 1, True, rng)
         assert all(10 * s <= i < 10 * (s + 1) for s, i in enumerate(idx))
-    assert list(video_io.sample_indices(40, 4, 1, False)) == [4, 14, 24, 34]  # the centres
-    assert list(video_io.sample_indices(40, 2, 3, False)) == [8, 9, 10, 28, 29, 30]  # seglen 3
+    assert list(reader.sample_indices(40, 4, 1, False)) == [4, 14, 24, 34]  # the centres
+    assert list(reader.sample_indices(40, 2, 3, False)) == [8, 9, 10, 28, 29, 30]  # seglen 3
     # two test clips spread inside each segment
-    assert list(video_io.sample_indices(40, 2, 1, False, clip=0, num_clips=2)) == [4, 24]
-    assert list(video_io.sample_indices(40, 2, 1, False, clip=1, num_clips=2)) == [14, 34]
+    assert list(reader.sample_indices(40, 2, 1, False, clip=0, num_clips=2)) == [4, 24]
+    assert list(reader.sample_indices(40, 2, 1, False, clip=1, num_clips=2)) == [14, 34]
     # NonLocal: 8 frames 8 apart from a 20-frame video: looped
-    assert list(video_io.sample_indices(20, 1, 8, False, sample_rate=8)) == [0, 8, 16, 4, 12, 0, 8, 16]
-    assert list(video_io.sample_indices(3, 6, 1, False)) == [0, 0, 1, 1, 2, 2]  # shorter than the clip
+    assert list(reader.sample_indices(20, 1, 8, False, sample_rate=8)) == [0, 8, 16, 4, 12, 0, 8, 16]
+    assert list(reader.sample_indices(3, 6, 1, False)) == [0, 0, 1, 1, 2, 2]  # shorter than the clip
 
 
 def test_test_views():
-    assert len(video_io.crop_boxes(256, 340, 224, 1)) == 1
-    boxes = video_io.crop_boxes(256, 340, 224, 3)
+    assert len(reader.crop_boxes(256, 340, 224, 1)) == 1
+    boxes = reader.crop_boxes(256, 340, 224, 3)
     assert [b[1] for b in boxes] == [0, 58, 116]
-    ten = video_io.crop_boxes(256, 340, 224, 10)
+    ten = reader.crop_boxes(256, 340, 224, 10)
     assert len(ten) == 10 and sum(f for _, _, f in ten) == 5
     frames_ = np.random.default_rng(0).integers(0, 255, (2, 64, 80, 3)).astype(np.uint8)
-    views = video_io.test_views(frames_, 64, 56, 10, (0, 0, 0), (1, 1, 1))
+    views = reader.test_views(frames_, 64, 56, 10, (0, 0, 0), (1, 1, 1))
     assert views.shape == (10, 2, 3, 56, 56)
     np.testing.assert_allclose(views[5], views[0][..., ::-1], atol=1e-6)  # flipped corner
