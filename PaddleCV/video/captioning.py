@@ -88,16 +88,8 @@ SPECIALS = ["<s>", "<e>", "<unk>"]
 DEMO_RECIPE = {"warmup_steps": 100, "batch_size": 32, "epochs": 8, "max_length": 12}
 
 
-def set_defaults(parser, **defaults):
-    """Common flags' defaults set on their actions (utils.parse_args would take parser.set_defaults values
-    for flags given on the command line)."""
-    for action in parser._actions:
-        if action.dest in defaults:
-            action.default = defaults[action.dest]
-
-
 def add_flags(parser):
-    set_defaults(parser, epochs=40, batch_size=256, lr=1.0)  # the release's recipe (configs/ets.yaml)
+    parser.set_defaults(epochs=40, batch_size=256, lr=1.0)  # the release's recipe (configs/ets.yaml)
     g = parser.add_argument_group("captioning (ETS)")
     for name, release, what in (("feat_size", 2048, "frame feature size"), ("fc_dim", 1024, "input FC"),
                                 ("gru_hidden", 512, "encoder GRU per direction"),

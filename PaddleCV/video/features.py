@@ -99,10 +99,8 @@ SPLITS = {"train": "train", "val": "val", "dev": "val", "test": "test"}
 def add_flags(parser):
     # The common flags' defaults for this family: the release's lr (NeXtVLAD: 2e-4 unless --lr is given) and
     # epochs; 32 videos per step (the release: 128 AttentionLSTM, 256 AttentionCluster, 40 NeXtVLAD per GPU).
-    # (set on the actions, not with parser.set_defaults, whose values utils.parse_args would count as given)
+    parser.set_defaults(**FAMILY_DEFAULTS)  # moved onto the flags by train.defaults_to_actions
     for action in parser._actions:
-        if action.dest in FAMILY_DEFAULTS:
-            action.default = FAMILY_DEFAULTS[action.dest]
         if action.dest == "lr" and "release's" not in action.help:
             action.help += " (unset: the release's, 1e-3; NeXtVLAD 2e-4)"
     g = parser.add_argument_group("feature-based classification (AttentionLSTM, AttentionCluster, NeXtVLAD)")

@@ -79,15 +79,7 @@ def add_flags(parser):
     g.add_argument("--weight_decay", type=float, default=1e-4, help="L2 weight decay")
     g.add_argument("--warmup_steps", type=int, default=0, help="linear LR warm-up (the release: none)")
     g.add_argument("--save_interval", type=int, default=0, help="steps between extra checkpoints (0: each epoch)")
-    set_defaults(parser, lr=0.01, batch_size=16, epochs=45)
-
-
-def set_defaults(parser, **defaults):
-    """Change the common flags' defaults (not parser.set_defaults, whose values utils.parse_args would take
-    for flags given on the command line)."""
-    for action in parser._actions:
-        if action.dest in defaults:
-            action.default = defaults[action.dest]
+    parser.set_defaults(lr=0.01, batch_size=16, epochs=45)  # moved onto the flags by train.defaults_to_actions
 
 
 def resolve(args):

@@ -93,17 +93,8 @@ TOP_NS = (1, 5)
 PAD, UNK = "<pad>", "<unk>"
 
 
-def set_defaults(parser, **defaults):
-    """Change common flags' defaults on their actions: utils.parse_args tells a given flag from a default
-    by suppressing the actions' defaults, which parser.set_defaults would bypass (a resumed run would then
-    take them for flags given now)."""
-    for action in parser._actions:
-        if action.dest in defaults:
-            action.default = defaults[action.dest]
-
-
 def add_flags(parser):
-    set_defaults(parser, epochs=25, batch_size=56, lr=1e-3)  # the release's recipe (configs/tall.yaml)
+    parser.set_defaults(epochs=25, batch_size=56, lr=1e-3)  # the release's recipe (configs/tall.yaml)
     g = parser.add_argument_group("grounding (TALL)")
     g.add_argument("--feature_dim", type=int, default=None,
                    help="per-clip feature size (the release: 4096, C3D fc6; unset: the --size configuration's)")

@@ -112,11 +112,9 @@ RECIPES = {"BMN": (0.001, 4200, 9, 16), "BSN": (0.001, 4200, 9, 16), "CTCN": (0.
 
 
 def add_flags(parser):
-    # the release's BMN/BSN recipe (C-TCN's: --lr 0.0005 --epochs 35), set on the actions: a parser-level
-    # set_defaults value would count as given on the command line in utils.parse_args (and break --resume)
-    for action in parser._actions:
-        if action.dest in ("epochs", "batch_size", "lr"):
-            action.default = {"epochs": 9, "batch_size": 16, "lr": 0.001}[action.dest]
+    # the release's BMN/BSN recipe (C-TCN's: --lr 0.0005 --epochs 35); train.defaults_to_actions moves it
+    # onto the flags
+    parser.set_defaults(epochs=9, batch_size=16, lr=0.001)
     g = parser.add_argument_group("localization (BMN, BSN, CTCN)")
     g.add_argument("--feature_dir", default="features", help="per-video feature files, relative to --data_dir")
     g.add_argument("--tscale", type=int, default=None,

@@ -14,6 +14,7 @@ import paddle
 import pytest
 
 import features
+import train
 import utils
 import youtube8m_metrics as ym
 
@@ -30,6 +31,7 @@ def family_args(data_dir, model="AttentionLSTM", **flags):
     utils.add_common_flags(parser, model=model, models=features.MODELS, epochs=1, batch_size=4, lr=0.1)
     parser.add_argument("--size", default="demo")
     features.add_flags(parser)
+    train.defaults_to_actions(parser)
     argv = ["--model", model, "--data_dir", data_dir] + [f"--{k}={v}" for k, v in flags.items()]
     return utils.parse_args(parser, argv)
 
