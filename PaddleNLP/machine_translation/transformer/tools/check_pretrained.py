@@ -220,13 +220,13 @@ def compare_beams(theirs, ours, src, suite_seqs, our_seqs, max_steps, tie_tol):
         # n half-ulps of the score, so it cannot rank two hypotheses closer than that.
         steps = max(len(s), len(o)) + 1
         float32_bound = max(steps * max(abs(a), abs(b)) * 2.0 ** -24 for a, b, _ in gaps.values())
-        tie_tol = max(tie_tol, float32_bound)
-        tie = all(g[2] <= tie_tol for g in gaps.values())
+        tol = max(tie_tol, float32_bound)  # this sentence's own bound (not carried to the next)
+        tie = all(g[2] <= tol for g in gaps.values())
         verdicts.append("tie" if tie else "DIFFERENT")
         scores = "; ".join(f"under {k}: {a:.6f} vs {b:.6f}, gap {g:.2e}" for k, (a, b, g) in gaps.items())
         print(f"  sentence {i}: {'tie' if tie else 'DIFFERENT'}: {len(s)} vs {len(o)} tokens, first differing token "
               f"at position {first} (the first {first} agree); PaddleNLP's vs our hypothesis {scores} "
-              f"(tie tol {tie_tol:g})", flush=True)
+              f"(tie tol {tol:g})", flush=True)
         if not tie:
             print(f"    PaddleNLP {s}\n    ours      {o}", flush=True)
     return verdicts
