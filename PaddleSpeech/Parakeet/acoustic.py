@@ -413,10 +413,6 @@ def max_steps(args, text_length, r):
     return max(1, -(-max_frames(args, text_length) // r))
 
 
-def _reduction_of(args):
-    return model_config(args)["reduction"]
-
-
 def durations_to_alignment(durations):
     """The hard alignment [frames, L] the durations say (FastSpeech's "attention")."""
     return np.repeat(np.eye(len(durations), dtype=np.float32), durations, axis=0)
@@ -429,11 +425,11 @@ def synthesize_exported(run, ids, args):
         mel, durations = run([np.asarray(ids, dtype=np.int64)[None]])
         return mel[0], durations_to_alignment(durations[0])
     if args.model == "DeepVoice3":  # the same loop as models.deepvoice3.DeepVoice3.synthesize
-        r = _reduction_of(args)
+        config = model_config(args)
+        r, layers = config["reduction"], config["decoder_layers"]
         text_in = np.asarray(ids, dtype=np.int64)[None]
         mel_in = np.full((1, N_MELS, 1), reader.MEL_PAD, dtype=np.float32)
         limit = max_steps(args, len(ids), r)
-        layers = model_config(args)["decoder_layers"]
         peaks = np.zeros((1, layers, 1), dtype=np.int64)
         for step in range(limit):
             refined, decoded, done, alignment, new_peaks = run([text_in, mel_in, peaks])

@@ -40,7 +40,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-MEL_MEAN, MEL_SCALE = -4.0, 4.0
+from models.transformer_tts import MEL_MEAN, MEL_SCALE, guided_weights, sinusoid_table
+
 SILENCE = float(np.log(1e-5))  # reader.MEL_PAD: the go frame
 
 # The release's LJSpeech configuration (configs/ljspeech.yaml): char_dim 256, encoder_dim 64, kernel 5,
@@ -50,14 +51,6 @@ RELEASE = dict(char_dim=256, encoder_dim=64, kernel_size=5, encoder_layers=7, de
                attention_dim=128, postnet_layers=5, postnet_dim=256, reduction=4, position_rate=5.54)
 DEMO = dict(char_dim=64, encoder_dim=32, kernel_size=5, encoder_layers=3, decoder_layers=3, prenet_sizes=(32,),
             attention_dim=32, postnet_layers=2, postnet_dim=64, reduction=4, position_rate=5.54)
-
-
-def sinusoid_table(length, dim, rate):
-    """[length, dim]: sin/cos interleaved of position * rate (a numpy table: no sin/cos in the graph)."""
-    pos = np.arange(length)[:, None] * rate
-    i = np.arange(dim)[None, :]
-    angle = pos / np.power(10000.0, 2 * (i // 2) / dim)
-    return np.where(i % 2 == 0, np.sin(angle), np.cos(angle)).astype(np.float32)
 
 
 class WNLinear(nn.Layer):
@@ -258,7 +251,6 @@ def loss(model_out, mels, mel_lengths, text_lengths, r, stop_weight=5.0, guided=
     """(total, parts): L1 of the decoder's and the converter's mel (the release's two terms), the done
     output's weighted binary cross-entropy (positive: the step holding the last frame, and after), and with
     guided > 0 the guided attention loss on every block (models.transformer_tts.guided_weights)."""
-    from models.transformer_tts import guided_weights
     decoded, refined, done, attentions = model_out
     t = mels.shape[1]
     frame_mask = (paddle.arange(t).unsqueeze(0) < mel_lengths.unsqueeze(1)).astype("float32")

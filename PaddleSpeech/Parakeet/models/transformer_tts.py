@@ -23,8 +23,9 @@ DEMO = dict(hidden=128, embedding=128, heads=2, encoder_layers=2, decoder_layers
             prenet_convs=2, postnet_channels=128, postnet_layers=3)
 
 
-def sinusoid_table(length, dim):
-    pos = np.arange(length)[:, None]
+def sinusoid_table(length, dim, rate=1.0):
+    """[length, dim]: sin/cos interleaved of position * rate (a numpy table: no sin/cos in the graph)."""
+    pos = np.arange(length)[:, None] * rate
     i = np.arange(dim)[None, :]
     angle = pos / np.power(10000.0, 2 * (i // 2) / dim)
     table = np.where(i % 2 == 0, np.sin(angle), np.cos(angle))
