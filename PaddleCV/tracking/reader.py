@@ -252,17 +252,24 @@ def atom_crop(frame, box, center, cfg, size_estimate=None):
     return patch, np.array([(box[0] - x0) * scale, (box[1] - y0) * scale, box[2] * scale, box[3] * scale])
 
 
-def jitter_boxes(box, rng, count, sigmas=(0.05, 0.1, 0.2, 0.3)):
+def jitter_boxes(box, rng, count, sigmas=(0.05, 0.1, 0.2, 0.3), min_iou=0.0):
     """`count` proposals around a box: centre moved and size rescaled by Gaussian noise of a sigma
-    picked per proposal (ATOM's mixed sigmas, relative to the box size)."""
+    picked per proposal (ATOM's mixed sigmas, relative to the box size). With `min_iou` > 0 a
+    proposal overlapping the box by less is drawn again with its sigma x0.9 (up to 100 times), as the
+    release's perturb_box does."""
     out = []
     for _ in range(count):
         s = sigmas[rng.integers(len(sigmas))]
-        cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-        w, h = box[2] * math.exp(rng.normal(0, s)), box[3] * math.exp(rng.normal(0, s))
-        cx += rng.normal(0, s) * box[2]
-        cy += rng.normal(0, s) * box[3]
-        out.append([cx - w / 2, cy - h / 2, w, h])
+        for _ in range(100):
+            cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+            w, h = box[2] * math.exp(rng.normal(0, s)), box[3] * math.exp(rng.normal(0, s))
+            cx += rng.normal(0, s) * box[2]
+            cy += rng.normal(0, s) * box[3]
+            proposal = [cx - w / 2, cy - h / 2, w, h]
+            if min_iou <= 0 or iou_xywh(np.array([proposal]), box[None])[0] > min_iou:
+                break
+            s *= 0.9
+        out.append(proposal)
     return np.array(out)
 
 
@@ -277,7 +284,8 @@ def atom_pair(frames, box_a, box_b, rng, cfg):
     ref, ref_box = atom_crop(frames[0], box_a, jittered_center(box_a, cfg["ref_jitter"]), cfg)
     size_estimate = box_b[2:] * math.exp(rng.normal(0, cfg["scale_jitter"]))  # what the crop is sized by, not the box
     test, test_box = atom_crop(frames[1], box_b, jittered_center(box_b, cfg["center_jitter"]), cfg, size_estimate)
-    proposals = jitter_boxes(test_box, rng, cfg["num_proposals"])
+    proposals = jitter_boxes(test_box, rng, cfg["num_proposals"], cfg.get("proposal_sigmas", (0.05, 0.1, 0.2, 0.3)),
+                             cfg.get("min_iou", 0.0))
     iou = iou_xywh(proposals, test_box[None])
     return (to_chw(ref, True), to_chw(test, True), ref_box.astype(np.float32), proposals.astype(np.float32),
             iou.astype(np.float32))

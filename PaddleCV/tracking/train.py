@@ -2,6 +2,7 @@
 
     python train.py --model SiamFC --data_dir data/GOT-10k
     python train.py --model ATOM --data_dir data/GOT-10k --pretrained resnet18.pdparams
+    python train.py --model ATOM --freeze_backbone --pretrained output/backbone/ATOM/best.pdparams   the IoU-Net stage
     python train.py --model SiamFC --data_dir data/ILSVRC2015      ImageNet-VID (auto-detected): a sequence per track
     python -m paddle.distributed.launch --gpus 0,1,2,3 train.py --model SiamFC ...
 
@@ -11,7 +12,10 @@ Each step draws `--batch_size` pairs of frames at most `--max_gap` apart from th
 1e-2 decaying exponentially to 1e-5 over the run (the release's recipe). ATOM: the IoU-Net regresses
 the IoU of jittered proposals (MSE); Adam LR 1e-3 x0.2 every 15 epochs. The release freezes an
 ImageNet-pretrained ResNet18; nothing is downloaded here, so the backbone trains with the IoU-Net
-(from scratch, or from --pretrained, a ResNet18 state dict loaded into the backbone). best.pdparams is picked by the one-pass success AUC on DATA_DIR/val.
+(from scratch, or from --pretrained, a ResNet18 state dict loaded into the backbone), and then a second
+stage, --freeze_backbone, trains only the IoU-Net on that backbone (frozen, BatchNorm in eval mode) from
+--pretrained, the first stage's weights (or a ResNet18 state dict: the release's recipe).
+best.pdparams is picked by the one-pass success AUC on DATA_DIR/val.
 """
 import argparse
 import os
@@ -44,6 +48,9 @@ def build_parser():
     g.add_argument("--max_gap", type=int, default=100, help="most frames between the two frames of a pair")
     g.add_argument("--lr_end", type=float, default=1e-5, help="SiamFC: LR at the end (exponential decay)")
     g.add_argument("--lr_step_epochs", type=int, default=15, help="ATOM: LR x0.2 every this many epochs")
+    g.add_argument("--freeze_backbone", action="store_true",
+                   help="ATOM: train only the IoU-Net; the backbone keeps the --pretrained weights and its "
+                        "BatchNorm statistics (eval mode), and the proposals are the release's")
     g.add_argument("--weight_decay", type=float, default=5e-4, help="SiamFC's L2 decay")
     g.add_argument("--dev_sequences", type=int, default=0, help="val sequences tracked per evaluation (0: all)")
     g.add_argument("--save_interval", type=int, default=0, help="steps between checkpoints (0: each epoch end)")
@@ -81,14 +88,23 @@ def build_optimizer(args, model, steps_per_epoch, total):
     return optimizer, scheduler
 
 
-def recalibrate_batchnorm(model, batches):
-    """Re-estimate every BatchNorm's running mean and variance as the plain average over `batches`
-    (training-mode forward passes, no gradient), then back to eval mode. ATOM's backbone and
-    IoU-Net train from scratch here, so the running averages (momentum 0.9) trail weights that moved
-    a lot; the release's backbone is pretrained and frozen and does not need this."""
-    norms = [m for m in model.sublayers() if isinstance(m, paddle.nn.layer.norm._BatchNormBase)]
-    saved = [m._momentum for m in norms]
+def set_train_mode(model, args):
+    """Training mode, except a frozen backbone: its BatchNorm keeps the statistics it was trained with."""
     model.train()
+    if getattr(args, "freeze_backbone", False):
+        model.backbone.eval()
+
+
+def recalibrate_batchnorm(model, batches, args):
+    """Re-estimate the BatchNorm running means and variances of what trains (the whole model, or only
+    the IoU-Net with a frozen backbone) as the plain average over `batches` (training-mode forward
+    passes, no gradient), then back to eval mode. ATOM's backbone and IoU-Net train from scratch here,
+    so the running averages (momentum 0.9) trail weights that moved a lot; the release's backbone is
+    pretrained and frozen and does not need this."""
+    trained = model.iou_net if args.freeze_backbone else model
+    norms = [m for m in trained.sublayers() if isinstance(m, paddle.nn.layer.norm._BatchNormBase)]
+    saved = [m._momentum for m in norms]
+    set_train_mode(model, args)
     with paddle.no_grad():
         for k, batch in enumerate(batches):
             for m in norms:
@@ -99,13 +115,33 @@ def recalibrate_batchnorm(model, batches):
     model.eval()
 
 
-def recalibration_batches(sequences, args, epoch, count=BN_BATCHES):
+def recalibration_batches(sequences, args, epoch, count=BN_BATCHES, seed_offset=1):
     """`count` batches of training pairs of their own (seed + 1, the epoch), bad frames left out."""
-    pairs = reader.PairDataset(sequences, args.model.lower(), count * args.batch_size, args.seed + 1, pair_config(args))
+    pairs = reader.PairDataset(sequences, args.model.lower(), count * args.batch_size, args.seed + seed_offset,
+                               pair_config(args))
     pairs.epoch = epoch
     samples = [s for s in (pairs[i] for i in range(len(pairs))) if not isinstance(s, utils.DataError)]
     return [[paddle.to_tensor(np.stack(f)) for f in zip(*samples[i:i + args.batch_size])]
             for i in range(0, len(samples), args.batch_size)]
+
+
+def iou_prediction_error(model, batches):
+    """(mean squared error of the predicted IoU, variance of the target IoU) over held-out pairs: the
+    IoU-Net helps the refinement only when its error is well below the variance (predicting the mean
+    IoU everywhere scores the variance)."""
+    model.eval()
+    with paddle.no_grad():
+        predicted = paddle.concat([model(*batch[:4]).flatten() for batch in batches])
+    target = paddle.concat([batch[4].flatten() for batch in batches])
+    return ((predicted - target) ** 2).mean().item(), target.var(unbiased=False).item()
+
+
+def load_atom_weights(model, path):
+    """--pretrained for ATOM: a whole ATOM's weights (keys backbone.* and iou_net.*, e.g. the first
+    stage's best.pdparams) into the model, otherwise a ResNet18 state dict into the backbone."""
+    keys = paddle.load(path).keys()
+    whole = any(k.startswith("backbone.") for k in keys)
+    utils.load_pretrained(model if whole else model.backbone, path)
 
 
 def main(argv=None):
@@ -134,7 +170,15 @@ def main(argv=None):
 
     model = build_model(args.model, **model_kwargs(args))
     if args.pretrained:
-        utils.load_pretrained(model.backbone if hasattr(model, "backbone") else model, args.pretrained)
+        if args.model == "ATOM":
+            load_atom_weights(model, args.pretrained)
+        else:
+            utils.load_pretrained(model, args.pretrained)
+    if args.freeze_backbone:
+        if args.model != "ATOM" or not (args.pretrained or state):
+            build_parser().error("--freeze_backbone is ATOM's IoU-Net stage: it needs --pretrained, the backbone it keeps")
+        for p in model.backbone.parameters():
+            p.stop_gradient = True
     optimizer, scheduler = build_optimizer(args, model, steps_per_epoch, total_steps)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
     step, best_auc = 0, -1.0
@@ -160,16 +204,22 @@ def main(argv=None):
     def evaluate_and_keep_best(epoch):
         """One-pass AUC on the dev sequences picks best.pdparams (the test split is eval.py's)."""
         nonlocal best_auc
+        record = {}
         if args.model == "ATOM":
-            recalibrate_batchnorm(model, recalibration_batches(train_seqs, args, epoch))
+            recalibrate_batchnorm(model, recalibration_batches(train_seqs, args, epoch), args)
+            # the same held-out pairs of the dev sequences at every evaluation
+            record["dev_iou_mse"], record["dev_iou_var"] = iou_prediction_error(
+                model, recalibration_batches(val_seqs, args, 0, seed_offset=2))
         utils.broadcast_from_rank0(model)
         result = evaluate_sequences(tracker_factory(args.model, model), val_seqs, ("one_pass",))
-        model.train()
+        set_train_mode(model, args)
         if utils.is_main_process():
+            iou_check = (f" iou mse {record['dev_iou_mse']:.4f} (target variance {record['dev_iou_var']:.4f})"
+                         if record else "")
             print(f"eval epoch {epoch}: dev auc {result['auc']:.4f} precision20 {result['precision20']:.4f} "
-                  f"fps {result['fps']:.1f}", flush=True)
+                  f"fps {result['fps']:.1f}" + iou_check, flush=True)
             logger.write({"epoch": epoch, "step": step, "dev_auc": result["auc"],
-                          "dev_precision20": result["precision20"]})
+                          "dev_precision20": result["precision20"], **record})
         if result["auc"] > best_auc:
             best_auc = result["auc"]
             if utils.is_main_process():
@@ -177,7 +227,7 @@ def main(argv=None):
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
             checkpoint()
 
-    model.train()
+    set_train_mode(model, args)
     for epoch in range(step // steps_per_epoch, args.epochs):
         if step >= total_steps:
             break

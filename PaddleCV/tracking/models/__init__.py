@@ -23,6 +23,11 @@ def pair_config(args):
         return {"max_gap": args.max_gap, "exemplar_size": SiamFC.exemplar_size, "search_size": SiamFC.search_size,
                 "score_size": SiamFC.score_size, "total_stride": SiamFC.total_stride, "radius": 16,
                 "max_shift": 32, "scale_jitter": 0.05}
-    return {"max_gap": args.max_gap, "image_size": args.image_size or ATOM.image_size,
-            "search_area": ATOM.search_area, "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals,
-            "ref_jitter": 0.0, "scale_jitter": ATOM.scale_jitter}
+    cfg = {"max_gap": args.max_gap, "image_size": args.image_size or ATOM.image_size,
+           "search_area": ATOM.search_area, "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals,
+           "ref_jitter": 0.0, "scale_jitter": ATOM.scale_jitter}
+    if getattr(args, "freeze_backbone", False):
+        # the IoU-Net stage: the release's proposals (ltr's ATOMProcessing: sigma factors down to 0.01 and
+        # an IoU above 0.1), so that the net learns the high-IoU range the refinement climbs in
+        cfg.update(proposal_sigmas=ATOM.proposal_sigmas, min_iou=ATOM.min_iou)
+    return cfg

@@ -8,7 +8,7 @@ import paddle
 import pytest
 
 import reader
-from conftest import fit
+from conftest import fit, run_train
 from models import build_model
 from models.atom import prroi_pool
 from tracker_atom import ATOMTracker
@@ -92,6 +92,50 @@ def test_atom_pairs_and_iou_targets(demo):
     # the reference box sits at the crop centre, sqrt(w h) a fifth of the crop
     assert (ref_box[:, 2] * ref_box[:, 3]).sqrt().numpy() == pytest.approx(np.full(4, 64 / 5), rel=1e-3)
     assert (ref_box[:, :2] + ref_box[:, 2:] / 2).numpy() == pytest.approx(np.full((4, 2), 32.0), abs=1e-3)
+
+
+def test_iou_stage_proposals_overlap_the_target():
+    """The IoU-Net stage's proposals (the release's: sigma factors down to 0.01, IoU above 0.1) hold
+    many more near-perfect boxes than the first stage's (5% above 0.9), and none below 0.1."""
+    box = np.array([40.0, 50.0, 20.0, 30.0])
+    first = reader.iou_xywh(reader.jitter_boxes(box, np.random.default_rng(0), 400), box[None])
+    release = reader.iou_xywh(reader.jitter_boxes(box, np.random.default_rng(0), 400,
+                                                  (0.01, 0.05, 0.1, 0.2, 0.3), 0.1), box[None])
+    assert first.min() <= 0.1 and (first > 0.9).mean() < 0.1
+    assert release.min() > 0.1 and (release > 0.9).mean() > 0.15
+
+
+@pytest.mark.slow
+def test_iou_stage_keeps_the_backbone_and_resumes(demo, tmp_path):
+    """train.py --freeze_backbone: only the IoU-Net moves (the backbone's weights and BatchNorm
+    statistics stay those of --pretrained), and a resumed IoU stage gives the uninterrupted losses."""
+    import json
+    common = ["--model", "ATOM", "--width", "0.25", "--iou_width", "0.25", "--image_size", "64", "--batch_size", "2",
+              "--num_workers", "0", "--epochs", "2", "--pairs_per_epoch", "4", "--log_interval", "1",
+              "--eval_interval", "0", "--data_dir", os.path.join(demo, "got10k"),
+              "--test_dir", os.path.join(demo, "vot2018")]
+    first = str(tmp_path / "first")
+    run_train(common + ["--max_steps", "2", "--output_dir", first])
+    weights = os.path.join(first, "ATOM", "best.pdparams")
+    stage = common + ["--freeze_backbone", "--pretrained", weights, "--max_steps", "4"]
+    whole, cut = str(tmp_path / "whole"), str(tmp_path / "cut")
+    run_train(stage + ["--output_dir", whole])
+    before, after = paddle.load(weights), paddle.load(os.path.join(whole, "ATOM", "best.pdparams"))
+    backbone = [k for k in before if k.startswith("backbone.")]
+    assert any("_mean" in k for k in backbone)  # the BatchNorm statistics are compared too
+    for k in backbone:
+        np.testing.assert_array_equal(after[k].numpy(), before[k].numpy(), err_msg=k)
+    assert any(not np.array_equal(after[k].numpy(), before[k].numpy()) for k in before if k.startswith("iou_net."))
+
+    run_train(stage[:-1] + ["2", "--output_dir", cut])
+    run_train(stage + ["--output_dir", cut, "--resume"])
+
+    def losses(out):
+        with open(os.path.join(out, "ATOM", "metrics.jsonl")) as f:
+            return {r["step"]: r["loss"] for r in map(json.loads, f) if "loss" in r}
+    resumed, uninterrupted = losses(cut), losses(whole)
+    assert sorted(resumed) == [1, 2, 3, 4]
+    assert [resumed[k] for k in (3, 4)] == pytest.approx([uninterrupted[k] for k in (3, 4)], rel=1e-5)
 
 
 def test_atom_iou_loss_drops_on_a_fixed_batch(demo):
