@@ -75,6 +75,10 @@ def add_flags(parser):
     g.add_argument("--flip", choices=["auto", "on", "off"], default="auto",
                    help="random horizontal flips in training (auto: on at release size, off at demo size, whose "
                         "classes are motion directions a flip would swap)")
+    g.add_argument("--frame_cache", default=None,
+                   help="directory of decoded frames (uint8 .npy, see preprocess.py): entries missing or stale are "
+                        "decoded before the first step, then a step only slices and crops; unset: decode every "
+                        "video at every step")
     g.add_argument("--momentum", type=float, default=0.9, help="SGD momentum")
     g.add_argument("--weight_decay", type=float, default=1e-4, help="L2 weight decay")
     g.add_argument("--warmup_steps", type=int, default=0, help="linear LR warm-up (the release: none)")
@@ -145,7 +149,8 @@ def datasets(args, splits, train_split="train"):
     cfg = ClipConfig(args)
     out = {}
     for split in splits:
-        ds = reader.VideoDataset(args.data_dir, split, cfg, train=(split == train_split), seed=args.seed)
+        ds = reader.VideoDataset(args.data_dir, split, cfg, train=(split == train_split), seed=args.seed,
+                                 cache_dir=getattr(args, "frame_cache", None))
         if len(ds.classes) != args.num_classes:
             raise utils.DataError(f"{args.data_dir}/label_map.txt: {len(ds.classes)} classes, the run has "
                                   f"{args.num_classes}")
@@ -360,7 +365,7 @@ def export(args, model, path_prefix):
 def video_views(args, path):
     """[V, T, 3, S, S] test views of one video file / frame folder / pkl (bad input: DataError)."""
     ds = reader.VideoDataset.__new__(reader.VideoDataset)
-    ds.cfg, ds.train, ds.frame_counts = ClipConfig(args), False, [reader.count_frames(path)]
+    ds.cfg, ds.train, ds.frame_counts, ds.cached = ClipConfig(args), False, [reader.count_frames(path)], None
     ds.items = [(path, 0, path)]
     return ds[0][0]
 

@@ -122,3 +122,89 @@ def test_test_views():
     views = reader.test_views(frames_, 64, 56, 10, (0, 0, 0), (1, 1, 1))
     assert views.shape == (10, 2, 3, 56, 56)
     np.testing.assert_allclose(views[5], views[0][..., ::-1], atol=1e-6)  # flipped corner
+
+
+# ------------------------------------------------------------------------------------- frame cache
+
+def _cached_and_decoded(demo, cache, split="train", train=True):
+    args = frames.resolve(_args(demo))
+    cfg = frames.ClipConfig(args)
+    pair = []
+    for cache_dir in (cache, None):
+        ds = reader.VideoDataset(demo, split, cfg, train=train, cache_dir=cache_dir)
+        ds.check(False)
+        pair.append(ds)
+    return pair
+
+
+def test_frame_cache_gives_the_decoded_frames(demo, tmp_path):
+    cached, decoded = _cached_and_decoded(demo, str(tmp_path / "cache"))
+    assert len(os.listdir(tmp_path / "cache")) == 2 * len(cached)  # an array and an index entry a video
+    assert cached.frame_counts == decoded.frame_counts
+    for i, (video, _, _) in enumerate(decoded.items):
+        every = range(decoded.frame_counts[i])
+        np.testing.assert_array_equal(reader.read_cached_frames(cached.cached[i], every),
+                                      reader.read_frames(video, every))
+    for i in range(len(decoded)):  # the training clips (random offsets and crops) and the test views
+        np.testing.assert_array_equal(cached[i][0], decoded[i][0])
+    cached_test, decoded_test = _cached_and_decoded(demo, str(tmp_path / "cache"), "test", train=False)
+    np.testing.assert_array_equal(cached_test[0][0], decoded_test[0][0])
+
+
+def test_frame_cache_is_resized_to_the_short_side(demo, tmp_path):
+    video = first_video(demo)
+    array_path, _, shape = reader.cache_video(str(tmp_path), video, 48)
+    assert shape == (8, 48, 48, 3) and array_path.endswith(".s48.npy")
+    np.testing.assert_array_equal(reader.read_cached_frames(reader.cache_video(str(tmp_path), video, 48), [3]),
+                                  reader.resize_short(reader.read_frames(video, [3]), 48))
+
+
+def test_stale_or_corrupt_cache_entries_are_decoded_again(demo, tmp_path, capsys):
+    data = tmp_path / "d"
+    shutil.copytree(demo, data)
+    video, cache = first_video(str(data)), str(tmp_path / "cache")
+    cached = reader.cache_video(cache, video, 32)
+    array_path, entry_path = reader.cache_paths(cache, video, 32)
+    assert cached[0] == array_path and reader.cache_video(cache, video, 32) == cached
+    assert capsys.readouterr().out == ""  # an up-to-date entry is used silently
+    expected = reader.read_cached_frames(cached, range(8))
+
+    def damage_and_check(damage, problem):
+        damage()
+        again = reader.cache_video(cache, video, 32)
+        assert f"frame cache {entry_path}: {problem}" in capsys.readouterr().out
+        np.testing.assert_array_equal(reader.read_cached_frames(again, range(8)), expected)
+        assert reader.cache_video(cache, video, 32) == again and capsys.readouterr().out == ""  # repaired
+
+    def grow_keeping_mtime():
+        stat = os.stat(video)
+        with open(video, "ab") as f:
+            f.write(b"\0")  # trailing bytes the decoder ignores
+        os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+    stat = os.stat(video)
+    damage_and_check(lambda: os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10 ** 9)), "stale")
+    damage_and_check(grow_keeping_mtime, "stale")
+    with open(array_path, "rb") as f:
+        whole = f.read()
+    damage_and_check(lambda: open(array_path, "wb").write(whole[:len(whole) // 2]), "corrupt array")
+    damage_and_check(lambda: os.remove(array_path), "corrupt array")
+    damage_and_check(lambda: open(entry_path, "w").write("{not json"), "unreadable index entry")
+    np.save(tmp_path / "other.npy", np.zeros((8, 32, 33, 3), np.uint8))  # a valid array of another shape
+    damage_and_check(lambda: shutil.copy(tmp_path / "other.npy", array_path), "corrupt array")
+
+
+def test_bad_videos_are_named_with_the_frame_cache(tmp_path, demo):
+    data = tmp_path / "d"
+    shutil.copytree(demo, data)
+    (data / "videos" / "bad.mp4").write_bytes(b"garbage")
+    with open(data / "val.list", "a") as f:
+        f.write("videos/bad.mp4 0\nvideos/missing.mp4 1\n")
+    args = frames.resolve(_args(str(data)))
+    args.frame_cache = str(tmp_path / "cache")
+    with pytest.raises(utils.DataError, match=r"val.list:5: .*bad.mp4: not a readable video"):
+        frames.datasets(args, ["val"])
+    args.skip_bad_samples = True
+    ds = frames.datasets(args, ["val"])["val"]
+    assert len(ds) == 4 and len(ds.cached) == 4 and "missing.mp4: file not found" in ds.skipped[1]
+    assert not any("bad.mp4" in name or "missing.mp4" in name for name in os.listdir(tmp_path / "cache"))
