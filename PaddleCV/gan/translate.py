@@ -9,9 +9,10 @@ the L1 distance of G(input) to the target. The logged loss is D loss + G loss (i
 One SPADE step (the paper's objective): one generator update on the hinge loss -mean(D(fake)) over the
 two scales, plus `lambda_feat` (10) times the feature-matching L1 between D's layers on the fake and
 on the real image, plus `lambda_vgg` (10) times the VGG19 perceptual L1 (relu1_1..relu5_1 weighted
-1/32 .. 1); then one discriminator update on the hinge loss mean(relu(1 - D(real))) + mean(relu(1 +
-D(fake))). D sees the label input with the image; fake and real go through it in one batch. The D
-update reuses the G step's fake (detached), where the paper's code runs G again after its update.
+1/32 .. 1 for real VGG19 weights, equally for a VGG trained here); then one discriminator update on the
+hinge loss mean(relu(1 - D(real))) + mean(relu(1 + D(fake))). D sees the label input with the image;
+fake and real go through it in one batch. The D update reuses the G step's fake (detached), where the
+paper's code runs G again after its update.
 
 The metric: L1 (mean absolute error, pixels in [0, 1]) and PSNR of G(input) to the known target,
 against two trivial baselines: the input itself, and the mean training target.
@@ -113,7 +114,6 @@ def hinge_g(preds, n):
 
 def spade_step(G, D, vgg, opts, x, y, lambda_feat=10.0, lambda_vgg=10.0):
     """One G update then one D update; returns (d_loss, g_loss). x: label inputs, y: real photos."""
-    from models.spade import VGG_WEIGHTS
     n = x.shape[0]
     labels = paddle.concat([x, x])
     fake = G(x)
@@ -125,7 +125,7 @@ def spade_step(G, D, vgg, opts, x, y, lambda_feat=10.0, lambda_vgg=10.0):
         with paddle.no_grad():
             real_taps = vgg.taps(y)
         g_loss = g_loss + lambda_vgg * sum(w * (f - r).abs().mean() / scale for w, f, r, scale
-                                           in zip(VGG_WEIGHTS, vgg.taps(fake), real_taps, vgg.tap_scale))
+                                           in zip(vgg.tap_weights, vgg.taps(fake), real_taps, vgg.tap_scale))
     g_loss.backward()
     opts.G.step()
     opts.G.clear_grad()
@@ -188,14 +188,22 @@ def train(args, state, out_dir, gan, opts, logger):
     """The training loop of a translator; returns the best dev L1."""
     from train import count_params, data_parallel, plan_steps, save_best, save_grid
     cycle, spade = args.model == "CycleGAN", args.model == "SPADE"
-    if spade and utils.world_size() > 1:  # the demo VGG19 is trained and cached on first use, longer than gloo's
-        # barrier waits (measured: the other rank timed out while rank 0 trained it)
-        raise SystemExit("error: SPADE trains in one process only here (README.md, Known limits)")
     train_set, dev_set, _ = datasets(args, ("train", "dev", "test"))  # test: eval.py reports it at the end
+    if train_set.targets.shape[2] <= 64 and utils.world_size() == 1:
+        # small images: one CPU thread, as the attribute editors (edit.one_thread: a second thread only
+        # adds synchronisation to these small ops on the loaded 2-core machine)
+        paddle.base.core.set_num_threads(1)
     vgg = None
     if spade and args.lambda_vgg:
         import scorer
+        # every rank loads it, or trains the same one (seeded) before the first collective call, so that no
+        # rank waits on another's training
         vgg = scorer.load_vgg(args.data_dir, train_set, args.c_dim, args.vgg_dim or 64, args.vgg_weights)
+        if not args.vgg_weights:
+            # A VGG trained here knows only which classes a photo shows, and its taps are already scaled to
+            # unit mean: the paper's 1/32 on relu1_1 (for ImageNet's VGG19) would leave next to no pixel-level
+            # signal. Equal weights fit a handful of demo maps far faster (README, SPADE results).
+            vgg.tap_weights = (1.0,) * len(vgg.tap_weights)
     pools = (ImagePool(50, (args.seed, 1)), ImagePool(50, (args.seed, 2)))
     skipped = train_set.skipped + dev_set.skipped
     order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.list_path, "pairs")
@@ -204,16 +212,16 @@ def train(args, state, out_dir, gan, opts, logger):
     if state is not None:
         utils.load_checkpoint(state, gan, opts, logger=logger)
         step, best_l1 = state["step"], state["best_l1"]
-        if cycle:
-            for pool, pool_state in zip(pools, state["pools"]):
+        if cycle:  # this rank's pools (a resume with another number of processes reuses them in turn)
+            for pool, pool_state in zip(pools, state["pools"][utils.rank() % len(state["pools"])]):
                 pool.set_state_dict(pool_state)
         print(f"resumed from {args.resume} at step {step}", flush=True)
     G, D = gan.G, gan.D
     if args.to_static:
         G, D = paddle.jit.to_static(G), paddle.jit.to_static(D)
-    if utils.world_size() > 1 and cycle:
-        # CycleGAN's loop reaches into G.AB / G.BA, which paddle.DataParallel does not fit:
-        # optimizers that all-reduce every gradient instead
+    if utils.world_size() > 1 and (cycle or spade):
+        # CycleGAN's loop reaches into G.AB / G.BA and SPADE's runs D forward and backward twice per step, which
+        # paddle.DataParallel does not fit: optimizers that all-reduce every gradient instead
         opts = data_parallel(gan, opts)
     elif utils.world_size() > 1:
         G, D = paddle.DataParallel(G), paddle.DataParallel(D)
@@ -235,10 +243,18 @@ def train(args, state, out_dir, gan, opts, logger):
         return save_grid(triplets(shown_inputs(args.model, shown), out, third), len(shown),
                          os.path.join(out_dir, "samples", name))
 
-    def checkpoint():
+    rank_pools = None  # CycleGAN: every rank's image pools (each pools its own fakes), as last gathered
+
+    def checkpoint(gather=True):
+        """Save on rank 0; every rank must call it with gather=True (the pools' all-gather)."""
+        nonlocal rank_pools
+        if cycle and gather:
+            rank_pools = [[pool.state_dict() for pool in pools]]
+            if utils.world_size() > 1:
+                rank_pools = []
+                paddle.distributed.all_gather_object(rank_pools, [pool.state_dict() for pool in pools])
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
-                              step=step, epoch=step // steps_per_epoch, best_l1=best_l1,
-                              pools=[pool.state_dict() for pool in pools] if cycle else None)
+                              step=step, epoch=step // steps_per_epoch, best_l1=best_l1, pools=rank_pools)
 
     def evaluate_and_keep_best(epoch):
         nonlocal best_l1
@@ -255,7 +271,7 @@ def train(args, state, out_dir, gan, opts, logger):
         if result["l1"] < best_l1:
             best_l1 = result["l1"]
             save_best(gan, out_dir)
-            checkpoint()
+            checkpoint(gather=False)  # rank 0 alone here; the pools are unchanged since the loop's checkpoint
 
     for epoch in range(step // steps_per_epoch, args.epochs):
         if step >= total_steps:

@@ -15,7 +15,8 @@ conv, then reset and update gates and the new content are 3x3 convs with bias), 
 with all `n_layers - 1` shortcuts taken from the units' outputs and the attributes injected at
 every level. STGAN is fed the DIFFERENCE attribute vector (target - source); its discriminator is
 AttGAN's with instance norm instead of conv bias and leaky ReLU 0.2 throughout (the release's
-run_stgan.sh: --dis_norm instance_norm).
+run_stgan.sh: --dis_norm instance_norm), except at levels whose map is smaller than 4x4 (conv bias
+there, no norm: MIN_NORM_SIDE).
 
 Both generators take 0/1 attributes and map them to (2a - 1) * thres_int (0.5) inside, as the
 release's trainers do before feeding them.
@@ -28,6 +29,12 @@ from .stargan import conv, deconv, uniform_attr, with_maps
 
 MAX_DIM = 64 * 16
 THRES_INT = 0.5
+# STGAN's critic instance-normalises only maps of at least 4x4. On a 2x2 map (the last level at the
+# demo's 32x32 with 4 levels) the norm standardises 4 values per channel, so small changes of the image
+# swing its output: the generator learnt to fool the critic's attribute head with a checkerboard that
+# the scoring classifier does not read as an edit (README, STGAN). At the release's 128x128 with 5
+# levels every map is 4x4 or larger, so its critic is unchanged.
+MIN_NORM_SIDE = 4
 
 
 def linear(i, o):
@@ -175,7 +182,8 @@ class STGenerator(nn.Layer):
 
 class AttDiscriminator(nn.Layer):
     """D(image) -> (WGAN score [N, 1], attribute logits [N, c_dim]). AttGAN: conv bias, no norm,
-    leaky ReLU 0.01, ReLU in the heads; STGAN (norm=True): instance norm, leaky ReLU 0.2 everywhere."""
+    leaky ReLU 0.01, ReLU in the heads; STGAN (norm=True): instance norm (on maps of at least
+    MIN_NORM_SIDE), leaky ReLU 0.2 everywhere."""
 
     def __init__(self, df_dim=64, c_dim=13, n_layers=5, image_size=128, dfc_dim=1024, norm=False):
         super().__init__()
@@ -185,7 +193,9 @@ class AttDiscriminator(nn.Layer):
         layers, c = [], 3
         for i in range(n_layers):
             d = width(df_dim, i)
-            layers += [conv(c, d, 4, 2, 1, bias=not norm)] + ([nn.InstanceNorm2D(d)] if norm else []) + [nn.LeakyReLU(slope)]
+            normed = norm and image_size // 2 ** (i + 1) >= MIN_NORM_SIDE
+            layers += [conv(c, d, 4, 2, 1, bias=not normed)] + ([nn.InstanceNorm2D(d)] if normed else [])
+            layers.append(nn.LeakyReLU(slope))
             c = d
         self.body = nn.Sequential(*layers)  # flattened by reshape: flatten has no double grad (the penalty needs it)
         flat = c * (image_size // 2 ** n_layers) ** 2

@@ -76,6 +76,20 @@ def test_the_demo_domains_and_their_baselines(demo):
     assert base["mean_l1"] < base["input_l1"]
 
 
+def test_scheme_b_is_one_colour_map_that_keeps_each_colour_nearest_its_own(demo):
+    """testB is testA under scheme_b, pixel for pixel; and among the demo's colours (ground, outline,
+    the three shapes) each B colour lies nearest its own A colour, so the pairing is identifiable."""
+    from make_demo_data import SHAPE_COLOURS, scheme_b
+    test_set = paired.UnpairedDataset(domains_of(demo), "test")
+    to_uint8 = lambda x: np.round((x + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+    assert np.array_equal(scheme_b(to_uint8(test_set.inputs)), to_uint8(test_set.targets))
+    a = np.array([(200, 200, 200), (30, 30, 30), *SHAPE_COLOURS.values()], np.float32)
+    b = scheme_b(a.astype(np.uint8)).astype(np.float32)
+    distance = np.linalg.norm(a[:, None] - b[None], axis=-1)
+    assert distance.argmin(1).tolist() == list(range(len(a)))
+    assert b[0].mean() < a[0].mean() - 50  # the darker ground
+
+
 def test_missing_domain_corrupt_and_wrong_size(demo, tmp_path):
     root = str(tmp_path / "d")
     shutil.copytree(domains_of(demo), root)

@@ -55,6 +55,20 @@ def test_stgan_is_attgan_plus_the_transfer_units():
     assert count(ds) - count(da) == 2 * convs_bias - convs_bias  # IN's scale and shift replace the bias
 
 
+def test_stgan_critic_instance_normalises_only_maps_of_4x4_or_more():
+    """At the demo's 32x32 with 4 levels the last map is 2x2: conv bias there, no instance norm (the
+    generator fooled a critic that normalised 4 values per channel: models/attgan.py, MIN_NORM_SIDE).
+    The release's 128x128 with 5 levels keeps instance norm at every level."""
+    def levels(image_size, n_layers):
+        with paddle.LazyGuard():
+            _, D = build_model("STGAN", image_size=image_size, n_layers=n_layers, c_dim=5)
+        layers = list(D.body)
+        return [(conv.bias is not None, isinstance(after, paddle.nn.InstanceNorm2D))
+                for conv, after in zip(layers, layers[1:]) if isinstance(conv, paddle.nn.Conv2D)]
+    assert levels(32, 4) == [(False, True)] * 3 + [(True, False)]
+    assert levels(128, 5) == [(False, True)] * 5
+
+
 @pytest.mark.parametrize("name", ["StarGAN", "AttGAN", "STGAN"])
 def test_one_step_at_a_tiny_width_changes_both_networks(name):
     paddle.seed(1)

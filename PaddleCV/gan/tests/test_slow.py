@@ -83,10 +83,10 @@ def test_pix2pix_in_two_processes(tmp_path):
     assert "x 2 processes" in log and "step 6/6" in log
 
 
-@pytest.mark.parametrize("model", ["STGAN", "CycleGAN"])
+@pytest.mark.parametrize("model", ["STGAN", "CycleGAN", "SPADE"])
 def test_editor_and_cyclegan_in_two_processes(tmp_path, model):
-    """MODEL=STGAN|CycleGAN NPROC=2 SMOKE=1 bash train.sh: both ranks train with all-reduced gradients (the
-    loops reach into sub-networks, so no paddle.DataParallel), rank 0 evaluates and exports."""
+    """MODEL=STGAN|CycleGAN|SPADE NPROC=2 SMOKE=1 bash train.sh: both ranks train with all-reduced gradients
+    (the loops reach into sub-networks or run D twice, so no paddle.DataParallel), rank 0 evaluates and exports."""
     copy = str(tmp_path / "folder")
     shutil.copytree(FOLDER, copy, ignore=shutil.ignore_patterns("data", "output*", "__pycache__", ".pytest_cache"))
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
@@ -98,3 +98,8 @@ def test_editor_and_cyclegan_in_two_processes(tmp_path, model):
     assert "x 2 processes" in log and "step 6/6" in log
     other = open(os.path.join(copy, f"output/smoke/{model}/dist_log/workerlog.1")).read()
     assert "Traceback" not in other and "Error" not in other
+    if model == "CycleGAN":  # each rank pools its own fakes: the checkpoint keeps both ranks' pools
+        import paddle
+        pools = paddle.load(os.path.join(copy, "output/smoke/CycleGAN/latest.pdckpt"))["pools"]
+        assert len(pools) == 2 and all(len(p[0]["images"]) > 0 for p in pools)
+        assert pools[0][0]["images"] != pools[1][0]["images"]

@@ -84,6 +84,28 @@ def test_one_step_at_a_tiny_width_changes_both_networks(demo):
     assert np.abs(D.scales[0].layers[1][0].u.numpy() - u).max() > 0  # the spectral norm's power iteration ran
 
 
+def test_the_perceptual_loss_weights_each_tap_by_tap_weights(demo):
+    """The VGG term of the generator loss is lambda_vgg * sum_k tap_weights[k] * L1(tap_k(fake), tap_k(real))
+    / tap_scale[k]: zero weights give the loss without it; relu1_1 alone adds its L1, computed by hand."""
+    data = cityscapes.SceneDataset(scenes_of(demo), "test", image_size=32)
+    x, y = paddle.to_tensor(data.inputs[:2]), paddle.to_tensor(data.targets[:2])
+    vgg = VGG19Features(4)
+    vgg.eval()
+    vgg.tap_scale = [0.5, 1, 1, 1, 1]
+
+    def g_loss(weights, lambda_vgg=10.0):
+        G, D = tiny_nets()  # the same fresh networks every time
+        opts = train.OptimizerPair(paddle.optimizer.Adam(1e-3, parameters=G.parameters()),
+                                   paddle.optimizer.Adam(1e-3, parameters=D.parameters()))
+        vgg.tap_weights = weights
+        return translate.spade_step(G, D, vgg, opts, x, y, lambda_vgg=lambda_vgg)[1].item()
+
+    fake = tiny_nets()[0](x)
+    by_hand = 10.0 * (vgg.taps(fake)[0] - vgg.taps(y)[0]).abs().mean().item() / 0.5
+    assert g_loss((0.0,) * 5) == pytest.approx(g_loss((1.0,) * 5, lambda_vgg=0.0), rel=1e-5)
+    assert g_loss((1.0, 0, 0, 0, 0)) - g_loss((0.0,) * 5) == pytest.approx(by_hand, rel=1e-4) and by_hand > 0
+
+
 def test_spectral_norm_divides_by_the_largest_singular_value():
     from models.spade import SNConv2D
     paddle.seed(0)
