@@ -39,7 +39,8 @@ channels (123,786 parameters), training NLL -3.03 nats/sample over steps 426-450
 
 The release trains WaveFlow for up to 3M steps of batch 8 x 16,000 samples; 450 small steps are far too
 few, and the figures above say only that the pipeline runs end to end. Two further runs of 600 steps
-(batch 4, lr 2e-3, with and without --dither 2e-3; README.md, Vocoders) kept dev SC at 0.95-0.97.
+(batch 4, lr 2e-3, with and without --dither 2e-3; README.md, Vocoders) kept dev SC at 0.95-0.97, and
+neither WaveFlow nor WaveNet fits even ONE training utterance in 400-640 steps (overfit_vocoder.py; README.md).
 """
 import argparse
 import os
