@@ -19,6 +19,9 @@ says which path was measured, with how many workers, under what load.
     python benchmark.py --model TSN --steps 16
 """
 import argparse
+import contextlib
+import io
+import json
 import os
 import tempfile
 import time
@@ -97,9 +100,6 @@ def pure_step_seconds(a, steps):
 
 def loop_step_seconds(argv, out_dir, model, steps):
     """batch_cost of each step of train.py's loop (loader wait included) after 2 warm-up steps."""
-    import contextlib
-    import io
-    import json
     with paddle.utils.unique_name.guard(), contextlib.redirect_stdout(io.StringIO()):  # the run's own log
         train.main(argv + ["--max_steps", str(steps + 2), "--log_interval", "1"])
     with open(os.path.join(out_dir, model, "metrics.jsonl")) as f:
@@ -110,8 +110,6 @@ def loop_step_seconds(argv, out_dir, model, steps):
 def latency_ms(out, repeats=10):
     import eval as eval_script
     import export
-    import contextlib
-    import io
     with paddle.utils.unique_name.guard(), contextlib.redirect_stdout(io.StringIO()):
         export.main(["--output_dir", out])
     args = eval_script.parse(argparse.ArgumentParser(), ["--output_dir", out])
@@ -155,6 +153,7 @@ def main(argv=None):
               f"{100 * (loop / step - 1):.0f}% (goal <= 10%)", flush=True)
         ms, shape = latency_ms(out)
         print(f"export latency: {ms:.1f} ms per video ({shape[0]} views of {shape[1]} frames)", flush=True)
+
 
 if __name__ == "__main__":
     utils.run_main(main)

@@ -232,6 +232,8 @@ def _cached_entry(array_path, entry_path, stamp, short_size):
         return None, f"corrupt array ({type(e).__name__})"
     if frames.dtype != np.uint8 or frames.shape != shape or len(shape) != 4 or min(shape[1:3]) != short_size:
         return None, f"corrupt array (shape {frames.shape} {frames.dtype}, index says {shape} uint8)"
+    if not frames.flags.c_contiguous:  # a Fortran-order array: read_cached_frames' memmap would scramble it
+        return None, "corrupt array (Fortran order)"
     return (array_path, frames.offset, shape), None
 
 

@@ -192,6 +192,8 @@ def test_stale_or_corrupt_cache_entries_are_decoded_again(demo, tmp_path, capsys
     damage_and_check(lambda: open(entry_path, "w").write("{not json"), "unreadable index entry")
     np.save(tmp_path / "other.npy", np.zeros((8, 32, 33, 3), np.uint8))  # a valid array of another shape
     damage_and_check(lambda: shutil.copy(tmp_path / "other.npy", array_path), "corrupt array")
+    np.save(tmp_path / "fortran.npy", np.asfortranarray(np.load(array_path)))  # the right shape, other order
+    damage_and_check(lambda: shutil.copy(tmp_path / "fortran.npy", array_path), "corrupt array (Fortran order)")
 
 
 def test_bad_videos_are_named_with_the_frame_cache(tmp_path, demo):
