@@ -78,8 +78,11 @@ def save_cached(model, weights, key):
     tmp = f"{weights}.tmp{os.getpid()}"
     paddle.save(model.state_dict(), tmp)
     os.replace(tmp, weights)
-    with open(weights + ".json", "w") as f:
+    # the key file atomically too: with several processes (SPADE's demo VGG19) every rank writes this cache,
+    # and another rank's load_cached must never read a half-written key
+    with open(tmp + ".json", "w") as f:
         json.dump(key, f)
+    os.replace(tmp + ".json", weights + ".json")
     return model
 
 
@@ -252,7 +255,8 @@ def load_vgg(data_dir, train_set, c_dim, width=64, vgg_weights=None, steps=None,
     the real training photos (which classes each shows) and cached as DATA_DIR/vgg19_w<width>_<H>.pdparams.
     A VGG19 trained here on a few hundred photos has tap activations of very different sizes (relu5_1's
     hundreds of times relu1_1's, measured), so each tap's L1 is divided by that tap's mean activation on
-    64 real training photos: the same loss as a VGG19 rescaled to unit mean taps, which its ReLUs allow."""
+    64 real training photos: the same loss as a VGG19 rescaled to unit mean taps, which its ReLUs allow;
+    and its taps are weighted equally (real VGG19 weights keep the paper's 1/32 .. 1)."""
     import utils
     from models.spade import VGG19Features
     if vgg_weights:
@@ -277,4 +281,8 @@ def load_vgg(data_dir, train_set, c_dim, width=64, vgg_weights=None, steps=None,
         with paddle.no_grad():
             taps = model.taps(paddle.to_tensor(train_set.targets[:64]))
         model.tap_scale = [max(float(t.mean()), 1e-6) for t in taps]
+        # Such a VGG knows only which classes a photo shows: the paper's 1/32 on relu1_1 (set for ImageNet's
+        # VGG19) would leave next to no pixel-level signal. Equal weights fit a handful of demo maps far
+        # faster (README, SPADE results).
+        model.tap_weights = (1.0,) * len(taps)
     return model

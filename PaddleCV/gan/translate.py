@@ -199,11 +199,6 @@ def train(args, state, out_dir, gan, opts, logger):
         # every rank loads it, or trains the same one (seeded) before the first collective call, so that no
         # rank waits on another's training
         vgg = scorer.load_vgg(args.data_dir, train_set, args.c_dim, args.vgg_dim or 64, args.vgg_weights)
-        if not args.vgg_weights:
-            # A VGG trained here knows only which classes a photo shows, and its taps are already scaled to
-            # unit mean: the paper's 1/32 on relu1_1 (for ImageNet's VGG19) would leave next to no pixel-level
-            # signal. Equal weights fit a handful of demo maps far faster (README, SPADE results).
-            vgg.tap_weights = (1.0,) * len(vgg.tap_weights)
     pools = (ImagePool(50, (args.seed, 1)), ImagePool(50, (args.seed, 2)))
     skipped = train_set.skipped + dev_set.skipped
     order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.list_path, "pairs")

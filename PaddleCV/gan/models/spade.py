@@ -174,7 +174,7 @@ class VGG19Features(nn.Layer):
         self.register_buffer("mean", paddle.to_tensor([0.485, 0.456, 0.406]).reshape([1, 3, 1, 1]), persistable=False)
         self.register_buffer("std", paddle.to_tensor([0.229, 0.224, 0.225]).reshape([1, 3, 1, 1]), persistable=False)
         self.tap_scale = [1.0] * len(VGG_TAPS)  # what each tap's L1 is divided by (scorer.load_vgg sets it)
-        self.tap_weights = VGG_WEIGHTS  # each tap's weight in the loss (translate.train: equal for a VGG trained here)
+        self.tap_weights = VGG_WEIGHTS  # each tap's weight in the loss (scorer.load_vgg: equal for a VGG trained here)
 
     def taps(self, x):
         """The relu1_1 .. relu5_1 maps of images in [-1, 1] (ImageNet-normalised first)."""

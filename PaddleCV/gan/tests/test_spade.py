@@ -226,3 +226,18 @@ def test_vgg_weights_that_do_not_fit_are_refused(demo, tmp_path):
     data = cityscapes.SceneDataset(scenes_of(demo), "test", image_size=32)
     with pytest.raises(utils.CheckpointError, match="does not fit the model: 25 tensors missing"):
         scorer.load_vgg(scenes_of(demo), data, 35, vgg_weights=bad)
+
+
+@pytest.mark.slow
+def test_a_vgg_trained_here_weighs_its_taps_equally_real_vgg19_weights_the_papers(demo, tmp_path):
+    import scorer
+    from models.spade import VGG_WEIGHTS
+    data = cityscapes.SceneDataset(scenes_of(demo), "train", image_size=32)
+    trained = scorer.load_vgg(str(tmp_path), data, 35, width=4, steps=2, verbose=False)
+    assert trained.tap_weights == (1.0,) * 5 and len(set(trained.tap_scale)) == 5
+    real = str(tmp_path / "vgg19.pdparams")
+    with paddle.LazyGuard():
+        shapes = {k: v.shape for k, v in VGG19Features(64).state_dict().items()}
+    paddle.save({k: paddle.full(s, 0.01) for k, s in shapes.items()}, real)  # "features.N" names
+    loaded = scorer.load_vgg(str(tmp_path), data, 35, vgg_weights=real)
+    assert loaded.tap_weights == VGG_WEIGHTS and loaded.tap_scale == [1.0] * 5
