@@ -208,7 +208,10 @@ def train(args, state, out_dir, gan, opts, logger):
         utils.load_checkpoint(state, gan, opts, logger=logger)
         step, best_l1 = state["step"], state["best_l1"]
         if cycle:  # this rank's pools (a resume with another number of processes reuses them in turn)
-            for pool, pool_state in zip(pools, state["pools"][utils.rank() % len(state["pools"])]):
+            saved = state["pools"]
+            if isinstance(saved[0], dict):  # a checkpoint from before every rank's pools were saved
+                saved = [saved]
+            for pool, pool_state in zip(pools, saved[utils.rank() % len(saved)]):
                 pool.set_state_dict(pool_state)
         print(f"resumed from {args.resume} at step {step}", flush=True)
     G, D = gan.G, gan.D
