@@ -11,7 +11,7 @@ training; this is the cheapest check before spending a long run (README.md, Voco
 waveform there is, so a vocoder that cannot learn it in a few hundred steps points at a bug or the optimiser.
 
 The feature cache must exist (python preprocess.py --data_dir DATA_DIR). The model is the demo size with
---channels changed; Adam with a global-norm clip of 1, as vocoder.py trains.
+--channels changed; Adam with a global-norm clip of 1 and the segments and --dither of vocoder.py's training.
 """
 import argparse
 import time
@@ -24,7 +24,6 @@ import audio
 import reader
 import vocoder
 from models.waveflow import WaveFlow
-from models.wavenet import WaveNet
 
 
 def steady_tone(hz, frames=100):
@@ -77,17 +76,16 @@ def main(argv=None):
         wav, mel = steady_tone(args.tone)
     else:
         wav, mel = vocoder.load_pair(reader.feature_path(args.data_dir, args.uid))
-    cls = WaveFlow if args.model == "WaveFlow" else WaveNet
-    model = cls(**{**cls.demo_config(), "channels": args.channels})
+    model = vocoder.build_model(argparse.Namespace(model=args.model, size="demo", channels=args.channels))
     if args.init:
-        model.set_state_dict(paddle.load(args.init))
+        utils.load_model(model, args.init)  # strict: weights of another --model or --channels are an error
     gl = audio.griffin_lim(mel)
     print(f"{args.model} ({args.channels} channels) on {f'a {args.tone:g} Hz tone' if args.tone else args.uid}, {len(wav)} samples; Griffin-Lim sc "
           f"{audio.spectral_convergence(wav, gl):.4f} lsd {audio.log_stft_distance(wav, gl):.4f}", flush=True)
     optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters(),
                                       grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0))
     rng = np.random.default_rng(args.segment_seed)
-    frames, losses, start = mel.shape[1], [], time.time()
+    losses, start = [], time.time()
 
     def score(step):
         model.eval()
@@ -101,9 +99,8 @@ def main(argv=None):
         model.train()
 
     for step in range(1, args.steps + 1):
-        starts = rng.integers(0, frames - args.segment_frames + 1, args.batch_size)
-        mels = np.stack([mel[:, s:s + args.segment_frames] for s in starts])
-        wavs = np.stack([wav[s * audio.HOP_LENGTH:(s + args.segment_frames) * audio.HOP_LENGTH] for s in starts])
+        pairs = [vocoder.random_segment(wav, mel, args.segment_frames, rng) for _ in range(args.batch_size)]
+        wavs, mels = np.stack([w for w, _ in pairs]), np.stack([m for _, m in pairs])
         if args.dither:
             wavs = wavs + rng.normal(0, args.dither, wavs.shape).astype(np.float32)
         loss, _ = model.loss(paddle.to_tensor(wavs), paddle.to_tensor(mels))
@@ -122,4 +119,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    utils.run_main(main)

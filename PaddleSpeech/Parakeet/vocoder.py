@@ -160,22 +160,23 @@ def check_split(data_dir, split, skip_bad=False):
     return good, bad
 
 
+def random_segment(wav, mel, frames, rng):
+    """(wav [frames*256], mel [80, frames]): one random aligned segment of an utterance; a shorter
+    utterance is padded with silence (and draws nothing from rng)."""
+    n = mel.shape[1]
+    if n < frames:
+        mel = np.pad(mel, ((0, 0), (0, frames - n)), constant_values=reader.MEL_PAD)
+        wav = np.pad(wav, (0, (frames - n) * audio.HOP_LENGTH))
+        start = 0
+    else:
+        start = int(rng.integers(0, n - frames + 1))
+    return wav[start * audio.HOP_LENGTH:(start + frames) * audio.HOP_LENGTH], mel[:, start:start + frames]
+
+
 def segment_batch(data_dir, uids, frames, rng):
-    """(wav [B, frames*256], mel [B, 80, frames]) of one random aligned segment per utterance; shorter
-    utterances are padded with silence."""
-    wavs, mels = [], []
-    for uid in uids:
-        wav, mel = load_pair(reader.feature_path(data_dir, uid))
-        n = mel.shape[1]
-        if n < frames:
-            mel = np.pad(mel, ((0, 0), (0, frames - n)), constant_values=reader.MEL_PAD)
-            wav = np.pad(wav, (0, (frames - n) * audio.HOP_LENGTH))
-            start = 0
-        else:
-            start = int(rng.integers(0, n - frames + 1))
-        mels.append(mel[:, start:start + frames])
-        wavs.append(wav[start * audio.HOP_LENGTH:(start + frames) * audio.HOP_LENGTH])
-    return np.stack(wavs), np.stack(mels)
+    """(wav [B, frames*256], mel [B, 80, frames]) of one random aligned segment per utterance."""
+    pairs = [random_segment(*load_pair(reader.feature_path(data_dir, uid)), frames, rng) for uid in uids]
+    return np.stack([wav for wav, _ in pairs]), np.stack([mel for _, mel in pairs])
 
 
 # ---------------------------------------------------------------------------------------- synthesis

@@ -1,5 +1,5 @@
 """The README's ```bash blocks, run in order in a fresh copy of the folder, as a new user would paste
-them (```sh blocks need the real dataset or pip and are not run). Training is cut short: `bash train.sh`
+them (```sh blocks need the real dataset, pip or minutes of training, and are not run). Training is cut short: `bash train.sh`
 (not the smoke run) gets `--max_steps 4`; the commands after it (eval, export, infer) must still run on
 what was trained. The copy gets a smaller demo corpus first (40 sentences, same layout), which
 `train.sh` then uses instead of writing the full one."""

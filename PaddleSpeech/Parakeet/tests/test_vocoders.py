@@ -258,5 +258,5 @@ def test_overfit_vocoder_scores_a_steady_tone(capsys):
     gl_sc = float(out.split("Griffin-Lim sc ")[1].split()[0])
     assert 0 < gl_sc < 0.6  # Griffin-Lim gets a steady tone's spectrum back from its mel
     scores = [line for line in out.splitlines() if line.startswith("step 2 temperature")]
-    assert len(scores) == 2 and all(float(line.split(" sc ")[1].split()[0]) > 0 for line in scores)
+    assert len(scores) == 2 and all(np.isfinite(float(line.split(" sc ")[1].split()[0])) for line in scores)
     assert float(out.split("round trip: inverse(z) differs from the recording by at most ")[1].split()[0]) < 1e-4
