@@ -15,7 +15,8 @@ ImageNet-pretrained ResNet18; nothing is downloaded here, so the backbone trains
 (from scratch, or from --pretrained, a ResNet18 state dict loaded into the backbone), and then a second
 stage, --freeze_backbone, trains only the IoU-Net on that backbone (frozen, BatchNorm in eval mode) from
 --pretrained, the first stage's weights (or a ResNet18 state dict: the release's recipe).
-best.pdparams is picked by the one-pass success AUC on DATA_DIR/val.
+best.pdparams is picked by the one-pass success AUC on DATA_DIR/val, except in --freeze_backbone, where
+it is picked by the IoU-Net's squared error on held-out dev pairs (selection_metric).
 """
 import argparse
 import os
@@ -136,6 +137,35 @@ def iou_prediction_error(model, batches):
     return ((predicted - target) ** 2).mean().item(), target.var(unbiased=False).item()
 
 
+def selection_metric(args):
+    """What picks best.pdparams: the dev tracking AUC, except in ATOM's --freeze_backbone stage, where
+    the backbone and the classifier it drives are fixed and only the IoU-Net changes; there the few dev
+    sequences' AUC moves with chance more than with the IoU-Net, whose own dev error measures it."""
+    return "dev_iou_mse" if getattr(args, "freeze_backbone", False) else "dev_auc"
+
+
+def is_better(metric, value, best):
+    """None is 'nothing kept yet'; the IoU error is better lower, the AUC higher."""
+    if best is None:
+        return True
+    return value < best if metric == "dev_iou_mse" else value > best
+
+
+def resumed_best(state, metric):
+    """The kept best of a resumed run. Checkpoints written before the IoU-Net stage selected by its
+    error hold only best_auc: fine for an AUC-selected run, refused for the IoU-Net stage (an AUC
+    compared with an error would keep the wrong weights)."""
+    if "best_metric" in state:
+        if state["best_metric"] != metric:
+            raise utils.CheckpointError(f"the checkpoint kept its best by {state['best_metric']}, this run "
+                                        f"selects by {metric}; start a new run with --overwrite")
+        return state["best_value"]
+    if metric == "dev_auc":
+        return state["best_auc"] if state["best_auc"] >= 0 else None
+    raise utils.CheckpointError("the checkpoint predates selecting the IoU-Net stage by its dev error (it "
+                                "holds only best_auc); retrain this stage with --overwrite")
+
+
 def load_atom_weights(model, path):
     """--pretrained for ATOM: a whole ATOM's weights (keys backbone.* and iou_net.*, e.g. the first
     stage's best.pdparams) into the model, otherwise a ResNet18 state dict into the backbone."""
@@ -181,10 +211,12 @@ def main(argv=None):
             p.stop_gradient = True
     optimizer, scheduler = build_optimizer(args, model, steps_per_epoch, total_steps)
     logger = utils.TrainLogger(out_dir, total_steps, args.log_interval)
-    step, best_auc = 0, -1.0
+    metric = selection_metric(args)
+    step, best = 0, None  # best: the kept weights' value of `metric`
     if state is not None:
+        best = resumed_best(state, metric)
         utils.load_checkpoint(state, model, optimizer, scheduler, logger=logger)
-        step, best_auc = state["step"], state["best_auc"]
+        step = state["step"]
         print(f"resumed from {args.resume} at step {step}", flush=True)
     model, optimizer, scaler, use_amp = utils.amp_setup(args, device, model, optimizer)
     train_model = LossOf(model)  # DataParallel syncs gradients of what goes through forward()
@@ -199,11 +231,12 @@ def main(argv=None):
 
     def checkpoint():
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
-                              logger=logger, step=step, epoch=step // steps_per_epoch, best_auc=best_auc)
+                              logger=logger, step=step, epoch=step // steps_per_epoch,
+                              best_metric=metric, best_value=best)
 
     def evaluate_and_keep_best(epoch):
-        """One-pass AUC on the dev sequences picks best.pdparams (the test split is eval.py's)."""
-        nonlocal best_auc
+        """The dev sequences' selection_metric picks best.pdparams (the test split is eval.py's)."""
+        nonlocal best
         record = {}
         if args.model == "ATOM":
             recalibrate_batchnorm(model, recalibration_batches(train_seqs, args, epoch), args)
@@ -220,8 +253,9 @@ def main(argv=None):
                   f"fps {result['fps']:.1f}" + iou_check, flush=True)
             logger.write({"epoch": epoch, "step": step, "dev_auc": result["auc"],
                           "dev_precision20": result["precision20"], **record})
-        if result["auc"] > best_auc:
-            best_auc = result["auc"]
+        value = record["dev_iou_mse"] if metric == "dev_iou_mse" else result["auc"]
+        if is_better(metric, value, best):
+            best = value
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
@@ -261,9 +295,9 @@ def main(argv=None):
         print(f"skipped {bad_samples.skipped} bad samples", flush=True)
     if utils.is_main_process():
         curves = utils.plot_curves(out_dir)
-        print(f"best dev auc {best_auc:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+        print(f"best {metric} {best:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
               f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
-    return best_auc
+    return best
 
 
 if __name__ == "__main__":

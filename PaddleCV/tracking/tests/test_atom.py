@@ -2,6 +2,7 @@
 gradients), learning on a fixed batch, and one tracked frame."""
 import math
 import os
+import shutil
 
 import numpy as np
 import paddle
@@ -108,7 +109,8 @@ def test_iou_stage_proposals_overlap_the_target():
 @pytest.mark.slow
 def test_iou_stage_keeps_the_backbone_and_resumes(demo, tmp_path):
     """train.py --freeze_backbone: only the IoU-Net moves (the backbone's weights and BatchNorm
-    statistics stay those of --pretrained), and a resumed IoU stage gives the uninterrupted losses."""
+    statistics stay those of --pretrained), and a resumed IoU stage gives the uninterrupted losses and
+    keeps the same best weights, by the lowest dev IoU error over both halves."""
     import json
     common = ["--model", "ATOM", "--width", "0.25", "--iou_width", "0.25", "--image_size", "64", "--batch_size", "2",
               "--num_workers", "0", "--epochs", "2", "--pairs_per_epoch", "4", "--log_interval", "1",
@@ -117,7 +119,8 @@ def test_iou_stage_keeps_the_backbone_and_resumes(demo, tmp_path):
     first = str(tmp_path / "first")
     run_train(common + ["--max_steps", "2", "--output_dir", first])
     weights = os.path.join(first, "ATOM", "best.pdparams")
-    stage = common + ["--freeze_backbone", "--pretrained", weights, "--max_steps", "4"]
+    # a dev evaluation after each of the 2 epochs (2 steps each): the cut run's falls before the cut
+    stage = common + ["--eval_interval", "1", "--freeze_backbone", "--pretrained", weights, "--max_steps", "4"]
     whole, cut = str(tmp_path / "whole"), str(tmp_path / "cut")
     run_train(stage + ["--output_dir", whole])
     before, after = paddle.load(weights), paddle.load(os.path.join(whole, "ATOM", "best.pdparams"))
@@ -128,7 +131,15 @@ def test_iou_stage_keeps_the_backbone_and_resumes(demo, tmp_path):
     assert any(not np.array_equal(after[k].numpy(), before[k].numpy()) for k in before if k.startswith("iou_net."))
 
     run_train(stage[:-1] + ["2", "--output_dir", cut])
+    # a copy whose kept error nothing can beat: resuming must keep its best.pdparams
+    held = str(tmp_path / "held")
+    shutil.copytree(cut, held)
+    state = paddle.load(os.path.join(held, "ATOM", "latest.pdckpt"))
+    state["best_value"] = 0.0
+    paddle.save(state, os.path.join(held, "ATOM", "latest.pdckpt"))
+    step_2 = paddle.load(os.path.join(held, "ATOM", "best.pdparams"))
     run_train(stage + ["--output_dir", cut, "--resume"])
+    run_train(stage + ["--output_dir", held, "--resume", os.path.join(held, "ATOM", "latest.pdckpt")])
 
     def losses(out):
         with open(os.path.join(out, "ATOM", "metrics.jsonl")) as f:
@@ -136,6 +147,45 @@ def test_iou_stage_keeps_the_backbone_and_resumes(demo, tmp_path):
     resumed, uninterrupted = losses(cut), losses(whole)
     assert sorted(resumed) == [1, 2, 3, 4]
     assert [resumed[k] for k in (3, 4)] == pytest.approx([uninterrupted[k] for k in (3, 4)], rel=1e-5)
+
+    def dev_errors(out):
+        with open(os.path.join(out, "ATOM", "metrics.jsonl")) as f:
+            return [r["dev_iou_mse"] for r in map(json.loads, f) if "dev_iou_mse" in r]
+    assert len(dev_errors(whole)) == 2 and dev_errors(cut) == pytest.approx(dev_errors(whole), rel=1e-4)
+    for out in (whole, cut):
+        state = paddle.load(os.path.join(out, "ATOM", "latest.pdckpt"))
+        assert state["best_metric"] == "dev_iou_mse"
+        assert state["best_value"] == pytest.approx(min(dev_errors(out)), rel=1e-6)
+    kept = [paddle.load(os.path.join(out, "ATOM", "best.pdparams")) for out in (whole, cut, held)]
+    for k in kept[0]:
+        np.testing.assert_allclose(kept[1][k].numpy(), kept[0][k].numpy(), rtol=1e-4, atol=1e-6, err_msg=k)
+    assert paddle.load(os.path.join(held, "ATOM", "latest.pdckpt"))["best_value"] == 0.0
+    for k in step_2:
+        np.testing.assert_array_equal(kept[2][k].numpy(), step_2[k].numpy(), err_msg=k)
+
+
+def test_best_weights_rule():
+    """The IoU-Net stage keeps the lowest dev IoU error, the other runs the highest dev AUC; a resumed
+    run carries its kept value, and an older checkpoint (best_auc only) resumes an AUC-selected run but
+    is refused by the IoU-Net stage."""
+    import argparse
+    import train
+    import utils
+    iou_stage, first_stage = argparse.Namespace(freeze_backbone=True), argparse.Namespace(freeze_backbone=False)
+    assert train.selection_metric(iou_stage) == "dev_iou_mse"
+    assert train.selection_metric(first_stage) == "dev_auc"
+    assert train.is_better("dev_iou_mse", 0.022, 0.025) and not train.is_better("dev_iou_mse", 0.030, 0.025)
+    assert train.is_better("dev_auc", 0.46, 0.15) and not train.is_better("dev_auc", 0.15, 0.46)
+    assert train.is_better("dev_iou_mse", 0.9, None) and train.is_better("dev_auc", 0.0, None)
+
+    assert train.resumed_best({"best_metric": "dev_iou_mse", "best_value": 0.024}, "dev_iou_mse") == 0.024
+    assert train.resumed_best({"best_metric": "dev_auc", "best_value": None}, "dev_auc") is None
+    assert train.resumed_best({"best_auc": 0.46}, "dev_auc") == 0.46
+    assert train.resumed_best({"best_auc": -1.0}, "dev_auc") is None  # the old "nothing kept yet"
+    with pytest.raises(utils.CheckpointError, match="predates"):
+        train.resumed_best({"best_auc": 0.46}, "dev_iou_mse")
+    with pytest.raises(utils.CheckpointError, match="dev_auc"):
+        train.resumed_best({"best_metric": "dev_auc", "best_value": 0.4}, "dev_iou_mse")
 
 
 def test_atom_iou_loss_drops_on_a_fixed_batch(demo):
