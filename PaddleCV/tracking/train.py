@@ -9,12 +9,12 @@
 Each step draws `--batch_size` pairs of frames at most `--max_gap` apart from the training sequences
 (reader.PairDataset). SiamFC: exemplar 127 / search 255 crops, the class-balanced logistic loss on the
 17x17 score map with positives within 16 px of the target; SGD momentum 0.9, weight decay 5e-4, LR
-1e-2 decaying exponentially to 1e-5 over the run (the release's recipe). ATOM: the IoU-Net regresses
-the IoU of jittered proposals (MSE); Adam LR 1e-3 x0.2 every 15 epochs. The release freezes an
-ImageNet-pretrained ResNet18; nothing is downloaded here, so the backbone trains with the IoU-Net
-(from scratch, or from --pretrained, a ResNet18 state dict loaded into the backbone), and then a second
-stage, --freeze_backbone, trains only the IoU-Net on that backbone (frozen, BatchNorm in eval mode) from
---pretrained, the first stage's weights (or a ResNet18 state dict: the release's recipe).
+1e-2 decaying exponentially to 1e-5 over the run (the release's recipe). ATOM: the IoU-Net regresses the
+IoU of jittered proposals (MSE); Adam LR 1e-3 (ATOM's default --lr) x0.2 every 15 epochs. The release
+freezes an ImageNet-pretrained ResNet18; nothing is downloaded here, so the backbone trains with the
+IoU-Net (from scratch, or from --pretrained, a ResNet18 state dict loaded into the backbone), and then a
+second stage, --freeze_backbone, trains only the IoU-Net on that backbone (frozen, BatchNorm in eval
+mode) from --pretrained, the first stage's weights (or a ResNet18 state dict: the release's recipe).
 best.pdparams is picked by the one-pass success AUC on DATA_DIR/val, except in --freeze_backbone, where
 it is picked by the IoU-Net's squared error on held-out dev pairs (selection_metric).
 """
@@ -59,9 +59,13 @@ def build_parser():
 
 
 def get_args(argv=None):
-    return utils.parse_args(build_parser(), argv)
+    args = utils.parse_args(build_parser(), argv)
+    if args.model == "ATOM" and "lr" not in args.explicit:
+        args.lr = ATOM_LR  # --help shows SiamFC's 1e-2; a resumed run still takes its own from the checkpoint
+    return args
 
 
+ATOM_LR = 1e-3  # the release's Adam LR, ATOM's default --lr
 BN_BATCHES = 10  # ATOM: batches that re-estimate the BatchNorm statistics before each dev evaluation
 
 
@@ -92,7 +96,7 @@ def build_optimizer(args, model, steps_per_epoch, total):
 def set_train_mode(model, args):
     """Training mode, except a frozen backbone: its BatchNorm keeps the statistics it was trained with."""
     model.train()
-    if getattr(args, "freeze_backbone", False):
+    if args.freeze_backbone:
         model.backbone.eval()
 
 
@@ -116,8 +120,9 @@ def recalibrate_batchnorm(model, batches, args):
     model.eval()
 
 
-def recalibration_batches(sequences, args, epoch, count=BN_BATCHES, seed_offset=1):
-    """`count` batches of training pairs of their own (seed + 1, the epoch), bad frames left out."""
+def pair_batches(sequences, args, epoch, seed_offset, count=BN_BATCHES):
+    """`count` batches of pairs of `sequences` drawn with a seed of their own (seed + seed_offset, the
+    epoch), bad frames left out: the BatchNorm re-estimation's and the dev IoU error's."""
     pairs = reader.PairDataset(sequences, args.model.lower(), count * args.batch_size, args.seed + seed_offset,
                                pair_config(args))
     pairs.epoch = epoch
@@ -141,7 +146,7 @@ def selection_metric(args):
     """What picks best.pdparams: the dev tracking AUC, except in ATOM's --freeze_backbone stage, where
     the backbone and the classifier it drives are fixed and only the IoU-Net changes; there the few dev
     sequences' AUC moves with chance more than with the IoU-Net, whose own dev error measures it."""
-    return "dev_iou_mse" if getattr(args, "freeze_backbone", False) else "dev_auc"
+    return "dev_iou_mse" if args.freeze_backbone else "dev_auc"
 
 
 def is_better(metric, value, best):
@@ -168,10 +173,12 @@ def resumed_best(state, metric):
 
 def load_atom_weights(model, path):
     """--pretrained for ATOM: a whole ATOM's weights (keys backbone.* and iou_net.*, e.g. the first
-    stage's best.pdparams) into the model, otherwise a ResNet18 state dict into the backbone."""
-    keys = paddle.load(path).keys()
-    whole = any(k.startswith("backbone.") for k in keys)
-    utils.load_pretrained(model if whole else model.backbone, path)
+    stage's best.pdparams or latest.pdckpt) into the model, otherwise a ResNet18 state dict into the
+    backbone. Returns the backbone's tensors that were not loaded."""
+    state = paddle.load(path)
+    if any(k.startswith("backbone.") for k in state.get("model", state)):
+        return [k for k in utils.load_pretrained(model, path) if k.startswith("backbone.")]
+    return utils.load_pretrained(model.backbone, path)
 
 
 def main(argv=None):
@@ -199,14 +206,17 @@ def main(argv=None):
     bad_samples = reader.BadSampleFilter(args.skip_bad_samples)
 
     model = build_model(args.model, **model_kwargs(args))
+    if args.freeze_backbone and (args.model != "ATOM" or not (args.pretrained or state)):
+        build_parser().error("--freeze_backbone is ATOM's IoU-Net stage: it needs --pretrained, the backbone it keeps")
     if args.pretrained:
         if args.model == "ATOM":
-            load_atom_weights(model, args.pretrained)
+            not_loaded = load_atom_weights(model, args.pretrained)
+            if args.freeze_backbone and not_loaded and state is None:  # a frozen random backbone trains nothing useful
+                raise utils.CheckpointError(f"{args.pretrained} does not fit the backbone --freeze_backbone keeps: "
+                                            f"{len(not_loaded)} tensors not loaded ({', '.join(not_loaded[:3])})")
         else:
             utils.load_pretrained(model, args.pretrained)
     if args.freeze_backbone:
-        if args.model != "ATOM" or not (args.pretrained or state):
-            build_parser().error("--freeze_backbone is ATOM's IoU-Net stage: it needs --pretrained, the backbone it keeps")
         for p in model.backbone.parameters():
             p.stop_gradient = True
     optimizer, scheduler = build_optimizer(args, model, steps_per_epoch, total_steps)
@@ -229,20 +239,21 @@ def main(argv=None):
               f"{len(val_seqs)} dev sequences, {length} pairs/epoch, {steps_per_epoch} steps/epoch"
               + (f", {skipped} bad sequences left out" if skipped else ""), flush=True)
 
-    def checkpoint():
+    def checkpoint(eval_due=None):
+        """eval_due: the epoch whose dev evaluation follows, which a run killed during it redoes on resume."""
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
                               logger=logger, step=step, epoch=step // steps_per_epoch,
-                              best_metric=metric, best_value=best)
+                              best_metric=metric, best_value=best, eval_due=eval_due)
 
     def evaluate_and_keep_best(epoch):
         """The dev sequences' selection_metric picks best.pdparams (the test split is eval.py's)."""
         nonlocal best
         record = {}
         if args.model == "ATOM":
-            recalibrate_batchnorm(model, recalibration_batches(train_seqs, args, epoch), args)
+            recalibrate_batchnorm(model, pair_batches(train_seqs, args, epoch, seed_offset=1), args)
             # the same held-out pairs of the dev sequences at every evaluation
             record["dev_iou_mse"], record["dev_iou_var"] = iou_prediction_error(
-                model, recalibration_batches(val_seqs, args, 0, seed_offset=2))
+                model, pair_batches(val_seqs, args, 0, seed_offset=2))
         utils.broadcast_from_rank0(model)
         result = evaluate_sequences(tracker_factory(args.model, model), val_seqs, ("one_pass",))
         set_train_mode(model, args)
@@ -259,8 +270,10 @@ def main(argv=None):
             if utils.is_main_process():
                 paddle.save(model.state_dict(), os.path.join(out_dir, "best.pdparams.tmp"))
                 os.replace(os.path.join(out_dir, "best.pdparams.tmp"), os.path.join(out_dir, "best.pdparams"))
-            checkpoint()
+        checkpoint()  # the kept best, and the BatchNorm statistics the evaluation re-estimated
 
+    if state is not None and state.get("eval_due"):
+        evaluate_and_keep_best(state["eval_due"])
     set_train_mode(model, args)
     for epoch in range(step // steps_per_epoch, args.epochs):
         if step >= total_steps:
@@ -286,8 +299,9 @@ def main(argv=None):
             if step >= total_steps:
                 break
         last = step >= total_steps
-        checkpoint()
-        if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
+        eval_due = last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0)
+        checkpoint(eval_due=epoch + 1 if eval_due else None)
+        if eval_due:
             evaluate_and_keep_best(epoch + 1)
         if last:
             break
@@ -295,7 +309,8 @@ def main(argv=None):
         print(f"skipped {bad_samples.skipped} bad samples", flush=True)
     if utils.is_main_process():
         curves = utils.plot_curves(out_dir)
-        print(f"best {metric} {best:.4f}; checkpoint {out_dir}/latest.pdckpt, best weights "
+        kept = f"{best:.4f}" if best is not None else "none (no dev evaluation finished)"
+        print(f"best {metric} {kept}; checkpoint {out_dir}/latest.pdckpt, best weights "
               f"{out_dir}/best.pdparams, log {out_dir}/metrics.jsonl, curves {curves}", flush=True)
     return best
 

@@ -53,7 +53,11 @@ run_train() {  # train.py in one process or several (paddle.distributed.launch);
 if [[ $MODEL == ATOM ]]; then
   # the release trains its IoU-Net on a frozen pretrained backbone; here the backbone is trained first
   run_train "${train[@]}" "$@" --output_dir "$OUTPUT_DIR/backbone"
-  run_train "${train[@]}" "${IOU_STAGE[@]}" "$@" --freeze_backbone \
+  iou_args=("$@")
+  if [[ ! -f $OUTPUT_DIR/$MODEL/latest.pdckpt ]]; then  # --resume after a kill in the first stage: the second starts
+    for i in "${!iou_args[@]}"; do [[ ${iou_args[i]} == --resume ]] && unset 'iou_args[i]'; done
+  fi
+  run_train "${train[@]}" "${IOU_STAGE[@]}" "${iou_args[@]}" --freeze_backbone \
     --pretrained "$OUTPUT_DIR/backbone/$MODEL/best.pdparams" --output_dir "$OUTPUT_DIR"
 else
   run_train "${train[@]}" "$@" --output_dir "$OUTPUT_DIR"

@@ -188,6 +188,29 @@ def test_best_weights_rule():
         train.resumed_best({"best_metric": "dev_auc", "best_value": 0.4}, "dev_iou_mse")
 
 
+def test_iou_stage_pretrained_weights(demo, tmp_path):
+    """--pretrained takes a first stage's checkpoint as well as its best.pdparams, and with
+    --freeze_backbone weights that leave backbone tensors unloaded are refused (they would be frozen at
+    random), while a fitting file is loaded whole."""
+    import train
+    import utils
+    first = build_model("ATOM", width=0.25, iou_width=0.25, image_size=64)
+    checkpoint = str(tmp_path / "latest.pdckpt")
+    paddle.save({"model": first.state_dict(), "step": 3}, checkpoint)
+    model = build_model("ATOM", width=0.25, iou_width=0.25, image_size=64)
+    assert train.load_atom_weights(model, checkpoint) == []
+    for k, v in first.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[k].numpy(), v.numpy(), err_msg=k)
+    wider = build_model("ATOM", width=0.5, iou_width=0.25, image_size=64)
+    not_loaded = train.load_atom_weights(wider, checkpoint)
+    assert not_loaded and all(k.startswith("backbone.") for k in not_loaded)
+    with pytest.raises(utils.CheckpointError, match="does not fit the backbone"):
+        run_train(["--model", "ATOM", "--width", "0.5", "--iou_width", "0.25", "--image_size", "64",
+                   "--num_workers", "0", "--data_dir", os.path.join(demo, "got10k"),
+                   "--test_dir", os.path.join(demo, "vot2018"), "--output_dir", str(tmp_path / "out"),
+                   "--freeze_backbone", "--pretrained", checkpoint])
+
+
 def test_atom_iou_loss_drops_on_a_fixed_batch(demo):
     paddle.seed(0)
     batch = atom_batch(demo, count=2)

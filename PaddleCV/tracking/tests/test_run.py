@@ -131,6 +131,23 @@ def test_resume_gives_the_same_losses(run_copy, capsys):
     assert all(a[s] == pytest.approx(b[s], rel=1e-5) for s in (3, 4)), (a, b)
 
 
+def test_resume_redoes_an_interrupted_evaluation(run_copy, capsys):
+    """A run killed during a dev evaluation (its checkpoint, written just before, says one is due)
+    evaluates first when resumed, so no evaluation, and no best.pdparams it would pick, is skipped."""
+    path = os.path.join(run_copy, MODEL, "latest.pdckpt")
+    state = paddle.load(path)
+    assert state["eval_due"] is None and state["best_value"] is not None  # saved after the final evaluation
+    state.update(eval_due=2, best_value=None)  # as saved before it
+    paddle.save(state, path)
+    os.remove(os.path.join(run_copy, MODEL, "best.pdparams"))
+    capsys.readouterr()
+    run_train(["--output_dir", run_copy, "--resume"])
+    assert "eval epoch 2: dev auc" in capsys.readouterr().out
+    assert os.path.isfile(os.path.join(run_copy, MODEL, "best.pdparams"))
+    resumed = paddle.load(path)
+    assert resumed["eval_due"] is None and resumed["best_value"] is not None
+
+
 @pytest.mark.parametrize("script", [train, evaluation, export, infer])
 def test_help_shows_every_flag_with_its_default(script):
     parser = script.build_parser()
