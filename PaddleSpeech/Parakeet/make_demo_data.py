@@ -60,15 +60,17 @@ def voiced(f0, formants, amp, n):
     return amp * (env[:, None] * np.sin(k[:, None] * phase[None, :])).sum(0) / np.sqrt(len(k))
 
 
-def noise(rng, centre, width, n):
-    spectrum = np.fft.rfft(rng.randn(n))
+def noise(rng, centre, width, n, noise_rng=None):
+    """n samples of Gaussian noise in a band; drawn from noise_rng when given (rng still advances alike)."""
+    white = rng.randn(n)
+    spectrum = np.fft.rfft(white if noise_rng is None else noise_rng.randn(n))
     freqs = np.fft.rfftfreq(n, 1.0 / SAMPLE_RATE)
     spectrum *= np.exp(-0.5 * ((freqs - centre) / width) ** 2)
     return 0.35 * np.fft.irfft(spectrum, n) / max(np.abs(np.fft.irfft(spectrum, n)).max(), 1e-6)
 
 
-def speak(text, speaker, rng):
-    """The waveform (float32) of normalised text."""
+def speak(text, speaker, rng, noise_rng=None):
+    """The waveform (float32) of normalised text; noise_rng redraws only the unvoiced noise (vocoder_floor.py)."""
     base, tempo = speaker_style(speaker)
     base *= np.exp(rng.uniform(-0.04, 0.04))
     tempo *= np.exp(rng.uniform(-0.05, 0.05))
@@ -91,7 +93,7 @@ def speak(text, speaker, rng):
         elif c in VOICED:
             unit = voiced(f0, formants, 0.45, n)
         else:
-            unit = noise(rng, formants[0], formants[1], n)
+            unit = noise(rng, formants[0], formants[1], n, noise_rng)
         ramp = min(n // 4, int(0.006 * SAMPLE_RATE))
         fade = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, ramp))
         unit[:ramp] *= fade
@@ -131,6 +133,14 @@ def make_sentences(rng, count):
     return out
 
 
+def corpus(num_sentences, num_speakers=1, seed=1, noise_rng=None):
+    """(uid, raw text, normalised text, wav) of every utterance, in order."""
+    rng = np.random.RandomState(seed)
+    for n, (raw, norm) in enumerate(make_sentences(rng, num_sentences)):
+        speaker = n % num_speakers
+        yield f"LJ{speaker + 1:03d}-{n:04d}", raw, norm, speak(norm, speaker, rng, noise_rng)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out_dir", default="data/demo", help="where metadata.csv and wavs/ go")
@@ -139,14 +149,10 @@ def main(argv=None):
                         help="speaking styles (pitch, tempo); 1: one reader, as LJSpeech")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sentences and the jitter")
     args = parser.parse_args(argv)
-    rng = np.random.RandomState(args.seed)
     os.makedirs(os.path.join(args.out_dir, "wavs"), exist_ok=True)
     lines = []
-    for n, (raw, norm) in enumerate(make_sentences(rng, args.num_sentences)):
-        speaker = n % args.num_speakers
-        uid = f"LJ{speaker + 1:03d}-{n:04d}"
-        soundfile.write(os.path.join(args.out_dir, "wavs", uid + ".wav"), speak(norm, speaker, rng), SAMPLE_RATE,
-                        subtype="PCM_16")
+    for uid, raw, norm, wav in corpus(args.num_sentences, args.num_speakers, args.seed):
+        soundfile.write(os.path.join(args.out_dir, "wavs", uid + ".wav"), wav, SAMPLE_RATE, subtype="PCM_16")
         lines.append(f"{uid}|{raw}|{norm}\n")
     with open(os.path.join(args.out_dir, "metadata.csv"), "w", encoding="utf-8") as f:
         f.writelines(lines)

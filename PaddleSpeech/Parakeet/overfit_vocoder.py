@@ -11,7 +11,8 @@ training; this is the cheapest check before spending a long run (README.md, Voco
 waveform there is, so a vocoder that cannot learn it in a few hundred steps points at a bug or the optimiser.
 
 The feature cache must exist (python preprocess.py --data_dir DATA_DIR). The model is the demo size with
---channels changed; Adam with a global-norm clip of 1 and the segments and --dither of vocoder.py's training.
+--channels changed; Adam (constant or cosine-decayed --lr, global-norm clip --grad_clip) and the segments
+and --dither of vocoder.py's training.
 """
 import argparse
 import time
@@ -62,6 +63,10 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=4, help="random segments of the utterance per step")
     parser.add_argument("--segment_frames", type=int, default=8, help="mel frames per segment (x 256 samples)")
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr_schedule", choices=["constant", "cosine"], default="constant",
+                        help="cosine: decay --lr to 0 over --steps")
+    parser.add_argument("--grad_clip", type=float, default=1.0,
+                        help="global gradient-norm clip (vocoder.py's default; the release's WaveNet: 100)")
     parser.add_argument("--dither", type=float, default=0.0, help="std of noise added to the training segments")
     parser.add_argument("--temperatures", default="0,0.5", help="synthesis temperatures scored")
     parser.add_argument("--score_every", type=int, default=100, help="score every N steps (and at the end)")
@@ -82,8 +87,9 @@ def main(argv=None):
     gl = audio.griffin_lim(mel)
     print(f"{args.model} ({args.channels} channels) on {f'a {args.tone:g} Hz tone' if args.tone else args.uid}, {len(wav)} samples; Griffin-Lim sc "
           f"{audio.spectral_convergence(wav, gl):.4f} lsd {audio.log_stft_distance(wav, gl):.4f}", flush=True)
-    optimizer = paddle.optimizer.Adam(learning_rate=args.lr, parameters=model.parameters(),
-                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(1.0))
+    lr = vocoder.cosine_schedule(args.lr, args.steps) if args.lr_schedule == "cosine" else args.lr
+    optimizer = paddle.optimizer.Adam(learning_rate=lr, parameters=model.parameters(),
+                                      grad_clip=paddle.nn.ClipGradByGlobalNorm(args.grad_clip))
     rng = np.random.default_rng(args.segment_seed)
     losses, start = [], time.time()
 
@@ -107,6 +113,8 @@ def main(argv=None):
         loss.backward()
         optimizer.step()
         optimizer.clear_grad()
+        if args.lr_schedule == "cosine":
+            lr.step()
         losses.append(loss.item())
         if step % 20 == 0:
             print(f"step {step} loss {np.mean(losses[-20:]):.4f} ({time.time() - start:.0f} s)", flush=True)

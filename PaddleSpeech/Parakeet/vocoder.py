@@ -20,29 +20,15 @@ Models (the classes in models/, each with release_config() and demo_config()):
              best.pdparams at the same --size); synthesis in one parallel pass, exportable.
              Release configuration: 4,786,073 parameters, 2,156,372 of them the student's (tested).
 
-Measured on the demo corpus (make_demo_data.py's 400 sentences; 360 train / 20 dev / 20 test, about 1 s
-each), WaveFlow NOT yet beating the baseline: a short run on a machine shared with seven other trainings
-(load average 12-25 on 2 cores, ~3-9 s per step), 450 steps of batch 4 x 8 frames at demo size with 16
-channels (123,786 parameters), training NLL -3.03 nats/sample over steps 426-450:
-
-    python make_demo_data.py --out_dir data/demo && python preprocess.py --data_dir data/demo
-    python train.py --model WaveFlow --size demo --channels 16 --data_dir data/demo --output_dir output \
-        --epochs 5 --max_steps 450 --batch_size 4 --segment_frames 8 --lr 2e-3 --eval_interval 0 \
-        --eval_utterances 10 --log_interval 25 --overwrite                       # 25 min under load ~20
-    python eval.py --output_dir output --split dev --temperature T   # first 10 dev utterances, T in 1, 0.5, 0.2:
-                                                                     # dev sc 1.309, 0.966, 0.996 -> T = 0.5
-    python eval.py --output_dir output --temperature 0.5 --eval_utterances 0     # test, all 20 utterances
-
-    test split (20 utterances)     SC      log-STFT distance
-    WaveFlow (T = 0.5)            0.965     4.147
-    Griffin-Lim (same mel)        0.339     1.715
-
-The release trains WaveFlow for up to 3M steps of batch 8 x 16,000 samples; 450 small steps are far too
-few, and the figures above say only that the pipeline runs end to end. Two further runs of 600 steps
-(batch 4, lr 2e-3, with and without --dither 2e-3; README.md, Vocoders) kept dev SC at 0.95-0.97, and
-neither WaveFlow nor WaveNet fits even ONE training utterance in 400-640 steps (overfit_vocoder.py; README.md).
+Measured on the demo corpus (README.md, Vocoders, where the commands are): no vocoder beats Griffin-Lim
+from the same mel yet. Held-out WaveNet runs of up to 6,300 steps on idle cores, ClariNet distilled for 900
+steps and WaveFlow's 450- and 540-step runs score SC 0.85-1.2 against Griffin-Lim's 0.34-0.35; even a perfect
+vocoder would be only 16% below it on SC there (vocoder_floor.py: 0.284 vs 0.337), and the release trains
+these models for 2-3M steps. --dither 0.01 (with --lr_schedule cosine) lets WaveNet beat Griffin-Lim on a
+steady tone (overfit_vocoder.py --tone 200: SC 0.061 vs 0.27-0.31).
 """
 import argparse
+import math
 import os
 
 import numpy as np
@@ -88,9 +74,14 @@ def add_flags(parser):
                    help="scale of the synthesis noise: WaveFlow's and ClariNet's z, WaveNet's predicted std")
     g.add_argument("--dither", type=float, default=0.0,
                    help="std of Gaussian noise added to the training wav segments only (dequantisation: the demo "
-                        "corpus has exact digital silence, whose likelihood a flow can raise without bound; "
+                        "corpus has exact digital silence, whose likelihood a flow can raise without bound; for "
+                        "WaveNet also noisy teacher-forced inputs, so that its own samples do not derail it; "
                         "evaluation scores the untouched recordings)")
-    g.add_argument("--grad_clip", type=float, default=1.0, help="global gradient-norm clip (0: none)")
+    g.add_argument("--grad_clip", type=float, default=1.0,
+                   help="global gradient-norm clip (0: none; the release's WaveNet: 100)")
+    g.add_argument("--lr_schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: --lr decayed to 0 over the run's steps (constant: the release's, which halves it "
+                        "every 200k steps)")
     g.add_argument("--eval_utterances", type=int, default=0,
                    help="score only the first N utterances of a split (0: all)")
     g.add_argument("--synthesis_seed", type=int, default=1,
@@ -242,6 +233,14 @@ def export(args, model, path_prefix):
 
 # ------------------------------------------------------------------------------------------ training
 
+def cosine_schedule(lr, total_steps):
+    """lr * (1 + cos(pi * step / total_steps)) / 2, in closed form: a resumed run (its step restored from the
+    checkpoint) continues the same curve, or, given a new --max_steps or --epochs, the new one from the
+    step after the saved one."""
+    return paddle.optimizer.lr.LambdaDecay(
+        lr, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1))))
+
+
 def train(args, model, out_dir, log):
     """The training loop: Adam (the release's), a random segment per utterance, resume from
     latest.pdckpt, DataParallel over several processes, dev SC every --eval_interval epochs choosing
@@ -267,12 +266,13 @@ def train(args, model, out_dir, log):
         utils.load_model(teacher, args.teacher)
         model.load_teacher(teacher.state_dict())
         log(f"teacher: {args.teacher}")
+    scheduler = cosine_schedule(args.lr, total_steps) if getattr(args, "lr_schedule", "constant") == "cosine" else None
     optimizer = paddle.optimizer.Adam(
-        learning_rate=args.lr, parameters=[p for p in model.parameters() if not p.stop_gradient],
+        learning_rate=scheduler or args.lr, parameters=[p for p in model.parameters() if not p.stop_gradient],
         grad_clip=paddle.nn.ClipGradByGlobalNorm(args.grad_clip) if args.grad_clip else None)
     step, best_sc = 0, float("inf")
     if resuming:
-        state = utils.load_checkpoint(args.resume, model, optimizer, logger=logger)
+        state = utils.load_checkpoint(args.resume, model, optimizer, scheduler, logger=logger)
         step, best_sc = state["step"], state["best_sc"]
         log(f"resumed from {args.resume} at step {step}")
     train_model = paddle.DataParallel(LossOf(model)) if world > 1 else LossOf(model)
@@ -283,8 +283,8 @@ def train(args, model, out_dir, log):
         log(f"skipped {bad + bad_dev} bad feature files (--skip_bad_samples)")
 
     def checkpoint():
-        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, args=args, logger=logger,
-                              step=step, epoch=step // steps_per_epoch, best_sc=best_sc)
+        utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), model, optimizer, scheduler, args=args,
+                              logger=logger, step=step, epoch=step // steps_per_epoch, best_sc=best_sc)
 
     def evaluate_and_keep_best(epoch):
         nonlocal best_sc
@@ -320,6 +320,8 @@ def train(args, model, out_dir, log):
             loss.backward()
             optimizer.step()
             optimizer.clear_grad()
+            if scheduler is not None:
+                scheduler.step()
             step += 1
             logger.update(loss, len(uids), reader_cost, reader_cost + timer.tick())
             if logger.should_log(step):

@@ -260,3 +260,52 @@ def test_overfit_vocoder_scores_a_steady_tone(capsys):
     scores = [line for line in out.splitlines() if line.startswith("step 2 temperature")]
     assert len(scores) == 2 and all(np.isfinite(float(line.split(" sc ")[1].split()[0])) for line in scores)
     assert float(out.split("round trip: inverse(z) differs from the recording by at most ")[1].split()[0]) < 1e-4
+
+
+def test_vocoder_floor_regenerates_the_corpus_and_redraws_only_its_noise(demo_dir, capsys):
+    """vocoder_floor.py (README.md, Vocoders) rebuilds make_demo_data.py's corpus: without a noise_rng the
+    test split comes back sample for sample as preprocess.py cached it, with one only the unvoiced noise
+    changes (the voiced letters' samples stay equal), and a corpus made with other flags is refused."""
+    import make_demo_data
+    import reader
+    import vocoder
+    import vocoder_floor
+    test_ids = set(reader.read_split(demo_dir, "test"))
+    same = {uid: wav for uid, _, _, wav in make_demo_data.corpus(24) if uid in test_ids}
+    redrawn = {uid: wav for uid, _, _, wav in make_demo_data.corpus(24, noise_rng=np.random.RandomState(5))
+               if uid in test_ids}
+    assert sorted(same) == sorted(test_ids)
+    for uid in test_ids:
+        ref, _ = vocoder.load_pair(reader.feature_path(demo_dir, uid))
+        np.testing.assert_array_equal(vocoder_floor.through_pcm16(same[uid])[:len(ref)], ref)
+        changed = same[uid] != redrawn[uid]
+        assert 0.05 < changed.mean() < 0.9  # the noise letters, not the voiced ones or the pauses
+    vocoder_floor.main(["--data_dir", demo_dir, "--num_sentences", "24"])
+    out = capsys.readouterr().out
+    sc, lsd = (float(x) for x in out.split("the recording, its noise redrawn")[1].split()[:2])
+    assert 0 < sc < 1 and 0 < lsd
+    with pytest.raises(utils.DataError, match="not in make_demo_data.py's first 20 sentences"):
+        vocoder_floor.main(["--data_dir", demo_dir, "--num_sentences", "20"])
+
+
+def test_cosine_schedule_is_closed_form_and_a_restored_one_continues_it():
+    """--lr_schedule cosine: lr (1 + cos(pi k / total)) / 2 at step k; a scheduler restored from a checkpoint's
+    state_dict continues the same curve, and one given a new total follows the new one from the next step."""
+    schedule = vocoder.cosine_schedule(1e-3, 10)
+    lrs = []
+    for _ in range(11):
+        lrs.append(schedule())
+        schedule.step()
+    assert lrs[0] == pytest.approx(1e-3) and lrs[5] == pytest.approx(5e-4) and lrs[10] == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    at4 = vocoder.cosine_schedule(1e-3, 10)
+    for _ in range(4):
+        at4.step()
+    restored = vocoder.cosine_schedule(1e-3, 10)
+    restored.set_state_dict(at4.state_dict())
+    assert restored() == pytest.approx(lrs[4])
+    longer = vocoder.cosine_schedule(1e-3, 20)
+    longer.set_state_dict(at4.state_dict())
+    assert longer() == pytest.approx(lrs[4])  # the saved step's lr, then the new curve
+    longer.step()
+    assert longer() == pytest.approx(1e-3 * (1 + math.cos(math.pi * 5 / 20)) / 2)
