@@ -247,10 +247,11 @@ def train(args, state, out_dir, gan, opts, logger):
         """Save on rank 0; every rank must call it with gather=True (the pools' all-gather)."""
         nonlocal rank_pools
         if cycle and gather:
-            rank_pools = [[pool.state_dict() for pool in pools]]
+            mine = [pool.state_dict() for pool in pools]
+            rank_pools = [mine]
             if utils.world_size() > 1:
                 rank_pools = []
-                paddle.distributed.all_gather_object(rank_pools, [pool.state_dict() for pool in pools])
+                paddle.distributed.all_gather_object(rank_pools, mine)
         utils.save_checkpoint(os.path.join(out_dir, "latest.pdckpt"), gan, opts, args=args, logger=logger,
                               step=step, epoch=step // steps_per_epoch, best_l1=best_l1, pools=rank_pools)
 

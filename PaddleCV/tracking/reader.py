@@ -259,13 +259,13 @@ def jitter_boxes(box, rng, count, sigmas=PROPOSAL_SIGMAS, min_iou=0.0):
     proposal overlapping the box by less is drawn again with its sigma x0.9 (up to 100 times), as the
     release's perturb_box does."""
     out = []
+    centre_x, centre_y = box[0] + box[2] / 2, box[1] + box[3] / 2
     for _ in range(count):
         s = sigmas[rng.integers(len(sigmas))]
         for _ in range(100):
-            cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
             w, h = box[2] * math.exp(rng.normal(0, s)), box[3] * math.exp(rng.normal(0, s))
-            cx += rng.normal(0, s) * box[2]
-            cy += rng.normal(0, s) * box[3]
+            cx = centre_x + rng.normal(0, s) * box[2]
+            cy = centre_y + rng.normal(0, s) * box[3]
             proposal = [cx - w / 2, cy - h / 2, w, h]
             if min_iou <= 0 or iou_xywh(np.array([proposal]), box[None])[0] > min_iou:
                 break

@@ -175,7 +175,7 @@ def load_atom_weights(model, path):
     """--pretrained for ATOM: a whole ATOM's weights (keys backbone.* and iou_net.*, e.g. the first
     stage's best.pdparams or latest.pdckpt) into the model, otherwise a ResNet18 state dict into the
     backbone. Returns the backbone's tensors that were not loaded."""
-    state = paddle.load(path)
+    state = utils._load(path)  # a missing file is a CheckpointError naming it, as everywhere else
     if any(k.startswith("backbone.") for k in state.get("model", state)):
         return [k for k in utils.load_pretrained(model, path) if k.startswith("backbone.")]
     return utils.load_pretrained(model.backbone, path)

@@ -41,7 +41,8 @@ def main(argv=None):
     parser.add_argument("--skip_bad_samples", action="store_true", help="count bad videos instead of stopping")
     args = parser.parse_args(argv)
     cache_dir = args.frame_cache or os.path.join(args.data_dir, "frame_cache")
-    short_size = args.short_size or {"demo": frames.DEMO["short_size"], "release": 256}[args.size]  # every release model: 256
+    # every release model has TSM's short side (frames.RELEASE)
+    short_size = args.short_size or (frames.DEMO if args.size == "demo" else frames.RELEASE["TSM"])["short_size"]
     clip = types.SimpleNamespace(short_size=short_size)  # all that checking and caching need
     start = time.time()
     for split in args.splits:

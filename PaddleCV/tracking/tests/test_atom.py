@@ -201,6 +201,9 @@ def test_iou_stage_pretrained_weights(demo, tmp_path):
     assert train.load_atom_weights(model, checkpoint) == []
     for k, v in first.state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[k].numpy(), v.numpy(), err_msg=k)
+    missing = str(tmp_path / "no_such.pdparams")
+    with pytest.raises(utils.CheckpointError, match=f"no checkpoint at {missing}"):
+        train.load_atom_weights(model, missing)
     wider = build_model("ATOM", width=0.5, iou_width=0.25, image_size=64)
     not_loaded = train.load_atom_weights(wider, checkpoint)
     assert not_loaded and all(k.startswith("backbone.") for k in not_loaded)
