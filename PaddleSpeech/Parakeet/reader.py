@@ -7,6 +7,8 @@
     DATA_DIR/features/           the feature cache preprocess.py writes (<id>.npz with wav and mel,
                                  train.txt, dev.txt, test.txt)
 
+The acoustic models read each mel without its leading silence (load_mel); the vocoders read the cache whole.
+
 Bad input stops before the first step with `file:line: what` (exit 2): a metadata line without exactly
 three `|`-separated fields, an empty id, a missing wav, a wav soundfile cannot read, an empty wav, text
 left empty by the symbol set. Characters outside the symbol set (text.py) are dropped and counted with
@@ -24,6 +26,7 @@ METADATA = "metadata.csv"
 FEATURES = "features"
 SPLITS = ("train", "dev", "test")
 MEL_PAD = float(np.log(1e-5))  # the log mel of silence (audio.py clips magnitudes at 1e-5)
+TRIM_TOP_DB = 60.0  # leading frames this far below the loudest are trimmed (librosa.effects.trim's default)
 
 Entry = namedtuple("Entry", "uid raw text ids where")
 
@@ -113,9 +116,20 @@ def feature_path(data_dir, uid):
 
 
 def load_mel(data_dir, uid):
-    """[frames, N_MELS] float32 (time first, as the models read it)."""
+    """[frames, N_MELS] float32 (time first, as the models read it), from the first frame that is not
+    leading silence (leading_silence): what the acoustic models learn, are scored on and synthesise."""
     with np.load(feature_path(data_dir, uid)) as f:
-        return f["mel"].T.astype(np.float32)
+        mel = f["mel"].T.astype(np.float32)
+    return mel[leading_silence(mel):]
+
+
+def leading_silence(mel, top_db=TRIM_TOP_DB):
+    """Frames of mel [frames, N_MELS] (natural-log magnitudes) before the first whose loudest bin is within
+    top_db decibels of the utterance's loudest. An autoregressive decoder fed a silence equal to its go
+    frame cannot learn from the position alone when to start speaking (README: Results), so the acoustic
+    models start at the first sound, as TTS recipes that trim LJSpeech's silences do."""
+    peaks = mel.max(axis=1)
+    return int(np.argmax(peaks >= peaks.max() - top_db * np.log(10) / 20))
 
 
 class TextMelDataset:
@@ -143,9 +157,14 @@ class TextMelDataset:
 
     def __getitem__(self, index):
         e = self.items[index]
-        if self.durations is not None:  # FastSpeech: with the character durations
-            return np.asarray(e.ids, dtype=np.int64), load_mel(self.data_dir, e.uid), self.durations[e.uid]
-        return np.asarray(e.ids, dtype=np.int64), load_mel(self.data_dir, e.uid)
+        mel = load_mel(self.data_dir, e.uid)
+        if self.durations is None:
+            return np.asarray(e.ids, dtype=np.int64), mel
+        durations = self.durations[e.uid]  # FastSpeech: with the character durations
+        if durations.sum() != len(mel):
+            raise utils.DataError(f"{e.where}: the durations of {e.uid} sum to {durations.sum()} frames, its mel has "
+                                  f"{len(mel)}; run extract_durations.py again")
+        return np.asarray(e.ids, dtype=np.int64), mel, durations
 
 
 def collate(batch):

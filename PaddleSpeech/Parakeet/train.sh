@@ -40,7 +40,7 @@ elif [[ -z "${DATA_DIR:-}" ]]; then
   if [[ $TASK == vocoder ]]; then
     EXTRA+=(--size demo --epochs 20 --eval_utterances 4)
   else
-    EXTRA+=(--size demo --hidden 64 --epochs 10 --batch_size 16 --lr 3e-3 --warmup_steps 60 --guided_attention 1
+    EXTRA+=(--size demo --hidden 64 --epochs 30 --batch_size 16 --lr 3e-3 --warmup_steps 60 --guided_attention 1
             --eval_samples 10 --log_interval 10)
   fi
 fi

@@ -3,13 +3,16 @@ hand-made alignment matrix, the release's parameter count, and (slow) the whole 
 session's Transformer TTS run, a FastSpeech run on them, eval, export round trip and infer."""
 import math
 import os
+import shutil
 
 import numpy as np
 import paddle
 import pytest
 
 import extract_durations
+import reader
 import text as textlib
+import utils
 from models import fastspeech as fs
 
 # hidden 384, 6 + 6 FFT blocks, 2 heads, filter 1536 (width 3), duration predictor 256, post-net 5 x 256
@@ -57,6 +60,27 @@ def test_predicted_durations_round_and_never_go_negative():
     assert d.numpy().tolist() == [[2, 0, 0, 5]]
 
 
+def test_durations_that_do_not_fit_the_mel_are_refused(demo_dir, tmp_path):
+    """Durations extracted from other features (say, before the leading silence was trimmed) are an error
+    naming the line, not a target shifted in time."""
+    data = tmp_path / "data"
+    (data / "features").mkdir(parents=True)
+    shutil.copy(os.path.join(demo_dir, "metadata.csv"), data)
+    for name in os.listdir(os.path.join(demo_dir, "features")):
+        os.symlink(os.path.join(demo_dir, "features", name), data / "features" / name)
+    table = {}
+    for e in reader.read_metadata(str(data), verbose=False):
+        table[e.uid] = np.zeros(len(e.ids), dtype=np.int64)
+        table[e.uid][0] = len(reader.load_mel(str(data), e.uid))
+    first = reader.read_split(str(data), "train")[0]
+    table[first][0] += 3  # the untrimmed length
+    np.savez(extract_durations.durations_path(str(data)), **table)
+    dataset = reader.TextMelDataset(str(data), "train", durations=extract_durations.load_durations)
+    assert dataset[1][2].sum() == len(dataset[1][1])
+    with pytest.raises(utils.DataError, match=rf"metadata.csv:\d+: the durations of {first} sum to \d+ frames"):
+        dataset[0]
+
+
 @pytest.mark.slow
 def test_fastspeech_from_extracted_durations(trained_run, tmp_path, capsys):
     """extract_durations.py on the session's Transformer TTS run, then a short FastSpeech run: eval,
@@ -71,8 +95,7 @@ def test_fastspeech_from_extracted_durations(trained_run, tmp_path, capsys):
         extract_durations.main(["--output_dir", out, "--model", "TransformerTTS", "--data_dir", data])
     with np.load(extract_durations.durations_path(data)) as f:
         first = f.files[0]
-        with np.load(os.path.join(data, "features", first + ".npz")) as g:
-            assert f[first].sum() == g["mel"].shape[1]
+        assert f[first].sum() == len(reader.load_mel(data, first))
     fs_out = str(tmp_path / "fs")
     run_train(["--model", "FastSpeech", "--size", "demo", "--hidden", "32", "--layers", "1", "--data_dir", data,
                "--output_dir", fs_out, "--batch_size", "4", "--num_workers", "0", "--max_steps", "3",

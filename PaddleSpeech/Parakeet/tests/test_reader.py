@@ -35,7 +35,18 @@ def test_demo_data_and_feature_cache(demo_dir):
     assert mel.shape[1] == 1 + len(raw) // audio.HOP_LENGTH - 1 and len(wav) == mel.shape[1] * audio.HOP_LENGTH
     np.testing.assert_allclose(mel, audio.wav_to_mel(raw)[:, :-1], atol=1e-5)
     ids, m = reader.TextMelDataset(demo_dir, "train")[0]
-    assert ids.dtype == np.int64 and m.shape == (mel.shape[1], audio.N_MELS)
+    # the demo's 50 ms of leading digital silence fill the first 3 frames (a window of 1,024 centred at
+    # 0, 256, 512); the 4th already holds the onset and is kept
+    assert ids.dtype == np.int64 and np.array_equal(m, mel.T[3:]) and (mel[:, :3] == reader.MEL_PAD).all()
+
+
+def test_leading_silence_by_hand():
+    mel = np.full((6, 4), reader.MEL_PAD, dtype=np.float32)
+    mel[2, 1] = 0.0 - 60 * np.log(10) / 20 - 0.01  # just over 60 dB below the loudest: still silence
+    mel[3, 0], mel[5, 2] = -6.0, 0.0  # -6 nats is 52 dB below: sound
+    assert reader.leading_silence(mel) == 3
+    assert reader.leading_silence(mel, top_db=40) == 5
+    assert reader.leading_silence(mel[5:]) == 0
 
 
 def test_demo_data_is_deterministic(tmp_path):
