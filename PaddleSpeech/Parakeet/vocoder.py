@@ -46,6 +46,9 @@ MODELS = ("WaveFlow", "WaveNet", "ClariNet")
 CLASSES = {"WaveFlow": WaveFlow, "WaveNet": WaveNet, "ClariNet": ClariNet}
 # flags that shape a model (None: the --size configuration's value)
 SHAPE_FLAGS = ("n_flows", "n_layers", "channels", "n_group", "n_loop", "n_layer", "output_dim", "teacher_channels")
+READS = {"WaveFlow": ("n_flows", "n_layers", "channels", "n_group"),  # what model_config reads of them
+         "WaveNet": ("n_loop", "n_layer", "channels", "output_dim"),
+         "ClariNet": ("n_flows", "channels", "n_loop", "n_layer", "output_dim", "teacher_channels", "teacher")}
 
 
 def add_flags(parser):
@@ -114,6 +117,12 @@ def argparse_like(args, model, **changes):
 
 
 def build_model(args):
+    """The model of --model; a shape flag (or --teacher) that this model does not read is an error, not
+    silently ignored."""
+    unused = [k for k in SHAPE_FLAGS + ("teacher",) if getattr(args, k, None) is not None and k not in READS[args.model]]
+    if unused:
+        raise utils.CheckpointError(f"--model {args.model} does not use {', '.join('--' + k for k in unused)} "
+                                    f"(it reads {', '.join('--' + k for k in READS[args.model])})")
     return CLASSES[args.model](**model_config(args))
 
 
@@ -189,6 +198,11 @@ def synthesize(args, model, batch_inputs):
 _GRIFFIN_LIM = {}  # (data_dir, uid) -> (sc, lsd): the baseline does not change during training
 
 
+def scores(ref, est):
+    """(spectral convergence, log-STFT distance) of est against the recording ref."""
+    return audio.spectral_convergence(ref, est), audio.log_stft_distance(ref, est)
+
+
 def evaluate(args, model, split):
     """Mean SC and LSD over the split's utterances (whole, from their mel) and the Griffin-Lim baseline's."""
     uids, _ = check_split(args.data_dir, split, getattr(args, "skip_bad_samples", False))
@@ -200,9 +214,8 @@ def evaluate(args, model, split):
         est = synthesize(args, model, mel)[0]
         key = (os.path.abspath(args.data_dir), uid)
         if key not in _GRIFFIN_LIM:
-            gl = audio.griffin_lim(mel)
-            _GRIFFIN_LIM[key] = (audio.spectral_convergence(ref, gl), audio.log_stft_distance(ref, gl))
-        sums += [audio.spectral_convergence(ref, est), audio.log_stft_distance(ref, est), *_GRIFFIN_LIM[key]]
+            _GRIFFIN_LIM[key] = scores(ref, audio.griffin_lim(mel))
+        sums += [*scores(ref, est), *_GRIFFIN_LIM[key]]
     sc, lsd, sc_gl, lsd_gl = sums / len(uids)
     return {"sc": sc, "lsd": lsd, "sc_griffin_lim": sc_gl, "lsd_griffin_lim": lsd_gl, "samples": len(uids)}
 

@@ -203,6 +203,15 @@ def test_train_evaluate_export_round_trip(tmp_path, name):
     assert np.abs(run([short])[0] - vocoder.synthesize(args, model, short)).max() < 1e-4
 
 
+def test_a_flag_the_model_does_not_read_is_refused():
+    for argv, unused in ((["--model", "WaveFlow", "--n_loop", "3"], "--n_loop"),
+                         (["--model", "WaveNet", "--n_flows", "2", "--teacher", "t.pdparams"], "--n_flows, --teacher"),
+                         (["--model", "ClariNet", "--n_group", "4"], "--n_group")):
+        with pytest.raises(utils.CheckpointError, match=f"--model {argv[1]} does not use {unused} "):
+            vocoder.build_model(parse(argv))
+    assert vocoder.build_model(parse(["--model", "WaveNet", *TINY["WaveNet"]])) is not None
+
+
 def test_bad_feature_file_names_it(tmp_path):
     data = str(tmp_path / "data")
     write_cache(data)
