@@ -22,7 +22,6 @@ import paddle
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 FRAME_EXTS = (".jpg", ".jpeg", ".png")
-PROPOSAL_SIGMAS = (0.05, 0.1, 0.2, 0.3)  # ATOM's first stage; the IoU-Net stage passes the release's (pair_config)
 
 
 class Sequence:
@@ -253,7 +252,7 @@ def atom_crop(frame, box, center, cfg, size_estimate=None):
     return patch, np.array([(box[0] - x0) * scale, (box[1] - y0) * scale, box[2] * scale, box[3] * scale])
 
 
-def jitter_boxes(box, rng, count, sigmas=PROPOSAL_SIGMAS, min_iou=0.0):
+def jitter_boxes(box, rng, count, sigmas, min_iou):
     """`count` proposals around a box: centre moved and size rescaled by Gaussian noise of a sigma
     picked per proposal (ATOM's mixed sigmas, relative to the box size). With `min_iou` > 0 a
     proposal overlapping the box by less is drawn again with its sigma x0.9 (up to 100 times), as the
@@ -285,8 +284,7 @@ def atom_pair(frames, box_a, box_b, rng, cfg):
     ref, ref_box = atom_crop(frames[0], box_a, jittered_center(box_a, cfg["ref_jitter"]), cfg)
     size_estimate = box_b[2:] * math.exp(rng.normal(0, cfg["scale_jitter"]))  # what the crop is sized by, not the box
     test, test_box = atom_crop(frames[1], box_b, jittered_center(box_b, cfg["center_jitter"]), cfg, size_estimate)
-    proposals = jitter_boxes(test_box, rng, cfg["num_proposals"], cfg.get("proposal_sigmas", PROPOSAL_SIGMAS),
-                             cfg.get("min_iou", 0.0))
+    proposals = jitter_boxes(test_box, rng, cfg["num_proposals"], cfg["proposal_sigmas"], cfg["min_iou"])
     iou = iou_xywh(proposals, test_box[None])
     return (to_chw(ref, True), to_chw(test, True), ref_box.astype(np.float32), proposals.astype(np.float32),
             iou.astype(np.float32))

@@ -248,23 +248,24 @@ def main(argv=None):
     def evaluate_and_keep_best(epoch):
         """The dev sequences' selection_metric picks best.pdparams (the test split is eval.py's)."""
         nonlocal best
-        record = {}
+        record = {}  # the IoU-Net's dev figures (ATOM)
         if args.model == "ATOM":
             recalibrate_batchnorm(model, pair_batches(train_seqs, args, epoch, seed_offset=1), args)
-            # the same held-out pairs of the dev sequences at every evaluation
+            # the same held-out dev pairs every time (their own seed), drawn again rather than kept: at the
+            # release's crop size and batch they would hold about a GB on the device through training
             record["dev_iou_mse"], record["dev_iou_var"] = iou_prediction_error(
                 model, pair_batches(val_seqs, args, 0, seed_offset=2))
         utils.broadcast_from_rank0(model)
         result = evaluate_sequences(tracker_factory(args.model, model), val_seqs, ("one_pass",))
         set_train_mode(model, args)
+        figures = {"dev_auc": result["auc"], "dev_precision20": result["precision20"], **record}
         if utils.is_main_process():
             iou_check = (f" iou mse {record['dev_iou_mse']:.4f} (target variance {record['dev_iou_var']:.4f})"
                          if record else "")
             print(f"eval epoch {epoch}: dev auc {result['auc']:.4f} precision20 {result['precision20']:.4f} "
                   f"fps {result['fps']:.1f}" + iou_check, flush=True)
-            logger.write({"epoch": epoch, "step": step, "dev_auc": result["auc"],
-                          "dev_precision20": result["precision20"], **record})
-        value = record["dev_iou_mse"] if metric == "dev_iou_mse" else result["auc"]
+            logger.write({"epoch": epoch, "step": step, **figures})
+        value = figures[metric]
         if is_better(metric, value, best):
             best = value
             if utils.is_main_process():

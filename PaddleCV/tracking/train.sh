@@ -3,6 +3,7 @@
 #   bash train.sh                  demo data -> SiamFC (width 0.5) -> eval on the VOT-layout test split -> export
 #   MODEL=ATOM bash train.sh       ATOM on the demo in two stages: ResNet18 and IoU-Net trained together
 #                                  (OUTPUT_DIR/backbone/ATOM), then the IoU-Net alone on that frozen backbone
+#   MODEL=ATOM bash train.sh --resume   each stage resumes from its own latest.pdckpt (one --resume PATH is refused)
 #   DATA_DIR=/path/GOT-10k TEST_DIR=/path/VOT2018 bash train.sh   the real data with the release's recipe
 #   GPUS=0,1 bash train.sh | NPROC=2 bash train.sh   data parallel on GPUs | CPU processes
 #   SMOKE=1 bash train.sh          the CI smoke run, in output/smoke: a few steps, eval, export, one inference
@@ -12,10 +13,22 @@ export GLOG_minloglevel=${GLOG_minloglevel:-2}
 SMOKE=${SMOKE:-0}
 OUTPUT_DIR=output
 args=("$@")
+resume_path=""  # --resume PATH or --resume=PATH (a bare --resume resumes from the run's own latest.pdckpt)
 for i in "${!args[@]}"; do  # eval and export look where train.py wrote
-  case ${args[i]} in --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;; --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;; esac
+  case ${args[i]} in
+    --output_dir=*) OUTPUT_DIR=${args[i]#*=} ;;
+    --output_dir) OUTPUT_DIR=${args[i+1]:-output} ;;
+    --resume=*) resume_path=${args[i]#*=} ;;
+    --resume) [[ ${args[i+1]:--} == -* ]] || resume_path=${args[i+1]} ;;  # as argparse reads nargs="?"
+  esac
 done
 MODEL=${MODEL:-SiamFC}
+if [[ $MODEL == ATOM && -n $resume_path ]]; then
+  # one path cannot name the checkpoints of both stages; each stage resumes from its own latest.pdckpt
+  echo "error: MODEL=ATOM runs two stages, each resumed from its own latest.pdckpt by a bare --resume;" \
+       "to resume one stage from $resume_path, run train.py for that stage (README.md, Resume)" >&2
+  exit 2
+fi
 EXTRA=()
 IOU_STAGE=()  # ATOM's second stage: only the IoU-Net trains
 if [[ $SMOKE == 1 ]]; then
@@ -53,10 +66,10 @@ run_train() {  # train.py in one process or several (paddle.distributed.launch);
 if [[ $MODEL == ATOM ]]; then
   # the release trains its IoU-Net on a frozen pretrained backbone; here the backbone is trained first
   run_train "${train[@]}" "$@" --output_dir "$OUTPUT_DIR/backbone"
-  iou_args=("$@")
-  if [[ ! -f $OUTPUT_DIR/$MODEL/latest.pdckpt ]]; then  # --resume after a kill in the first stage: the second starts
-    for i in "${!iou_args[@]}"; do [[ ${iou_args[i]} == --resume ]] && unset 'iou_args[i]'; done
-  fi
+  iou_args=()
+  for arg in "$@"; do  # --resume after a kill in the first stage: the second starts afresh
+    [[ $arg == --resume && ! -f $OUTPUT_DIR/$MODEL/latest.pdckpt ]] || iou_args+=("$arg")
+  done
   run_train "${train[@]}" "${IOU_STAGE[@]}" "${iou_args[@]}" --freeze_backbone \
     --pretrained "$OUTPUT_DIR/backbone/$MODEL/best.pdparams" --output_dir "$OUTPUT_DIR"
 else

@@ -25,7 +25,8 @@ def pair_config(args):
                 "max_shift": 32, "scale_jitter": 0.05}
     cfg = {"max_gap": args.max_gap, "image_size": args.image_size or ATOM.image_size,
            "search_area": ATOM.search_area, "center_jitter": ATOM.center_jitter, "num_proposals": ATOM.num_proposals,
-           "ref_jitter": 0.0, "scale_jitter": ATOM.scale_jitter}
+           "ref_jitter": 0.0, "scale_jitter": ATOM.scale_jitter,
+           "proposal_sigmas": ATOM.first_stage_sigmas, "min_iou": 0.0}
     if getattr(args, "freeze_backbone", False):
         # the IoU-Net stage: the release's proposals (ltr's ATOMProcessing: sigma factors down to 0.01 and
         # an IoU above 0.1), so that the net learns the high-IoU range the refinement climbs in

@@ -154,6 +154,7 @@ class ATOM(nn.Layer):
     """Backbone + IoU-Net. The online classifier has no trained weights: tracker_atom.py fits it per
     video. image_size 288 = 18 x 16 and a search area of 5 target sizes are the release's."""
     image_size, search_area, center_jitter, scale_jitter, num_proposals = 288, 5.0, 0.5, 0.25, 16
+    first_stage_sigmas = (0.05, 0.1, 0.2, 0.3)  # the proposals' when the backbone trains too, no IoU floor
     proposal_sigmas, min_iou = (0.01, 0.05, 0.1, 0.2, 0.3), 0.1  # the release's, for the IoU-Net stage
 
     def __init__(self, width=1.0, image_size=288, iou_width=1.0):

@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 
 import numpy as np
 import paddle
@@ -14,7 +15,7 @@ import export
 import infer
 import train
 import utils
-from conftest import MODEL, RUN_STEPS, STEP_2, run_train, tiny
+from conftest import FOLDER, MODEL, RUN_STEPS, STEP_2, run_train, tiny
 from models import build_model
 
 
@@ -155,3 +156,43 @@ def test_help_shows_every_flag_with_its_default(script):
     flags = [a for a in parser._actions if a.dest != "help"]
     assert all(a.help for a in flags), [a.dest for a in flags if not a.help]
     assert parser.format_help().count("(default:") == len([a for a in flags if a.dest != "source"])
+
+
+def train_sh_calls(tmp_path, *argv, model="ATOM", stage_2_begun=False):
+    """(exit code, stderr, the argument lists train.sh gave `python`, one per call), with a stub
+    `python` on PATH that only records its arguments."""
+    calls, stub = tmp_path / "calls.txt", tmp_path / "bin" / "python"
+    stub.parent.mkdir(parents=True)
+    stub.write_text(f'#!/bin/sh\necho "$*" >> {calls}\n')
+    stub.chmod(0o755)
+    out = tmp_path / "out"
+    if stage_2_begun:
+        (out / "ATOM").mkdir(parents=True)
+        (out / "ATOM" / "latest.pdckpt").write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in ("GPUS", "NPROC", "SMOKE")}
+    env.update(PATH=f"{stub.parent}{os.pathsep}{os.environ['PATH']}", MODEL=model, DATA_DIR="d", TEST_DIR="t")
+    run = subprocess.run(["bash", "train.sh", "--output_dir", str(out), *argv], cwd=FOLDER, env=env,
+                         capture_output=True, text=True, timeout=60)
+    recorded = calls.read_text().splitlines() if calls.exists() else []
+    return run.returncode, run.stderr, [line.split() for line in recorded]
+
+
+def test_train_sh_resumes_each_atom_stage_from_its_own_checkpoint(tmp_path):
+    """A bare --resume reaches the first stage, and the second only once that stage has a checkpoint
+    (a run killed in the first stage starts the second afresh); the other flags reach both."""
+    code, _, calls = train_sh_calls(tmp_path / "a", "--resume", "--epochs", "3")
+    assert code == 0 and [c[0] for c in calls] == ["train.py", "train.py", "eval.py", "export.py"]
+    first, second = calls[:2]
+    assert "--resume" in first and "--resume" not in second and "--freeze_backbone" in second
+    assert first[first.index("--epochs") + 1] == second[second.index("--epochs") + 1] == "3"
+    code, _, calls = train_sh_calls(tmp_path / "b", "--resume", stage_2_begun=True)
+    assert code == 0 and "--resume" in calls[0] and "--resume" in calls[1]
+
+
+@pytest.mark.parametrize("resume", [["--resume", "x/latest.pdckpt"], ["--resume=x/latest.pdckpt"]])
+def test_train_sh_refuses_one_resume_path_for_atoms_two_stages(tmp_path, resume):
+    code, stderr, calls = train_sh_calls(tmp_path, *resume, stage_2_begun=True)
+    assert (code, calls) == (2, [])
+    assert stderr.startswith("error: MODEL=ATOM runs two stages") and "x/latest.pdckpt" in stderr
+    code, _, calls = train_sh_calls(tmp_path / "siamfc", *resume, model="SiamFC")  # one stage: the path goes through
+    assert code == 0 and " ".join(resume) in " ".join(calls[0])
