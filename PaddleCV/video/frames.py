@@ -149,8 +149,8 @@ def datasets(args, splits, train_split="train"):
     cfg = ClipConfig(args)
     out = {}
     for split in splits:
-        ds = reader.VideoDataset(args.data_dir, split, cfg, train=(split == train_split), seed=args.seed,
-                                 cache_dir=getattr(args, "frame_cache", None))
+        ds = reader.VideoDataset.from_split(args.data_dir, split, cfg, train=(split == train_split),
+                                            seed=args.seed, cache_dir=args.frame_cache)
         if len(ds.classes) != args.num_classes:
             raise utils.DataError(f"{args.data_dir}/label_map.txt: {len(ds.classes)} classes, the run has "
                                   f"{args.num_classes}")
@@ -168,7 +168,7 @@ def loader(ds, args, shuffle):
 
 
 def majority_class(args):
-    labels = reader.VideoDataset(args.data_dir, "train", ClipConfig(args), train=True).labels()
+    labels = reader.VideoDataset.from_split(args.data_dir, "train", ClipConfig(args), train=True).labels()
     return int(np.bincount(labels, minlength=args.num_classes).argmax())
 
 
@@ -364,10 +364,7 @@ def export(args, model, path_prefix):
 
 def video_views(args, path):
     """[V, T, 3, S, S] test views of one video file / frame folder / pkl (bad input: DataError)."""
-    ds = reader.VideoDataset.__new__(reader.VideoDataset)
-    ds.cfg, ds.train, ds.frame_counts, ds.cached = ClipConfig(args), False, [reader.count_frames(path)], None
-    ds.items = [(path, 0, path)]
-    return ds[0][0]
+    return reader.VideoDataset.of_video(path, ClipConfig(args))[0][0]
 
 
 def predict(args, predictor_or_model, paths):

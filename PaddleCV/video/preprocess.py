@@ -48,9 +48,9 @@ def main(argv=None):
     for split in args.splits:
         if not reader.has_split(args.data_dir, split):
             continue
-        ds = reader.VideoDataset(args.data_dir, split, clip, train=False, cache_dir=cache_dir)
+        ds = reader.VideoDataset.from_split(args.data_dir, split, clip, train=False, cache_dir=cache_dir)
         skipped = ds.check(args.skip_bad_samples)
-        size = sum(os.path.getsize(array_path) for array_path, _, _ in ds.cached)
+        size = sum(os.path.getsize(video.cached[0]) for video in ds.checked)
         bad = f"; skipped {skipped} bad videos: {ds.skipped[0]}" + (" ..." if skipped > 1 else "") if skipped else ""
         print(f"{split}: {len(ds)} videos cached ({size / 2 ** 20:.1f} MB){bad}", flush=True)
     print(f"frame cache {cache_dir} (short side {short_size}) up to date in {time.time() - start:.1f} s",

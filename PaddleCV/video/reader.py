@@ -16,7 +16,8 @@ Frame cache (--frame_cache DIR; preprocess.py fills it ahead of a run): each vid
 <same>.json (the source's path, size and mtime, the frame count and shape). Every run checks each entry
 against its source before the first step: a missing entry is decoded, a stale one (the source's size or
 mtime changed) or a corrupt one (unreadable index, truncated or misshapen array) is decoded again with a
-notice, never used. The loader memory-maps the entries: a step only slices and crops.
+notice, never used. The loader memory-maps each entry once per process (a bounded number stay open): a step
+only slices and crops.
 
 Sampling (TSN's segments): the video's frames are cut into seg_num equal segments and seglen consecutive
 frames are taken from each, at a random offset inside the segment when training and at the segment's centre
@@ -31,6 +32,7 @@ import hashlib
 import json
 import os
 import pickle
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -261,18 +263,20 @@ def cache_video(cache_dir, video, short_size):
     entry = {"source": os.path.abspath(video), "source_size": stamp[0], "source_mtime_ns": stamp[1],
              "short_size": short_size, "shape": list(frames.shape)}
     _write_atomically(entry_path, lambda f: f.write(json.dumps(entry).encode()))  # last: the entry is complete
-    cached, problem = _cached_entry(array_path, entry_path, stamp, short_size)
-    if cached is None:
-        raise utils.DataError(f"{entry_path}: {problem} right after writing it (is the disk full?)")
-    return cached
+    # np.save puts the C-order data last, right after the header: the data offset without reading the file back
+    return array_path, os.path.getsize(array_path) - frames.nbytes, frames.shape
+
+
+def open_cached_frames(cached):
+    """A read-only memory map of a cache entry (array path, data offset, shape), at the offset found when the
+    entry was checked: np.load would parse the header again."""
+    array_path, offset, shape = cached
+    return np.memmap(array_path, np.uint8, "r", offset, shape)
 
 
 def read_cached_frames(cached, indices):
-    """The frames at `indices` of a cache entry (array path, data offset, shape): a memory map at the offset
-    np.load found when the entry was checked (np.load would parse the header again at every step, 3-4x the
-    cost), so only those frames are read from disk."""
-    array_path, offset, shape = cached
-    return np.asarray(np.memmap(array_path, np.uint8, "r", offset, shape)[np.asarray(indices)])
+    """The frames at `indices` of a cache entry: only those frames are read from disk."""
+    return np.asarray(open_cached_frames(cached)[np.asarray(indices)])
 
 
 # -------------------------------------------------------------------------------------- sampling
@@ -324,7 +328,7 @@ def crop_boxes(h, w, size, num_crops):
 
 def normalize(frames, mean, std):
     """uint8 [T, H, W, 3] -> float32 [T, 3, H, W], (x/255 - mean) / std as one multiply-add into the output
-    (a third of the time of the step-by-step form, which made a temporary array at each step)."""
+    (the step-by-step form made a temporary array at each step)."""
     std = np.asarray(std, np.float32).reshape(3, 1, 1)
     scale, shift = 1 / (255 * std), -np.asarray(mean, np.float32).reshape(3, 1, 1) / std
     out = np.empty((frames.shape[0], 3, *frames.shape[1:3]), np.float32)
@@ -357,35 +361,58 @@ def test_views(frames, short_size, crop, num_crops, mean, std):
 
 # --------------------------------------------------------------------------------------- dataset
 
-class VideoDataset:
-    """A split of the Kinetics layout. Training items: (clip [T, 3, S, S], label); test items: (views
-    [test_clips * test_crops, T, 3, S, S], label). T = seg_num * seglen. check() reads every video's frame
-    count before the first step, so a bad video is named before training starts; with `cache_dir` it also
-    brings each video's frame cache entry up to date, and the items are then read from the cache."""
+class CheckedVideo(NamedTuple):
+    """What check() found out about one video: its frame count and, with a frame cache, its entry
+    (array path, data offset, shape)."""
+    num_frames: int
+    cached: Optional[tuple] = None
 
-    def __init__(self, data_dir, split, cfg, train, seed=0, cache_dir=None):
-        self.data_dir, self.split, self.cfg, self.train = data_dir, split, cfg, train
-        self.classes = read_label_map(data_dir)
-        self.items = read_list(data_dir, split, len(self.classes))
-        self.list_path = list_path(data_dir, split)
-        self.seed, self.epoch = seed, 0
-        self.cache_dir, self.cached = cache_dir, None
-        self.frame_counts = None
+
+class VideoDataset:
+    """Videos to read clips from: a split of the Kinetics layout (from_split) or one video (of_video). Training
+    items: (clip [T, 3, S, S], label); test items: (views [test_clips * test_crops, T, 3, S, S], label).
+    T = seg_num * seglen. check() reads every video's frame count before the first step, so a bad video is
+    named before training starts; with `cache_dir` it also brings each video's frame cache entry up to date,
+    and the items are then read from the cache."""
+
+    MAX_OPEN_MAPS = 256  # each open memory map holds a file descriptor and a mapping: a bounded number stay open
+
+    def __init__(self, items, cfg, train, seed=0, cache_dir=None, split="", classes=None, list_path=None):
+        self.items = items  # [(video path, label, 'list:line')]
+        self.cfg, self.train, self.seed, self.epoch = cfg, train, seed, 0
+        self.cache_dir, self.split, self.classes, self.list_path = cache_dir, split, classes, list_path
+        self.checked = None  # [CheckedVideo] of the items, filled by check()
         self.skipped = []
+        self._open_maps = {}  # item -> memory map of its cache entry, opened in the process that reads it
+
+    @classmethod
+    def from_split(cls, data_dir, split, cfg, train, seed=0, cache_dir=None):
+        """A split of the Kinetics layout: DATA_DIR/<split>.list, labels checked against label_map.txt."""
+        classes = read_label_map(data_dir)
+        return cls(read_list(data_dir, split, len(classes)), cfg, train, seed, cache_dir, split, classes,
+                   list_path(data_dir, split))
+
+    @classmethod
+    def of_video(cls, path, cfg):
+        """One unlabelled video (infer.py's input) as a test set of one item; a bad video is a DataError
+        naming it when the item is read."""
+        return cls([(path, 0, path)], cfg, train=False)
+
+    def __getstate__(self):  # a spawned loader worker opens its own maps (pickling one would copy its frames)
+        return {**self.__dict__, "_open_maps": {}}
 
     def check(self, skip_bad_samples):
         """Frame counts of every video (and with a cache, its up-to-date entry); bad ones raise a DataError,
         or with --skip_bad_samples are dropped and counted."""
-        kept, counts, cached = [], [], []
+        kept, checked = [], []
         what = f"checking {self.split} videos" + (f" (frame cache {self.cache_dir})" if self.cache_dir else "")
         for video, label, where in utils.progress(self.items, len(self.items), what):
             try:
                 if self.cache_dir:
-                    cached.append(cache_video(self.cache_dir, video, self.cfg.short_size))
-                    count = cached[-1][2][0]
+                    cached = cache_video(self.cache_dir, video, self.cfg.short_size)
+                    checked.append(CheckedVideo(cached[2][0], cached))
                 else:
-                    count = count_frames(video)
-                counts.append(count)
+                    checked.append(CheckedVideo(count_frames(video)))
                 kept.append((video, label, where))
             except utils.DataError as e:
                 if not skip_bad_samples:
@@ -393,15 +420,21 @@ class VideoDataset:
                 self.skipped.append(f"{where}: {e}")
         if not kept:
             raise utils.DataError(f"{self.list_path}: no readable video")
-        self.items, self.frame_counts = kept, counts
-        self.cached = cached if self.cache_dir else None
+        self.items, self.checked = kept, checked
+        self._open_maps = {}  # the entries may have been decoded again
         return len(self.skipped)
 
     def read(self, i, indices):
         """Frames [len(indices), H, W, 3] of item i: sliced from its cache entry, or decoded from the video."""
-        if self.cached is not None:
-            return read_cached_frames(self.cached[i], indices)
-        return read_frames(self.items[i][0], indices)
+        cached = self.checked[i].cached if self.checked is not None else None
+        if cached is None:
+            return read_frames(self.items[i][0], indices)
+        frames = self._open_maps.get(i)
+        if frames is None:
+            if len(self._open_maps) >= self.MAX_OPEN_MAPS:
+                self._open_maps.pop(next(iter(self._open_maps)))  # the oldest
+            frames = self._open_maps[i] = open_cached_frames(cached)
+        return np.asarray(frames[np.asarray(indices)])
 
     def __len__(self):
         return len(self.items)
@@ -412,7 +445,7 @@ class VideoDataset:
     def __getitem__(self, i):
         cfg = self.cfg
         video, label, _ = self.items[i]
-        n = self.frame_counts[i] if self.frame_counts is not None else count_frames(video)
+        n = self.checked[i].num_frames if self.checked is not None else count_frames(video)
         if self.train:
             rng = np.random.default_rng((self.seed, self.epoch, i))  # reproducible, also after a resume
             idx = sample_indices(n, cfg.seg_num, cfg.seglen, True, rng, sample_rate=cfg.sample_rate)

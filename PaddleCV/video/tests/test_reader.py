@@ -94,7 +94,7 @@ def _args(data_dir, model="TSM"):
     return argparse.Namespace(model=model, size="demo", data_dir=data_dir, num_classes=None, seg_num=None,
                               seglen=None, sample_rate=None, test_seg_num=None, test_clips=None, test_crops=None,
                               short_size=None, crop_size=None, test_crop_size=None, dropout=None, flip="auto",
-                              seed=0, skip_bad_samples=False, layers=50)
+                              seed=0, skip_bad_samples=False, layers=50, frame_cache=None)
 
 
 def test_sampling_train_random_test_centre_and_looping():
@@ -131,7 +131,7 @@ def _cached_and_decoded(demo, cache, split="train", train=True):
     cfg = frames.ClipConfig(args)
     pair = []
     for cache_dir in (cache, None):
-        ds = reader.VideoDataset(demo, split, cfg, train=train, cache_dir=cache_dir)
+        ds = reader.VideoDataset.from_split(demo, split, cfg, train=train, cache_dir=cache_dir)
         ds.check(False)
         pair.append(ds)
     return pair
@@ -140,10 +140,11 @@ def _cached_and_decoded(demo, cache, split="train", train=True):
 def test_frame_cache_gives_the_decoded_frames(demo, tmp_path):
     cached, decoded = _cached_and_decoded(demo, str(tmp_path / "cache"))
     assert len(os.listdir(tmp_path / "cache")) == 2 * len(cached)  # an array and an index entry a video
-    assert cached.frame_counts == decoded.frame_counts
+    assert [v.num_frames for v in cached.checked] == [v.num_frames for v in decoded.checked]
+    assert all(v.cached is None for v in decoded.checked)
     for i, (video, _, _) in enumerate(decoded.items):
-        every = range(decoded.frame_counts[i])
-        np.testing.assert_array_equal(reader.read_cached_frames(cached.cached[i], every),
+        every = range(decoded.checked[i].num_frames)
+        np.testing.assert_array_equal(reader.read_cached_frames(cached.checked[i].cached, every),
                                       reader.read_frames(video, every))
     for i in range(len(decoded)):  # the training clips (random offsets and crops) and the test views
         np.testing.assert_array_equal(cached[i][0], decoded[i][0])
@@ -157,6 +158,24 @@ def test_frame_cache_is_resized_to_the_short_side(demo, tmp_path):
     assert shape == (8, 48, 48, 3) and array_path.endswith(".s48.npy")
     np.testing.assert_array_equal(reader.read_cached_frames(reader.cache_video(str(tmp_path), video, 48), [3]),
                                   reader.resize_short(reader.read_frames(video, [3]), 48))
+
+
+def test_cache_entries_are_mapped_once_per_process(demo, tmp_path):
+    args = frames.resolve(_args(demo))
+    ds = reader.VideoDataset.from_split(demo, "train", frames.ClipConfig(args), train=True,
+                                        cache_dir=str(tmp_path / "cache"))
+    ds.check(False)
+    first = ds[0][0]
+    mapped = ds._open_maps[0]
+    np.testing.assert_array_equal(ds[0][0], first)  # same draws from the map already open
+    assert ds._open_maps == {0: mapped}
+    assert pickle.loads(pickle.dumps(ds))._open_maps == {}  # a spawned loader worker opens its own
+    ds.MAX_OPEN_MAPS = 2
+    for i in (1, 2):
+        ds[i]
+    assert list(ds._open_maps) == [1, 2]  # the oldest closed: a bounded number of descriptors stay open
+    ds.check(False)
+    assert ds._open_maps == {}  # check() may have decoded entries again
 
 
 def test_stale_or_corrupt_cache_entries_are_decoded_again(demo, tmp_path, capsys):
@@ -208,5 +227,5 @@ def test_bad_videos_are_named_with_the_frame_cache(tmp_path, demo):
         frames.datasets(args, ["val"])
     args.skip_bad_samples = True
     ds = frames.datasets(args, ["val"])["val"]
-    assert len(ds) == 4 and len(ds.cached) == 4 and "missing.mp4: file not found" in ds.skipped[1]
+    assert len(ds) == 4 and len(ds.checked) == 4 and all(v.cached for v in ds.checked) and "missing.mp4: file not found" in ds.skipped[1]
     assert not any("bad.mp4" in name or "missing.mp4" in name for name in os.listdir(tmp_path / "cache"))
