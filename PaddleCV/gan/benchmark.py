@@ -135,7 +135,7 @@ def translate_models():
 
 def run(args, model):
     targs = bench_args(args, model)
-    threads = args.threads or (1 if model in EDITORS and edit.one_thread(targs) else max(1, utils.cpu_count()))
+    threads = args.threads or (1 if model in EDITORS and train.one_thread(targs.image_size) else max(1, utils.cpu_count()))
     paddle.base.core.set_num_threads(threads)
     paddle.seed(0)
     order, draw, step, gan = make_bench(targs)

@@ -83,11 +83,11 @@ ARCH = "cnn 16-32-64 fc128"
 
 def load_classifier(data_dir, train_set, image_size, crop_size, epochs=15, min_steps=150, seed=0, verbose=True):
     """The classifier of `train_set`'s attributes, trained on its real images on first use and cached
-    as DATA_DIR/attr_classifier_<size>.pdparams, keyed by the attribute file, attributes and size."""
+    as DATA_DIR/attr_classifier_<size>.pdparams, keyed by the attribute file, attributes, size and training settings."""
     weights = os.path.join(data_dir, f"attr_classifier_{image_size}.pdparams")
     stat = os.stat(os.path.join(data_dir, celeba.ATTR_FILE))
     key = {"size": stat.st_size, "mtime": stat.st_mtime, "attrs": train_set.attrs, "crop": crop_size,
-           "images": len(train_set), "network": ARCH}
+           "images": len(train_set), "network": ARCH, "epochs": epochs, "min_steps": min_steps, "seed": seed}
     model = scorer.load_cached(weights, key, lambda: scorer.LabelClassifier(len(train_set.attrs)))
     if model is not None:
         return model
@@ -201,18 +201,10 @@ def datasets(args, splits=("train", "dev", "test"), skip=None):
     return [celeba.CelebA(args.data_dir, s, args.attrs, args.image_size, args.crop_size, skip) for s in splits]
 
 
-def one_thread(args):
-    """Whether an editor trains on one CPU thread: at image sizes up to 64. Measured (README, Speed): at
-    32x32 a step is ~100 small ops, and a second MKL/OpenMP thread only adds synchronisation: twice the
-    CPU and twice the wall time per step on the loaded 2-core machine."""
-    return args.image_size <= 64
-
-
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of an attribute editor; returns the best dev edit score."""
-    from train import count_params, data_parallel, plan_steps, save_best, save_grid
-    if one_thread(args) and utils.world_size() == 1:
-        paddle.base.core.set_num_threads(1)
+    from train import count_params, data_parallel, plan_steps, save_best, save_grid, use_one_thread_on_small_images
+    use_one_thread_on_small_images(args.image_size)
     train_set, dev_set, _ = datasets(args)  # every file the run reads is checked before step 1
     skipped = train_set.skipped + dev_set.skipped
     order, steps_per_epoch, total_steps = plan_steps(len(train_set), args, train_set.attr_path, "images")

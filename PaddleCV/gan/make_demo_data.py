@@ -77,6 +77,7 @@ def make_mnist(out_dir, train_per_class=300, test_per_class=50, seed=0):
 
 
 SHAPE_COLOURS = {"circle": (220, 60, 40), "square": (40, 170, 70), "triangle": (50, 90, 220)}
+SHAPE_GROUND, SHAPE_OUTLINE = (200, 200, 200), (30, 30, 30)  # the light grey ground and the dark outline
 
 
 def draw_pair(rng, size=32):
@@ -96,9 +97,9 @@ def draw_pair(rng, size=32):
     else:
         pts = [(cx, cy - r), (cx - r * 0.95, cy + r * 0.75), (cx + r * 0.95, cy + r * 0.75)]
         draw = lambda d, **kw: d.polygon(pts, **kw)
-    edges, shape = PILImage.new("RGB", (size, size), 0), PILImage.new("RGB", (size, size), (200, 200, 200))
+    edges, shape = PILImage.new("RGB", (size, size), 0), PILImage.new("RGB", (size, size), SHAPE_GROUND)
     draw(ImageDraw.Draw(edges), outline=(255, 255, 255))
-    draw(ImageDraw.Draw(shape), fill=SHAPE_COLOURS[kind], outline=(30, 30, 30))
+    draw(ImageDraw.Draw(shape), fill=SHAPE_COLOURS[kind], outline=SHAPE_OUTLINE)
     return np.asarray(edges), np.asarray(shape)
 
 

@@ -4,7 +4,7 @@ and KID (its 128-d penultimate layer, not Inception: nothing is downloaded). Fig
 comparable within this folder only, not with published Inception FIDs.
 
 The classifier is trained once per dataset (10 epochs, a few seconds on a CPU for the demo) and cached
-as DATA_DIR/mnist/demo_classifier.pdparams, keyed by the training file's size and mtime.
+as DATA_DIR/mnist/demo_classifier.pdparams, keyed by the training file's size and mtime and the training settings.
 
 The translators' networks (end of the file), trained the same way on their real training targets
 and cached beside the data: SPADE's scene classifier (which classes a photo shows) and the Pix2Pix /
@@ -90,7 +90,7 @@ def load_classifier(data_dir, epochs=10, min_steps=100, seed=0, verbose=True):
     """The data's classifier, trained on its `train` split on first use and cached: `epochs` passes,
     or more on a small set, so that it takes at least `min_steps` steps of 64."""
     weights = os.path.join(data_dir, "mnist", "demo_classifier.pdparams")
-    key = _key(data_dir)
+    key = {**_key(data_dir), "epochs": epochs, "min_steps": min_steps, "seed": seed}
     model = load_cached(weights, key, DigitClassifier)
     if model is not None:
         return model
@@ -212,15 +212,18 @@ def _scene_key(train_set, network):
 SCENE_STEPS = 200  # training steps of the scene classifier and of the demo VGG19 (tests set fewer)
 
 
-def load_trained(weights, key, build, train_set, targets, steps=None, lr=1e-3):
+def load_trained(weights, key, build, train_set, targets, steps=None, lr=1e-3, seed=0):
     """build() trained on first use (train_presence on the real training images of `train_set` to
-    `targets()` [N, K]) and cached at `weights` with `key`; (model, whether it was trained now)."""
+    `targets()` [N, K]) and cached at `weights` with `key`; (model, whether it was trained now).
+    The training settings join the key, so a cache trained with other steps (the tests' few) is retrained."""
+    steps = steps or SCENE_STEPS
+    key = {**key, "steps": steps, "lr": lr, "seed": seed}
     model = load_cached(weights, key, build)
     if model is not None:
         return model, False
     with classifier_scope():
-        paddle.seed(0)
-        model = train_presence(build(), train_set, targets(), steps or SCENE_STEPS, lr=lr)
+        paddle.seed(seed)
+        model = train_presence(build(), train_set, targets(), steps, seed=seed, lr=lr)
     return save_cached(model, weights, key), True
 
 

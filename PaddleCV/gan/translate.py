@@ -66,6 +66,16 @@ class ImagePool:
         self.rng.bit_generator.state = json.loads(state["rng"])
 
 
+def restore_pools(pools, saved, rank):
+    """Set this rank's two image pools from a checkpoint's `pools`: one [A, B] pair of pool states per rank
+    that saved it (a resume with another number of processes reuses them in turn), or one bare [A, B]
+    pair in a checkpoint from before every rank's pools were saved."""
+    if isinstance(saved[0], dict):
+        saved = [saved]
+    for pool, state in zip(pools, saved[rank % len(saved)]):
+        pool.set_state_dict(state)
+
+
 def cycle_step(G, D, opts, a, b, pools, lambda_cycle=10.0, lambda_identity=0.5):
     """One generator update (both directions: least-squares adversarial loss, cycle L1 weighted
     `lambda_cycle`, identity L1 weighted lambda_identity * lambda_cycle), then one update of both
@@ -186,13 +196,10 @@ def triplets(inputs, outputs, targets):
 
 def train(args, state, out_dir, gan, opts, logger):
     """The training loop of a translator; returns the best dev L1."""
-    from train import count_params, data_parallel, plan_steps, save_best, save_grid
+    from train import count_params, data_parallel, plan_steps, save_best, save_grid, use_one_thread_on_small_images
     cycle, spade = args.model == "CycleGAN", args.model == "SPADE"
     train_set, dev_set, _ = datasets(args, ("train", "dev", "test"))  # test: eval.py reports it at the end
-    if train_set.targets.shape[2] <= 64 and utils.world_size() == 1:
-        # small images: one CPU thread, as the attribute editors (edit.one_thread: a second thread only
-        # adds synchronisation to these small ops on the loaded 2-core machine)
-        paddle.base.core.set_num_threads(1)
+    use_one_thread_on_small_images(train_set.targets.shape[2])
     vgg = None
     if spade and args.lambda_vgg:
         import scorer
@@ -207,12 +214,8 @@ def train(args, state, out_dir, gan, opts, logger):
     if state is not None:
         utils.load_checkpoint(state, gan, opts, logger=logger)
         step, best_l1 = state["step"], state["best_l1"]
-        if cycle:  # this rank's pools (a resume with another number of processes reuses them in turn)
-            saved = state["pools"]
-            if isinstance(saved[0], dict):  # a checkpoint from before every rank's pools were saved
-                saved = [saved]
-            for pool, pool_state in zip(pools, saved[utils.rank() % len(saved)]):
-                pool.set_state_dict(pool_state)
+        if cycle:
+            restore_pools(pools, state["pools"], utils.rank())
         print(f"resumed from {args.resume} at step {step}", flush=True)
     G, D = gan.G, gan.D
     if args.to_static:
@@ -241,12 +244,11 @@ def train(args, state, out_dir, gan, opts, logger):
         return save_grid(triplets(shown_inputs(args.model, shown), out, third), len(shown),
                          os.path.join(out_dir, "samples", name))
 
-    rank_pools = None  # CycleGAN: every rank's image pools (each pools its own fakes), as last gathered
-
-    def checkpoint(gather=True):
-        """Save on rank 0; every rank must call it with gather=True (the pools' all-gather)."""
-        nonlocal rank_pools
-        if cycle and gather:
+    def checkpoint():
+        """Save on rank 0; every rank must call it (CycleGAN: the all-gather of every rank's image pools,
+        each rank pooling its own fakes)."""
+        rank_pools = None
+        if cycle:
             mine = [pool.state_dict() for pool in pools]
             rank_pools = [mine]
             if utils.world_size() > 1:
@@ -270,7 +272,6 @@ def train(args, state, out_dir, gan, opts, logger):
         if result["l1"] < best_l1:
             best_l1 = result["l1"]
             save_best(gan, out_dir)
-            checkpoint(gather=False)  # rank 0 alone here; the pools are unchanged since the loop's checkpoint
 
     for epoch in range(step // steps_per_epoch, args.epochs):
         if step >= total_steps:
@@ -301,9 +302,9 @@ def train(args, state, out_dir, gan, opts, logger):
             if step >= total_steps:
                 break
         last = step >= total_steps
-        checkpoint()
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             evaluate_and_keep_best(epoch + 1)
+        checkpoint()  # after the evaluation, so that it holds this epoch's best dev L1
         if last:
             break
     if skipped and utils.is_main_process():

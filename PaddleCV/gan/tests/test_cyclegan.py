@@ -68,6 +68,29 @@ def test_the_image_pool_fills_then_swaps_and_round_trips():
     assert set(out_a) != set(range(10, 30))
 
 
+def test_pools_resume_from_per_rank_and_from_older_single_pair_checkpoints(tmp_path):
+    """Older checkpoints held one [A, B] pair of pool states (rank 0's); newer ones one pair per rank."""
+    def pools(seed):
+        pair = (translate.ImagePool(3, (seed, 1)), translate.ImagePool(3, (seed, 2)))
+        for k, pool in enumerate(pair):
+            pool.query(paddle.full([4, 1], float(10 * seed + k)))
+        return pair
+
+    def restored(saved, rank):
+        paddle.save({"pools": saved}, str(tmp_path / "ckpt"))
+        pair = (translate.ImagePool(3), translate.ImagePool(3))
+        translate.restore_pools(pair, paddle.load(str(tmp_path / "ckpt"))["pools"], rank)
+        return pair
+
+    def same(a, b):
+        probe = paddle.arange(20, 28, dtype="float32").reshape([8, 1])
+        return all(np.array_equal(p.query(probe).numpy(), q.query(probe).numpy()) for p, q in zip(a, b))
+
+    rank0, rank1 = [p.state_dict() for p in pools(1)], [p.state_dict() for p in pools(2)]
+    assert same(restored(rank0, rank=1), pools(1))  # the old layout: every rank takes the one pair
+    assert same(restored([rank0, rank1], rank=3), pools(2)) and not same(restored([rank0, rank1], rank=0), pools(2))
+
+
 def test_the_demo_domains_and_their_baselines(demo):
     train_set, dev_set, test_set = (paired.UnpairedDataset(domains_of(demo), s) for s in ("train", "dev", "test"))
     assert (len(train_set), len(dev_set), len(test_set)) == (11, 1, 4) and test_set.paired
@@ -79,11 +102,11 @@ def test_the_demo_domains_and_their_baselines(demo):
 def test_scheme_b_is_one_colour_map_that_keeps_each_colour_nearest_its_own(demo):
     """testB is testA under scheme_b, pixel for pixel; and among the demo's colours (ground, outline,
     the three shapes) each B colour lies nearest its own A colour, so the pairing is identifiable."""
-    from make_demo_data import SHAPE_COLOURS, scheme_b
+    from make_demo_data import SHAPE_COLOURS, SHAPE_GROUND, SHAPE_OUTLINE, scheme_b
     test_set = paired.UnpairedDataset(domains_of(demo), "test")
     to_uint8 = lambda x: np.round((x + 1) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
     assert np.array_equal(scheme_b(to_uint8(test_set.inputs)), to_uint8(test_set.targets))
-    a = np.array([(200, 200, 200), (30, 30, 30), *SHAPE_COLOURS.values()], np.float32)
+    a = np.array([SHAPE_GROUND, SHAPE_OUTLINE, *SHAPE_COLOURS.values()], np.float32)
     b = scheme_b(a.astype(np.uint8)).astype(np.float32)
     distance = np.linalg.norm(a[:, None] - b[None], axis=-1)
     assert distance.argmin(1).tolist() == list(range(len(a)))

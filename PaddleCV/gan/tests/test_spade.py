@@ -218,6 +218,22 @@ def test_paddle_vision_vgg19_weights_fit_the_perceptual_loss_network():
     assert len(ours) == 26 and ours.items() <= theirs.items()
 
 
+def test_a_vgg_cached_with_other_training_steps_is_retrained_not_reused(demo, tmp_path):
+    """The tests train their VGG19 for a few steps: a run asking for more must not read that cache."""
+    import scorer
+    data = cityscapes.SceneDataset(scenes_of(demo), "train", image_size=32)
+    cache = str(tmp_path / "vgg19_w4_32.pdparams")
+
+    def vgg(steps):
+        weights = [p.numpy() for p in scorer.load_vgg(str(tmp_path), data, 35, width=4, steps=steps, verbose=False).parameters()]
+        return weights, os.stat(cache).st_mtime_ns
+
+    (one, _), (two, written) = vgg(1), vgg(2)
+    assert any(not np.array_equal(a, b) for a, b in zip(one, two))
+    again, read = vgg(2)  # the same settings: read from the cache, not retrained
+    assert read == written and all(np.array_equal(a, b) for a, b in zip(two, again))
+
+
 @pytest.mark.slow
 def test_vgg_weights_that_do_not_fit_are_refused(demo, tmp_path):
     import scorer
