@@ -48,12 +48,24 @@ def _magnitudes(ref, est):
 
 def spectral_convergence(ref, est):
     """|| |S_ref| - |S_est| ||_F / || |S_ref| ||_F on the STFT magnitudes, lengths aligned by truncation."""
-    s_ref, s_est = _magnitudes(ref, est)
-    return float(np.linalg.norm(s_ref - s_est) / max(np.linalg.norm(s_ref), 1e-12))
+    return _spectral_convergence(*_magnitudes(ref, est))
 
 
 def log_stft_distance(ref, est):
     """mean | log|S_ref| - log|S_est| | over all STFT bins (magnitudes clipped at CLIP), lengths aligned by
     truncation."""
-    s_ref, s_est = _magnitudes(ref, est)
+    return _log_stft_distance(*_magnitudes(ref, est))
+
+
+def scores(ref, est):
+    """(spectral convergence, log-STFT distance) of est against the recording ref, from one STFT of each."""
+    magnitudes = _magnitudes(ref, est)
+    return _spectral_convergence(*magnitudes), _log_stft_distance(*magnitudes)
+
+
+def _spectral_convergence(s_ref, s_est):
+    return float(np.linalg.norm(s_ref - s_est) / max(np.linalg.norm(s_ref), 1e-12))
+
+
+def _log_stft_distance(s_ref, s_est):
     return float(np.mean(np.abs(np.log(np.maximum(s_ref, CLIP)) - np.log(np.maximum(s_est, CLIP)))))

@@ -32,7 +32,8 @@ def durations_path(data_dir):
 
 
 def load_durations(data_dir, items):
-    """{id: durations} for the entries, checked: present, one per character, summing to the frames."""
+    """{id: durations} for the entries, checked before a loader starts: present, one per character, summing
+    to the frames of the (trimmed) mel, as reader.load_mel gives it."""
     path = durations_path(data_dir)
     if not os.path.isfile(path):
         raise utils.DataError(f"{path}: file not found; run extract_durations.py on a trained TransformerTTS first")
@@ -46,6 +47,10 @@ def load_durations(data_dir, items):
         if len(d) != len(e.ids):
             raise utils.DataError(f"{e.where}: {path} has {len(d)} durations for {e.uid}'s {len(e.ids)} characters; "
                                   "run extract_durations.py again")
+        frames = len(reader.load_mel(data_dir, e.uid))
+        if d.sum() != frames:
+            raise utils.DataError(f"{e.where}: the durations of {e.uid} in {path} sum to {d.sum()} frames, its mel "
+                                  f"has {frames}; run extract_durations.py again")
         out[e.uid] = d
     return out
 

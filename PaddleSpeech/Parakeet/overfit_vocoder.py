@@ -84,7 +84,7 @@ def main(argv=None):
     model = vocoder.build_model(argparse.Namespace(model=args.model, size="demo", channels=args.channels))
     if args.init:
         utils.load_model(model, args.init)  # strict: weights of another --model or --channels are an error
-    sc_gl, lsd_gl = vocoder.scores(wav, audio.griffin_lim(mel))
+    sc_gl, lsd_gl = audio.scores(wav, audio.griffin_lim(mel))
     print(f"{args.model} ({args.channels} channels) on {f'a {args.tone:g} Hz tone' if args.tone else args.uid}, {len(wav)} samples; Griffin-Lim sc "
           f"{sc_gl:.4f} lsd {lsd_gl:.4f}", flush=True)
     lr = vocoder.cosine_schedule(args.lr, args.steps) if args.lr_schedule == "cosine" else args.lr
@@ -97,7 +97,7 @@ def main(argv=None):
         model.eval()
         for t in (float(x) for x in args.temperatures.split(",")):
             est = vocoder.synthesize(argparse.Namespace(temperature=t, synthesis_seed=1), model, mel)[0]
-            sc, lsd = vocoder.scores(wav, est)
+            sc, lsd = audio.scores(wav, est)
             print(f"step {step} temperature {t}: sc {sc:.4f} lsd {lsd:.4f} (output std / recording std "
                   f"{est.std() / wav.std():.3f})", flush=True)
         if isinstance(model, WaveFlow):

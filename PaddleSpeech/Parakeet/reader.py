@@ -157,14 +157,9 @@ class TextMelDataset:
 
     def __getitem__(self, index):
         e = self.items[index]
-        mel = load_mel(self.data_dir, e.uid)
-        if self.durations is None:
-            return np.asarray(e.ids, dtype=np.int64), mel
-        durations = self.durations[e.uid]  # FastSpeech: with the character durations
-        if durations.sum() != len(mel):
-            raise utils.DataError(f"{e.where}: the durations of {e.uid} sum to {durations.sum()} frames, its mel has "
-                                  f"{len(mel)}; run extract_durations.py again")
-        return np.asarray(e.ids, dtype=np.int64), mel, durations
+        if self.durations is not None:  # FastSpeech: with the character durations
+            return np.asarray(e.ids, dtype=np.int64), load_mel(self.data_dir, e.uid), self.durations[e.uid]
+        return np.asarray(e.ids, dtype=np.int64), load_mel(self.data_dir, e.uid)
 
 
 def collate(batch):

@@ -46,8 +46,9 @@ MODELS = ("WaveFlow", "WaveNet", "ClariNet")
 CLASSES = {"WaveFlow": WaveFlow, "WaveNet": WaveNet, "ClariNet": ClariNet}
 # flags that shape a model (None: the --size configuration's value)
 SHAPE_FLAGS = ("n_flows", "n_layers", "channels", "n_group", "n_loop", "n_layer", "output_dim", "teacher_channels")
-READS = {"WaveFlow": ("n_flows", "n_layers", "channels", "n_group"),  # what model_config reads of them
-         "WaveNet": ("n_loop", "n_layer", "channels", "output_dim"),
+# the flags each model uses: its configuration's shape flags (model_config); ClariNet's shape the student and
+# its teacher, and it alone reads --teacher (train)
+READS = {**{m: tuple(k for k in SHAPE_FLAGS if k in CLASSES[m].demo_config()) for m in ("WaveFlow", "WaveNet")},
          "ClariNet": ("n_flows", "channels", "n_loop", "n_layer", "output_dim", "teacher_channels", "teacher")}
 
 
@@ -198,11 +199,6 @@ def synthesize(args, model, batch_inputs):
 _GRIFFIN_LIM = {}  # (data_dir, uid) -> (sc, lsd): the baseline does not change during training
 
 
-def scores(ref, est):
-    """(spectral convergence, log-STFT distance) of est against the recording ref."""
-    return audio.spectral_convergence(ref, est), audio.log_stft_distance(ref, est)
-
-
 def evaluate(args, model, split):
     """Mean SC and LSD over the split's utterances (whole, from their mel) and the Griffin-Lim baseline's."""
     uids, _ = check_split(args.data_dir, split, getattr(args, "skip_bad_samples", False))
@@ -214,8 +210,8 @@ def evaluate(args, model, split):
         est = synthesize(args, model, mel)[0]
         key = (os.path.abspath(args.data_dir), uid)
         if key not in _GRIFFIN_LIM:
-            _GRIFFIN_LIM[key] = scores(ref, audio.griffin_lim(mel))
-        sums += [*scores(ref, est), *_GRIFFIN_LIM[key]]
+            _GRIFFIN_LIM[key] = audio.scores(ref, audio.griffin_lim(mel))
+        sums += [*audio.scores(ref, est), *_GRIFFIN_LIM[key]]
     sc, lsd, sc_gl, lsd_gl = sums / len(uids)
     return {"sc": sc, "lsd": lsd, "sc_griffin_lim": sc_gl, "lsd_griffin_lim": lsd_gl, "samples": len(uids)}
 

@@ -46,7 +46,7 @@ def main(argv=None):
         if not len(ref) <= len(est) < len(ref) + audio.HOP_LENGTH:  # preprocess.py cuts to whole frames
             raise utils.DataError(f"{reader.feature_path(args.data_dir, uid)}: {len(ref)} samples, but "
                                   f"make_demo_data.py's {uid} has {len(est)}; was the corpus made with other flags?")
-        sums += [*vocoder.scores(ref, est[:len(ref)]), *vocoder.scores(ref, audio.griffin_lim(mel))]
+        sums += [*audio.scores(ref, est[:len(ref)]), *audio.scores(ref, audio.griffin_lim(mel))]
         count += 1
     if count != len(wanted):
         raise utils.DataError(f"{args.data_dir}: {len(wanted) - count} {args.split} ids are not in make_demo_data.py's "

@@ -44,6 +44,8 @@ def test_metrics_hand_made():
     # est = a * ref: |S_est| = a |S_ref|, so SC = |1 - a| and the log distance = |log a| (no bin clipped)
     assert audio.spectral_convergence(ref, 0.5 * ref) == pytest.approx(0.5, rel=1e-5)
     assert audio.log_stft_distance(ref, 0.5 * ref) == pytest.approx(np.log(2.0), rel=1e-4)
+    assert audio.scores(ref, 0.5 * ref) == (audio.spectral_convergence(ref, 0.5 * ref),
+                                            audio.log_stft_distance(ref, 0.5 * ref))
     assert audio.spectral_convergence(ref, 3 * ref) == pytest.approx(2.0, rel=1e-5)
     # silence as the estimate: SC = 1; lengths are aligned by truncation
     assert audio.spectral_convergence(ref, np.zeros(4096, np.float32)) == pytest.approx(1.0)
