@@ -101,10 +101,12 @@ def test_iou_stage_proposals_overlap_the_target():
     and none below 0.1."""
     box = np.array([40.0, 50.0, 20.0, 30.0])
 
-    def overlaps(sigmas, min_iou):
-        return reader.iou_xywh(reader.jitter_boxes(box, np.random.default_rng(0), 400, sigmas, min_iou), box[None])
+    def overlaps(freeze_backbone):  # the proposals pair_config gives each stage
+        cfg = pair_config(argparse.Namespace(model="ATOM", max_gap=5, image_size=None, freeze_backbone=freeze_backbone))
+        return reader.iou_xywh(reader.jitter_boxes(box, np.random.default_rng(0), 400, cfg["proposal_sigmas"],
+                                                   cfg["min_iou"]), box[None])
 
-    first, release = overlaps(ATOM.first_stage_sigmas, 0.0), overlaps(ATOM.proposal_sigmas, ATOM.min_iou)
+    first, release = overlaps(False), overlaps(True)
     assert first.min() <= 0.1 and (first > 0.9).mean() < 0.1
     assert release.min() > 0.1 and (release > 0.9).mean() > 0.15
 
