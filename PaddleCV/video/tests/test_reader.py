@@ -167,8 +167,8 @@ def test_cache_entries_are_mapped_once_per_process(demo, tmp_path):
     ds.check(False)
     first = ds[0][0]
     mapped = ds._open_maps[0]
-    np.testing.assert_array_equal(ds[0][0], first)  # same draws from the map already open
-    assert ds._open_maps == {0: mapped}
+    np.testing.assert_array_equal(ds[0][0], first)
+    assert list(ds._open_maps) == [0] and ds._open_maps[0] is mapped  # the map already open, not a new one
     assert pickle.loads(pickle.dumps(ds))._open_maps == {}  # a spawned loader worker opens its own
     ds.MAX_OPEN_MAPS = 2
     for i in (1, 2):
