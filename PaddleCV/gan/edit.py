@@ -251,7 +251,6 @@ def train(args, state, out_dir, gan, opts, logger):
         if result["edit_score"] > best:
             best = result["edit_score"]
             save_best(gan, out_dir)
-            checkpoint()
 
     for epoch in range(step // steps_per_epoch, args.epochs):
         if step >= total_steps:
@@ -276,9 +275,9 @@ def train(args, state, out_dir, gan, opts, logger):
             if step >= total_steps:
                 break
         last = step >= total_steps
-        checkpoint()
         if last or (args.eval_interval and (epoch + 1) % args.eval_interval == 0):
             evaluate_and_keep_best(epoch + 1)
+        checkpoint()  # after the evaluation, so that it holds this epoch's best score
         if last:
             break
     if skipped and utils.is_main_process():
